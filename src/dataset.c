@@ -1,0 +1,365 @@
+/*-------------------------------------------------------------------------
+ *
+ * dataset.c
+ *	  Reading the registered interactions relation.
+ *
+ * Registration itself (column roles, type checks) is SQL in
+ * sql/personalize.sql.  Here the registration is read back and the user's
+ * relation is queried through SPI with the caller's privileges: training
+ * reads every interaction into an InteractionLog with a cursor, and a
+ * request reads one user's most recent events through a prepared plan kept
+ * for the life of the backend.  Identifiers pass through
+ * quote_identifier; values are always query parameters.
+ *
+ * Callers must be connected to SPI.
+ *
+ * Copyright (c) 2026, personalize developers
+ *
+ * IDENTIFICATION
+ *	  src/dataset.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+
+#include "dataset.h"
+#include "personalize.h"
+
+#define DATASET_FETCH_ROWS 10000
+
+/* A prepared history query, kept per relation and column set. */
+typedef struct HistoryPlan
+{
+	struct HistoryPlan *next;
+	char	   *key;
+	Oid			user_type;
+	SPIPlanPtr	plan;
+} HistoryPlan;
+
+static HistoryPlan *history_plans = NULL;
+
+/*
+ * Return column i (1-based) of tuple as a palloc'd string, or NULL.
+ */
+static char *
+tuple_string(HeapTuple tuple, TupleDesc desc, int i)
+{
+	return SPI_getvalue(tuple, desc, i);
+}
+
+/*
+ * Fill ds from seven columns of tuple starting at first_column: relation
+ * oid, user, item, time columns, time kind, event type and value columns.
+ * Returns false when the relation column is NULL (no such dataset).
+ */
+bool
+DatasetFromTuple(HeapTuple tuple, TupleDesc desc, int first_column,
+				 const char *dataset_group, InteractionsDataset *ds)
+{
+	bool		isnull;
+	Datum		relid = SPI_getbinval(tuple, desc, first_column, &isnull);
+
+	if (isnull)
+		return false;
+	ds->dataset_group = pstrdup(dataset_group);
+	ds->relid = DatumGetObjectId(relid);
+	ds->user_column = tuple_string(tuple, desc, first_column + 1);
+	ds->item_column = tuple_string(tuple, desc, first_column + 2);
+	ds->time_column = tuple_string(tuple, desc, first_column + 3);
+	ds->time_kind = tuple_string(tuple, desc, first_column + 4);
+	ds->event_type_column = tuple_string(tuple, desc, first_column + 5);
+	ds->event_value_column = tuple_string(tuple, desc, first_column + 6);
+	return true;
+}
+
+/*
+ * Read the interactions registration of dataset_group, or raise an error
+ * saying how to register one.
+ */
+void
+DatasetLookupInteractions(const char *dataset_group, InteractionsDataset *ds)
+{
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		values[1] = {CStringGetTextDatum(dataset_group)};
+	OwnerSwitch sw;
+	int			rc;
+
+	BecomeExtensionOwner(&sw);
+	rc = SPI_execute_with_args("SELECT relation::oid, user_column, item_column, time_column, "
+							   "time_kind, event_type_column, event_value_column "
+							   "FROM personalize.dataset "
+							   "WHERE dataset_group = $1 AND dataset_type = 'interactions'",
+							   1, argtypes, values, NULL, true, 1);
+	RestoreUser(&sw);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "could not read dataset registration: %s", SPI_result_code_string(rc));
+	if (SPI_processed == 0 ||
+		!DatasetFromTuple(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, dataset_group, ds))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("dataset group \"%s\" has no interactions dataset", dataset_group),
+				 errhint("Register one with personalize.create_dataset('%s', 'interactions', 'table').",
+						 dataset_group)));
+}
+
+/*
+ * Return the schema-qualified, quoted name of the registered relation, or
+ * raise an error when it was dropped after registration.
+ */
+static char *
+dataset_relation_name(const InteractionsDataset *ds)
+{
+	char	   *relname = get_rel_name(ds->relid);
+
+	if (relname == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("the interactions relation of dataset group \"%s\" no longer exists",
+						ds->dataset_group),
+				 errhint("Register the new relation with personalize.drop_dataset and personalize.create_dataset.")));
+	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(ds->relid)), relname);
+}
+
+/*
+ * Return the type of column of the registered relation, or raise an error
+ * when it was dropped or renamed after registration.
+ */
+static Oid
+dataset_column_type(const InteractionsDataset *ds, const char *column)
+{
+	AttrNumber	attnum = get_attnum(ds->relid, column);
+
+	if (attnum == InvalidAttrNumber)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("column \"%s\" of the interactions relation of dataset group \"%s\" no longer exists",
+						column, ds->dataset_group),
+				 errhint("Register the relation again with personalize.drop_dataset and personalize.create_dataset.")));
+	return get_atttype(ds->relid, attnum);
+}
+
+/*
+ * Raise an error unless the current user may SELECT the relation.
+ */
+static void
+dataset_check_select(const InteractionsDataset *ds, const char *relname)
+{
+	if (pg_class_aclcheck(ds->relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied for relation %s", relname),
+				 errdetail("It is the interactions dataset of dataset group \"%s\".", ds->dataset_group),
+				 errhint("Grant SELECT on %s to role \"%s\".", relname,
+						 GetUserNameFromId(GetUserId(), false))));
+}
+
+/*
+ * Return the SQL expression giving the event time of a row in epoch seconds.
+ */
+static char *
+dataset_time_expression(const InteractionsDataset *ds)
+{
+	const char *col = quote_identifier(ds->time_column);
+
+	if (strcmp(ds->time_kind, "epoch") == 0)
+		return psprintf("%s::float8", col);
+	return psprintf("extract(epoch FROM %s)::float8", col);
+}
+
+/*
+ * Read every interaction of the dataset (optionally only one event type
+ * and events at or above a value threshold) into log.
+ */
+void
+DatasetReadInteractions(const InteractionsDataset *ds, const char *event_type,
+						const double *event_value_threshold, InteractionLog *log)
+{
+	char	   *relname = dataset_relation_name(ds);
+	StringInfoData sql;
+	Oid			argtypes[2];
+	Datum		values[2];
+	int			nargs = 0;
+	Portal		portal;
+
+	dataset_check_select(ds, relname);
+	(void) dataset_column_type(ds, ds->user_column);
+	(void) dataset_column_type(ds, ds->item_column);
+	(void) dataset_column_type(ds, ds->time_column);
+
+	initStringInfo(&sql);
+	appendStringInfo(&sql, "SELECT %s::text, %s::text, %s FROM %s WHERE %s IS NOT NULL AND %s IS NOT NULL AND %s IS NOT NULL",
+					 quote_identifier(ds->user_column), quote_identifier(ds->item_column),
+					 dataset_time_expression(ds), relname,
+					 quote_identifier(ds->user_column), quote_identifier(ds->item_column),
+					 quote_identifier(ds->time_column));
+	if (event_type != NULL)
+	{
+		if (ds->event_type_column == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("the interactions dataset of dataset group \"%s\" has no event type column",
+							ds->dataset_group),
+					 errhint("Register it with event_type => 'column', or create the solution without event_type.")));
+		(void) dataset_column_type(ds, ds->event_type_column);
+		nargs++;
+		argtypes[nargs - 1] = TEXTOID;
+		values[nargs - 1] = CStringGetTextDatum(event_type);
+		appendStringInfo(&sql, " AND lower(%s::text) = lower($%d)",
+						 quote_identifier(ds->event_type_column), nargs);
+	}
+	if (event_value_threshold != NULL)
+	{
+		if (ds->event_value_column == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("the interactions dataset of dataset group \"%s\" has no event value column",
+							ds->dataset_group),
+					 errhint("Register it with event_value => 'column', or create the solution without event_value_threshold.")));
+		(void) dataset_column_type(ds, ds->event_value_column);
+		nargs++;
+		argtypes[nargs - 1] = FLOAT8OID;
+		values[nargs - 1] = Float8GetDatum(*event_value_threshold);
+		appendStringInfo(&sql, " AND %s::float8 >= $%d",
+						 quote_identifier(ds->event_value_column), nargs);
+	}
+
+	portal = SPI_cursor_open_with_args(NULL, sql.data, nargs, argtypes, values,
+									   NULL, true, CURSOR_OPT_NO_SCROLL);
+	for (;;)
+	{
+		SPITupleTable *tt;
+
+		CHECK_FOR_INTERRUPTS();
+		SPI_cursor_fetch(portal, true, DATASET_FETCH_ROWS);
+		if (SPI_processed == 0)
+			break;
+		tt = SPI_tuptable;
+		for (uint64 r = 0; r < SPI_processed; r++)
+		{
+			HeapTuple	tuple = tt->vals[r];
+			bool		isnull;
+			char	   *user = TextDatumGetCString(SPI_getbinval(tuple, tt->tupdesc, 1, &isnull));
+			char	   *item = TextDatumGetCString(SPI_getbinval(tuple, tt->tupdesc, 2, &isnull));
+			double		time = DatumGetFloat8(SPI_getbinval(tuple, tt->tupdesc, 3, &isnull));
+
+			InteractionLogAdd(log, user, item, time);
+			pfree(user);
+			pfree(item);
+		}
+		SPI_freetuptable(tt);
+	}
+	SPI_cursor_close(portal);
+}
+
+/*
+ * Can text be a value of an integer type?  Ids that cannot are unknown
+ * users rather than errors.
+ */
+static bool
+id_fits_type(const char *id, Oid type)
+{
+	const char *p = id;
+	int			digits = 0;
+
+	if (type != INT2OID && type != INT4OID && type != INT8OID)
+		return true;
+	if (*p == '-' || *p == '+')
+		p++;
+	for (; *p; p++, digits++)
+		if (*p < '0' || *p > '9')
+			return false;
+	return digits > 0 && digits <= 18;
+}
+
+/*
+ * Return the prepared history query for the dataset, preparing it once.
+ */
+static HistoryPlan *
+history_plan(const InteractionsDataset *ds)
+{
+	char	   *key = psprintf("%u|%s|%s|%s|%s", ds->relid, ds->user_column,
+							   ds->item_column, ds->time_column, ds->time_kind);
+	HistoryPlan *hp;
+	char	   *relname;
+	char	   *sql;
+	Oid			user_type;
+	SPIPlanPtr	plan;
+	Oid			argtypes[2];
+
+	for (hp = history_plans; hp != NULL; hp = hp->next)
+		if (strcmp(hp->key, key) == 0)
+			return hp;
+
+	relname = dataset_relation_name(ds);
+	user_type = dataset_column_type(ds, ds->user_column);
+	(void) dataset_column_type(ds, ds->item_column);
+	(void) dataset_column_type(ds, ds->time_column);
+	sql = psprintf("SELECT %s::text FROM %s WHERE %s = $1 AND %s IS NOT NULL ORDER BY %s DESC LIMIT $2",
+				   quote_identifier(ds->item_column), relname,
+				   quote_identifier(ds->user_column), quote_identifier(ds->item_column),
+				   quote_identifier(ds->time_column));
+	argtypes[0] = user_type;
+	argtypes[1] = INT8OID;
+	plan = SPI_prepare(sql, 2, argtypes);
+	if (plan == NULL)
+		elog(ERROR, "could not prepare history query: %s", SPI_result_code_string(SPI_result));
+	if (SPI_keepplan(plan) != 0)
+		elog(ERROR, "could not keep history query plan");
+
+	hp = MemoryContextAlloc(TopMemoryContext, sizeof(HistoryPlan));
+	hp->key = MemoryContextStrdup(TopMemoryContext, key);
+	hp->user_type = user_type;
+	hp->plan = plan;
+	hp->next = history_plans;
+	history_plans = hp;
+	return hp;
+}
+
+/*
+ * Read up to max_events of the user's most recent item ids, newest first,
+ * into *items (palloc'd).  Returns how many were read; 0 for an unknown user.
+ */
+int
+DatasetReadHistory(const InteractionsDataset *ds, const char *user_id,
+				   int max_events, char ***items)
+{
+	HistoryPlan *hp = history_plan(ds);
+	Datum		values[2];
+	Oid			typinput;
+	Oid			typioparam;
+	int			rc;
+	int			n;
+
+	*items = NULL;
+	if (!id_fits_type(user_id, hp->user_type))
+		return 0;
+	dataset_check_select(ds, get_rel_name(ds->relid));
+	getTypeInputInfo(hp->user_type, &typinput, &typioparam);
+	values[0] = OidInputFunctionCall(typinput, (char *) user_id, typioparam, -1);
+	values[1] = Int64GetDatum(max_events);
+	rc = SPI_execute_plan(hp->plan, values, NULL, true, max_events);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "could not read user history: %s", SPI_result_code_string(rc));
+	n = (int) SPI_processed;
+	if (n > 0)
+		*items = palloc(sizeof(char *) * n);
+	for (int i = 0; i < n; i++)
+	{
+		bool		isnull;
+
+		(*items)[i] = TextDatumGetCString(SPI_getbinval(SPI_tuptable->vals[i],
+														SPI_tuptable->tupdesc, 1, &isnull));
+	}
+	SPI_freetuptable(SPI_tuptable);
+	return n;
+}

@@ -1,0 +1,68 @@
+/*-------------------------------------------------------------------------
+ *
+ * guc.c
+ *	  Settings of the personalize extension (personalize.*).
+ *
+ * All settings are USERSET: they bound what one session's training or
+ * request may do, and tests lower the data minimums on small data.
+ *
+ * Copyright (c) 2026, personalize developers
+ *
+ * IDENTIFICATION
+ *	  src/guc.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <limits.h>
+
+#include "utils/guc.h"
+
+#include "personalize.h"
+
+int			personalize_min_interactions = 1000;
+int			personalize_min_users = 25;
+int			personalize_max_history = 100;
+int			personalize_max_results = 500;
+int			personalize_training_memory_kb = 2 * 1024 * 1024;
+
+/*
+ * Define the personalize.* settings.
+ */
+void
+GucInit(void)
+{
+	DefineCustomIntVariable("personalize.min_interactions",
+							"Minimum number of interactions needed to train a solution version",
+							"Personalize requires 1000; lower it for small test data.",
+							&personalize_min_interactions,
+							1000, 1, INT_MAX,
+							PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("personalize.min_users",
+							"Minimum number of users with at least two interactions needed to train",
+							"Personalize requires 25; lower it for small test data.",
+							&personalize_min_users,
+							25, 1, INT_MAX,
+							PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("personalize.max_history",
+							"Most recent interactions of a user read at request time",
+							"recommend() folds the user's latest interactions, up to this many, into the model.",
+							&personalize_max_history,
+							100, 1, 10000,
+							PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("personalize.max_results",
+							"Largest num_results a runtime function accepts",
+							NULL,
+							&personalize_max_results,
+							500, 1, 100000,
+							PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("personalize.training_memory",
+							"Memory a training job may use for its matrices and factors",
+							"Training fails before allocating when its estimate exceeds this.",
+							&personalize_training_memory_kb,
+							2 * 1024 * 1024, 1024, INT_MAX,
+							PGC_USERSET, GUC_UNIT_KB, NULL, NULL, NULL);
+
+	MarkGUCPrefixReserved("personalize");
+}

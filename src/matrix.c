@@ -1,0 +1,294 @@
+/*-------------------------------------------------------------------------
+ *
+ * matrix.c
+ *	  Id maps, the interaction log and the sparse interaction matrix.
+ *
+ * The matrix is built with counting sorts (O(events + users + items)), not
+ * an SQL ORDER BY: events are bucketed by user, each user's bucket is
+ * sorted by item to merge repeated events, and the item-major copy is a
+ * second counting sort over the merged entries.
+ *
+ * Copyright (c) 2026, personalize developers
+ *
+ * IDENTIFICATION
+ *	  src/matrix.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "common/hashfn.h"
+#include "miscadmin.h"
+#include "utils/memutils.h"
+
+#include "matrix.h"
+
+#define SH_PREFIX idhash
+#define SH_ELEMENT_TYPE IdEntry
+#define SH_KEY_TYPE const char *
+#define SH_KEY key
+#define SH_HASH_KEY(tb, k) hash_bytes((const unsigned char *) (k), strlen(k))
+#define SH_EQUAL(tb, a, b) (strcmp(a, b) == 0)
+#define SH_STORE_HASH
+#define SH_GET_HASH(tb, a) ((a)->hash)
+#define SH_SCOPE extern
+#define SH_DEFINE
+#include "lib/simplehash.h"
+
+/*
+ * Start an empty id map in the current memory context.
+ */
+void
+IdMapInit(IdMap *map, int32 expected)
+{
+	map->n = 0;
+	map->capacity = Max(expected, 16);
+	map->ids = palloc(sizeof(char *) * map->capacity);
+	map->hash = idhash_create(CurrentMemoryContext, map->capacity, NULL);
+}
+
+/*
+ * Return the index of id, adding it (copied) when new.
+ */
+int32
+IdMapIntern(IdMap *map, const char *id)
+{
+	bool		found;
+	IdEntry    *entry = idhash_insert(map->hash, id, &found);
+
+	if (!found)
+	{
+		if (map->n == map->capacity)
+		{
+			if (map->capacity >= (int32) (MaxAllocSize / sizeof(char *) / 2))
+				ereport(ERROR,
+						(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+						 errmsg("too many distinct ids in dataset")));
+			map->capacity *= 2;
+			map->ids = repalloc(map->ids, sizeof(char *) * map->capacity);
+		}
+		map->ids[map->n] = pstrdup(id);
+		entry->key = map->ids[map->n];
+		entry->index = map->n++;
+	}
+	return entry->index;
+}
+
+/*
+ * Return the index of id, or -1 when it is unknown.
+ */
+int32
+IdMapLookup(const IdMap *map, const char *id)
+{
+	IdEntry    *entry = idhash_lookup(map->hash, id);
+
+	return entry ? entry->index : -1;
+}
+
+/*
+ * Start an empty interaction log.
+ */
+void
+InteractionLogInit(InteractionLog *log)
+{
+	log->n = 0;
+	log->capacity = 1024;
+	log->user = palloc(sizeof(int32) * log->capacity);
+	log->item = palloc(sizeof(int32) * log->capacity);
+	log->time = palloc(sizeof(double) * log->capacity);
+	IdMapInit(&log->users, 1024);
+	IdMapInit(&log->items, 1024);
+}
+
+/*
+ * Append one event.
+ */
+void
+InteractionLogAdd(InteractionLog *log, const char *user, const char *item, double time)
+{
+	if (log->n == log->capacity)
+	{
+		log->capacity *= 2;
+		log->user = repalloc_huge(log->user, sizeof(int32) * log->capacity);
+		log->item = repalloc_huge(log->item, sizeof(int32) * log->capacity);
+		log->time = repalloc_huge(log->time, sizeof(double) * log->capacity);
+	}
+	log->user[log->n] = IdMapIntern(&log->users, user);
+	log->item[log->n] = IdMapIntern(&log->items, item);
+	log->time[log->n] = time;
+	log->n++;
+}
+
+/* Entry of one user row while sorting by item. */
+typedef struct RowEntry
+{
+	int32		item;
+	double		time;
+} RowEntry;
+
+static int
+row_entry_cmp(const void *a, const void *b)
+{
+	int32		ia = ((const RowEntry *) a)->item;
+	int32		ib = ((const RowEntry *) b)->item;
+
+	return (ia > ib) - (ia < ib);
+}
+
+/*
+ * Fill the item-major copy of m from its user-major entries.
+ */
+static void
+matrix_fill_item_major(InteractionMatrix *m)
+{
+	int64	   *next;
+
+	m->item_ptr = palloc0(sizeof(int64) * ((Size) m->n_items + 1));
+	m->item_users = palloc_extended(sizeof(int32) * Max(m->nnz, 1), MCXT_ALLOC_HUGE);
+	m->item_weights = palloc_extended(sizeof(float) * Max(m->nnz, 1), MCXT_ALLOC_HUGE);
+	for (int64 e = 0; e < m->nnz; e++)
+		m->item_ptr[m->user_items[e] + 1]++;
+	for (int32 i = 0; i < m->n_items; i++)
+		m->item_ptr[i + 1] += m->item_ptr[i];
+	next = palloc(sizeof(int64) * ((Size) m->n_items + 1));
+	memcpy(next, m->item_ptr, sizeof(int64) * ((Size) m->n_items + 1));
+	for (int32 u = 0; u < m->n_users; u++)
+	{
+		CHECK_FOR_INTERRUPTS();
+		for (int64 e = m->user_ptr[u]; e < m->user_ptr[u + 1]; e++)
+		{
+			int64		pos = next[m->user_items[e]]++;
+
+			m->item_users[pos] = u;
+			m->item_weights[pos] = m->user_weights[e];
+		}
+	}
+	pfree(next);
+}
+
+/*
+ * Build the matrix from n events (user, item, time) with dense indexes.
+ */
+InteractionMatrix *
+MatrixBuild(int32 n_users, int32 n_items, int64 n,
+			const int32 *user, const int32 *item, const double *time)
+{
+	InteractionMatrix *m = palloc0(sizeof(InteractionMatrix));
+	int64	   *start = palloc0(sizeof(int64) * ((Size) n_users + 1));
+	int64	   *next;
+	RowEntry   *bucket = palloc_extended(sizeof(RowEntry) * Max(n, 1), MCXT_ALLOC_HUGE);
+	int64		out = 0;
+
+	m->n_users = n_users;
+	m->n_items = n_items;
+
+	/* Counting sort of events by user. */
+	for (int64 e = 0; e < n; e++)
+		start[user[e] + 1]++;
+	for (int32 u = 0; u < n_users; u++)
+		start[u + 1] += start[u];
+	next = palloc(sizeof(int64) * ((Size) n_users + 1));
+	memcpy(next, start, sizeof(int64) * ((Size) n_users + 1));
+	for (int64 e = 0; e < n; e++)
+	{
+		int64		pos = next[user[e]]++;
+
+		if ((e & 0xFFFF) == 0)
+			CHECK_FOR_INTERRUPTS();
+		bucket[pos].item = item[e];
+		bucket[pos].time = time[e];
+	}
+	pfree(next);
+
+	/* Sort each user's events by item and merge repeats in place. */
+	m->user_ptr = palloc(sizeof(int64) * ((Size) n_users + 1));
+	m->user_items = palloc_extended(sizeof(int32) * Max(n, 1), MCXT_ALLOC_HUGE);
+	m->user_weights = palloc_extended(sizeof(float) * Max(n, 1), MCXT_ALLOC_HUGE);
+	m->user_times = palloc_extended(sizeof(double) * Max(n, 1), MCXT_ALLOC_HUGE);
+	for (int32 u = 0; u < n_users; u++)
+	{
+		int64		lo = start[u],
+					hi = start[u + 1];
+
+		CHECK_FOR_INTERRUPTS();
+		m->user_ptr[u] = out;
+		qsort(bucket + lo, hi - lo, sizeof(RowEntry), row_entry_cmp);
+		for (int64 e = lo; e < hi; e++)
+		{
+			if (out > m->user_ptr[u] && m->user_items[out - 1] == bucket[e].item)
+			{
+				m->user_weights[out - 1] += 1.0f;
+				m->user_times[out - 1] = Max(m->user_times[out - 1], bucket[e].time);
+				continue;
+			}
+			m->user_items[out] = bucket[e].item;
+			m->user_weights[out] = 1.0f;
+			m->user_times[out] = bucket[e].time;
+			out++;
+		}
+	}
+	m->user_ptr[n_users] = out;
+	m->nnz = out;
+	pfree(bucket);
+	pfree(start);
+
+	matrix_fill_item_major(m);
+	return m;
+}
+
+/*
+ * Return the matrix restricted to the users whose keep[] is true, with
+ * users renumbered densely and the item space unchanged.
+ */
+InteractionMatrix *
+MatrixSelectUsers(const InteractionMatrix *m, const bool *keep)
+{
+	InteractionMatrix *r = palloc0(sizeof(InteractionMatrix));
+	int32		nu = 0;
+	int64		nnz = 0;
+
+	for (int32 u = 0; u < m->n_users; u++)
+		if (keep[u])
+		{
+			nu++;
+			nnz += m->user_ptr[u + 1] - m->user_ptr[u];
+		}
+	r->n_users = nu;
+	r->n_items = m->n_items;
+	r->nnz = nnz;
+	r->user_ptr = palloc(sizeof(int64) * ((Size) nu + 1));
+	r->user_items = palloc_extended(sizeof(int32) * Max(nnz, 1), MCXT_ALLOC_HUGE);
+	r->user_weights = palloc_extended(sizeof(float) * Max(nnz, 1), MCXT_ALLOC_HUGE);
+	r->user_times = palloc_extended(sizeof(double) * Max(nnz, 1), MCXT_ALLOC_HUGE);
+	nu = 0;
+	nnz = 0;
+	for (int32 u = 0; u < m->n_users; u++)
+	{
+		int64		len = m->user_ptr[u + 1] - m->user_ptr[u];
+
+		if (!keep[u])
+			continue;
+		r->user_ptr[nu++] = nnz;
+		memcpy(r->user_items + nnz, m->user_items + m->user_ptr[u], sizeof(int32) * len);
+		memcpy(r->user_weights + nnz, m->user_weights + m->user_ptr[u], sizeof(float) * len);
+		memcpy(r->user_times + nnz, m->user_times + m->user_ptr[u], sizeof(double) * len);
+		nnz += len;
+	}
+	r->user_ptr[nu] = nnz;
+	matrix_fill_item_major(r);
+	return r;
+}
+
+/*
+ * Count users with at least min_items distinct items.
+ */
+int32
+MatrixUsersWithAtLeast(const InteractionMatrix *m, int min_items)
+{
+	int32		count = 0;
+
+	for (int32 u = 0; u < m->n_users; u++)
+		if (m->user_ptr[u + 1] - m->user_ptr[u] >= min_items)
+			count++;
+	return count;
+}

@@ -1,0 +1,89 @@
+/*-------------------------------------------------------------------------
+ *
+ * matrix.h
+ *	  Training data in memory: id maps (external text ids <-> dense int32
+ *	  indexes), the raw interaction log as read from a dataset, and the
+ *	  sparse user x item matrix built from it.
+ *
+ * Copyright (c) 2026, personalize developers
+ *
+ * IDENTIFICATION
+ *	  src/matrix.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PERSONALIZE_MATRIX_H
+#define PERSONALIZE_MATRIX_H
+
+#include "postgres.h"
+
+/* Hash table entry mapping an id string to its dense index. */
+typedef struct IdEntry
+{
+	const char *key;
+	int32		index;
+	uint32		hash;
+	char		status;
+} IdEntry;
+
+#define SH_PREFIX idhash
+#define SH_ELEMENT_TYPE IdEntry
+#define SH_KEY_TYPE const char *
+#define SH_SCOPE extern
+#define SH_DECLARE
+#include "lib/simplehash.h"
+
+/* External ids and their dense indexes 0..n-1. */
+typedef struct IdMap
+{
+	int32		n;
+	int32		capacity;
+	char	  **ids;
+	idhash_hash *hash;
+} IdMap;
+
+extern void IdMapInit(IdMap *map, int32 expected);
+extern int32 IdMapIntern(IdMap *map, const char *id);
+extern int32 IdMapLookup(const IdMap *map, const char *id);
+
+/* Interactions as read: one entry per event, ids already interned. */
+typedef struct InteractionLog
+{
+	int64		n;
+	int64		capacity;
+	int32	   *user;
+	int32	   *item;
+	double	   *time;			/* epoch seconds */
+	IdMap		users;
+	IdMap		items;
+} InteractionLog;
+
+extern void InteractionLogInit(InteractionLog *log);
+extern void InteractionLogAdd(InteractionLog *log, const char *user, const char *item, double time);
+
+/*
+ * Sparse user x item matrix in both orientations.  Repeated (user, item)
+ * events are merged: weight counts them, time keeps the latest.  Within a
+ * user row, entries are ordered by item index.
+ */
+typedef struct InteractionMatrix
+{
+	int32		n_users;
+	int32		n_items;
+	int64		nnz;
+	int64	   *user_ptr;		/* n_users + 1 */
+	int32	   *user_items;		/* nnz */
+	float	   *user_weights;	/* nnz */
+	double	   *user_times;		/* nnz */
+	int64	   *item_ptr;		/* n_items + 1 */
+	int32	   *item_users;		/* nnz */
+	float	   *item_weights;	/* nnz */
+} InteractionMatrix;
+
+extern InteractionMatrix *MatrixBuild(int32 n_users, int32 n_items, int64 n,
+									  const int32 *user, const int32 *item,
+									  const double *time);
+extern InteractionMatrix *MatrixSelectUsers(const InteractionMatrix *m, const bool *keep);
+extern int32 MatrixUsersWithAtLeast(const InteractionMatrix *m, int min_items);
+
+#endif							/* PERSONALIZE_MATRIX_H */

@@ -1,0 +1,225 @@
+/*-------------------------------------------------------------------------
+ *
+ * model.c
+ *	  Writing trained models to personalize.model_item and loading them
+ *	  back into a per-backend cache.
+ *
+ * A model is one row per item: dense index, id, popularity and factors
+ * (real[]).  It is written in one INSERT ... SELECT over arrays passed as
+ * parameters, inside the training transaction, so a failed or cancelled
+ * training leaves no rows.
+ *
+ * A solution version never changes once ACTIVE, so a cached model is never
+ * stale: the cache is keyed by version id and only the campaign -> version
+ * pointer is read per request (runtime.c).  The cache holds at most
+ * MODEL_CACHE_SIZE models and evicts the least recently used.
+ *
+ * Copyright (c) 2026, personalize developers
+ *
+ * IDENTIFICATION
+ *	  src/model.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+
+#include "model.h"
+#include "personalize.h"
+
+#define MODEL_CACHE_SIZE 8
+
+static LoadedModel *model_cache[MODEL_CACHE_SIZE];
+static uint64 model_clock = 0;
+
+/*
+ * Write model (items in index order, ids from items) as rows of version.
+ * The caller is connected to SPI.
+ */
+void
+ModelStore(int64 version, const RecipeModel *model, const IdMap *items)
+{
+	int32		n = model->n_items;
+	Datum	   *ids = palloc(sizeof(Datum) * Max(n, 1));
+	Datum	   *pops = palloc(sizeof(Datum) * Max(n, 1));
+	Datum		values[5];
+	Oid			argtypes[5] = {INT8OID, TEXTARRAYOID, FLOAT8ARRAYOID, FLOAT4ARRAYOID, INT4OID};
+	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
+	OwnerSwitch sw;
+	int			rc;
+
+	for (int32 i = 0; i < n; i++)
+	{
+		ids[i] = CStringGetTextDatum(items->ids[i]);
+		pops[i] = Float8GetDatum(model->popularity[i]);
+	}
+	values[0] = Int64GetDatum(version);
+	values[1] = PointerGetDatum(construct_array(ids, n, TEXTOID, -1, false, TYPALIGN_INT));
+	values[2] = PointerGetDatum(construct_array(pops, n, FLOAT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	if (model->factors != NULL)
+	{
+		Size		total = (Size) n * model->k;
+		Datum	   *f = palloc_extended(sizeof(Datum) * Max(total, 1), MCXT_ALLOC_HUGE);
+
+		for (Size i = 0; i < total; i++)
+			f[i] = Float4GetDatum(model->factors[i]);
+		values[3] = PointerGetDatum(construct_array(f, (int) total, FLOAT4OID, 4, true, TYPALIGN_INT));
+		pfree(f);
+	}
+	else
+	{
+		values[3] = (Datum) 0;
+		nulls[3] = 'n';
+	}
+	values[4] = Int32GetDatum(model->k);
+
+	BecomeExtensionOwner(&sw);
+	rc = SPI_execute_with_args("INSERT INTO personalize.model_item "
+							   "(solution_version, item_index, item_id, popularity, factors) "
+							   "SELECT $1, (u.o - 1)::int4, u.id, u.pop, "
+							   "       $4[(u.o - 1) * $5 + 1 : u.o * $5] "
+							   "FROM unnest($2, $3) WITH ORDINALITY AS u(id, pop, o)",
+							   5, argtypes, values, nulls, false, 0);
+	RestoreUser(&sw);
+	if (rc != SPI_OK_INSERT)
+		elog(ERROR, "could not store model rows: %s", SPI_result_code_string(rc));
+}
+
+/*
+ * Read version's model rows into a new LoadedModel.  The caller is
+ * connected to SPI.
+ */
+static LoadedModel *
+model_load(int64 version)
+{
+	Oid			argtypes[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(version)};
+	OwnerSwitch sw;
+	int			rc;
+	char	   *recipe_name;
+	MemoryContext context;
+	MemoryContext old;
+	LoadedModel *lm;
+	Jsonb	   *hp;
+	bool		isnull;
+	SPITupleTable *tt;
+	int32		n;
+
+	BecomeExtensionOwner(&sw);
+	rc = SPI_execute_with_args("SELECT s.recipe, v.users, v.hyperparameters, v.items "
+							   "FROM personalize.solution_version v "
+							   "JOIN personalize.solution s ON s.name = v.solution "
+							   "WHERE v.id = $1 AND v.status = 'ACTIVE'",
+							   1, argtypes, values, NULL, true, 1);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "could not read solution version: %s", SPI_result_code_string(rc));
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("solution version " INT64_FORMAT " is not active", version),
+				 errhint("Deploy an ACTIVE version with personalize.update_campaign.")));
+	recipe_name = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+
+	/* Transaction-scoped until complete, so an error frees a half-load. */
+	context = AllocSetContextCreate(CurrentMemoryContext, "personalize model cache entry",
+									ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(context);
+	lm = palloc0(sizeof(LoadedModel));
+	lm->context = context;
+	lm->version = version;
+	lm->recipe = RecipeLookup(recipe_name);
+	if (lm->recipe == NULL)
+		elog(ERROR, "solution version " INT64_FORMAT " has unknown recipe \"%s\"", version, recipe_name);
+	lm->model.n_users = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+	hp = DatumGetJsonbP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
+	lm->model.alpha = HyperparamNumber(hp, "alpha", 0.0);
+	lm->model.regularization = HyperparamNumber(hp, "regularization", 0.0);
+	n = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4, &isnull));
+	MemoryContextSwitchTo(old);
+
+	rc = SPI_execute_with_args("SELECT item_id, popularity, factors FROM personalize.model_item "
+							   "WHERE solution_version = $1 ORDER BY item_index",
+							   1, argtypes, values, NULL, true, 0);
+	RestoreUser(&sw);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "could not read model rows: %s", SPI_result_code_string(rc));
+	if ((int64) SPI_processed != n)
+		elog(ERROR, "solution version " INT64_FORMAT " has " UINT64_FORMAT " model rows, expected %d",
+			 version, SPI_processed, n);
+	tt = SPI_tuptable;
+
+	old = MemoryContextSwitchTo(context);
+	lm->model.n_items = n;
+	lm->model.popularity = palloc(sizeof(float) * Max(n, 1));
+	IdMapInit(&lm->items, n);
+	for (int32 i = 0; i < n; i++)
+	{
+		HeapTuple	tuple = tt->vals[i];
+		char	   *id = TextDatumGetCString(SPI_getbinval(tuple, tt->tupdesc, 1, &isnull));
+		Datum		factors;
+
+		if ((i & 1023) == 0)
+			CHECK_FOR_INTERRUPTS();
+		IdMapIntern(&lm->items, id);
+		lm->model.popularity[i] = (float) DatumGetFloat8(SPI_getbinval(tuple, tt->tupdesc, 2, &isnull));
+		factors = SPI_getbinval(tuple, tt->tupdesc, 3, &isnull);
+		if (!isnull)
+		{
+			ArrayType  *arr = DatumGetArrayTypeP(factors);
+			int			k = ArrayGetNItems(ARR_NDIM(arr), ARR_DIMS(arr));
+
+			if (lm->model.factors == NULL)
+			{
+				lm->model.k = k;
+				lm->model.factors = palloc_extended(sizeof(float) * Max((Size) n * k, 1), MCXT_ALLOC_HUGE);
+			}
+			if (k != lm->model.k || ARR_HASNULL(arr))
+				elog(ERROR, "model row %d of solution version " INT64_FORMAT " has malformed factors", i, version);
+			memcpy(lm->model.factors + (Size) i * k, ARR_DATA_PTR(arr), sizeof(float) * k);
+		}
+	}
+	RecipeFinishModel(&lm->model);
+	MemoryContextSwitchTo(old);
+	SPI_freetuptable(tt);
+	MemoryContextSetParent(context, TopMemoryContext);
+	return lm;
+}
+
+/*
+ * Return the model of version, loading it on first use.  The caller is
+ * connected to SPI.
+ */
+LoadedModel *
+ModelGet(int64 version)
+{
+	int			victim = 0;
+	LoadedModel *lm;
+
+	for (int i = 0; i < MODEL_CACHE_SIZE; i++)
+	{
+		if (model_cache[i] != NULL && model_cache[i]->version == version)
+		{
+			model_cache[i]->last_used = ++model_clock;
+			return model_cache[i];
+		}
+		if (model_cache[i] == NULL)
+			victim = i;
+		else if (model_cache[victim] != NULL && model_cache[i]->last_used < model_cache[victim]->last_used)
+			victim = i;
+	}
+	lm = model_load(version);
+	if (model_cache[victim] != NULL)
+		MemoryContextDelete(model_cache[victim]->context);
+	lm->last_used = ++model_clock;
+	model_cache[victim] = lm;
+	return lm;
+}

@@ -1,0 +1,33 @@
+/*-------------------------------------------------------------------------
+ *
+ * model.h
+ *	  The model store: trained models as rows of personalize.model_item,
+ *	  and a per-backend cache of loaded models keyed by version id.
+ *
+ * Copyright (c) 2026, personalize developers
+ *
+ * IDENTIFICATION
+ *	  src/model.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PERSONALIZE_MODEL_H
+#define PERSONALIZE_MODEL_H
+
+#include "recipe.h"
+
+/* A model loaded for serving. */
+typedef struct LoadedModel
+{
+	int64		version;
+	const Recipe *recipe;
+	RecipeModel model;
+	IdMap		items;			/* item id <-> model index */
+	MemoryContext context;		/* owns everything above */
+	uint64		last_used;
+} LoadedModel;
+
+extern void ModelStore(int64 version, const RecipeModel *model, const IdMap *items);
+extern LoadedModel *ModelGet(int64 version);
+
+#endif							/* PERSONALIZE_MODEL_H */

@@ -1,0 +1,45 @@
+/*-------------------------------------------------------------------------
+ *
+ * personalize.h
+ *	  Declarations shared by every module of the personalize extension:
+ *	  settings (guc.c) and the few helpers that more than one module needs.
+ *
+ * Copyright (c) 2026, personalize developers
+ *
+ * IDENTIFICATION
+ *	  src/personalize.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PERSONALIZE_H
+#define PERSONALIZE_H
+
+#include "postgres.h"
+
+#ifndef PERSONALIZE_VERSION
+#define PERSONALIZE_VERSION "0.1.0"
+#endif
+
+/* Settings (guc.c) */
+extern int	personalize_min_interactions;
+extern int	personalize_min_users;
+extern int	personalize_max_history;
+extern int	personalize_max_results;
+extern int	personalize_training_memory_kb;
+
+extern void GucInit(void);
+
+/* Role that owns the extension; catalog reads and writes run as it (personalize.c) */
+extern Oid	PersonalizeExtensionOwner(void);
+
+/* Run catalog SPI as the extension owner, then switch back. */
+typedef struct OwnerSwitch
+{
+	Oid			saved_user;
+	int			saved_context;
+} OwnerSwitch;
+
+extern void BecomeExtensionOwner(OwnerSwitch *sw);
+extern void RestoreUser(const OwnerSwitch *sw);
+
+#endif							/* PERSONALIZE_H */

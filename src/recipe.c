@@ -1,0 +1,76 @@
+/*-------------------------------------------------------------------------
+ *
+ * recipe.c
+ *	  The recipe registry and what recipes share: popularity counts and
+ *	  popularity scores (the cold-start answer of every recipe).
+ *
+ * Copyright (c) 2026, personalize developers
+ *
+ * IDENTIFICATION
+ *	  src/recipe.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "blas.h"
+#include "recipe.h"
+
+static const Recipe *const recipes[] = {
+	&PopularityCountRecipe,
+	&UserPersonalizationRecipe,
+};
+
+/*
+ * Return the recipe called name, or NULL.
+ */
+const Recipe *
+RecipeLookup(const char *name)
+{
+	for (int i = 0; i < lengthof(recipes); i++)
+		if (strcmp(recipes[i]->name, name) == 0)
+			return recipes[i];
+	return NULL;
+}
+
+/*
+ * Set model->popularity to the number of distinct users per item.
+ */
+void
+RecipeCountPopularity(const InteractionMatrix *m, RecipeModel *model)
+{
+	model->n_items = m->n_items;
+	model->n_users = m->n_users;
+	model->popularity = palloc_extended(sizeof(float) * Max(m->n_items, 1), MCXT_ALLOC_HUGE);
+	for (int32 i = 0; i < m->n_items; i++)
+		model->popularity[i] = (float) (m->item_ptr[i + 1] - m->item_ptr[i]);
+}
+
+/*
+ * Score items by the share of training users who interacted with them.
+ */
+void
+RecipeScorePopularity(const RecipeModel *model, float *scores)
+{
+	float		users = Max(model->n_users, 1);
+
+	for (int32 i = 0; i < model->n_items; i++)
+		scores[i] = model->popularity[i] / users;
+}
+
+/*
+ * Derive what scoring needs from a stored model: the regularised Gram
+ * matrix of the item factors.
+ */
+void
+RecipeFinishModel(RecipeModel *model)
+{
+	int			k = model->k;
+
+	if (model->factors == NULL || k == 0)
+		return;
+	model->gram = palloc(sizeof(float) * k * k);
+	BlasGram(model->factors, model->n_items, k, model->gram);
+	for (int f = 0; f < k; f++)
+		model->gram[f * k + f] += (float) model->regularization;
+}

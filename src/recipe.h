@@ -1,0 +1,81 @@
+/*-------------------------------------------------------------------------
+ *
+ * recipe.h
+ *	  The interface every recipe implements, and the trained model they
+ *	  share.
+ *
+ * A recipe trains a RecipeModel from an InteractionMatrix and scores the
+ * whole catalogue for a user given that user's history.  Recipes know
+ * nothing of catalogs, SPI or requests: train.c feeds them data and
+ * model.c stores what they produce; runtime.c and evaluate.c call score.
+ * Adding a recipe means one new recipe_<name>.c and one line in recipe.c.
+ *
+ * Copyright (c) 2026, personalize developers
+ *
+ * IDENTIFICATION
+ *	  src/recipe.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PERSONALIZE_RECIPE_H
+#define PERSONALIZE_RECIPE_H
+
+#include "postgres.h"
+
+#include "utils/jsonb.h"
+
+#include "matrix.h"
+
+/*
+ * A trained model.  Popularity is the number of distinct training users
+ * who interacted with each item; factors are n_items x k, row-major, or
+ * NULL for recipes without factors.  gram caches factors^T factors +
+ * regularization * I for fold-in.
+ */
+typedef struct RecipeModel
+{
+	int32		n_items;
+	int32		n_users;		/* users the model was trained on */
+	int			k;
+	double		alpha;
+	double		regularization;
+	float	   *popularity;
+	float	   *factors;
+	float	   *gram;
+} RecipeModel;
+
+/* Called by long training loops: fraction done in [0, 1] and a phase label. */
+typedef void (*ProgressCallback) (void *arg, double fraction, const char *phase);
+
+typedef struct Recipe
+{
+	const char *name;
+
+	/* Train from m with resolved hyperparameters into model (already zeroed). */
+	void		(*train) (const InteractionMatrix *m, Jsonb *hyperparameters,
+						  RecipeModel *model, ProgressCallback progress, void *arg);
+
+	/*
+	 * Write a raw score for every item into scores (n_items).  history holds
+	 * n item indexes with their event counts; n may be 0 (cold user).
+	 * Returns true when the scores are logits to be turned into a softmax,
+	 * false when they are already normalised (e.g. popularity shares).
+	 */
+	bool		(*score) (const RecipeModel *model, int n, const int32 *history,
+						  const float *counts, float *scores);
+} Recipe;
+
+extern const Recipe *RecipeLookup(const char *name);
+extern void RecipeFinishModel(RecipeModel *model);
+
+/* Hyperparameter access (hyperparams.c); values were validated in SQL. */
+extern double HyperparamNumber(Jsonb *hyperparameters, const char *name, double fallback);
+
+/* Shared by recipes: popularity from a matrix, and popularity scores. */
+extern void RecipeCountPopularity(const InteractionMatrix *m, RecipeModel *model);
+extern void RecipeScorePopularity(const RecipeModel *model, float *scores);
+
+extern const Recipe PopularityCountRecipe;
+extern const Recipe UserPersonalizationRecipe;
+
+#endif							/* PERSONALIZE_RECIPE_H */

@@ -1,0 +1,143 @@
+/*-------------------------------------------------------------------------
+ *
+ * runtime.c
+ *	  The request path: campaign -> version -> cached model, the user's
+ *	  current history folded in, scores over the whole catalogue.
+ *
+ * Per request this runs one query on the campaign catalog (a kept plan,
+ * executed as the extension owner so that an application role needs only
+ * EXECUTE on the runtime functions) and one on the user's interactions
+ * (a kept plan, executed as the caller).  The model itself comes from the
+ * per-backend cache (model.c).  Nothing here writes, so it runs on hot
+ * standbys.  Callers must be connected to SPI.
+ *
+ * Copyright (c) 2026, personalize developers
+ *
+ * IDENTIFICATION
+ *	  src/runtime.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+
+#include "personalize.h"
+#include "runtime.h"
+
+static SPIPlanPtr campaign_plan = NULL;
+
+/*
+ * Resolve a campaign name to its serving version, recipe type and
+ * interactions dataset, or raise undefined_object.
+ */
+void
+RuntimeResolveCampaign(const char *campaign, CampaignTarget *target)
+{
+	Datum		values[1];
+	OwnerSwitch sw;
+	int			rc;
+	bool		isnull;
+	SPITupleTable *tt;
+	char	   *dataset_group;
+
+	BecomeExtensionOwner(&sw);
+	if (campaign_plan == NULL)
+	{
+		Oid			argtypes[1] = {TEXTOID};
+		SPIPlanPtr	plan;
+
+		plan = SPI_prepare("SELECT c.solution_version, r.recipe_type, s.dataset_group, "
+						   "d.relation::oid, d.user_column, d.item_column, d.time_column, "
+						   "d.time_kind, d.event_type_column, d.event_value_column "
+						   "FROM personalize.campaign c "
+						   "JOIN personalize.solution_version v ON v.id = c.solution_version "
+						   "JOIN personalize.solution s ON s.name = v.solution "
+						   "JOIN personalize.recipe r ON r.name = s.recipe "
+						   "LEFT JOIN personalize.dataset d ON d.dataset_group = s.dataset_group "
+						   "AND d.dataset_type = 'interactions' "
+						   "WHERE c.name = $1", 1, argtypes);
+		if (plan == NULL || SPI_keepplan(plan) != 0)
+			elog(ERROR, "could not prepare campaign query: %s", SPI_result_code_string(SPI_result));
+		campaign_plan = plan;
+	}
+	values[0] = CStringGetTextDatum(campaign);
+	rc = SPI_execute_plan(campaign_plan, values, NULL, true, 1);
+	RestoreUser(&sw);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "could not read campaign: %s", SPI_result_code_string(rc));
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("campaign \"%s\" does not exist", campaign),
+				 errhint("See personalize.campaigns for the existing ones, or create one with personalize.create_campaign.")));
+	tt = SPI_tuptable;
+	target->campaign = pstrdup(campaign);
+	target->version = DatumGetInt64(SPI_getbinval(tt->vals[0], tt->tupdesc, 1, &isnull));
+	target->recipe_type = SPI_getvalue(tt->vals[0], tt->tupdesc, 2);
+	dataset_group = SPI_getvalue(tt->vals[0], tt->tupdesc, 3);
+	target->has_dataset = DatasetFromTuple(tt->vals[0], tt->tupdesc, 4, dataset_group,
+										   &target->dataset);
+}
+
+/*
+ * Raise an error when the campaign's recipe type does not serve function.
+ */
+void
+RuntimeRequireRecipeType(const CampaignTarget *target, const char *type,
+						 const char *function)
+{
+	if (strcmp(target->recipe_type, type) == 0)
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("campaign \"%s\" serves a %s recipe, which %s does not accept",
+					target->campaign, target->recipe_type, function),
+			 errhint("Use a campaign of a %s recipe.", type)));
+}
+
+/*
+ * Score the whole catalogue for user_id from the user's current history.
+ * Items of the history unknown to the model are ignored; a user with no
+ * known history gets the recipe's cold-start (popularity) scores.
+ */
+void
+RuntimeScoreUser(const CampaignTarget *target, const char *user_id, UserScores *out)
+{
+	LoadedModel *lm = ModelGet(target->version);
+	char	  **events = NULL;
+	int			n_events = 0;
+	float	   *counts;
+
+	out->model = lm;
+	out->n_history = 0;
+	if (target->has_dataset)
+		n_events = DatasetReadHistory(&target->dataset, user_id,
+									  personalize_max_history, &events);
+	out->history = palloc(sizeof(int32) * Max(n_events, 1));
+	counts = palloc(sizeof(float) * Max(n_events, 1));
+	for (int e = 0; e < n_events; e++)
+	{
+		int32		index = IdMapLookup(&lm->items, events[e]);
+		int			h;
+
+		if (index < 0)
+			continue;
+		for (h = 0; h < out->n_history; h++)
+			if (out->history[h] == index)
+				break;
+		if (h == out->n_history)
+		{
+			out->history[out->n_history] = index;
+			counts[out->n_history++] = 0.0f;
+		}
+		counts[h] += 1.0f;
+	}
+
+	out->scores = palloc(sizeof(float) * Max(lm->model.n_items, 1));
+	out->logits = lm->recipe->score(&lm->model, out->n_history, out->history,
+									counts, out->scores);
+}

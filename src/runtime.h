@@ -1,0 +1,47 @@
+/*-------------------------------------------------------------------------
+ *
+ * runtime.h
+ *	  The request path shared by recommend() and personalized_rank():
+ *	  resolve a campaign, load its model, read the user's history and
+ *	  score the catalogue.
+ *
+ * Copyright (c) 2026, personalize developers
+ *
+ * IDENTIFICATION
+ *	  src/runtime.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PERSONALIZE_RUNTIME_H
+#define PERSONALIZE_RUNTIME_H
+
+#include "dataset.h"
+#include "model.h"
+
+/* What a campaign name resolves to for one request. */
+typedef struct CampaignTarget
+{
+	char	   *campaign;
+	int64		version;
+	char	   *recipe_type;
+	bool		has_dataset;
+	InteractionsDataset dataset;
+} CampaignTarget;
+
+/* One user's scores over the model's catalogue. */
+typedef struct UserScores
+{
+	LoadedModel *model;
+	float	   *scores;			/* n_items */
+	bool		logits;			/* softmax applies (else already normalised) */
+	int			n_history;		/* distinct known items in the history */
+	int32	   *history;		/* their model indexes */
+} UserScores;
+
+extern void RuntimeResolveCampaign(const char *campaign, CampaignTarget *target);
+extern void RuntimeRequireRecipeType(const CampaignTarget *target, const char *type,
+									 const char *function);
+extern void RuntimeScoreUser(const CampaignTarget *target, const char *user_id,
+							 UserScores *out);
+
+#endif							/* PERSONALIZE_RUNTIME_H */

@@ -1,0 +1,129 @@
+/*-------------------------------------------------------------------------
+ *
+ * topk.c
+ *	  Exact top-K selection with a bounded min-heap, and the softmax
+ *	  denominator over a score array.
+ *
+ * Items excluded from a request carry a score of -Infinity and are never
+ * selected.  Equal scores are ordered by item index so results are
+ * deterministic.
+ *
+ * Copyright (c) 2026, personalize developers
+ *
+ * IDENTIFICATION
+ *	  src/topk.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "miscadmin.h"
+
+#include "topk.h"
+
+/* Does item a (score sa) rank below item b (score sb)? */
+static inline bool
+ranks_below(float sa, int32 a, float sb, int32 b)
+{
+	return sa < sb || (sa == sb && a > b);
+}
+
+/* Restore the min-heap property (worst item at the root) below position i. */
+static void
+sift_down(int32 *heap, int size, const float *scores, int i)
+{
+	for (;;)
+	{
+		int			worst = i,
+					l = 2 * i + 1,
+					r = 2 * i + 2;
+
+		if (l < size && ranks_below(scores[heap[l]], heap[l], scores[heap[worst]], heap[worst]))
+			worst = l;
+		if (r < size && ranks_below(scores[heap[r]], heap[r], scores[heap[worst]], heap[worst]))
+			worst = r;
+		if (worst == i)
+			return;
+		{
+			int32		t = heap[i];
+
+			heap[i] = heap[worst];
+			heap[worst] = t;
+		}
+		i = worst;
+	}
+}
+
+/*
+ * Write the indexes of the k best finite scores into out, best first, and
+ * return how many were written (fewer than k when fewer items qualify).
+ */
+int
+TopK(const float *scores, int32 n, int k, int32 *out)
+{
+	int			size = 0;
+
+	if (k <= 0)
+		return 0;
+	for (int32 i = 0; i < n; i++)
+	{
+		float		s = scores[i];
+
+		if ((i & 0xFFFF) == 0)
+			CHECK_FOR_INTERRUPTS();
+		if (!isfinite(s))
+			continue;
+		if (size < k)
+		{
+			/* sift up */
+			int			j = size++;
+
+			out[j] = i;
+			while (j > 0)
+			{
+				int			parent = (j - 1) / 2;
+
+				if (!ranks_below(scores[out[j]], out[j], scores[out[parent]], out[parent]))
+					break;
+				{
+					int32		t = out[j];
+
+					out[j] = out[parent];
+					out[parent] = t;
+				}
+				j = parent;
+			}
+		}
+		else if (ranks_below(scores[out[0]], out[0], s, i))
+		{
+			out[0] = i;
+			sift_down(out, size, scores, 0);
+		}
+	}
+	/* Heap sort: repeatedly move the worst to the end. */
+	for (int end = size - 1; end > 0; end--)
+	{
+		int32		t = out[0];
+
+		out[0] = out[end];
+		out[end] = t;
+		sift_down(out, end, scores, 0);
+	}
+	return size;
+}
+
+/*
+ * Return sum over finite scores of exp(score - max_score).
+ */
+double
+SoftmaxDenominator(const float *scores, int32 n, float max_score)
+{
+	double		sum = 0.0;
+
+	for (int32 i = 0; i < n; i++)
+		if (isfinite(scores[i]))
+			sum += exp((double) scores[i] - max_score);
+	return sum;
+}

@@ -1,0 +1,21 @@
+/*-------------------------------------------------------------------------
+ *
+ * topk.h
+ *	  Exact top-K selection over a score array.
+ *
+ * Copyright (c) 2026, personalize developers
+ *
+ * IDENTIFICATION
+ *	  src/topk.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PERSONALIZE_TOPK_H
+#define PERSONALIZE_TOPK_H
+
+#include "postgres.h"
+
+extern int	TopK(const float *scores, int32 n, int k, int32 *out);
+extern double SoftmaxDenominator(const float *scores, int32 n, float max_score);
+
+#endif							/* PERSONALIZE_TOPK_H */
