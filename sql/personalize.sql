@@ -298,7 +298,7 @@ BEGIN
 	IF NOT pg_has_role(current_user, owner, 'MEMBER') THEN
 		RAISE EXCEPTION 'must be owner of % "%"', kind, name
 			USING ERRCODE = 'insufficient_privilege',
-			      HINT = format('The % is owned by role %s.', kind, owner);
+			      HINT = format('The %s is owned by role %s.', kind, owner);
 	END IF;
 END $$;
 COMMENT ON FUNCTION @extschema@._check_owner(text, text, regrole) IS 'internal: reject a caller who is not a member of the owning role';
@@ -344,9 +344,9 @@ BEGIN
 	END IF;
 	PERFORM @extschema@._check_owner('dataset group', name, grp.owner);
 	SELECT string_agg(d, ', ') INTO dependents FROM (
-		SELECT 'dataset ' || dataset_type AS d FROM @extschema@.dataset WHERE dataset_group = name
+		SELECT 'dataset ' || x.dataset_type AS d FROM @extschema@.dataset x WHERE x.dataset_group = drop_dataset_group.name
 		UNION ALL
-		SELECT 'solution ' || quote_literal(s.name) FROM @extschema@.solution s WHERE s.dataset_group = name) x;
+		SELECT 'solution ' || quote_literal(s.name) FROM @extschema@.solution s WHERE s.dataset_group = drop_dataset_group.name) x;
 	IF dependents IS NOT NULL AND NOT coalesce("cascade", false) THEN
 		RAISE EXCEPTION 'cannot drop dataset group "%" because other objects depend on it', name
 			USING ERRCODE = 'dependent_objects_still_exist',
@@ -354,7 +354,7 @@ BEGIN
 			      HINT = 'Pass cascade => true to drop them too.';
 	END IF;
 	DELETE FROM @extschema@.campaign c USING @extschema@.solution_version v, @extschema@.solution s
-	 WHERE c.solution_version = v.id AND v.solution = s.name AND s.dataset_group = name;
+	 WHERE c.solution_version = v.id AND v.solution = s.name AND s.dataset_group = drop_dataset_group.name;
 	DELETE FROM @extschema@.dataset_group g WHERE g.name = drop_dataset_group.name;
 END $$;
 COMMENT ON FUNCTION @extschema@.drop_dataset_group(text, boolean) IS 'drop a dataset group; with cascade => true also its datasets, solutions, versions, models and campaigns (never the registered tables)';
@@ -732,7 +732,7 @@ BEGIN
 	END IF;
 	PERFORM @extschema@._check_owner('solution', name, sol.owner);
 	SELECT c.name INTO camp FROM @extschema@.campaign c JOIN @extschema@.solution_version v ON v.id = c.solution_version
-	 WHERE v.solution = name LIMIT 1;
+	 WHERE v.solution = drop_solution.name LIMIT 1;
 	IF camp IS NOT NULL THEN
 		RAISE EXCEPTION 'cannot drop solution "%" because campaign "%" serves one of its versions', name, camp
 			USING ERRCODE = 'dependent_objects_still_exist', HINT = 'Drop the campaign first with personalize.drop_campaign.';

@@ -141,6 +141,7 @@ als_train(const InteractionMatrix *m, Jsonb *hyperparameters,
 	float	   *user_factors;
 	float	   *item_factors;
 	pg_prng_state rng;
+	char		step[64];
 	AlsSide		users = {m->n_users, m->user_ptr, m->user_items, m->user_weights};
 	AlsSide		items = {m->n_items, m->item_ptr, m->item_users, m->item_weights};
 
@@ -165,7 +166,8 @@ als_train(const InteractionMatrix *m, Jsonb *hyperparameters,
 				   cg_steps, user_factors);
 		als_update(&items, user_factors, m->n_users, k, regularization, alpha,
 				   cg_steps, item_factors);
-		progress(arg, (double) (it + 1) / iterations, "iteration");
+		snprintf(step, sizeof(step), "iteration %d of %d", it + 1, iterations);
+		progress(arg, (double) (it + 1) / iterations, step);
 	}
 	pfree(user_factors);
 	model->factors = item_factors;

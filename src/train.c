@@ -76,9 +76,9 @@ training_progress(void *arg, double fraction, const char *step)
 	INSTR_TIME_SET_CURRENT(now);
 	INSTR_TIME_SUBTRACT(now, job->started);
 	ereport(NOTICE,
-			(errmsg("solution version " INT64_FORMAT " of \"%s\": %s, %s %d%%, job %d%% done, %.1f s elapsed",
+			(errmsg("solution version " INT64_FORMAT " of \"%s\": %s, %s, %d%% done, %.1f s elapsed",
 					job->version, job->solution, job->phase, step,
-					(int) (fraction * 100.0), percent, INSTR_TIME_GET_DOUBLE(now))));
+					percent, INSTR_TIME_GET_DOUBLE(now))));
 }
 
 /*
