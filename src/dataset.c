@@ -326,8 +326,9 @@ history_plan(const InteractionsDataset *ds)
 }
 
 /*
- * Read up to max_events of the user's most recent item ids, newest first,
- * into *items (palloc'd).  Returns how many were read; 0 for an unknown user.
+ * Read the user's item ids, newest first, into *items (palloc'd): at most
+ * max_events of them, or all when max_events is 0.  Returns how many were
+ * read; 0 for an unknown user.
  */
 int
 DatasetReadHistory(const InteractionsDataset *ds, const char *user_id,
@@ -347,7 +348,7 @@ DatasetReadHistory(const InteractionsDataset *ds, const char *user_id,
 	getTypeInputInfo(hp->user_type, &typinput, &typioparam);
 	values[0] = OidInputFunctionCall(typinput, (char *) user_id, typioparam, -1);
 	values[1] = Int64GetDatum(max_events);
-	rc = SPI_execute_plan(hp->plan, values, NULL, true, max_events);
+	rc = SPI_execute_plan(hp->plan, values, max_events > 0 ? NULL : " n", true, max_events);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "could not read user history: %s", SPI_result_code_string(rc));
 	n = (int) SPI_processed;

@@ -135,8 +135,8 @@ personalize_recommend(PG_FUNCTION_ARGS)
 	user_id = text_to_cstring(PG_GETARG_TEXT_PP(1));
 
 	RuntimeScoreUser(&target, user_id, &us);
-	for (int h = 0; h < us.n_history; h++)
-		us.scores[us.history[h]] = -INFINITY;
+	for (int h = 0; h < us.n_seen; h++)
+		us.scores[us.seen[h]] = -INFINITY;
 	top = palloc(sizeof(int32) * num_results);
 	n_top = TopK(us.scores, us.model->model.n_items, num_results, top);
 	if (us.logits && n_top > 0)

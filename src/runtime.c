@@ -100,9 +100,11 @@ RuntimeRequireRecipeType(const CampaignTarget *target, const char *type,
 }
 
 /*
- * Score the whole catalogue for user_id from the user's current history.
- * Items of the history unknown to the model are ignored; a user with no
- * known history gets the recipe's cold-start (popularity) scores.
+ * Score the whole catalogue for user_id.  The user's most recent
+ * personalize.max_history events are folded into the model; every item of
+ * the whole history is listed in out->seen for exclusion.  Items unknown
+ * to the model are ignored; a user with no known history gets the
+ * recipe's cold-start (popularity) scores.
  */
 void
 RuntimeScoreUser(const CampaignTarget *target, const char *user_id, UserScores *out)
@@ -114,10 +116,11 @@ RuntimeScoreUser(const CampaignTarget *target, const char *user_id, UserScores *
 
 	out->model = lm;
 	out->n_history = 0;
+	out->n_seen = 0;
 	if (target->has_dataset)
-		n_events = DatasetReadHistory(&target->dataset, user_id,
-									  personalize_max_history, &events);
+		n_events = DatasetReadHistory(&target->dataset, user_id, 0, &events);
 	out->history = palloc(sizeof(int32) * Max(n_events, 1));
+	out->seen = palloc(sizeof(int32) * Max(n_events, 1));
 	counts = palloc(sizeof(float) * Max(n_events, 1));
 	for (int e = 0; e < n_events; e++)
 	{
@@ -125,6 +128,9 @@ RuntimeScoreUser(const CampaignTarget *target, const char *user_id, UserScores *
 		int			h;
 
 		if (index < 0)
+			continue;
+		out->seen[out->n_seen++] = index;
+		if (e >= personalize_max_history)
 			continue;
 		for (h = 0; h < out->n_history; h++)
 			if (out->history[h] == index)

@@ -34,8 +34,10 @@ typedef struct UserScores
 	LoadedModel *model;
 	float	   *scores;			/* n_items */
 	bool		logits;			/* softmax applies (else already normalised) */
-	int			n_history;		/* distinct known items in the history */
+	int			n_history;		/* distinct known items folded in */
 	int32	   *history;		/* their model indexes */
+	int			n_seen;			/* known items of the whole history */
+	int32	   *seen;			/* their model indexes (with repeats) */
 } UserScores;
 
 extern void RuntimeResolveCampaign(const char *campaign, CampaignTarget *target);

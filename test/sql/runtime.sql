@@ -62,6 +62,12 @@ SELECT count(*) FROM personalize.recommend('web-pop', '3', 25) WHERE item_id = '
 SELECT count(*) FILTER (WHERE item_id LIKE 'c2%') AS cluster2_before FROM personalize.recommend('web', '4', 4);
 INSERT INTO clicks SELECT 4, 'c2' || j, timestamptz '2026-02-01' + j * interval '1 minute' FROM generate_series(0, 7) j;
 SELECT count(*) FILTER (WHERE item_id LIKE 'c2%') AS cluster2_after FROM personalize.recommend('web', '4', 4);
+-- only the latest personalize.max_history events are folded in, but the
+-- whole history is excluded
+SET personalize.max_history = 2;
+SELECT count(*) AS seen_items_recommended
+  FROM personalize.recommend('web', '3', 25) r JOIN clicks c ON c.item_id = r.item_id AND c.user_id = 3;
+RESET personalize.max_history;
 -- and a brand-new user is folded in from their first events
 INSERT INTO clicks VALUES (1000, 'c10', now()), (1000, 'c11', now()), (1000, 'c12', now());
 SELECT count(*) FILTER (WHERE item_id LIKE 'c1%') AS cluster1 FROM personalize.recommend('web', '1000', 4);
