@@ -106,3 +106,18 @@ SELECT status, failure_reason FROM personalize.solution_versions WHERE id = :vie
 SELECT personalize.drop_solution('toy-views');
 SELECT personalize.drop_solution('toy-views');
 SELECT count(*) FROM personalize.solution_versions WHERE solution = 'toy-views';
+
+-- a cancelled training (statement_timeout takes the same path as
+-- pg_cancel_backend) leaves neither a version row nor model rows
+CREATE TABLE many (user_id int, item_id int, ts bigint);
+INSERT INTO many SELECT u, (u * 7 + j * 13) % 2000, u * 100 + j FROM generate_series(1, 5000) u, generate_series(1, 20) j;
+SELECT personalize.create_dataset_group('big');
+SELECT personalize.create_dataset('big', 'interactions', 'many', event_time => 'ts');
+SELECT personalize.create_solution('big-up', 'big', 'user-personalization', '{"iterations": 200, "factors": 128}');
+SELECT count(*) AS versions_before FROM personalize.solution_version;
+SET statement_timeout = '300ms';
+SELECT personalize.create_solution_version('big-up');
+RESET statement_timeout;
+SELECT count(*) AS versions_after FROM personalize.solution_version;
+SELECT count(*) AS big_versions FROM personalize.solution_versions WHERE solution = 'big-up';
+SELECT personalize.drop_dataset_group('big', cascade => true);
