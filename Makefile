@@ -29,8 +29,11 @@ OBJS = \
 	src/recommend.o
 PGFILEDESC = "personalize - recommendations inside PostgreSQL"
 
+# `make demo DATA=dir` names the demo's dataset, but PGXS installs $(DATA):
+# keep the command-line value for the demo and override it for PGXS.
+DEMO_DATA := $(DATA)
 DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
-DATA = $(wildcard sql/$(EXTENSION)--*--*.sql)
+override DATA = $(wildcard sql/$(EXTENSION)--*--*.sql)
 DOCS = $(wildcard doc/*.md)
 
 TESTS = $(wildcard test/sql/*.sql)
@@ -67,7 +70,7 @@ deps:
 	bash test/scripts/deps.sh
 
 demo:
-	bash test/scripts/demo.sh $(if $(DATA),--data $(DATA))
+	bash test/scripts/demo.sh $(if $(DEMO_DATA),--data $(DEMO_DATA))
 
 # PGXS's own "check" only says it is unsupported for extensions; ours sets up a
 # throwaway cluster and runs every suite (test/scripts/check.sh), so make prints
