@@ -72,16 +72,12 @@ BlasSymv(const float *a, int n, const float *x, float *y)
 }
 
 /*
- * Dot product of two float vectors, accumulated in double for stability.
+ * Dot product of two float vectors.
  */
 float
 BlasDot(const float *x, const float *y, int n)
 {
-	double		sum = 0.0;
-
-	for (int i = 0; i < n; i++)
-		sum += (double) x[i] * y[i];
-	return (float) sum;
+	return cblas_sdot(n, x, 1, y, 1);
 }
 
 /*
@@ -90,8 +86,7 @@ BlasDot(const float *x, const float *y, int n)
 void
 BlasAxpy(float alpha, const float *x, float *y, int n)
 {
-	for (int i = 0; i < n; i++)
-		y[i] += alpha * x[i];
+	cblas_saxpy(n, alpha, x, 1, y, 1);
 }
 
 /*
