@@ -58,6 +58,9 @@ ifneq ($(shell test $(MAJORVERSION) -ge 15 2>/dev/null && echo ok),ok)
 $(error personalize requires PostgreSQL 15 or later, found $(MAJORVERSION))
 endif
 
+# PGXS tracks no header dependencies: rebuild everything when a header changes.
+$(OBJS): $(wildcard src/*.h)
+
 sql/$(EXTENSION)--$(EXTVERSION).sql: sql/$(EXTENSION).sql
 	cp $< $@
 

@@ -87,10 +87,11 @@ evaluate_user(const Recipe *recipe, const RecipeModel *model,
 	int			c = 0;
 	bool		first_hit = true;
 
+	/* items are oldest first: item j has n_input - 1 - j newer ones */
 	for (int j = 0; j < n_input; j++)
 	{
 		input[j] = items[j].item;
-		counts[j] = items[j].count;
+		counts[j] = items[j].count * RecipeRecencyWeight(model, n_input - 1 - j);
 	}
 	recipe->score(model, n_input, input, counts, scores);
 	for (int j = 0; j < n_input; j++)

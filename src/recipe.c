@@ -13,6 +13,8 @@
  */
 #include "postgres.h"
 
+#include <math.h>
+
 #include "blas.h"
 #include "recipe.h"
 
@@ -56,6 +58,19 @@ RecipeScorePopularity(const RecipeModel *model, float *scores)
 
 	for (int32 i = 0; i < model->n_items; i++)
 		scores[i] = model->popularity[i] / users;
+}
+
+/*
+ * Weight of a user's event that has newer_events more recent events of the
+ * same user: it halves every recency_half_life events (1 when there is no
+ * decay).  Recent behaviour predicts the next interaction best.
+ */
+float
+RecipeRecencyWeight(const RecipeModel *model, int newer_events)
+{
+	if (model->recency_half_life <= 0)
+		return 1.0f;
+	return (float) pow(0.5, newer_events / model->recency_half_life);
 }
 
 /*

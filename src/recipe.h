@@ -39,6 +39,7 @@ typedef struct RecipeModel
 	int			k;
 	double		alpha;
 	double		regularization;
+	double		recency_half_life;	/* events; 0 = no decay */
 	float	   *popularity;
 	float	   *factors;
 	float	   *gram;
@@ -57,7 +58,8 @@ typedef struct Recipe
 
 	/*
 	 * Write a raw score for every item into scores (n_items).  history holds
-	 * n item indexes with their event counts; n may be 0 (cold user).
+	 * n item indexes with their weights (event counts, decayed by recency
+	 * with RecipeRecencyWeight); n may be 0 (cold user).
 	 * Returns true when the scores are logits to be turned into a softmax,
 	 * false when they are already normalised (e.g. popularity shares).
 	 */
@@ -74,6 +76,7 @@ extern double HyperparamNumber(Jsonb *hyperparameters, const char *name, double 
 /* Shared by recipes: popularity from a matrix, and popularity scores. */
 extern void RecipeCountPopularity(const InteractionMatrix *m, RecipeModel *model);
 extern void RecipeScorePopularity(const RecipeModel *model, float *scores);
+extern float RecipeRecencyWeight(const RecipeModel *model, int newer_events);
 
 extern const Recipe PopularityCountRecipe;
 extern const Recipe UserPersonalizationRecipe;

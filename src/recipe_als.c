@@ -138,6 +138,7 @@ als_train(const InteractionMatrix *m, Jsonb *hyperparameters,
 	uint64		seed = (uint64) HyperparamNumber(hyperparameters, "seed", 42);
 	double		alpha = HyperparamNumber(hyperparameters, "alpha", 1.0);
 	double		regularization = HyperparamNumber(hyperparameters, "regularization", 1.0);
+	double		recency_half_life = HyperparamNumber(hyperparameters, "recency_half_life", 20);
 	float	   *user_factors;
 	float	   *item_factors;
 	pg_prng_state rng;
@@ -149,6 +150,7 @@ als_train(const InteractionMatrix *m, Jsonb *hyperparameters,
 	model->k = k;
 	model->alpha = alpha;
 	model->regularization = regularization;
+	model->recency_half_life = recency_half_life;
 
 	user_factors = palloc_extended(sizeof(float) * Max((Size) m->n_users * k, 1),
 								   MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);

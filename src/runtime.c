@@ -101,7 +101,8 @@ RuntimeRequireRecipeType(const CampaignTarget *target, const char *type,
 
 /*
  * Score the whole catalogue for user_id.  The user's most recent
- * personalize.max_history events are folded into the model; every item of
+ * personalize.max_history events are folded into the model, each weighted
+ * by its recency (the recipe's half-life, in events); every item of
  * the whole history is listed in out->seen for exclusion.  Items unknown
  * to the model are ignored; a user with no known history gets the
  * recipe's cold-start (popularity) scores.
@@ -140,7 +141,7 @@ RuntimeScoreUser(const CampaignTarget *target, const char *user_id, UserScores *
 			out->history[out->n_history] = index;
 			counts[out->n_history++] = 0.0f;
 		}
-		counts[h] += 1.0f;
+		counts[h] += RecipeRecencyWeight(&lm->model, e);
 	}
 
 	out->scores = palloc(sizeof(float) * Max(lm->model.n_items, 1));
