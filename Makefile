@@ -22,6 +22,7 @@ OBJS = \
 	src/topk.o \
 	src/recipe_popularity.o \
 	src/recipe_als.o \
+	src/recipe_ease.o \
 	src/evaluate.o \
 	src/model.o \
 	src/train.o \

@@ -128,7 +128,11 @@ INSERT INTO @extschema@.recipe (name, recipe_type, hyperparameters, description)
    "cg_steps":       {"type": "integer", "default": 3,    "min": 1,   "max": 50,   "description": "conjugate gradient steps per factor update"},
    "recency_half_life": {"type": "number", "default": 20, "min": 0, "max": 10000, "description": "at request time an event of the user weighs half as much for every this many newer events (0: no decay)"},
    "seed":           {"type": "integer", "default": 42,   "min": 0,   "max": 2147483647, "description": "seed of the initial factors and of the evaluation split"}}',
- 'implicit-feedback matrix factorization (Hu, Koren and Volinsky 2008) solved with conjugate gradient (Takacs et al. 2011); users are folded in from their current history at request time');
+ 'implicit-feedback matrix factorization (Hu, Koren and Volinsky 2008) solved with conjugate gradient (Takacs et al. 2011); users are folded in from their current history at request time'),
+('ease', 'USER_PERSONALIZATION',
+ '{"lambda":            {"type": "number", "default": 500, "min": 0.001, "max": 1000000, "description": "L2 penalty on the item-item weights"},
+   "recency_half_life": {"type": "number", "default": 20,  "min": 0, "max": 10000, "description": "at request time an event of the user weighs half as much for every this many newer events (0: no decay)"}}',
+ 'EASE item-item model (Steck 2019) in closed form; catalogues up to personalize.ease_max_items items');
 
 -- ---------------------------------------------------------------------------
 -- Views

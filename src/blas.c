@@ -22,6 +22,10 @@
 
 #include "blas.h"
 
+/* LAPACK, shipped inside OpenBLAS (Fortran calling convention, column-major). */
+extern void spotrf_(const char *uplo, const int *n, float *a, const int *lda, int *info);
+extern void spotri_(const char *uplo, const int *n, float *a, const int *lda, int *info);
+
 static bool blas_initialised = false;
 
 /*
@@ -134,5 +138,28 @@ BlasCholeskySolve(float *a, int n, float *b)
 			s -= (double) a[p * n + i] * b[p];
 		b[i] = (float) (s / a[i * n + i]);
 	}
+	return true;
+}
+
+/*
+ * Invert symmetric positive definite a (n x n, upper triangle read) in
+ * place, both triangles filled.  Returns false when a is not positive
+ * definite.  The row-major upper triangle is LAPACK's column-major lower.
+ */
+bool
+BlasSymmetricInverse(float *a, int n)
+{
+	int			info = 0;
+
+	BlasInit();
+	spotrf_("L", &n, a, &n, &info);
+	if (info != 0)
+		return false;
+	spotri_("L", &n, a, &n, &info);
+	if (info != 0)
+		return false;
+	for (int i = 0; i < n; i++)
+		for (int j = 0; j < i; j++)
+			a[(Size) i * n + j] = a[(Size) j * n + i];
 	return true;
 }

@@ -24,5 +24,6 @@ extern void BlasSymv(const float *a, int n, const float *x, float *y);
 extern float BlasDot(const float *x, const float *y, int n);
 extern void BlasAxpy(float alpha, const float *x, float *y, int n);
 extern bool BlasCholeskySolve(float *a, int n, float *b);
+extern bool BlasSymmetricInverse(float *a, int n);
 
 #endif							/* PERSONALIZE_BLAS_H */

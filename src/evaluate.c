@@ -210,7 +210,7 @@ EvaluateRecipe(const InteractionMatrix *m, const Recipe *recipe,
 
 	train = MatrixSelectUsers(m, keep);
 	recipe->train(train, hyperparameters, &model, progress, arg);
-	RecipeFinishModel(&model);
+	RecipeFinishModel(recipe, &model);
 	RecipeCountPopularity(train, &baseline);
 
 	items = palloc(sizeof(TimedItem) * Max(max_len, 1));

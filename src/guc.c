@@ -26,6 +26,7 @@ int			personalize_min_users = 25;
 int			personalize_max_history = 100;
 int			personalize_max_results = 500;
 int			personalize_training_memory_kb = 2 * 1024 * 1024;
+int			personalize_ease_max_items = 10000;
 
 /*
  * Define the personalize.* settings.
@@ -63,6 +64,13 @@ GucInit(void)
 							&personalize_training_memory_kb,
 							2 * 1024 * 1024, 1024, INT_MAX,
 							PGC_USERSET, GUC_UNIT_KB, NULL, NULL, NULL);
+
+	DefineCustomIntVariable("personalize.ease_max_items",
+							"Largest catalogue the ease recipe accepts",
+							"EASE holds an items x items matrix: 10000 items take 400 MB while training and in the model table.",
+							&personalize_ease_max_items,
+							10000, 1, 20000,
+							PGC_USERSET, 0, NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("personalize");
 }

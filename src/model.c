@@ -188,7 +188,7 @@ model_load(int64 version)
 			memcpy(lm->model.factors + (Size) i * k, ARR_DATA_PTR(arr), sizeof(float) * k);
 		}
 	}
-	RecipeFinishModel(&lm->model);
+	RecipeFinishModel(lm->recipe, &lm->model);
 	MemoryContextSwitchTo(old);
 	SPI_freetuptable(tt);
 	MemoryContextSetParent(context, TopMemoryContext);

@@ -26,6 +26,7 @@ extern int	personalize_min_users;
 extern int	personalize_max_history;
 extern int	personalize_max_results;
 extern int	personalize_training_memory_kb;
+extern int	personalize_ease_max_items;
 
 extern void GucInit(void);
 

@@ -15,12 +15,12 @@
 
 #include <math.h>
 
-#include "blas.h"
 #include "recipe.h"
 
 static const Recipe *const recipes[] = {
 	&PopularityCountRecipe,
 	&UserPersonalizationRecipe,
+	&EaseRecipe,
 };
 
 /*
@@ -74,18 +74,11 @@ RecipeRecencyWeight(const RecipeModel *model, int newer_events)
 }
 
 /*
- * Derive what scoring needs from a stored model: the regularised Gram
- * matrix of the item factors.
+ * Derive what scoring needs from a trained or loaded model.
  */
 void
-RecipeFinishModel(RecipeModel *model)
+RecipeFinishModel(const Recipe *recipe, RecipeModel *model)
 {
-	int			k = model->k;
-
-	if (model->factors == NULL || k == 0)
-		return;
-	model->gram = palloc(sizeof(float) * k * k);
-	BlasGram(model->factors, model->n_items, k, model->gram);
-	for (int f = 0; f < k; f++)
-		model->gram[f * k + f] += (float) model->regularization;
+	if (recipe->prepare != NULL)
+		recipe->prepare(model);
 }

@@ -29,8 +29,9 @@
 /*
  * A trained model.  Popularity is the number of distinct training users
  * who interacted with each item; factors are n_items x k, row-major, or
- * NULL for recipes without factors.  gram caches factors^T factors +
- * regularization * I for fold-in.
+ * NULL for recipes without factors (EASE stores its n_items x n_items
+ * weight matrix there, k = n_items).  gram caches factors^T factors +
+ * regularization * I for ALS fold-in.
  */
 typedef struct RecipeModel
 {
@@ -56,6 +57,9 @@ typedef struct Recipe
 	void		(*train) (const InteractionMatrix *m, Jsonb *hyperparameters,
 						  RecipeModel *model, ProgressCallback progress, void *arg);
 
+	/* Derive what scoring needs from a trained or loaded model (or NULL). */
+	void		(*prepare) (RecipeModel *model);
+
 	/*
 	 * Write a raw score for every item into scores (n_items).  history holds
 	 * n item indexes with their weights (event counts, decayed by recency
@@ -68,7 +72,7 @@ typedef struct Recipe
 } Recipe;
 
 extern const Recipe *RecipeLookup(const char *name);
-extern void RecipeFinishModel(RecipeModel *model);
+extern void RecipeFinishModel(const Recipe *recipe, RecipeModel *model);
 
 /* Hyperparameter access (hyperparams.c); values were validated in SQL. */
 extern double HyperparamNumber(Jsonb *hyperparameters, const char *name, double fallback);
@@ -80,5 +84,6 @@ extern float RecipeRecencyWeight(const RecipeModel *model, int newer_events);
 
 extern const Recipe PopularityCountRecipe;
 extern const Recipe UserPersonalizationRecipe;
+extern const Recipe EaseRecipe;
 
 #endif							/* PERSONALIZE_RECIPE_H */

@@ -176,6 +176,22 @@ als_train(const InteractionMatrix *m, Jsonb *hyperparameters,
 }
 
 /*
+ * Cache the regularised Gram matrix of the item factors for fold-in.
+ */
+static void
+als_prepare(RecipeModel *model)
+{
+	int			k = model->k;
+
+	if (model->factors == NULL)
+		return;
+	model->gram = palloc(sizeof(float) * k * k);
+	BlasGram(model->factors, model->n_items, k, model->gram);
+	for (int f = 0; f < k; f++)
+		model->gram[f * k + f] += (float) model->regularization;
+}
+
+/*
  * Fold the user in from history by solving the ALS user system exactly,
  * then score every item by x . y_i.  Cold users get popularity scores.
  */
@@ -223,5 +239,6 @@ als_score(const RecipeModel *model, int n, const int32 *history,
 const Recipe UserPersonalizationRecipe = {
 	.name = "user-personalization",
 	.train = als_train,
+	.prepare = als_prepare,
 	.score = als_score,
 };
