@@ -23,6 +23,7 @@ OBJS = \
 	src/recipe_popularity.o \
 	src/recipe_als.o \
 	src/recipe_ease.o \
+	src/recipe_sims.o \
 	src/evaluate.o \
 	src/model.o \
 	src/train.o \

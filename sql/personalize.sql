@@ -82,8 +82,9 @@ COMMENT ON TABLE @extschema@.solution_version IS 'trained (or failed) versions o
 
 /*
  * One row per item of a trained model: its dense index, its id, how many
- * distinct users interacted with it, and its latent factors (NULL for
- * recipes without factors).
+ * distinct users interacted with it, its latent factors (NULL for recipes
+ * without factors) and, for related-items recipes, the item indexes of its
+ * best neighbours with their scores.
  */
 CREATE TABLE @extschema@.model_item (
 	solution_version bigint NOT NULL REFERENCES @extschema@.solution_version (id) ON DELETE CASCADE,
@@ -91,6 +92,8 @@ CREATE TABLE @extschema@.model_item (
 	item_id		text NOT NULL,
 	popularity	float8 NOT NULL,
 	factors		real[],
+	neighbors	integer[],
+	neighbor_scores	real[],
 	PRIMARY KEY (solution_version, item_index)
 );
 COMMENT ON TABLE @extschema@.model_item IS 'model rows: per-item popularity and factors of each solution version (internal; read personalize.item_embeddings)';
@@ -132,7 +135,13 @@ INSERT INTO @extschema@.recipe (name, recipe_type, hyperparameters, description)
 ('ease', 'USER_PERSONALIZATION',
  '{"lambda":            {"type": "number", "default": 500, "min": 0.001, "max": 1000000, "description": "L2 penalty on the item-item weights"},
    "recency_half_life": {"type": "number", "default": 20,  "min": 0, "max": 10000, "description": "at request time an event of the user weighs half as much for every this many newer events (0: no decay)"}}',
- 'EASE item-item model (Steck 2019) in closed form; catalogues up to personalize.ease_max_items items');
+ 'EASE item-item model (Steck 2019) in closed form; catalogues up to personalize.ease_max_items items'),
+('sims', 'RELATED_ITEMS',
+ '{"popularity_discount_factor": {"type": "number", "default": 0.5, "min": 0, "max": 1, "description": "similarity = co-occurrences / (popularity product)^factor: 0 favours popular items, 1 rare ones"},
+   "min_cointeraction_count":    {"type": "integer", "default": 3, "min": 0, "max": 10, "description": "pairs seen together by fewer users are not related"},
+   "neighbors":                  {"type": "integer", "default": 100, "min": 1, "max": 1000, "description": "related items kept per item"},
+   "recency_half_life":          {"type": "number", "default": 20, "min": 0, "max": 10000, "description": "weighting of a held-out user history in the offline metrics"}}',
+ 'related items from co-occurrence in user histories (item-item collaborative filtering), as Personalize SIMS');
 
 -- ---------------------------------------------------------------------------
 -- Views
@@ -173,6 +182,13 @@ CREATE VIEW @extschema@.campaigns AS
 	JOIN @extschema@.solution_version v ON v.id = c.solution_version
 	JOIN @extschema@.solution s ON s.name = v.solution;
 COMMENT ON VIEW @extschema@.campaigns IS 'campaigns and the solution version each one serves';
+
+CREATE VIEW @extschema@.related_item_lists AS
+	SELECT m.solution_version, m.item_id, n.item_id AS related_item_id, r.score, r.rank
+	FROM @extschema@.model_item m
+	CROSS JOIN LATERAL unnest(m.neighbors, m.neighbor_scores) WITH ORDINALITY AS r(neighbor, score, rank)
+	JOIN @extschema@.model_item n ON n.solution_version = m.solution_version AND n.item_index = r.neighbor;
+COMMENT ON VIEW @extschema@.related_item_lists IS 'related items of each item kept by RELATED_ITEMS solution versions, best first, for analysis';
 
 CREATE VIEW @extschema@.item_embeddings AS
 	SELECT solution_version, item_id, popularity, factors
@@ -882,6 +898,14 @@ AS 'MODULE_PATHNAME', 'personalize_recommend'
 LANGUAGE C STABLE PARALLEL SAFE ROWS 25 COST 1000;
 COMMENT ON FUNCTION @extschema@.recommend(text, text, integer, text, text, jsonb, jsonb) IS
 	'recommend items for a user from a campaign, best first, excluding items in the user''s current history';
+
+CREATE FUNCTION @extschema@.related_items(campaign text, item_id text, num_results integer DEFAULT 25,
+	filter text DEFAULT NULL, filter_values jsonb DEFAULT NULL)
+RETURNS TABLE(item_id text, score float8)
+AS 'MODULE_PATHNAME', 'personalize_related_items'
+LANGUAGE C STABLE PARALLEL SAFE ROWS 25 COST 1000;
+COMMENT ON FUNCTION @extschema@.related_items(text, text, integer, text, jsonb) IS
+	'items related to an item from a RELATED_ITEMS campaign, best first; popular items fill the rest and answer for unknown items';
 
 CREATE FUNCTION @extschema@.personalized_rank(campaign text, user_id text, items text[],
 	filter text DEFAULT NULL, filter_values jsonb DEFAULT NULL, context jsonb DEFAULT NULL)

@@ -42,6 +42,38 @@ static LoadedModel *model_cache[MODEL_CACHE_SIZE];
 static uint64 model_clock = 0;
 
 /*
+ * Return a float4[] holding n values.
+ */
+static ArrayType *
+float_array(const float *values, Size n)
+{
+	Datum	   *d = palloc_extended(sizeof(Datum) * Max(n, 1), MCXT_ALLOC_HUGE);
+	ArrayType  *a;
+
+	for (Size i = 0; i < n; i++)
+		d[i] = Float4GetDatum(values[i]);
+	a = construct_array(d, (int) n, FLOAT4OID, 4, true, TYPALIGN_INT);
+	pfree(d);
+	return a;
+}
+
+/*
+ * Return an int4[] holding n values.
+ */
+static ArrayType *
+int_array(const int32 *values, Size n)
+{
+	Datum	   *d = palloc_extended(sizeof(Datum) * Max(n, 1), MCXT_ALLOC_HUGE);
+	ArrayType  *a;
+
+	for (Size i = 0; i < n; i++)
+		d[i] = Int32GetDatum(values[i]);
+	a = construct_array(d, (int) n, INT4OID, 4, true, TYPALIGN_INT);
+	pfree(d);
+	return a;
+}
+
+/*
  * Write model (items in index order, ids from items) as rows of version.
  * The caller is connected to SPI.
  */
@@ -51,9 +83,10 @@ ModelStore(int64 version, const RecipeModel *model, const IdMap *items)
 	int32		n = model->n_items;
 	Datum	   *ids = palloc(sizeof(Datum) * Max(n, 1));
 	Datum	   *pops = palloc(sizeof(Datum) * Max(n, 1));
-	Datum		values[5];
-	Oid			argtypes[5] = {INT8OID, TEXTARRAYOID, FLOAT8ARRAYOID, FLOAT4ARRAYOID, INT4OID};
-	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
+	Datum		values[8];
+	Oid			argtypes[8] = {INT8OID, TEXTARRAYOID, FLOAT8ARRAYOID, FLOAT4ARRAYOID, INT4OID,
+	INT4ARRAYOID, FLOAT4ARRAYOID, INT4ARRAYOID};
+	char		nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
 	OwnerSwitch sw;
 	int			rc;
 
@@ -66,32 +99,91 @@ ModelStore(int64 version, const RecipeModel *model, const IdMap *items)
 	values[1] = PointerGetDatum(construct_array(ids, n, TEXTOID, -1, false, TYPALIGN_INT));
 	values[2] = PointerGetDatum(construct_array(pops, n, FLOAT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 	if (model->factors != NULL)
+		values[3] = PointerGetDatum(float_array(model->factors, (Size) n * model->k));
+	else
+		nulls[3] = 'n';
+	values[4] = Int32GetDatum(model->k);
+	if (model->neighbor_ptr != NULL)
 	{
-		Size		total = (Size) n * model->k;
-		Datum	   *f = palloc_extended(sizeof(Datum) * Max(total, 1), MCXT_ALLOC_HUGE);
+		int32		total = model->neighbor_ptr[n];
 
-		for (Size i = 0; i < total; i++)
-			f[i] = Float4GetDatum(model->factors[i]);
-		values[3] = PointerGetDatum(construct_array(f, (int) total, FLOAT4OID, 4, true, TYPALIGN_INT));
-		pfree(f);
+		values[5] = PointerGetDatum(int_array(model->neighbors, total));
+		values[6] = PointerGetDatum(float_array(model->neighbor_scores, total));
+		values[7] = PointerGetDatum(int_array(model->neighbor_ptr, n + 1));
 	}
 	else
-	{
-		values[3] = (Datum) 0;
-		nulls[3] = 'n';
-	}
-	values[4] = Int32GetDatum(model->k);
+		nulls[5] = nulls[6] = nulls[7] = 'n';
 
 	BecomeExtensionOwner(&sw);
 	rc = SPI_execute_with_args("INSERT INTO personalize.model_item "
-							   "(solution_version, item_index, item_id, popularity, factors) "
+							   "(solution_version, item_index, item_id, popularity, factors, "
+							   " neighbors, neighbor_scores) "
 							   "SELECT $1, (u.o - 1)::int4, u.id, u.pop, "
-							   "       $4[(u.o - 1) * $5 + 1 : u.o * $5] "
+							   "       $4[(u.o - 1) * $5 + 1 : u.o * $5], "
+							   "       $6[$8[u.o] + 1 : $8[u.o + 1]], $7[$8[u.o] + 1 : $8[u.o + 1]] "
 							   "FROM unnest($2, $3) WITH ORDINALITY AS u(id, pop, o)",
-							   5, argtypes, values, nulls, false, 0);
+							   8, argtypes, values, nulls, false, 0);
 	RestoreUser(&sw);
 	if (rc != SPI_OK_INSERT)
 		elog(ERROR, "could not store model rows: %s", SPI_result_code_string(rc));
+}
+
+/*
+ * Load the neighbour lists (columns 4 and 5 of every row of tt, in item
+ * order) into model's CSR arrays: one pass to size them, one to fill.
+ */
+static void
+model_load_neighbors(RecipeModel *model, SPITupleTable *tt)
+{
+	int32		n = model->n_items;
+	int64		total = 0;
+	bool		isnull;
+
+	for (int32 i = 0; i < n; i++)
+	{
+		Datum		ids = SPI_getbinval(tt->vals[i], tt->tupdesc, 4, &isnull);
+
+		if (!isnull)
+		{
+			ArrayType  *a = DatumGetArrayTypeP(ids);
+
+			total += ArrayGetNItems(ARR_NDIM(a), ARR_DIMS(a));
+		}
+	}
+	if (total == 0)
+		return;
+	if (total > PG_INT32_MAX)
+		elog(ERROR, "too many neighbours in model");
+
+	model->neighbor_ptr = palloc(sizeof(int32) * ((Size) n + 1));
+	model->neighbors = palloc_extended(sizeof(int32) * total, MCXT_ALLOC_HUGE);
+	model->neighbor_scores = palloc_extended(sizeof(float) * total, MCXT_ALLOC_HUGE);
+	model->neighbor_ptr[0] = 0;
+	for (int32 i = 0; i < n; i++)
+	{
+		Datum		ids = SPI_getbinval(tt->vals[i], tt->tupdesc, 4, &isnull);
+		int32		start = model->neighbor_ptr[i];
+		int			count = 0;
+
+		if ((i & 1023) == 0)
+			CHECK_FOR_INTERRUPTS();
+		if (!isnull)
+		{
+			ArrayType  *ida = DatumGetArrayTypeP(ids);
+			ArrayType  *sca = DatumGetArrayTypeP(SPI_getbinval(tt->vals[i], tt->tupdesc, 5, &isnull));
+
+			count = ArrayGetNItems(ARR_NDIM(ida), ARR_DIMS(ida));
+			if (isnull || ARR_HASNULL(ida) || ARR_HASNULL(sca) ||
+				ArrayGetNItems(ARR_NDIM(sca), ARR_DIMS(sca)) != count)
+				elog(ERROR, "model row %d has malformed neighbour lists", i);
+			memcpy(model->neighbors + start, ARR_DATA_PTR(ida), sizeof(int32) * count);
+			memcpy(model->neighbor_scores + start, ARR_DATA_PTR(sca), sizeof(float) * count);
+			for (int c = 0; c < count; c++)
+				if (model->neighbors[start + c] < 0 || model->neighbors[start + c] >= n)
+					elog(ERROR, "model row %d has a neighbour out of range", i);
+		}
+		model->neighbor_ptr[i + 1] = start + count;
+	}
 }
 
 /*
@@ -147,7 +239,8 @@ model_load(int64 version)
 	n = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4, &isnull));
 	MemoryContextSwitchTo(old);
 
-	rc = SPI_execute_with_args("SELECT item_id, popularity, factors FROM personalize.model_item "
+	rc = SPI_execute_with_args("SELECT item_id, popularity, factors, neighbors, neighbor_scores "
+							   "FROM personalize.model_item "
 							   "WHERE solution_version = $1 ORDER BY item_index",
 							   1, argtypes, values, NULL, true, 0);
 	RestoreUser(&sw);
@@ -188,6 +281,7 @@ model_load(int64 version)
 			memcpy(lm->model.factors + (Size) i * k, ARR_DATA_PTR(arr), sizeof(float) * k);
 		}
 	}
+	model_load_neighbors(&lm->model, tt);
 	RecipeFinishModel(lm->recipe, &lm->model);
 	MemoryContextSwitchTo(old);
 	SPI_freetuptable(tt);

@@ -21,6 +21,7 @@ static const Recipe *const recipes[] = {
 	&PopularityCountRecipe,
 	&UserPersonalizationRecipe,
 	&EaseRecipe,
+	&SimsRecipe,
 };
 
 /*

@@ -31,7 +31,8 @@
  * who interacted with each item; factors are n_items x k, row-major, or
  * NULL for recipes without factors (EASE stores its n_items x n_items
  * weight matrix there, k = n_items).  gram caches factors^T factors +
- * regularization * I for ALS fold-in.
+ * regularization * I for ALS fold-in.  RELATED_ITEMS recipes keep each
+ * item's best neighbours.
  */
 typedef struct RecipeModel
 {
@@ -44,6 +45,10 @@ typedef struct RecipeModel
 	float	   *popularity;
 	float	   *factors;
 	float	   *gram;
+	/* related items (CSR): neighbours of item i, best first, with scores */
+	int32	   *neighbor_ptr;	/* n_items + 1, or NULL */
+	int32	   *neighbors;
+	float	   *neighbor_scores;
 } RecipeModel;
 
 /* Called by long training loops: fraction done in [0, 1] and a phase label. */
@@ -85,5 +90,6 @@ extern float RecipeRecencyWeight(const RecipeModel *model, int newer_events);
 extern const Recipe PopularityCountRecipe;
 extern const Recipe UserPersonalizationRecipe;
 extern const Recipe EaseRecipe;
+extern const Recipe SimsRecipe;
 
 #endif							/* PERSONALIZE_RECIPE_H */

@@ -82,6 +82,56 @@ put_row(ReturnSetInfo *rsinfo, const char *item_id, bool has_score, double score
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 }
 
+/*
+ * Return the num_results items related to item_id, best first: the model's
+ * neighbour list, then popular items (score 0) when it is shorter.  An
+ * item unknown to the model gets popular items scored by their share of
+ * users.
+ */
+static void
+put_related(ReturnSetInfo *rsinfo, const CampaignTarget *target,
+			const char *item_id, int num_results)
+{
+	LoadedModel *lm = ModelGet(target->version);
+	const RecipeModel *model = &lm->model;
+	int32		item = IdMapLookup(&lm->items, item_id);
+	float	   *fill = palloc(sizeof(float) * Max(model->n_items, 1));
+	int32	   *top = palloc(sizeof(int32) * num_results);
+	int			emitted = 0;
+	int			n_fill;
+
+	RecipeScorePopularity(model, fill);
+	if (item >= 0)
+	{
+		fill[item] = -INFINITY;
+		if (model->neighbor_ptr != NULL)
+			for (int32 e = model->neighbor_ptr[item];
+				 e < model->neighbor_ptr[item + 1] && emitted < num_results; e++)
+			{
+				put_row(rsinfo, lm->items.ids[model->neighbors[e]], true, model->neighbor_scores[e]);
+				fill[model->neighbors[e]] = -INFINITY;
+				emitted++;
+			}
+	}
+	n_fill = TopK(fill, model->n_items, num_results - emitted, top);
+	for (int r = 0; r < n_fill; r++)
+		put_row(rsinfo, lm->items.ids[top[r]], true, item >= 0 ? 0.0 : fill[top[r]]);
+}
+
+/*
+ * Check num_results against 1..personalize.max_results.
+ */
+static void
+check_num_results(int32 num_results, const char *campaign)
+{
+	if (num_results < 1 || num_results > personalize_max_results)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("num_results %d is out of range for campaign \"%s\"", num_results, campaign),
+				 errhint("Valid values are 1 to %d; personalize.max_results raises the limit.",
+						 personalize_max_results)));
+}
+
 PG_FUNCTION_INFO_V1(personalize_recommend);
 
 /*
@@ -91,7 +141,8 @@ PG_FUNCTION_INFO_V1(personalize_recommend);
  *   RETURNS TABLE(item_id text, score float8)
  *
  * The num_results best items for the user, best first, excluding items in
- * the user's current history.  An unknown user gets popular items.
+ * the user's current history.  An unknown user gets popular items.  For a
+ * RELATED_ITEMS campaign, the items related to item_id (as related_items).
  * context is accepted and has no effect on the recipes available yet.
  */
 Datum
@@ -112,17 +163,20 @@ personalize_recommend(PG_FUNCTION_ARGS)
 	require_argument(PG_ARGISNULL(2), "num_results", "Pass a number of results from 1 to personalize.max_results (500 by default).");
 	campaign = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	num_results = PG_GETARG_INT32(2);
-	if (num_results < 1 || num_results > personalize_max_results)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("num_results %d is out of range for campaign \"%s\"", num_results, campaign),
-				 errhint("Valid values are 1 to %d; personalize.max_results raises the limit.",
-						 personalize_max_results)));
+	check_num_results(num_results, campaign);
 	reject_filter(fcinfo, 4, 5);
 
 	InitMaterializedSRF(fcinfo, 0);
 	SPI_connect();
 	RuntimeResolveCampaign(campaign, &target);
+	if (strcmp(target.recipe_type, "RELATED_ITEMS") == 0)
+	{
+		require_argument(PG_ARGISNULL(3), "item_id",
+						 psprintf("Campaign \"%s\" recommends items related to an item: pass item_id => 'id'.", campaign));
+		put_related(rsinfo, &target, text_to_cstring(PG_GETARG_TEXT_PP(3)), num_results);
+		SPI_finish();
+		return (Datum) 0;
+	}
 	RuntimeRequireRecipeType(&target, "USER_PERSONALIZATION", "recommend");
 	require_argument(PG_ARGISNULL(1), "user_id",
 					 psprintf("Campaign \"%s\" recommends for a user: pass user_id => 'id'.", campaign));
@@ -151,6 +205,43 @@ personalize_recommend(PG_FUNCTION_ARGS)
 		put_row(rsinfo, us.model->items.ids[top[r]], true,
 				us.logits ? exp((double) s - max_score) / denominator : (double) s);
 	}
+	SPI_finish();
+	return (Datum) 0;
+}
+
+PG_FUNCTION_INFO_V1(personalize_related_items);
+
+/*
+ * related_items(campaign text, item_id text, num_results int DEFAULT 25,
+ *               filter text DEFAULT NULL, filter_values jsonb DEFAULT NULL)
+ *   RETURNS TABLE(item_id text, score float8)
+ *
+ * Items related to item_id from a RELATED_ITEMS campaign, best first,
+ * filled with popular items when the model knows fewer; an unknown item
+ * gets popular items.
+ */
+Datum
+personalize_related_items(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	char	   *campaign;
+	int32		num_results;
+	CampaignTarget target;
+
+	require_argument(PG_ARGISNULL(0), "campaign", NULL);
+	campaign = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	require_argument(PG_ARGISNULL(1), "item_id",
+					 psprintf("Pass the item whose related items campaign \"%s\" should return.", campaign));
+	require_argument(PG_ARGISNULL(2), "num_results", "Pass a number of results from 1 to personalize.max_results (500 by default).");
+	num_results = PG_GETARG_INT32(2);
+	check_num_results(num_results, campaign);
+	reject_filter(fcinfo, 3, 4);
+
+	InitMaterializedSRF(fcinfo, 0);
+	SPI_connect();
+	RuntimeResolveCampaign(campaign, &target);
+	RuntimeRequireRecipeType(&target, "RELATED_ITEMS", "related_items");
+	put_related(rsinfo, &target, text_to_cstring(PG_GETARG_TEXT_PP(1)), num_results);
 	SPI_finish();
 	return (Datum) 0;
 }

@@ -90,13 +90,23 @@ void
 RuntimeRequireRecipeType(const CampaignTarget *target, const char *type,
 						 const char *function)
 {
+	const char *hint;
+
 	if (strcmp(target->recipe_type, type) == 0)
 		return;
+	if (strcmp(target->recipe_type, "RELATED_ITEMS") == 0)
+		hint = psprintf("Call personalize.related_items('%s', item_id) or personalize.recommend('%s', item_id => ...).",
+						target->campaign, target->campaign);
+	else if (strcmp(target->recipe_type, "USER_PERSONALIZATION") == 0)
+		hint = psprintf("Call personalize.recommend('%s', user_id) or personalize.personalized_rank('%s', user_id, items).",
+						target->campaign, target->campaign);
+	else
+		hint = psprintf("Use a campaign of a %s recipe.", type);
 	ereport(ERROR,
 			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 			 errmsg("campaign \"%s\" serves a %s recipe, which %s does not accept",
 					target->campaign, target->recipe_type, function),
-			 errhint("Use a campaign of a %s recipe.", type)));
+			 errhint("%s", hint)));
 }
 
 /*

@@ -3,7 +3,7 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS personalize;
-SELECT plan(81);
+SELECT plan(87);
 
 SELECT has_schema('personalize');
 SELECT has_extension('personalize');
@@ -12,7 +12,8 @@ SELECT has_extension('personalize');
 SELECT has_table('personalize', t, 'table ' || t) FROM unnest(ARRAY[
 	'dataset_group', 'dataset', 'recipe', 'solution', 'solution_version', 'model_item', 'campaign']) t;
 SELECT has_view('personalize', v, 'view ' || v) FROM unnest(ARRAY[
-	'dataset_groups', 'datasets', 'recipes', 'solutions', 'solution_versions', 'campaigns', 'item_embeddings']) v;
+	'dataset_groups', 'datasets', 'recipes', 'solutions', 'solution_versions', 'campaigns', 'item_embeddings',
+	'related_item_lists']) v;
 SELECT columns_are('personalize', 'solution_versions', ARRAY[
 	'id', 'solution', 'recipe', 'status', 'progress', 'failure_reason', 'training_mode',
 	'hyperparameters', 'metrics', 'users', 'items', 'interactions', 'training_seconds',
@@ -36,6 +37,11 @@ SELECT has_function('personalize', 'update_campaign', ARRAY['text', 'bigint', 'j
 SELECT has_function('personalize', 'drop_campaign', ARRAY['text']);
 SELECT has_function('personalize', 'recommend', ARRAY['text', 'text', 'integer', 'text', 'text', 'jsonb', 'jsonb']);
 SELECT has_function('personalize', 'personalized_rank', ARRAY['text', 'text', 'text[]', 'text', 'jsonb', 'jsonb']);
+SELECT has_function('personalize', 'related_items', ARRAY['text', 'text', 'integer', 'text', 'jsonb']);
+SELECT is(
+	(SELECT pg_get_function_arguments('personalize.related_items(text,text,integer,text,jsonb)'::regprocedure)),
+	'campaign text, item_id text, num_results integer DEFAULT 25, filter text DEFAULT NULL::text, filter_values jsonb DEFAULT NULL::jsonb',
+	'related_items argument names and defaults');
 SELECT function_returns('personalize', 'create_solution_version', ARRAY['text', 'text', 'boolean'], 'bigint');
 SELECT function_returns('personalize', 'recommend', ARRAY['text', 'text', 'integer', 'text', 'text', 'jsonb', 'jsonb'], 'setof record');
 SELECT is(
@@ -54,6 +60,7 @@ SELECT is(
 SELECT volatility_is('personalize', 'recommend', ARRAY['text', 'text', 'integer', 'text', 'text', 'jsonb', 'jsonb'], 'stable');
 SELECT volatility_is('personalize', 'personalized_rank', ARRAY['text', 'text', 'text[]', 'text', 'jsonb', 'jsonb'], 'stable');
 SELECT volatility_is('personalize', 'solution_metrics', ARRAY['bigint'], 'stable');
+SELECT volatility_is('personalize', 'related_items', ARRAY['text', 'text', 'integer', 'text', 'jsonb'], 'stable');
 SELECT volatility_is('personalize', 'create_solution_version', ARRAY['text', 'text', 'boolean'], 'volatile');
 SELECT is((SELECT proparallel FROM pg_proc WHERE oid = 'personalize.recommend(text,text,integer,text,text,jsonb,jsonb)'::regprocedure),
 	's'::"char", 'recommend is parallel safe');
@@ -92,11 +99,14 @@ SELECT function_privs_are('personalize', 'recommend', ARRAY['text', 'text', 'int
 	'public', ARRAY['EXECUTE']);
 SELECT function_privs_are('personalize', 'personalized_rank', ARRAY['text', 'text', 'text[]', 'text', 'jsonb', 'jsonb'],
 	'public', ARRAY['EXECUTE']);
+SELECT function_privs_are('personalize', 'related_items', ARRAY['text', 'text', 'integer', 'text', 'jsonb'],
+	'public', ARRAY['EXECUTE']);
 SELECT table_privs_are('personalize', t, 'public', ARRAY[]::text[], 'catalog table ' || t || ' is private')
   FROM unnest(ARRAY['dataset_group', 'dataset', 'recipe', 'solution', 'solution_version', 'model_item', 'campaign']) t;
 SELECT table_privs_are('personalize', v, 'public', ARRAY['SELECT'], 'view ' || v || ' is readable')
   FROM unnest(ARRAY['dataset_groups', 'datasets', 'recipes', 'solutions', 'solution_versions', 'campaigns']) v;
 SELECT table_privs_are('personalize', 'item_embeddings', 'public', ARRAY[]::text[], 'embeddings are granted by the administrator');
+SELECT table_privs_are('personalize', 'related_item_lists', 'public', ARRAY[]::text[], 'related lists are granted by the administrator');
 
 -- an application role with EXECUTE only can call recommend() on a campaign,
 -- reading its history with its own privileges

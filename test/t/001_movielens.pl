@@ -34,6 +34,7 @@ $node->safe_psql('postgres', qq{
 	SELECT personalize.create_solution('movies-pop', 'movies', 'popularity-count');
 	SELECT personalize.create_solution('movies-up', 'movies', 'user-personalization');
 	SELECT personalize.create_solution('movies-ease', 'movies', 'ease');
+	SELECT personalize.create_solution('movies-sims', 'movies', 'sims');
 });
 is($node->safe_psql('postgres', 'SELECT count(*) FROM ratings'), '100000', 'loaded 100,000 ratings');
 
@@ -89,6 +90,15 @@ for my $row (split /\n/, $node->safe_psql('postgres', qq{
 	diag(sprintf('ease %-40s %.4f  popularity %.4f', $name, $value, $base));
 	cmp_ok($value, '>', $base, "ease beats popularity on $name");
 }
+
+# sims: the films related to Star Wars (50) include its sequels, Return of
+# the Jedi (181) and The Empire Strikes Back (172).
+$node->safe_psql('postgres', q{SET client_min_messages = warning;
+	SELECT personalize.create_campaign('movies-sims', personalize.create_solution_version('movies-sims'))});
+my $star_wars = $node->safe_psql('postgres', q{SELECT string_agg(item_id, ',') FROM personalize.related_items('movies-sims', '50', 5)});
+diag("related to Star Wars: $star_wars");
+like($star_wars, qr/(^|,)181(,|$)/, 'Return of the Jedi is related to Star Wars');
+like($star_wars, qr/(^|,)172(,|$)/, 'The Empire Strikes Back is related to Star Wars');
 
 $node->safe_psql('postgres', "SELECT personalize.create_campaign('movies', $up)");
 my $before = $node->safe_psql('postgres', q{SELECT string_agg(item_id, ',') FROM personalize.recommend('movies', '42', 10)});

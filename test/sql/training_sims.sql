@@ -1,0 +1,65 @@
+-- The sims recipe (RELATED_ITEMS) and related_items(): co-occurrence
+-- neighbours, popularity discount, fill with popular items, wrong-function
+-- errors.
+SET client_min_messages = warning;
+\set SHOW_CONTEXT never
+SET personalize.min_interactions = 100;
+SET personalize.min_users = 10;
+
+-- 3 taste clusters of 10 items and a blockbuster every user saw.
+CREATE TABLE baskets (user_id int, item_id text, ts bigint);
+INSERT INTO baskets
+SELECT u, 'c' || (u % 3) || ((u + j) % 10), u * 100 + j + 1
+  FROM generate_series(1, 60) u, generate_series(0, 5) j;
+INSERT INTO baskets SELECT u, 'hit', u * 100 FROM generate_series(1, 60) u;
+-- a rarely bought item, seen together with c00 by two users only
+INSERT INTO baskets VALUES (3, 'rare', 399), (6, 'rare', 699);
+SELECT personalize.create_dataset_group('shop2');
+SELECT personalize.create_dataset('shop2', 'interactions', 'baskets', event_time => 'ts');
+
+SELECT recipe_type, jsonb_object_keys(hyperparameters) AS hyperparameter FROM personalize.recipes WHERE name = 'sims' ORDER BY 2;
+SELECT personalize.create_solution('bad', 'shop2', 'sims', '{"popularity_discount_factor": 1.5}');
+SELECT personalize.create_solution('bad', 'shop2', 'sims', '{"min_cointeraction_count": 11}');
+
+SELECT personalize.create_solution('shop2-sims', 'shop2', 'sims', '{"neighbors": 12}');
+SELECT personalize.create_solution_version('shop2-sims') AS sims_version \gset
+SELECT status, items FROM personalize.solution_versions WHERE id = :sims_version;
+-- at most 12 neighbours per item, best first
+SELECT max(rank) AS longest_list FROM personalize.related_item_lists WHERE solution_version = :sims_version;
+SELECT personalize.create_campaign('shop2', :sims_version);
+
+-- c00's related items are the other cluster-0 items (hit is too popular at d = 0.5)
+SELECT count(*) FILTER (WHERE item_id LIKE 'c0%') AS same_cluster, count(*) AS total
+  FROM personalize.related_items('shop2', 'c00', 9);
+SELECT bool_and(score > 0) AS scored FROM personalize.related_items('shop2', 'c00', 9);
+-- 'rare' shares only two users with c00: under min_cointeraction_count 3 it is not related
+SELECT count(*) AS rare_listed FROM personalize.related_items('shop2', 'c00', 12) WHERE item_id = 'rare';
+-- recommend(item_id => ...) serves the same list
+SELECT (SELECT array_agg(item_id) FROM personalize.related_items('shop2', 'c05', 5))
+     = (SELECT array_agg(item_id) FROM personalize.recommend('shop2', item_id => 'c05', num_results => 5)) AS same;
+-- fewer neighbours than asked: popular items fill the rest with score 0, never the item itself
+SELECT count(*) AS results, count(*) FILTER (WHERE score = 0) AS filled,
+       count(*) FILTER (WHERE item_id = 'c00') AS itself
+  FROM personalize.related_items('shop2', 'c00', 20);
+-- an unknown item gets popular items
+SELECT item_id, round(score::numeric, 4) AS score FROM personalize.related_items('shop2', 'no-such-item', 2);
+
+-- without a popularity discount the blockbuster is everyone's neighbour
+SELECT personalize.create_solution('shop2-raw', 'shop2', 'sims', '{"popularity_discount_factor": 0}');
+SELECT personalize.create_campaign('shop2-raw', personalize.create_solution_version('shop2-raw'));
+SELECT item_id FROM personalize.related_items('shop2-raw', 'c00', 1);
+
+-- wrong function for the campaign type, and argument errors
+SELECT * FROM personalize.recommend('shop2', '3');
+SELECT * FROM personalize.personalized_rank('shop2', '3', ARRAY['c00']);
+SELECT * FROM personalize.related_items('shop2', NULL);
+SELECT * FROM personalize.related_items(NULL, 'c00');
+SELECT * FROM personalize.related_items('shop2', 'c00', 0);
+SELECT * FROM personalize.related_items('shop2', 'c00', filter => 'f');
+SELECT * FROM personalize.related_items('nope', 'c00');
+SELECT personalize.create_solution('shop2-pop', 'shop2', 'popularity-count');
+SELECT personalize.create_campaign('shop2-pop', personalize.create_solution_version('shop2-pop'));
+SELECT * FROM personalize.related_items('shop2-pop', 'c00');
+
+SELECT personalize.drop_campaign(name) FROM personalize.campaigns WHERE name LIKE 'shop2%' ORDER BY name;
+SELECT personalize.drop_dataset_group('shop2', cascade => true);
