@@ -22,6 +22,7 @@ static const Recipe *const recipes[] = {
 	&UserPersonalizationRecipe,
 	&EaseRecipe,
 	&SimsRecipe,
+	&PersonalizedRankingRecipe,
 };
 
 /*

@@ -91,5 +91,6 @@ extern const Recipe PopularityCountRecipe;
 extern const Recipe UserPersonalizationRecipe;
 extern const Recipe EaseRecipe;
 extern const Recipe SimsRecipe;
+extern const Recipe PersonalizedRankingRecipe;
 
 #endif							/* PERSONALIZE_RECIPE_H */

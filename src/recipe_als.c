@@ -242,3 +242,11 @@ const Recipe UserPersonalizationRecipe = {
 	.prepare = als_prepare,
 	.score = als_score,
 };
+
+/* The same model, deployed for personalized_rank only (PERSONALIZED_RANKING). */
+const Recipe PersonalizedRankingRecipe = {
+	.name = "personalized-ranking",
+	.train = als_train,
+	.prepare = als_prepare,
+	.score = als_score,
+};

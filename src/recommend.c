@@ -177,7 +177,7 @@ personalize_recommend(PG_FUNCTION_ARGS)
 		SPI_finish();
 		return (Datum) 0;
 	}
-	RuntimeRequireRecipeType(&target, "USER_PERSONALIZATION", "recommend");
+	RuntimeRequireRecipeType(&target, "recommend", "USER_PERSONALIZATION", NULL);
 	require_argument(PG_ARGISNULL(1), "user_id",
 					 psprintf("Campaign \"%s\" recommends for a user: pass user_id => 'id'.", campaign));
 	if (!PG_ARGISNULL(3))
@@ -240,7 +240,7 @@ personalize_related_items(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 	SPI_connect();
 	RuntimeResolveCampaign(campaign, &target);
-	RuntimeRequireRecipeType(&target, "RELATED_ITEMS", "related_items");
+	RuntimeRequireRecipeType(&target, "related_items", "RELATED_ITEMS", NULL);
 	put_related(rsinfo, &target, text_to_cstring(PG_GETARG_TEXT_PP(1)), num_results);
 	SPI_finish();
 	return (Datum) 0;
@@ -319,7 +319,8 @@ personalize_personalized_rank(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 	SPI_connect();
 	RuntimeResolveCampaign(campaign, &target);
-	RuntimeRequireRecipeType(&target, "USER_PERSONALIZATION", "personalized_rank");
+	RuntimeRequireRecipeType(&target, "personalized_rank", "USER_PERSONALIZATION",
+							 "PERSONALIZED_RANKING", NULL);
 	RuntimeScoreUser(&target, user_id, &us);
 
 	items = palloc(sizeof(RankItem) * n_elems);

@@ -84,28 +84,39 @@ RuntimeResolveCampaign(const char *campaign, CampaignTarget *target)
 }
 
 /*
- * Raise an error when the campaign's recipe type does not serve function.
+ * Raise an error unless the campaign's recipe type is one of the NULL-
+ * terminated types that function serves; the hint names the function that
+ * serves the campaign.
  */
 void
-RuntimeRequireRecipeType(const CampaignTarget *target, const char *type,
-						 const char *function)
+RuntimeRequireRecipeType(const CampaignTarget *target, const char *function, ...)
 {
+	va_list		types;
+	const char *type;
 	const char *hint;
+	const char *c = target->campaign;
 
-	if (strcmp(target->recipe_type, type) == 0)
-		return;
+	va_start(types, function);
+	while ((type = va_arg(types, const char *)) != NULL)
+		if (strcmp(target->recipe_type, type) == 0)
+		{
+			va_end(types);
+			return;
+		}
+	va_end(types);
+
 	if (strcmp(target->recipe_type, "RELATED_ITEMS") == 0)
-		hint = psprintf("Call personalize.related_items('%s', item_id) or personalize.recommend('%s', item_id => ...).",
-						target->campaign, target->campaign);
+		hint = psprintf("Call personalize.related_items('%s', item_id) or personalize.recommend('%s', item_id => ...).", c, c);
 	else if (strcmp(target->recipe_type, "USER_PERSONALIZATION") == 0)
-		hint = psprintf("Call personalize.recommend('%s', user_id) or personalize.personalized_rank('%s', user_id, items).",
-						target->campaign, target->campaign);
+		hint = psprintf("Call personalize.recommend('%s', user_id) or personalize.personalized_rank('%s', user_id, items).", c, c);
+	else if (strcmp(target->recipe_type, "PERSONALIZED_RANKING") == 0)
+		hint = psprintf("Call personalize.personalized_rank('%s', user_id, items).", c);
 	else
-		hint = psprintf("Use a campaign of a %s recipe.", type);
+		hint = psprintf("Campaign \"%s\" cannot be served by this version of personalize.", c);
 	ereport(ERROR,
 			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 			 errmsg("campaign \"%s\" serves a %s recipe, which %s does not accept",
-					target->campaign, target->recipe_type, function),
+					c, target->recipe_type, function),
 			 errhint("%s", hint)));
 }
 

@@ -41,8 +41,7 @@ typedef struct UserScores
 } UserScores;
 
 extern void RuntimeResolveCampaign(const char *campaign, CampaignTarget *target);
-extern void RuntimeRequireRecipeType(const CampaignTarget *target, const char *type,
-									 const char *function);
+extern void RuntimeRequireRecipeType(const CampaignTarget *target, const char *function,...);
 extern void RuntimeScoreUser(const CampaignTarget *target, const char *user_id,
 							 UserScores *out);
 

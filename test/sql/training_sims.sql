@@ -61,5 +61,13 @@ SELECT personalize.create_solution('shop2-pop', 'shop2', 'popularity-count');
 SELECT personalize.create_campaign('shop2-pop', personalize.create_solution_version('shop2-pop'));
 SELECT * FROM personalize.related_items('shop2-pop', 'c00');
 
+-- personalized-ranking: the ALS model deployed for personalized_rank only
+SELECT recipe_type FROM personalize.recipes WHERE name = 'personalized-ranking';
+SELECT personalize.create_solution('shop2-rank', 'shop2', 'personalized-ranking', '{"factors": 8, "seed": 7}');
+SELECT personalize.create_campaign('shop2-rank', personalize.create_solution_version('shop2-rank'));
+SELECT item_id, score IS NULL AS unknown FROM personalize.personalized_rank('shop2-rank', '3', ARRAY['c15', 'c01', 'nope']);
+SELECT * FROM personalize.recommend('shop2-rank', '3');
+SELECT * FROM personalize.related_items('shop2-rank', 'c00');
+
 SELECT personalize.drop_campaign(name) FROM personalize.campaigns WHERE name LIKE 'shop2%' ORDER BY name;
 SELECT personalize.drop_dataset_group('shop2', cascade => true);
