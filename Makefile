@@ -27,6 +27,7 @@ OBJS = \
 	src/evaluate.o \
 	src/model.o \
 	src/train.o \
+	src/worker.o \
 	src/runtime.o \
 	src/recommend.o
 PGFILEDESC = "personalize - recommendations inside PostgreSQL"

@@ -75,6 +75,7 @@ CREATE TABLE @extschema@.solution_version (
 	items		integer,
 	interactions	bigint,
 	training_seconds float8,
+	worker_pid	integer,
 	created		timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
 	finished	timestamptz
 );
@@ -777,7 +778,42 @@ RETURNS bigint
 AS 'MODULE_PATHNAME', 'personalize_create_solution_version'
 LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION @extschema@.create_solution_version(text, text, boolean) IS
-	'train a new version of a solution; returns its id (status ACTIVE, or CREATE FAILED with a WARNING giving the reason)';
+	'train a new version of a solution and return its id: here (wait => true; ACTIVE, or CREATE FAILED with a WARNING giving the reason) or in a background worker (wait => false; CREATE PENDING)';
+
+CREATE FUNCTION @extschema@.wait_for_solution_version(solution_version bigint, timeout interval DEFAULT '1 hour')
+RETURNS text
+AS 'MODULE_PATHNAME', 'personalize_wait_for_solution_version'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION @extschema@.wait_for_solution_version(bigint, interval) IS
+	'wait until a solution version is trained, failed or stopped (or the timeout passes) and return its status';
+
+CREATE FUNCTION @extschema@.stop_solution_version(solution_version bigint)
+RETURNS void LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	v @extschema@.solution_version;
+	owner regrole;
+BEGIN
+	PERFORM @extschema@._require(solution_version, 'solution_version');
+	SELECT * INTO v FROM @extschema@.solution_version x WHERE x.id = stop_solution_version.solution_version FOR UPDATE;
+	IF NOT FOUND THEN
+		PERFORM @extschema@._not_found('solution version', solution_version::text, 'See personalize.solution_versions for the existing ones.');
+	END IF;
+	SELECT s.owner INTO owner FROM @extschema@.solution s WHERE s.name = v.solution;
+	PERFORM @extschema@._check_owner('solution', v.solution, owner);
+	IF v.status NOT IN ('CREATE PENDING', 'CREATE IN_PROGRESS') THEN
+		RAISE EXCEPTION 'solution version % is not being trained', solution_version
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+			      DETAIL = format('Its status is %s.', v.status),
+			      HINT = 'Only versions created with wait => false and still CREATE PENDING or CREATE IN_PROGRESS can be stopped.';
+	END IF;
+	UPDATE @extschema@.solution_version x
+	   SET status = 'CREATE STOPPED', failure_reason = 'stopped by personalize.stop_solution_version',
+	       finished = clock_timestamp()
+	 WHERE x.id = stop_solution_version.solution_version;
+END $$;
+COMMENT ON FUNCTION @extschema@.stop_solution_version(bigint) IS
+	'stop the background training of a solution version (status CREATE STOPPED, no model rows)';
 
 CREATE FUNCTION @extschema@.solution_metrics(solution_version bigint)
 RETURNS TABLE(metric text, value float8) LANGUAGE plpgsql STABLE
@@ -941,6 +977,8 @@ REVOKE ALL ON FUNCTION
 	@extschema@.create_solution(text, text, text, jsonb, text, float8, boolean, boolean),
 	@extschema@.drop_solution(text),
 	@extschema@.create_solution_version(text, text, boolean),
+	@extschema@.wait_for_solution_version(bigint, interval),
+	@extschema@.stop_solution_version(bigint),
 	@extschema@.create_campaign(text, bigint, jsonb),
 	@extschema@.update_campaign(text, bigint, jsonb),
 	@extschema@.drop_campaign(text)

@@ -36,15 +36,17 @@
 #include "lib/simplehash.h"
 
 /*
- * Start an empty id map in the current memory context.
+ * Start an empty id map in the current memory context, which keeps
+ * owning it whatever context is current when ids are added.
  */
 void
 IdMapInit(IdMap *map, int32 expected)
 {
+	map->context = CurrentMemoryContext;
 	map->n = 0;
 	map->capacity = Max(expected, 16);
 	map->ids = palloc(sizeof(char *) * map->capacity);
-	map->hash = idhash_create(CurrentMemoryContext, map->capacity, NULL);
+	map->hash = idhash_create(map->context, map->capacity, NULL);
 }
 
 /*
@@ -67,7 +69,7 @@ IdMapIntern(IdMap *map, const char *id)
 			map->capacity *= 2;
 			map->ids = repalloc(map->ids, sizeof(char *) * map->capacity);
 		}
-		map->ids[map->n] = pstrdup(id);
+		map->ids[map->n] = MemoryContextStrdup(map->context, id);
 		entry->key = map->ids[map->n];
 		entry->index = map->n++;
 	}
@@ -86,11 +88,13 @@ IdMapLookup(const IdMap *map, const char *id)
 }
 
 /*
- * Start an empty interaction log.
+ * Start an empty interaction log in the current memory context (growth
+ * stays there: repalloc keeps a chunk's context).
  */
 void
 InteractionLogInit(InteractionLog *log)
 {
+	log->context = CurrentMemoryContext;
 	log->n = 0;
 	log->capacity = 1024;
 	log->user = palloc(sizeof(int32) * log->capacity);

@@ -36,6 +36,7 @@ typedef struct IdEntry
 /* External ids and their dense indexes 0..n-1. */
 typedef struct IdMap
 {
+	MemoryContext context;		/* where ids are copied (SPI calls switch contexts) */
 	int32		n;
 	int32		capacity;
 	char	  **ids;
@@ -49,6 +50,7 @@ extern int32 IdMapLookup(const IdMap *map, const char *id);
 /* Interactions as read: one entry per event, ids already interned. */
 typedef struct InteractionLog
 {
+	MemoryContext context;		/* owns the arrays and id maps */
 	int64		n;
 	int64		capacity;
 	int32	   *user;

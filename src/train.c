@@ -3,15 +3,21 @@
  * train.c
  *	  create_solution_version(): train a solution into a new version.
  *
- * The version row is inserted first (CREATE IN_PROGRESS) in the caller's
- * transaction.  Everything that can fail for data reasons then runs in a
- * subtransaction: reading the interactions (with the caller's privileges),
- * the minimum-data check, the evaluation split and its metrics, training
- * on all data and writing the model rows.  If that fails, the
- * subtransaction is rolled back, so no model rows remain, and the version
- * row is marked CREATE FAILED with the reason, which the caller also sees
- * as a WARNING.  A cancel, a shutdown or a privilege error is not
- * swallowed: it aborts the caller's transaction and nothing remains.
+ * A job has three phases: TrainingRead (read the interactions with the
+ * requesting role's privileges, check memory and minimum data, build the
+ * matrix), TrainingCompute (the evaluation split and its metrics, then
+ * training on all data; pure computation) and TrainingStore (write the
+ * model rows), followed by TrainingFinish (status ACTIVE or CREATE
+ * FAILED).
+ *
+ * With wait => true the version row is inserted (CREATE IN_PROGRESS) in
+ * the caller's transaction and the three phases run in a subtransaction.
+ * If they fail, the subtransaction is rolled back, so no model rows
+ * remain, and the row is marked CREATE FAILED with the reason, which the
+ * caller also sees as a WARNING.  A cancel, a shutdown or a privilege
+ * error is not swallowed: it aborts the caller's transaction and nothing
+ * remains.  With wait => false the row is inserted CREATE PENDING and a
+ * background worker runs the same phases (worker.c).
  *
  * Copyright (c) 2026, personalize developers
  *
@@ -40,25 +46,7 @@
 #include "model.h"
 #include "personalize.h"
 #include "recipe.h"
-
-/* What one training job knows about itself. */
-typedef struct TrainingJob
-{
-	char	   *solution;
-	char	   *dataset_group;
-	const Recipe *recipe;
-	char	   *training_mode;
-	Jsonb	   *hyperparameters;	/* resolved */
-	char	   *event_type;		/* or NULL */
-	bool		has_threshold;
-	double		event_value_threshold;
-	int64		version;
-	instr_time	started;
-	const char *phase;
-	double		phase_start;	/* share of the whole job done before this phase */
-	double		phase_share;	/* share of the whole job this phase is */
-	int			last_percent;
-} TrainingJob;
+#include "train.h"
 
 /*
  * Report progress of the current phase as a NOTICE, at most every 5%.
@@ -70,6 +58,15 @@ training_progress(void *arg, double fraction, const char *step)
 	instr_time	now;
 	int			percent = (int) ((job->phase_start + fraction * job->phase_share) * 100.0);
 
+	if (job->in_worker)
+	{
+		if (percent > job->last_percent)
+		{
+			job->last_percent = percent;
+			TrainingWorkerProgress(job);
+		}
+		return;
+	}
 	if (percent < job->last_percent + 5 && fraction < 1.0)
 		return;
 	job->last_percent = percent;
@@ -82,7 +79,7 @@ training_progress(void *arg, double fraction, const char *step)
 }
 
 /*
- * Start a new phase covering share of the whole job.
+ * Start a new phase covering share of the whole job; a worker logs it.
  */
 static void
 training_phase(TrainingJob *job, const char *phase, double share)
@@ -90,16 +87,20 @@ training_phase(TrainingJob *job, const char *phase, double share)
 	job->phase_start += job->phase_share;
 	job->phase = phase;
 	job->phase_share = share;
+	if (job->in_worker)
+		ereport(LOG,
+				(errmsg("solution version " INT64_FORMAT " of \"%s\": %s",
+						job->version, job->solution, phase)));
 }
 
 /*
- * Read the solution and insert its new version row; fill job.
+ * Read the solution and insert its new version row with status; fill job.
  */
 static void
-training_begin(TrainingJob *job)
+training_begin(TrainingJob *job, const char *status)
 {
-	Oid			argtypes[3] = {TEXTOID, TEXTOID, JSONBOID};
-	Datum		values[3];
+	Oid			argtypes[4] = {TEXTOID, TEXTOID, JSONBOID, TEXTOID};
+	Datum		values[4];
 	OwnerSwitch sw;
 	SPITupleTable *tt;
 	bool		isnull;
@@ -123,6 +124,7 @@ training_begin(TrainingJob *job)
 				 errmsg("solution \"%s\" does not exist", job->solution),
 				 errhint("Create it with personalize.create_solution, or see personalize.solutions.")));
 	tt = SPI_tuptable;
+	MemoryContextSwitchTo(job->context);
 	job->dataset_group = SPI_getvalue(tt->vals[0], tt->tupdesc, 1);
 	recipe_name = SPI_getvalue(tt->vals[0], tt->tupdesc, 2);
 	owner = DatumGetObjectId(SPI_getbinval(tt->vals[0], tt->tupdesc, 3, &isnull));
@@ -145,15 +147,63 @@ training_begin(TrainingJob *job)
 
 	values[1] = CStringGetTextDatum(job->training_mode);
 	values[2] = JsonbPGetDatum(job->hyperparameters);
+	values[3] = CStringGetTextDatum(status);
 	BecomeExtensionOwner(&sw);
 	rc = SPI_execute_with_args("INSERT INTO personalize.solution_version "
 							   "(solution, status, training_mode, hyperparameters) "
-							   "VALUES ($1, 'CREATE IN_PROGRESS', $2, $3) RETURNING id",
-							   3, argtypes, values, NULL, false, 1);
+							   "VALUES ($1, $4, $2, $3) RETURNING id",
+							   4, argtypes, values, NULL, false, 1);
 	RestoreUser(&sw);
 	if (rc != SPI_OK_INSERT_RETURNING || SPI_processed != 1)
 		elog(ERROR, "could not insert solution version: %s", SPI_result_code_string(rc));
 	job->version = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+}
+
+/*
+ * Load the pending version job->version for a background worker and mark
+ * it CREATE IN_PROGRESS.  Returns false when there is no such pending
+ * version (the requesting transaction rolled back, or it was stopped).
+ */
+bool
+TrainingClaimVersion(TrainingJob *job)
+{
+	Oid			argtypes[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(job->version)};
+	OwnerSwitch sw;
+	SPITupleTable *tt;
+	bool		isnull;
+	char	   *recipe_name;
+	int			rc;
+
+	BecomeExtensionOwner(&sw);
+	rc = SPI_execute_with_args("UPDATE personalize.solution_version v SET status = 'CREATE IN_PROGRESS' "
+							   "FROM personalize.solution s "
+							   "WHERE v.id = $1 AND v.status = 'CREATE PENDING' AND s.name = v.solution "
+							   "RETURNING s.name, s.dataset_group, s.recipe, s.event_type, "
+							   "s.event_value_threshold, v.hyperparameters, v.training_mode",
+							   1, argtypes, values, NULL, false, 1);
+	RestoreUser(&sw);
+	if (rc != SPI_OK_UPDATE_RETURNING)
+		elog(ERROR, "could not claim solution version: %s", SPI_result_code_string(rc));
+	if (SPI_processed == 0)
+		return false;
+	tt = SPI_tuptable;
+	MemoryContextSwitchTo(job->context);
+	job->solution = SPI_getvalue(tt->vals[0], tt->tupdesc, 1);
+	job->dataset_group = SPI_getvalue(tt->vals[0], tt->tupdesc, 2);
+	recipe_name = SPI_getvalue(tt->vals[0], tt->tupdesc, 3);
+	job->event_type = SPI_getvalue(tt->vals[0], tt->tupdesc, 4);
+	job->event_value_threshold = DatumGetFloat8(SPI_getbinval(tt->vals[0], tt->tupdesc, 5, &isnull));
+	job->has_threshold = !isnull;
+	job->hyperparameters = DatumGetJsonbPCopy(SPI_getbinval(tt->vals[0], tt->tupdesc, 6, &isnull));
+	job->training_mode = SPI_getvalue(tt->vals[0], tt->tupdesc, 7);
+	job->recipe = RecipeLookup(recipe_name);
+	if (job->recipe == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("recipe \"%s\" of solution \"%s\" cannot be trained by this version of personalize",
+						recipe_name, job->solution)));
+	return true;
 }
 
 /*
@@ -204,49 +254,69 @@ training_check_memory(const TrainingJob *job, const InteractionLog *log)
 }
 
 /*
- * Read, check, evaluate, train and store: the part of the job that runs
- * in a subtransaction.  Returns the metrics as JSON text.
+ * Read the interactions into job->log and job->matrix, checking memory and
+ * minimum data on the way.  Needs SPI and a transaction.
  */
-static char *
-training_run(TrainingJob *job, InteractionLog *log, InteractionMatrix **matrix)
+void
+TrainingRead(TrainingJob *job)
 {
 	InteractionsDataset ds;
-	InteractionMatrix *m;
-	RecipeModel model = {0};
-	StringInfoData metrics;
-	uint64		seed = (uint64) HyperparamNumber(job->hyperparameters, "seed", 42);
 
 	DatasetLookupInteractions(job->dataset_group, &ds);
 	training_phase(job, "reading interactions", 0.05);
-	InteractionLogInit(log);
+	/* SPI calls leave SPI's own context current: allocate in the job's */
+	MemoryContextSwitchTo(job->context);
+	InteractionLogInit(&job->log);
 	DatasetReadInteractions(&ds, job->event_type,
-							job->has_threshold ? &job->event_value_threshold : NULL, log);
+							job->has_threshold ? &job->event_value_threshold : NULL, &job->log);
+	MemoryContextSwitchTo(job->context);
 	training_progress(job, 1.0, "read");
-	training_check_memory(job, log);
-	m = MatrixBuild(log->users.n, log->items.n, log->n, log->user, log->item, log->time);
-	*matrix = m;
-	training_check_minimums(job, log, m);
-
-	training_phase(job, "evaluation split", 0.45);
-	initStringInfo(&metrics);
-	EvaluateRecipe(m, job->recipe, job->hyperparameters, seed,
-				   training_progress, job, &metrics);
-
-	training_phase(job, "training on all data", 0.45);
-	job->recipe->train(m, job->hyperparameters, &model, training_progress, job);
-
-	training_phase(job, "writing model", 0.05);
-	ModelStore(job->version, &model, &log->items);
-	training_progress(job, 1.0, "written");
-	return metrics.data;
+	training_check_memory(job, &job->log);
+	job->matrix = MatrixBuild(job->log.users.n, job->log.items.n, job->log.n,
+							  job->log.user, job->log.item, job->log.time);
+	training_check_minimums(job, &job->log, job->matrix);
 }
 
 /*
- * Mark the version ACTIVE (metrics given) or CREATE FAILED (reason given).
+ * Compute the offline metrics on the evaluation split, then train the
+ * model on all data.  Pure computation: no SPI, no transaction needed.
  */
-static void
-training_finish(const TrainingJob *job, const char *metrics, const char *reason,
-				const InteractionLog *log, const InteractionMatrix *m)
+void
+TrainingCompute(TrainingJob *job)
+{
+	StringInfoData metrics;
+	uint64		seed = (uint64) HyperparamNumber(job->hyperparameters, "seed", 42);
+
+	MemoryContextSwitchTo(job->context);
+	training_phase(job, "evaluation split", 0.45);
+	initStringInfo(&metrics);
+	EvaluateRecipe(job->matrix, job->recipe, job->hyperparameters, seed,
+				   training_progress, job, &metrics);
+	job->metrics = metrics.data;
+
+	training_phase(job, "training on all data", 0.45);
+	job->recipe->train(job->matrix, job->hyperparameters, &job->model, training_progress, job);
+}
+
+/*
+ * Write the model rows.  Needs SPI and a transaction.
+ */
+void
+TrainingStore(TrainingJob *job)
+{
+	training_phase(job, "writing model", 0.05);
+	ModelStore(job->version, &job->model, &job->log.items);
+	training_progress(job, 1.0, "written");
+}
+
+/*
+ * Mark the version ACTIVE (reason NULL, metrics and sizes from job) or
+ * CREATE FAILED with reason.  Only a version still being trained changes:
+ * returns false when it was not (e.g. stopped meanwhile).  Needs SPI and a
+ * transaction.
+ */
+bool
+TrainingFinish(TrainingJob *job, const char *reason)
 {
 	Oid			argtypes[8] = {INT8OID, TEXTOID, JSONBOID, TEXTOID, INT4OID, INT4OID, INT8OID, FLOAT8OID};
 	Datum		values[8];
@@ -258,20 +328,20 @@ training_finish(const TrainingJob *job, const char *metrics, const char *reason,
 	INSTR_TIME_SET_CURRENT(elapsed);
 	INSTR_TIME_SUBTRACT(elapsed, job->started);
 	values[0] = Int64GetDatum(job->version);
-	values[1] = CStringGetTextDatum(metrics != NULL ? "ACTIVE" : "CREATE FAILED");
-	if (metrics != NULL)
-		values[2] = DirectFunctionCall1(jsonb_in, CStringGetDatum(metrics));
+	values[1] = CStringGetTextDatum(reason == NULL ? "ACTIVE" : "CREATE FAILED");
+	if (reason == NULL)
+		values[2] = DirectFunctionCall1(jsonb_in, CStringGetDatum(job->metrics));
 	else
 		nulls[2] = 'n';
 	if (reason != NULL)
 		values[3] = CStringGetTextDatum(reason);
 	else
 		nulls[3] = 'n';
-	if (m != NULL)
+	if (reason == NULL)
 	{
-		values[4] = Int32GetDatum(m->n_users);
-		values[5] = Int32GetDatum(m->n_items);
-		values[6] = Int64GetDatum(log->n);
+		values[4] = Int32GetDatum(job->matrix->n_users);
+		values[5] = Int32GetDatum(job->matrix->n_items);
+		values[6] = Int64GetDatum(job->log.n);
 	}
 	else
 		nulls[4] = nulls[5] = nulls[6] = 'n';
@@ -281,11 +351,13 @@ training_finish(const TrainingJob *job, const char *metrics, const char *reason,
 	rc = SPI_execute_with_args("UPDATE personalize.solution_version SET status = $2, metrics = $3, "
 							   "failure_reason = $4, users = $5, items = $6, interactions = $7, "
 							   "training_seconds = $8, progress = CASE WHEN $3 IS NULL THEN progress ELSE 1 END, "
-							   "finished = clock_timestamp() WHERE id = $1",
+							   "finished = clock_timestamp() "
+							   "WHERE id = $1 AND status IN ('CREATE PENDING', 'CREATE IN_PROGRESS')",
 							   8, argtypes, values, nulls, false, 0);
 	RestoreUser(&sw);
 	if (rc != SPI_OK_UPDATE)
 		elog(ERROR, "could not update solution version: %s", SPI_result_code_string(rc));
+	return SPI_processed == 1;
 }
 
 /*
@@ -302,27 +374,74 @@ training_error_is_fatal(const ErrorData *edata)
 		edata->elevel > ERROR;
 }
 
+/*
+ * Run the phases of job in a subtransaction of the caller's transaction
+ * and finish the version; a data failure becomes CREATE FAILED and a
+ * WARNING.
+ */
+static void
+training_run_here(TrainingJob *job)
+{
+	MemoryContext caller_context = CurrentMemoryContext;
+	ResourceOwner caller_owner = CurrentResourceOwner;
+	ErrorData  *edata = NULL;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(caller_context);
+	PG_TRY();
+	{
+		TrainingRead(job);
+		TrainingCompute(job);
+		TrainingStore(job);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(caller_context);
+		CurrentResourceOwner = caller_owner;
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(caller_context);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(caller_context);
+		CurrentResourceOwner = caller_owner;
+		if (training_error_is_fatal(edata))
+			ReThrowError(edata);
+	}
+	PG_END_TRY();
+
+	if (edata == NULL)
+		TrainingFinish(job, NULL);
+	else
+	{
+		TrainingFinish(job, edata->message);
+		ereport(WARNING,
+				(errcode(edata->sqlerrcode),
+				 errmsg("solution version " INT64_FORMAT " of \"%s\" failed: %s",
+						job->version, job->solution, edata->message),
+				 edata->hint ? errhint("%s", edata->hint) : 0));
+	}
+}
+
 PG_FUNCTION_INFO_V1(personalize_create_solution_version);
 
 /*
  * create_solution_version(solution text, training_mode text DEFAULT 'FULL',
  *                         wait boolean DEFAULT true) RETURNS bigint
  *
- * Train solution synchronously and return the new version's id.  The
- * version is ACTIVE on success; when training fails for data reasons it is
- * CREATE FAILED with failure_reason set and a WARNING repeats the reason.
+ * Train solution and return the new version's id.  With wait => true the
+ * version is trained here: ACTIVE on success, CREATE FAILED with
+ * failure_reason and a WARNING when training fails for data reasons.  With
+ * wait => false it is CREATE PENDING and a background worker, started
+ * when this transaction commits, trains it.
  */
 Datum
 personalize_create_solution_version(PG_FUNCTION_ARGS)
 {
 	TrainingJob job = {0};
 	MemoryContext caller_context = CurrentMemoryContext;
-	ResourceOwner caller_owner = CurrentResourceOwner;
 	MemoryContext training_context;
-	InteractionLog log = {0};
-	InteractionMatrix *matrix = NULL;
-	char	   *metrics = NULL;
-	ErrorData  *edata = NULL;
+	bool		wait = PG_ARGISNULL(2) ? true : PG_GETARG_BOOL(2);
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
@@ -342,50 +461,22 @@ personalize_create_solution_version(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("unknown training_mode \"%s\"", job.training_mode),
 				 errhint("Valid training modes are FULL and UPDATE.")));
-	if (!PG_ARGISNULL(2) && !PG_GETARG_BOOL(2))
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("background training (wait => false) is not supported yet"),
-				 errhint("Use wait => true; the call returns when the version is trained.")));
 
 	INSTR_TIME_SET_CURRENT(job.started);
 	training_context = AllocSetContextCreate(caller_context, "personalize training context",
 											 ALLOCSET_DEFAULT_SIZES);
+	job.context = training_context;
 	SPI_connect();
-	training_begin(&job);
-
-	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(training_context);
-	PG_TRY();
+	if (wait)
 	{
-		metrics = training_run(&job, &log, &matrix);
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(training_context);
-		CurrentResourceOwner = caller_owner;
+		training_begin(&job, "CREATE IN_PROGRESS");
+		training_run_here(&job);
 	}
-	PG_CATCH();
-	{
-		MemoryContextSwitchTo(caller_context);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(training_context);
-		CurrentResourceOwner = caller_owner;
-		if (training_error_is_fatal(edata))
-			ReThrowError(edata);
-	}
-	PG_END_TRY();
-
-	if (edata == NULL)
-		training_finish(&job, metrics, NULL, &log, matrix);
 	else
 	{
-		training_finish(&job, NULL, edata->message, &log, NULL);
-		ereport(WARNING,
-				(errcode(edata->sqlerrcode),
-				 errmsg("solution version " INT64_FORMAT " of \"%s\" failed: %s",
-						job.version, job.solution, edata->message),
-				 edata->hint ? errhint("%s", edata->hint) : 0));
+		training_begin(&job, "CREATE PENDING");
+		TrainingWorkerLaunch(job.version);
 	}
 	SPI_finish();
 	MemoryContextSwitchTo(caller_context);

@@ -3,7 +3,7 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS personalize;
-SELECT plan(87);
+SELECT plan(91);
 
 SELECT has_schema('personalize');
 SELECT has_extension('personalize');
@@ -32,6 +32,8 @@ SELECT has_function('personalize', 'put_users', ARRAY['text', 'jsonb']);
 SELECT has_function('personalize', 'create_solution', ARRAY['text', 'text', 'text', 'jsonb', 'text', 'double precision', 'boolean', 'boolean']);
 SELECT has_function('personalize', 'create_solution_version', ARRAY['text', 'text', 'boolean']);
 SELECT has_function('personalize', 'solution_metrics', ARRAY['bigint']);
+SELECT has_function('personalize', 'wait_for_solution_version', ARRAY['bigint', 'interval']);
+SELECT has_function('personalize', 'stop_solution_version', ARRAY['bigint']);
 SELECT has_function('personalize', 'create_campaign', ARRAY['text', 'bigint', 'jsonb']);
 SELECT has_function('personalize', 'update_campaign', ARRAY['text', 'bigint', 'jsonb']);
 SELECT has_function('personalize', 'drop_campaign', ARRAY['text']);
@@ -92,6 +94,8 @@ SELECT function_privs_are('personalize', f, a, 'public', ARRAY[]::text[], f || '
 	('create_solution', ARRAY['text', 'text', 'text', 'jsonb', 'text', 'double precision', 'boolean', 'boolean']),
 	('drop_solution', ARRAY['text']),
 	('create_solution_version', ARRAY['text', 'text', 'boolean']),
+	('wait_for_solution_version', ARRAY['bigint', 'interval']),
+	('stop_solution_version', ARRAY['bigint']),
 	('create_campaign', ARRAY['text', 'bigint', 'jsonb']),
 	('update_campaign', ARRAY['text', 'bigint', 'jsonb']),
 	('drop_campaign', ARRAY['text'])) AS x(f, a);
