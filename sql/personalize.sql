@@ -871,8 +871,58 @@ BEGIN
 				      HINT = 'Valid keys are exploration_weight, exploration_item_age_cut_off, sync_with_latest_solution_version and min_metric.';
 		END IF;
 	END LOOP;
+	IF config ? 'exploration_weight' AND (jsonb_typeof(config->'exploration_weight') <> 'number'
+	   OR (config->>'exploration_weight')::numeric NOT BETWEEN 0 AND 1) THEN
+		RAISE EXCEPTION 'exploration_weight of campaign "%" must be a number from 0 to 1', name
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF config ? 'exploration_item_age_cut_off' AND (jsonb_typeof(config->'exploration_item_age_cut_off') <> 'number'
+	   OR (config->>'exploration_item_age_cut_off')::numeric <= 0) THEN
+		RAISE EXCEPTION 'exploration_item_age_cut_off of campaign "%" must be a positive number of days', name
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF config ? 'sync_with_latest_solution_version' AND jsonb_typeof(config->'sync_with_latest_solution_version') <> 'boolean' THEN
+		RAISE EXCEPTION 'sync_with_latest_solution_version of campaign "%" must be true or false', name
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF config ? 'min_metric' AND (jsonb_typeof(config->'min_metric') <> 'object'
+	   OR NOT (config->'min_metric') ? 'metric'
+	   OR NOT (config->'min_metric'->>'metric') IN ('coverage', 'mean_reciprocal_rank_at_25',
+	          'normalized_discounted_cumulative_gain_at_5', 'normalized_discounted_cumulative_gain_at_10',
+	          'normalized_discounted_cumulative_gain_at_25', 'precision_at_5', 'precision_at_10',
+	          'precision_at_25', 'recall_at_10', 'recall_at_25')
+	   OR EXISTS (SELECT 1 FROM jsonb_object_keys(config->'min_metric') x WHERE x NOT IN ('metric', 'tolerance'))
+	   OR (config->'min_metric' ? 'tolerance' AND (jsonb_typeof(config->'min_metric'->'tolerance') <> 'number'
+	       OR (config->'min_metric'->>'tolerance')::numeric NOT BETWEEN 0 AND 1))) THEN
+		RAISE EXCEPTION 'min_metric of campaign "%" is not valid', name
+			USING ERRCODE = 'invalid_parameter_value',
+			      HINT = 'Pass {"metric": "normalized_discounted_cumulative_gain_at_10", "tolerance": 0.05}: a metric name of personalize.solution_metrics and a relative tolerance from 0 to 1.';
+	END IF;
 END $$;
 COMMENT ON FUNCTION @extschema@._check_campaign(text, bigint, jsonb) IS 'internal: validate a campaign''s version and config';
+
+/*
+ * Switch the campaigns that follow the solution of a version that just
+ * became ACTIVE (config sync_with_latest_solution_version), unless their
+ * min_metric guard says the new version is worse than the one they serve
+ * by more than the relative tolerance.  Returns the switched campaigns.
+ */
+CREATE FUNCTION @extschema@._sync_campaigns(version bigint)
+RETURNS SETOF text LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp AS $$
+	UPDATE @extschema@.campaign c
+	   SET solution_version = new.id, updated = now()
+	  FROM @extschema@.solution_version new, @extschema@.solution_version old
+	 WHERE new.id = version AND new.status = 'ACTIVE'
+	   AND old.id = c.solution_version AND old.solution = new.solution AND old.id <> new.id
+	   AND coalesce((c.config->>'sync_with_latest_solution_version')::boolean, false)
+	   AND (NOT c.config ? 'min_metric'
+	        OR (new.metrics->>(c.config->'min_metric'->>'metric'))::float8
+	           >= (old.metrics->>(c.config->'min_metric'->>'metric'))::float8
+	              * (1 - coalesce((c.config->'min_metric'->>'tolerance')::float8, 0)))
+	RETURNING c.name
+$$;
+COMMENT ON FUNCTION @extschema@._sync_campaigns(bigint) IS 'internal: move campaigns that follow a solution to its new ACTIVE version, guarded by min_metric';
 
 CREATE FUNCTION @extschema@.create_campaign(name text, solution_version bigint, config jsonb DEFAULT '{}')
 RETURNS void LANGUAGE plpgsql VOLATILE

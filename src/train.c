@@ -310,6 +310,29 @@ TrainingStore(TrainingJob *job)
 }
 
 /*
+ * Move the campaigns that follow the solution to the new ACTIVE version
+ * (in the same transaction, so they switch exactly when it appears).
+ */
+static void
+training_sync_campaigns(const TrainingJob *job)
+{
+	Oid			argtypes[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(job->version)};
+	OwnerSwitch sw;
+	int			rc;
+
+	BecomeExtensionOwner(&sw);
+	rc = SPI_execute_with_args("SELECT personalize._sync_campaigns($1)", 1, argtypes, values, NULL, false, 0);
+	RestoreUser(&sw);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "could not synchronise campaigns: %s", SPI_result_code_string(rc));
+	for (uint64 i = 0; i < SPI_processed; i++)
+		ereport(job->in_worker ? LOG : NOTICE,
+				(errmsg("campaign \"%s\" now serves solution version " INT64_FORMAT,
+						SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1), job->version)));
+}
+
+/*
  * Mark the version ACTIVE (reason NULL, metrics and sizes from job) or
  * CREATE FAILED with reason.  Only a version still being trained changes:
  * returns false when it was not (e.g. stopped meanwhile).  Needs SPI and a
@@ -357,7 +380,11 @@ TrainingFinish(TrainingJob *job, const char *reason)
 	RestoreUser(&sw);
 	if (rc != SPI_OK_UPDATE)
 		elog(ERROR, "could not update solution version: %s", SPI_result_code_string(rc));
-	return SPI_processed == 1;
+	if (SPI_processed != 1)
+		return false;
+	if (reason == NULL)
+		training_sync_campaigns(job);
+	return true;
 }
 
 /*

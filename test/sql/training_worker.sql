@@ -57,4 +57,27 @@ SELECT personalize.wait_for_solution_version(:bg_version, NULL);
 -- a timeout returns the status at that moment
 SELECT personalize.wait_for_solution_version(:bg_version, '0 s');
 
+-- campaigns that follow their solution (sync_with_latest_solution_version),
+-- with and without a min_metric guard, and one that does not follow
+SELECT personalize.create_campaign('radio', :fg_version, '{"sync_with_latest_solution_version": true}');
+SELECT personalize.create_campaign('radio-guarded', :fg_version,
+	'{"sync_with_latest_solution_version": true, "min_metric": {"metric": "precision_at_10", "tolerance": 0.1}}');
+SELECT personalize.create_campaign('radio-fixed', :fg_version);
+-- make the served version look far better than any retrain can be
+UPDATE personalize.solution_version SET metrics = jsonb_set(metrics, '{precision_at_10}', '1') WHERE id = :fg_version;
+SELECT personalize.create_solution_version('radio-up') AS next_version \gset
+SELECT name, solution_version = :next_version AS follows_new, solution_version = :fg_version AS kept_old
+  FROM personalize.campaigns WHERE name LIKE 'radio%' ORDER BY name;
+-- a background version switches the campaign when it becomes ACTIVE
+SELECT personalize.create_solution_version('radio-up', wait => false) AS bg_next \gset
+SELECT personalize.wait_for_solution_version(:bg_next);
+SELECT solution_version = :bg_next AS follows_background FROM personalize.campaigns WHERE name = 'radio';
+-- config errors
+SELECT personalize.update_campaign('radio', config => '{"sync_with_latest_solution_version": "yes"}');
+SELECT personalize.update_campaign('radio', config => '{"min_metric": {"metric": "accuracy"}}');
+SELECT personalize.update_campaign('radio', config => '{"min_metric": {"metric": "precision_at_10", "tolerance": 2}}');
+SELECT personalize.update_campaign('radio', config => '{"exploration_weight": 1.5}');
+SELECT personalize.update_campaign('radio', config => '{"exploration_item_age_cut_off": 0}');
+SELECT personalize.drop_campaign(name) FROM personalize.campaigns WHERE name LIKE 'radio%' ORDER BY name;
+
 SELECT personalize.drop_dataset_group('radio', cascade => true);
