@@ -344,7 +344,7 @@ DatasetReadHistory(const InteractionsDataset *ds, const char *user_id,
 	*items = NULL;
 	if (!id_fits_type(user_id, hp->user_type))
 		return 0;
-	dataset_check_select(ds, get_rel_name(ds->relid));
+	dataset_check_select(ds, dataset_relation_name(ds));
 	getTypeInputInfo(hp->user_type, &typinput, &typioparam);
 	values[0] = OidInputFunctionCall(typinput, (char *) user_id, typioparam, -1);
 	values[1] = Int64GetDatum(max_events);

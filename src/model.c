@@ -10,8 +10,9 @@
  * training leaves no rows.
  *
  * A solution version never changes once ACTIVE, so a cached model is never
- * stale: the cache is keyed by version id and only the campaign -> version
- * pointer is read per request (runtime.c).  The cache holds at most
+ * stale: the cache is keyed by version id and creation time (ids start
+ * again if the extension is dropped and created anew) and only the
+ * campaign -> version pointer is read per request (runtime.c).  The cache holds at most
  * MODEL_CACHE_SIZE models and evicts the least recently used.
  *
  * Copyright (c) 2026, personalize developers
@@ -290,18 +291,19 @@ model_load(int64 version)
 }
 
 /*
- * Return the model of version, loading it on first use.  The caller is
- * connected to SPI.
+ * Return the model of version (created at created), loading it on first
+ * use.  The caller is connected to SPI.
  */
 LoadedModel *
-ModelGet(int64 version)
+ModelGet(int64 version, TimestampTz created)
 {
 	int			victim = 0;
 	LoadedModel *lm;
 
 	for (int i = 0; i < MODEL_CACHE_SIZE; i++)
 	{
-		if (model_cache[i] != NULL && model_cache[i]->version == version)
+		if (model_cache[i] != NULL && model_cache[i]->version == version &&
+			model_cache[i]->created == created)
 		{
 			model_cache[i]->last_used = ++model_clock;
 			return model_cache[i];
@@ -312,6 +314,7 @@ ModelGet(int64 version)
 			victim = i;
 	}
 	lm = model_load(version);
+	lm->created = created;
 	if (model_cache[victim] != NULL)
 		MemoryContextDelete(model_cache[victim]->context);
 	lm->last_used = ++model_clock;

@@ -14,12 +14,15 @@
 #ifndef PERSONALIZE_MODEL_H
 #define PERSONALIZE_MODEL_H
 
+#include "datatype/timestamp.h"
+
 #include "recipe.h"
 
 /* A model loaded for serving. */
 typedef struct LoadedModel
 {
 	int64		version;
+	TimestampTz created;		/* of the version: ids restart if the extension is recreated */
 	const Recipe *recipe;
 	RecipeModel model;
 	IdMap		items;			/* item id <-> model index */
@@ -28,6 +31,6 @@ typedef struct LoadedModel
 } LoadedModel;
 
 extern void ModelStore(int64 version, const RecipeModel *model, const IdMap *items);
-extern LoadedModel *ModelGet(int64 version);
+extern LoadedModel *ModelGet(int64 version, TimestampTz created);
 
 #endif							/* PERSONALIZE_MODEL_H */

@@ -92,7 +92,7 @@ static void
 put_related(ReturnSetInfo *rsinfo, const CampaignTarget *target,
 			const char *item_id, int num_results)
 {
-	LoadedModel *lm = ModelGet(target->version);
+	LoadedModel *lm = ModelGet(target->version, target->version_created);
 	const RecipeModel *model = &lm->model;
 	int32		item = IdMapLookup(&lm->items, item_id);
 	float	   *fill = palloc(sizeof(float) * Max(model->n_items, 1));

@@ -24,6 +24,7 @@
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/timestamp.h"
 
 #include "personalize.h"
 #include "runtime.h"
@@ -52,7 +53,7 @@ RuntimeResolveCampaign(const char *campaign, CampaignTarget *target)
 
 		plan = SPI_prepare("SELECT c.solution_version, r.recipe_type, s.dataset_group, "
 						   "d.relation::oid, d.user_column, d.item_column, d.time_column, "
-						   "d.time_kind, d.event_type_column, d.event_value_column "
+						   "d.time_kind, d.event_type_column, d.event_value_column, v.created "
 						   "FROM personalize.campaign c "
 						   "JOIN personalize.solution_version v ON v.id = c.solution_version "
 						   "JOIN personalize.solution s ON s.name = v.solution "
@@ -81,6 +82,7 @@ RuntimeResolveCampaign(const char *campaign, CampaignTarget *target)
 	dataset_group = SPI_getvalue(tt->vals[0], tt->tupdesc, 3);
 	target->has_dataset = DatasetFromTuple(tt->vals[0], tt->tupdesc, 4, dataset_group,
 										   &target->dataset);
+	target->version_created = DatumGetTimestampTz(SPI_getbinval(tt->vals[0], tt->tupdesc, 11, &isnull));
 }
 
 /*
@@ -131,7 +133,7 @@ RuntimeRequireRecipeType(const CampaignTarget *target, const char *function, ...
 void
 RuntimeScoreUser(const CampaignTarget *target, const char *user_id, UserScores *out)
 {
-	LoadedModel *lm = ModelGet(target->version);
+	LoadedModel *lm = ModelGet(target->version, target->version_created);
 	char	  **events = NULL;
 	int			n_events = 0;
 	float	   *counts;

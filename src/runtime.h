@@ -15,6 +15,8 @@
 #ifndef PERSONALIZE_RUNTIME_H
 #define PERSONALIZE_RUNTIME_H
 
+#include "datatype/timestamp.h"
+
 #include "dataset.h"
 #include "model.h"
 
@@ -23,6 +25,7 @@ typedef struct CampaignTarget
 {
 	char	   *campaign;
 	int64		version;
+	TimestampTz version_created;	/* with version, identifies the model */
 	char	   *recipe_type;
 	bool		has_dataset;
 	InteractionsDataset dataset;

@@ -81,3 +81,24 @@ SELECT personalize.update_campaign('radio', config => '{"exploration_item_age_cu
 SELECT personalize.drop_campaign(name) FROM personalize.campaigns WHERE name LIKE 'radio%' ORDER BY name;
 
 SELECT personalize.drop_dataset_group('radio', cascade => true);
+
+-- dropping and creating the extension again restarts version ids: a model
+-- cached by this session under the same id is not served for the new one
+CREATE TABLE first_shop (user_id int, item_id text, ts bigint);
+INSERT INTO first_shop SELECT u, 'old' || ((u + j) % 4), u * 10 + j FROM generate_series(1, 50) u, generate_series(1, 3) j;
+CREATE TABLE second_shop (user_id int, item_id text, ts bigint);
+INSERT INTO second_shop SELECT u, 'new' || ((u + j) % 4), u * 10 + j FROM generate_series(1, 50) u, generate_series(1, 3) j;
+DROP EXTENSION personalize CASCADE;
+CREATE EXTENSION personalize;
+SELECT personalize.create_dataset_group('g');
+SELECT personalize.create_dataset('g', 'interactions', 'first_shop', event_time => 'ts');
+SELECT personalize.create_solution('g-pop', 'g', 'popularity-count');
+SELECT personalize.create_campaign('g', personalize.create_solution_version('g-pop'));
+SELECT solution_version, (SELECT item_id FROM personalize.recommend('g', 'x', 1)) AS top FROM personalize.campaigns;
+DROP EXTENSION personalize CASCADE;
+CREATE EXTENSION personalize;
+SELECT personalize.create_dataset_group('g');
+SELECT personalize.create_dataset('g', 'interactions', 'second_shop', event_time => 'ts');
+SELECT personalize.create_solution('g-pop', 'g', 'popularity-count');
+SELECT personalize.create_campaign('g', personalize.create_solution_version('g-pop'));
+SELECT solution_version, (SELECT item_id FROM personalize.recommend('g', 'x', 1)) AS top FROM personalize.campaigns;
