@@ -114,6 +114,8 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.dataset_group', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.dataset', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.solution', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.solution_version', '');
+-- and the version id counter, so versions trained after a restore get new ids
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.solution_version_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.model_item', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.campaign', '');
 
