@@ -24,6 +24,7 @@ OBJS = \
 	src/recipe_als.o \
 	src/recipe_ease.o \
 	src/recipe_sims.o \
+	src/recipe_trending.o \
 	src/evaluate.o \
 	src/model.o \
 	src/train.o \

@@ -148,6 +148,9 @@ INSERT INTO @extschema@.recipe (name, recipe_type, hyperparameters, description)
  '{"lambda":            {"type": "number", "default": 500, "min": 0.001, "max": 1000000, "description": "L2 penalty on the item-item weights"},
    "recency_half_life": {"type": "number", "default": 20,  "min": 0, "max": 10000, "description": "at request time an event of the user weighs half as much for every this many newer events (0: no decay)"}}',
  'EASE item-item model (Steck 2019) in closed form; catalogues up to personalize.ease_max_items items'),
+('trending-now', 'POPULAR_ITEMS',
+ '{"trend_discovery_frequency": {"type": "number", "default": 24, "min": 0.5, "max": 24, "values": [0.5, 1, 3, 24], "description": "window in hours (30 minutes, 1 hour, 3 hours or 1 day, as in Personalize): trends compare the latest window with the one before"}}',
+ 'items whose interaction rate grows fastest between the latest trend_discovery_frequency window and the one before, computed from the live interactions at request time; popular items when there is no recent data'),
 ('sims', 'RELATED_ITEMS',
  '{"popularity_discount_factor": {"type": "number", "default": 0.5, "min": 0, "max": 1, "description": "similarity = co-occurrences / (popularity product)^factor: 0 favours popular items, 1 rare ones"},
    "min_cointeraction_count":    {"type": "integer", "default": 3, "min": 0, "max": 10, "description": "pairs seen together by fewer users are not related"},
@@ -281,6 +284,11 @@ BEGIN
 				      HINT = format('Valid values of "%s" are %s %s to %s.', key,
 				                    CASE WHEN spec->>'type' = 'integer' THEN 'integers' ELSE 'numbers' END,
 				                    spec->>'min', spec->>'max');
+		END IF;
+		IF spec ? 'values' AND NOT (spec->'values') @> jsonb_build_array(value) THEN
+			RAISE EXCEPTION 'hyperparameter "%" value % is not allowed', key, value
+				USING ERRCODE = 'invalid_parameter_value',
+				      HINT = format('Valid values of "%s" are %s.', key, spec->'values');
 		END IF;
 	END LOOP;
 	SELECT coalesce(jsonb_object_agg(k, coalesce(given -> k, declared -> k -> 'default')), '{}')

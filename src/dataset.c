@@ -31,6 +31,7 @@
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/timestamp.h"
 
 #include "dataset.h"
 #include "personalize.h"
@@ -47,6 +48,8 @@ typedef struct HistoryPlan
 } HistoryPlan;
 
 static HistoryPlan *history_plans = NULL;
+
+static double extract_epoch_now(void);
 
 /*
  * Return column i (1-based) of tuple as a palloc'd string, or NULL.
@@ -259,6 +262,61 @@ DatasetReadInteractions(const InteractionsDataset *ds, const char *event_type,
 		SPI_freetuptable(tt);
 	}
 	SPI_cursor_close(portal);
+}
+
+/*
+ * Read the items with interactions in the last two windows of
+ * window_seconds before now, with their counts in the latest window
+ * (recent) and the one before (earlier).  Returns how many items.
+ */
+int
+DatasetReadTrends(const InteractionsDataset *ds, double window_seconds,
+				  char ***items, double **recent, double **earlier)
+{
+	char	   *relname = dataset_relation_name(ds);
+	char	   *time_expr = dataset_time_expression(ds);
+	Oid			argtypes[2] = {FLOAT8OID, FLOAT8OID};
+	Datum		values[2];
+	char	   *sql;
+	int			n;
+
+	dataset_check_select(ds, relname);
+	(void) dataset_column_type(ds, ds->item_column);
+	(void) dataset_column_type(ds, ds->time_column);
+	values[0] = Float8GetDatum(extract_epoch_now());
+	values[1] = Float8GetDatum(window_seconds);
+	sql = psprintf("SELECT item::text, count(*) FILTER (WHERE t >= $1 - $2), count(*) FILTER (WHERE t < $1 - $2) "
+				   "FROM (SELECT %s AS item, %s AS t FROM %s WHERE %s IS NOT NULL) x "
+				   "WHERE t >= $1 - 2 * $2 AND t <= $1 GROUP BY 1",
+				   quote_identifier(ds->item_column), time_expr, relname,
+				   quote_identifier(ds->item_column));
+	if (SPI_execute_with_args(sql, 2, argtypes, values, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read recent interactions");
+	n = (int) SPI_processed;
+	*items = palloc(sizeof(char *) * Max(n, 1));
+	*recent = palloc(sizeof(double) * Max(n, 1));
+	*earlier = palloc(sizeof(double) * Max(n, 1));
+	for (int i = 0; i < n; i++)
+	{
+		HeapTuple	tuple = SPI_tuptable->vals[i];
+		bool		isnull;
+
+		(*items)[i] = TextDatumGetCString(SPI_getbinval(tuple, SPI_tuptable->tupdesc, 1, &isnull));
+		(*recent)[i] = (double) DatumGetInt64(SPI_getbinval(tuple, SPI_tuptable->tupdesc, 2, &isnull));
+		(*earlier)[i] = (double) DatumGetInt64(SPI_getbinval(tuple, SPI_tuptable->tupdesc, 3, &isnull));
+	}
+	return n;
+}
+
+/*
+ * Now as epoch seconds.
+ */
+static double
+extract_epoch_now(void)
+{
+	TimestampTz now = GetCurrentTransactionStartTimestamp();
+
+	return (double) (now - SetEpochTimestamp()) / USECS_PER_SEC;
 }
 
 /*

@@ -36,6 +36,8 @@ extern bool DatasetFromTuple(HeapTuple tuple, TupleDesc desc, int first_column,
 extern void DatasetLookupInteractions(const char *dataset_group, InteractionsDataset *ds);
 extern void DatasetReadInteractions(const InteractionsDataset *ds, const char *event_type,
 									const double *event_value_threshold, InteractionLog *log);
+extern int	DatasetReadTrends(const InteractionsDataset *ds, double window_seconds,
+							  char ***items, double **recent, double **earlier);
 extern int	DatasetReadHistory(const InteractionsDataset *ds, const char *user_id,
 							   int max_events, char ***items);
 

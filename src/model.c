@@ -237,6 +237,7 @@ model_load(int64 version)
 	lm->model.alpha = HyperparamNumber(hp, "alpha", 0.0);
 	lm->model.regularization = HyperparamNumber(hp, "regularization", 0.0);
 	lm->model.recency_half_life = HyperparamNumber(hp, "recency_half_life", 0.0);
+	lm->model.trend_window = HyperparamNumber(hp, "trend_discovery_frequency", 24) * 3600.0;
 	n = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4, &isnull));
 	MemoryContextSwitchTo(old);
 

@@ -23,6 +23,7 @@ static const Recipe *const recipes[] = {
 	&EaseRecipe,
 	&SimsRecipe,
 	&PersonalizedRankingRecipe,
+	&TrendingNowRecipe,
 };
 
 /*

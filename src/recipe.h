@@ -42,6 +42,7 @@ typedef struct RecipeModel
 	double		alpha;
 	double		regularization;
 	double		recency_half_life;	/* events; 0 = no decay */
+	double		trend_window;	/* seconds, for POPULAR_ITEMS recipes */
 	float	   *popularity;
 	float	   *factors;
 	float	   *gram;
@@ -92,5 +93,8 @@ extern const Recipe UserPersonalizationRecipe;
 extern const Recipe EaseRecipe;
 extern const Recipe SimsRecipe;
 extern const Recipe PersonalizedRankingRecipe;
+extern const Recipe TrendingNowRecipe;
+
+extern float TrendScore(double recent, double earlier);
 
 #endif							/* PERSONALIZE_RECIPE_H */

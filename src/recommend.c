@@ -118,6 +118,84 @@ put_related(ReturnSetInfo *rsinfo, const CampaignTarget *target,
 		put_row(rsinfo, lm->items.ids[top[r]], true, item >= 0 ? 0.0 : fill[top[r]]);
 }
 
+/* A live trending item: its id and trend. */
+typedef struct TrendingItem
+{
+	char	   *id;
+	float		score;
+} TrendingItem;
+
+static int
+trending_item_cmp(const void *a, const void *b)
+{
+	const TrendingItem *x = a;
+	const TrendingItem *y = b;
+
+	if (x->score != y->score)
+		return x->score > y->score ? -1 : 1;
+	return strcmp(x->id, y->id);
+}
+
+/*
+ * Return the num_results items of a POPULAR_ITEMS campaign: the items
+ * growing fastest in the live interactions (latest window against the one
+ * before, up to now), then the model's trend snapshot and popularity.
+ * With user_id, items in the user's history are left out.
+ */
+static void
+put_trending(ReturnSetInfo *rsinfo, const CampaignTarget *target,
+			 const char *user_id, int num_results)
+{
+	LoadedModel *lm = ModelGet(target->version, target->version_created);
+	const RecipeModel *model = &lm->model;
+	IdMap		used;
+	char	  **ids = NULL;
+	double	   *recent = NULL;
+	double	   *earlier = NULL;
+	int			n_live = 0;
+	TrendingItem *live;
+	float	   *fill;
+	int32	   *top = palloc(sizeof(int32) * num_results);
+	int			emitted = 0;
+	int			n_fill;
+
+	IdMapInit(&used, 64);
+	if (user_id != NULL && target->has_dataset)
+	{
+		char	  **history;
+		int			n = DatasetReadHistory(&target->dataset, user_id, 0, &history);
+
+		for (int h = 0; h < n; h++)
+			IdMapIntern(&used, history[h]);
+	}
+	if (target->has_dataset)
+		n_live = DatasetReadTrends(&target->dataset, model->trend_window, &ids, &recent, &earlier);
+	live = palloc(sizeof(TrendingItem) * Max(n_live, 1));
+	for (int i = 0; i < n_live; i++)
+	{
+		live[i].id = ids[i];
+		live[i].score = TrendScore(recent[i], earlier[i]);
+	}
+	qsort(live, n_live, sizeof(TrendingItem), trending_item_cmp);
+	for (int i = 0; i < n_live && emitted < num_results && live[i].score > 0; i++)
+	{
+		if (IdMapLookup(&used, live[i].id) >= 0)
+			continue;
+		IdMapIntern(&used, live[i].id);
+		put_row(rsinfo, live[i].id, true, live[i].score);
+		emitted++;
+	}
+
+	fill = palloc(sizeof(float) * Max(model->n_items, 1));
+	lm->recipe->score(model, 0, NULL, NULL, fill);
+	for (int32 i = 0; i < model->n_items; i++)
+		if (IdMapLookup(&used, lm->items.ids[i]) >= 0)
+			fill[i] = -INFINITY;
+	n_fill = TopK(fill, model->n_items, num_results - emitted, top);
+	for (int r = 0; r < n_fill; r++)
+		put_row(rsinfo, lm->items.ids[top[r]], true, Max(model->factors ? model->factors[top[r]] : 0.0f, 0.0f));
+}
+
 /*
  * Check num_results against 1..personalize.max_results.
  */
@@ -142,7 +220,8 @@ PG_FUNCTION_INFO_V1(personalize_recommend);
  *
  * The num_results best items for the user, best first, excluding items in
  * the user's current history.  An unknown user gets popular items.  For a
- * RELATED_ITEMS campaign, the items related to item_id (as related_items).
+ * RELATED_ITEMS campaign, the items related to item_id (as related_items);
+ * for a POPULAR_ITEMS campaign, the trending items (user_id optional).
  * context is accepted and has no effect on the recipes available yet.
  */
 Datum
@@ -174,6 +253,19 @@ personalize_recommend(PG_FUNCTION_ARGS)
 		require_argument(PG_ARGISNULL(3), "item_id",
 						 psprintf("Campaign \"%s\" recommends items related to an item: pass item_id => 'id'.", campaign));
 		put_related(rsinfo, &target, text_to_cstring(PG_GETARG_TEXT_PP(3)), num_results);
+		SPI_finish();
+		return (Datum) 0;
+	}
+	if (strcmp(target.recipe_type, "POPULAR_ITEMS") == 0)
+	{
+		if (!PG_ARGISNULL(3))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("item_id is not used by campaign \"%s\", which serves a POPULAR_ITEMS recipe",
+							campaign),
+					 errhint("Omit item_id; it applies to RELATED_ITEMS campaigns.")));
+		put_trending(rsinfo, &target, PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1)),
+					 num_results);
 		SPI_finish();
 		return (Datum) 0;
 	}
