@@ -1004,6 +1004,13 @@ LANGUAGE C STABLE PARALLEL SAFE ROWS 25 COST 1000;
 COMMENT ON FUNCTION @extschema@.recommend(text, text, integer, text, text, jsonb, jsonb) IS
 	'recommend items for a user from a campaign, best first, excluding items in the user''s current history';
 
+CREATE FUNCTION @extschema@._recommend_version(solution_version bigint, user_id text, item_id text, num_results integer)
+RETURNS TABLE(item_id text, score float8)
+AS 'MODULE_PATHNAME', 'personalize_recommend_version'
+LANGUAGE C STABLE PARALLEL SAFE ROWS 25 COST 1000;
+COMMENT ON FUNCTION @extschema@._recommend_version(bigint, text, text, integer) IS
+	'internal: recommend() for an ACTIVE solution version instead of a campaign (batch inference jobs)';
+
 CREATE FUNCTION @extschema@.related_items(campaign text, item_id text, num_results integer DEFAULT 25,
 	filter text DEFAULT NULL, filter_values jsonb DEFAULT NULL)
 RETURNS TABLE(item_id text, score float8)

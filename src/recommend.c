@@ -210,6 +210,72 @@ check_num_results(int32 num_results, const char *campaign)
 						 personalize_max_results)));
 }
 
+/*
+ * Return the num_results recommendations of target for its recipe type:
+ * related items of item_id, trending items (user_id optional), or the
+ * user's best items (user_id required).  Callers connect to SPI.
+ */
+static void
+recommend_target(ReturnSetInfo *rsinfo, const CampaignTarget *target,
+				 const char *user_id, const char *item_id, int num_results)
+{
+	const char *campaign = target->campaign;
+	UserScores	us;
+	int32	   *top;
+	int			n_top;
+	double		denominator = 1.0;
+	float		max_score = 0.0f;
+
+	if (strcmp(target->recipe_type, "RELATED_ITEMS") == 0)
+	{
+		require_argument(item_id == NULL, "item_id",
+						 psprintf("Campaign \"%s\" recommends items related to an item: pass item_id => 'id'.", campaign));
+		put_related(rsinfo, target, item_id, num_results);
+		return;
+	}
+	if (item_id != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("item_id is not used by campaign \"%s\", which serves a %s recipe",
+						campaign, target->recipe_type),
+				 errhint("Omit item_id; it applies to RELATED_ITEMS campaigns.")));
+	if (strcmp(target->recipe_type, "POPULAR_ITEMS") == 0)
+	{
+		put_trending(rsinfo, target, user_id, num_results);
+		return;
+	}
+	RuntimeRequireRecipeType(target, "recommend", "USER_PERSONALIZATION", NULL);
+	require_argument(user_id == NULL, "user_id",
+					 psprintf("Campaign \"%s\" recommends for a user: pass user_id => 'id'.", campaign));
+
+	RuntimeScoreUser(target, user_id, &us);
+	for (int h = 0; h < us.n_seen; h++)
+		us.scores[us.seen[h]] = -INFINITY;
+	top = palloc(sizeof(int32) * num_results);
+	n_top = TopK(us.scores, us.model->model.n_items, num_results, top);
+	if (us.logits && n_top > 0)
+	{
+		max_score = us.scores[top[0]];
+		denominator = SoftmaxDenominator(us.scores, us.model->model.n_items, max_score);
+	}
+	for (int r = 0; r < n_top; r++)
+	{
+		float		s = us.scores[top[r]];
+
+		put_row(rsinfo, us.model->items.ids[top[r]], true,
+				us.logits ? exp((double) s - max_score) / denominator : (double) s);
+	}
+}
+
+/*
+ * The text argument n, or NULL.
+ */
+static char *
+text_argument_or_null(FunctionCallInfo fcinfo, int n)
+{
+	return PG_ARGISNULL(n) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(n));
+}
+
 PG_FUNCTION_INFO_V1(personalize_recommend);
 
 /*
@@ -227,16 +293,9 @@ PG_FUNCTION_INFO_V1(personalize_recommend);
 Datum
 personalize_recommend(PG_FUNCTION_ARGS)
 {
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	char	   *campaign;
-	char	   *user_id;
 	int32		num_results;
 	CampaignTarget target;
-	UserScores	us;
-	int32	   *top;
-	int			n_top;
-	double		denominator = 1.0;
-	float		max_score = 0.0f;
 
 	require_argument(PG_ARGISNULL(0), "campaign", NULL);
 	require_argument(PG_ARGISNULL(2), "num_results", "Pass a number of results from 1 to personalize.max_results (500 by default).");
@@ -248,55 +307,39 @@ personalize_recommend(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 	SPI_connect();
 	RuntimeResolveCampaign(campaign, &target);
-	if (strcmp(target.recipe_type, "RELATED_ITEMS") == 0)
-	{
-		require_argument(PG_ARGISNULL(3), "item_id",
-						 psprintf("Campaign \"%s\" recommends items related to an item: pass item_id => 'id'.", campaign));
-		put_related(rsinfo, &target, text_to_cstring(PG_GETARG_TEXT_PP(3)), num_results);
-		SPI_finish();
-		return (Datum) 0;
-	}
-	if (strcmp(target.recipe_type, "POPULAR_ITEMS") == 0)
-	{
-		if (!PG_ARGISNULL(3))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("item_id is not used by campaign \"%s\", which serves a POPULAR_ITEMS recipe",
-							campaign),
-					 errhint("Omit item_id; it applies to RELATED_ITEMS campaigns.")));
-		put_trending(rsinfo, &target, PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1)),
-					 num_results);
-		SPI_finish();
-		return (Datum) 0;
-	}
-	RuntimeRequireRecipeType(&target, "recommend", "USER_PERSONALIZATION", NULL);
-	require_argument(PG_ARGISNULL(1), "user_id",
-					 psprintf("Campaign \"%s\" recommends for a user: pass user_id => 'id'.", campaign));
-	if (!PG_ARGISNULL(3))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("item_id is not used by campaign \"%s\", which serves a USER_PERSONALIZATION recipe",
-						campaign),
-				 errhint("Omit item_id; it applies to RELATED_ITEMS campaigns.")));
-	user_id = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	recommend_target((ReturnSetInfo *) fcinfo->resultinfo, &target,
+					 text_argument_or_null(fcinfo, 1), text_argument_or_null(fcinfo, 3), num_results);
+	SPI_finish();
+	return (Datum) 0;
+}
 
-	RuntimeScoreUser(&target, user_id, &us);
-	for (int h = 0; h < us.n_seen; h++)
-		us.scores[us.seen[h]] = -INFINITY;
-	top = palloc(sizeof(int32) * num_results);
-	n_top = TopK(us.scores, us.model->model.n_items, num_results, top);
-	if (us.logits && n_top > 0)
-	{
-		max_score = us.scores[top[0]];
-		denominator = SoftmaxDenominator(us.scores, us.model->model.n_items, max_score);
-	}
-	for (int r = 0; r < n_top; r++)
-	{
-		float		s = us.scores[top[r]];
+PG_FUNCTION_INFO_V1(personalize_recommend_version);
 
-		put_row(rsinfo, us.model->items.ids[top[r]], true,
-				us.logits ? exp((double) s - max_score) / denominator : (double) s);
-	}
+/*
+ * _recommend_version(solution_version bigint, user_id text, item_id text,
+ *                    num_results int) RETURNS TABLE(item_id text, score float8)
+ *
+ * recommend() for an ACTIVE solution version rather than a campaign; used
+ * by batch inference jobs.
+ */
+Datum
+personalize_recommend_version(PG_FUNCTION_ARGS)
+{
+	int64		version;
+	int32		num_results;
+	CampaignTarget target;
+
+	require_argument(PG_ARGISNULL(0), "solution_version", NULL);
+	require_argument(PG_ARGISNULL(3), "num_results", NULL);
+	version = PG_GETARG_INT64(0);
+	num_results = PG_GETARG_INT32(3);
+
+	InitMaterializedSRF(fcinfo, 0);
+	SPI_connect();
+	RuntimeResolveVersion(version, &target);
+	check_num_results(num_results, target.campaign);
+	recommend_target((ReturnSetInfo *) fcinfo->resultinfo, &target,
+					 text_argument_or_null(fcinfo, 1), text_argument_or_null(fcinfo, 2), num_results);
 	SPI_finish();
 	return (Datum) 0;
 }

@@ -29,7 +29,61 @@
 #include "personalize.h"
 #include "runtime.h"
 
+
+/* Columns both target queries return, in this order. */
+#define TARGET_COLUMNS "r.recipe_type, s.dataset_group, d.relation::oid, d.user_column, " \
+	"d.item_column, d.time_column, d.time_kind, d.event_type_column, d.event_value_column, " \
+	"v.created, v.id "
+#define TARGET_JOINS "JOIN personalize.solution s ON s.name = v.solution " \
+	"JOIN personalize.recipe r ON r.name = s.recipe " \
+	"LEFT JOIN personalize.dataset d ON d.dataset_group = s.dataset_group " \
+	"AND d.dataset_type = 'interactions' "
+
 static SPIPlanPtr campaign_plan = NULL;
+static SPIPlanPtr version_plan = NULL;
+
+/*
+ * Run a kept one-parameter target query as the extension owner, preparing
+ * it on first use; returns whether it found a row.
+ */
+static bool
+runtime_target_query(SPIPlanPtr *plan, const char *sql, Oid argtype, Datum arg)
+{
+	OwnerSwitch sw;
+	int			rc;
+
+	BecomeExtensionOwner(&sw);
+	if (*plan == NULL)
+	{
+		SPIPlanPtr	p = SPI_prepare(sql, 1, &argtype);
+
+		if (p == NULL || SPI_keepplan(p) != 0)
+			elog(ERROR, "could not prepare target query: %s", SPI_result_code_string(SPI_result));
+		*plan = p;
+	}
+	rc = SPI_execute_plan(*plan, &arg, NULL, true, 1);
+	RestoreUser(&sw);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "could not read campaign: %s", SPI_result_code_string(rc));
+	return SPI_processed == 1;
+}
+
+/*
+ * Fill target from the row of a target query.
+ */
+static void
+runtime_fill_target(CampaignTarget *target)
+{
+	SPITupleTable *tt = SPI_tuptable;
+	bool		isnull;
+	char	   *dataset_group = SPI_getvalue(tt->vals[0], tt->tupdesc, 2);
+
+	target->recipe_type = SPI_getvalue(tt->vals[0], tt->tupdesc, 1);
+	target->has_dataset = DatasetFromTuple(tt->vals[0], tt->tupdesc, 3, dataset_group,
+										   &target->dataset);
+	target->version_created = DatumGetTimestampTz(SPI_getbinval(tt->vals[0], tt->tupdesc, 10, &isnull));
+	target->version = DatumGetInt64(SPI_getbinval(tt->vals[0], tt->tupdesc, 11, &isnull));
+}
 
 /*
  * Resolve a campaign name to its serving version, recipe type and
@@ -38,51 +92,36 @@ static SPIPlanPtr campaign_plan = NULL;
 void
 RuntimeResolveCampaign(const char *campaign, CampaignTarget *target)
 {
-	Datum		values[1];
-	OwnerSwitch sw;
-	int			rc;
-	bool		isnull;
-	SPITupleTable *tt;
-	char	   *dataset_group;
-
-	BecomeExtensionOwner(&sw);
-	if (campaign_plan == NULL)
-	{
-		Oid			argtypes[1] = {TEXTOID};
-		SPIPlanPtr	plan;
-
-		plan = SPI_prepare("SELECT c.solution_version, r.recipe_type, s.dataset_group, "
-						   "d.relation::oid, d.user_column, d.item_column, d.time_column, "
-						   "d.time_kind, d.event_type_column, d.event_value_column, v.created "
-						   "FROM personalize.campaign c "
-						   "JOIN personalize.solution_version v ON v.id = c.solution_version "
-						   "JOIN personalize.solution s ON s.name = v.solution "
-						   "JOIN personalize.recipe r ON r.name = s.recipe "
-						   "LEFT JOIN personalize.dataset d ON d.dataset_group = s.dataset_group "
-						   "AND d.dataset_type = 'interactions' "
-						   "WHERE c.name = $1", 1, argtypes);
-		if (plan == NULL || SPI_keepplan(plan) != 0)
-			elog(ERROR, "could not prepare campaign query: %s", SPI_result_code_string(SPI_result));
-		campaign_plan = plan;
-	}
-	values[0] = CStringGetTextDatum(campaign);
-	rc = SPI_execute_plan(campaign_plan, values, NULL, true, 1);
-	RestoreUser(&sw);
-	if (rc != SPI_OK_SELECT)
-		elog(ERROR, "could not read campaign: %s", SPI_result_code_string(rc));
-	if (SPI_processed == 0)
+	if (!runtime_target_query(&campaign_plan,
+							  "SELECT " TARGET_COLUMNS "FROM personalize.campaign c "
+							  "JOIN personalize.solution_version v ON v.id = c.solution_version "
+							  TARGET_JOINS "WHERE c.name = $1",
+							  TEXTOID, CStringGetTextDatum(campaign)))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("campaign \"%s\" does not exist", campaign),
 				 errhint("See personalize.campaigns for the existing ones, or create one with personalize.create_campaign.")));
-	tt = SPI_tuptable;
 	target->campaign = pstrdup(campaign);
-	target->version = DatumGetInt64(SPI_getbinval(tt->vals[0], tt->tupdesc, 1, &isnull));
-	target->recipe_type = SPI_getvalue(tt->vals[0], tt->tupdesc, 2);
-	dataset_group = SPI_getvalue(tt->vals[0], tt->tupdesc, 3);
-	target->has_dataset = DatasetFromTuple(tt->vals[0], tt->tupdesc, 4, dataset_group,
-										   &target->dataset);
-	target->version_created = DatumGetTimestampTz(SPI_getbinval(tt->vals[0], tt->tupdesc, 11, &isnull));
+	runtime_fill_target(target);
+}
+
+/*
+ * Resolve an ACTIVE solution version directly (batch jobs), or raise an
+ * error.  Messages name it "solution version N".
+ */
+void
+RuntimeResolveVersion(int64 version, CampaignTarget *target)
+{
+	if (!runtime_target_query(&version_plan,
+							  "SELECT " TARGET_COLUMNS "FROM personalize.solution_version v "
+							  TARGET_JOINS "WHERE v.id = $1 AND v.status = 'ACTIVE'",
+							  INT8OID, Int64GetDatum(version)))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("solution version " INT64_FORMAT " does not exist or is not active", version),
+				 errhint("See personalize.solution_versions.")));
+	target->campaign = psprintf("solution version " INT64_FORMAT, version);
+	runtime_fill_target(target);
 }
 
 /*

@@ -23,7 +23,7 @@
 /* What a campaign name resolves to for one request. */
 typedef struct CampaignTarget
 {
-	char	   *campaign;
+	char	   *campaign;		/* name used in messages */
 	int64		version;
 	TimestampTz version_created;	/* with version, identifies the model */
 	char	   *recipe_type;
@@ -44,6 +44,7 @@ typedef struct UserScores
 } UserScores;
 
 extern void RuntimeResolveCampaign(const char *campaign, CampaignTarget *target);
+extern void RuntimeResolveVersion(int64 version, CampaignTarget *target);
 extern void RuntimeRequireRecipeType(const CampaignTarget *target, const char *function,...);
 extern void RuntimeScoreUser(const CampaignTarget *target, const char *user_id,
 							 UserScores *out);
