@@ -24,6 +24,10 @@
  * chance to do so (killed, server crash) is noticed by
  * wait_for_solution_version, which marks the version CREATE FAILED.
  *
+ * A batch inference job uses the same launch and wait: its worker runs
+ * personalize._run_batch_job as the requesting role in one transaction,
+ * so a failed job leaves no output table, and records the failure.
+ *
  * Copyright (c) 2026, personalize developers
  *
  * IDENTIFICATION
@@ -60,9 +64,16 @@
  * Parameters of one job, passed in bgw_extra, with the requesting
  * session's training settings so the worker applies the same limits.
  */
+typedef enum WorkerKind
+{
+	WORKER_TRAINING,
+	WORKER_BATCH_JOB
+} WorkerKind;
+
 typedef struct TrainingWorkerArgs
 {
-	int64		version;
+	WorkerKind	kind;
+	int64		version;		/* or the batch job id */
 	Oid			database;
 	Oid			role;
 	TransactionId requester_xid;
@@ -70,6 +81,7 @@ typedef struct TrainingWorkerArgs
 	int			min_users;
 	int			training_memory_kb;
 	int			ease_max_items;
+	int			max_results;
 } TrainingWorkerArgs;
 
 StaticAssertDecl(sizeof(TrainingWorkerArgs) <= BGW_EXTRALEN,
@@ -79,6 +91,9 @@ StaticAssertDecl(sizeof(TrainingWorkerArgs) <= BGW_EXTRALEN,
 #define WAIT_POLL_MS 100
 
 PGDLLEXPORT void personalize_training_worker_main(Datum main_arg);
+
+static int	worker_launch(WorkerKind kind, int64 version);
+static void batch_job_run(int64 id);
 
 /* Context current before worker_begin, restored by worker_end. */
 static MemoryContext worker_saved_context = NULL;
@@ -118,6 +133,17 @@ worker_end(void)
 int
 TrainingWorkerLaunch(int64 version)
 {
+	return worker_launch(WORKER_TRAINING, version);
+}
+
+/*
+ * Start a background worker of kind for the object id and record its pid
+ * on the object's row.  Called in the requesting transaction, connected to
+ * SPI.
+ */
+static int
+worker_launch(WorkerKind kind, int64 version)
+{
 	BackgroundWorker worker = {0};
 	BackgroundWorkerHandle *handle;
 	TrainingWorkerArgs args;
@@ -126,6 +152,7 @@ TrainingWorkerLaunch(int64 version)
 	Datum		values[2];
 	OwnerSwitch sw;
 
+	args.kind = kind;
 	args.version = version;
 	args.database = MyDatabaseId;
 	args.role = GetUserId();
@@ -134,33 +161,41 @@ TrainingWorkerLaunch(int64 version)
 	args.min_users = personalize_min_users;
 	args.training_memory_kb = personalize_training_memory_kb;
 	args.ease_max_items = personalize_ease_max_items;
+	args.max_results = personalize_max_results;
 
 	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
 	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
 	worker.bgw_restart_time = BGW_NEVER_RESTART;
 	snprintf(worker.bgw_library_name, BGW_MAXLEN, "personalize");
 	snprintf(worker.bgw_function_name, BGW_MAXLEN, "personalize_training_worker_main");
-	snprintf(worker.bgw_name, BGW_MAXLEN, "personalize training of solution version " INT64_FORMAT, version);
-	snprintf(worker.bgw_type, BGW_MAXLEN, "personalize training");
+	if (kind == WORKER_TRAINING)
+		snprintf(worker.bgw_name, BGW_MAXLEN, "personalize training of solution version " INT64_FORMAT, version);
+	else
+		snprintf(worker.bgw_name, BGW_MAXLEN, "personalize batch job " INT64_FORMAT, version);
+	snprintf(worker.bgw_type, BGW_MAXLEN, kind == WORKER_TRAINING ? "personalize training" : "personalize batch job");
 	worker.bgw_notify_pid = MyProcPid;
 	memcpy(worker.bgw_extra, &args, sizeof(args));
 
 	if (!RegisterDynamicBackgroundWorker(&worker, &handle))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
-				 errmsg("could not start a background worker to train solution version " INT64_FORMAT, version),
+				 errmsg("could not start a background worker for %s " INT64_FORMAT,
+						kind == WORKER_TRAINING ? "solution version" : "batch job", version),
 				 errhint("All background worker slots are in use: raise max_worker_processes (now %d), or train with wait => true.",
 						 max_worker_processes)));
 	if (WaitForBackgroundWorkerStartup(handle, &pid) != BGWH_STARTED)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
-				 errmsg("the background worker for solution version " INT64_FORMAT " did not start", version),
+				 errmsg("the background worker for %s " INT64_FORMAT " did not start",
+						kind == WORKER_TRAINING ? "solution version" : "batch job", version),
 				 errhint("See the server log.")));
 
 	values[0] = Int64GetDatum(version);
 	values[1] = Int32GetDatum(pid);
 	BecomeExtensionOwner(&sw);
-	if (SPI_execute_with_args("UPDATE personalize.solution_version SET worker_pid = $2 WHERE id = $1",
+	if (SPI_execute_with_args(kind == WORKER_TRAINING
+							  ? "UPDATE personalize.solution_version SET worker_pid = $2 WHERE id = $1"
+							  : "UPDATE personalize.batch_job SET worker_pid = $2 WHERE id = $1",
 							  2, argtypes, values, NULL, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "could not record the training worker");
 	RestoreUser(&sw);
@@ -223,6 +258,96 @@ worker_process_alive(int pid)
 }
 
 /*
+ * Run one statement with an int8 parameter as the extension owner (catalog
+ * bookkeeping of batch jobs) or as the worker's role; returns rows processed.
+ */
+static uint64
+worker_execute(const char *sql, int64 id, bool as_owner)
+{
+	Oid			argtype = INT8OID;
+	Datum		value = Int64GetDatum(id);
+	OwnerSwitch sw;
+	int			rc;
+
+	if (as_owner)
+		BecomeExtensionOwner(&sw);
+	rc = SPI_execute_with_args(sql, 1, &argtype, &value, NULL, false, 0);
+	if (as_owner)
+		RestoreUser(&sw);
+	if (rc < 0)
+		elog(ERROR, "could not run batch job statement: %s", SPI_result_code_string(rc));
+	return SPI_processed;
+}
+
+/*
+ * Run batch job id: claim it, run it as the requesting role, and record a
+ * failure with its message.
+ */
+static void
+batch_job_run(int64 id)
+{
+	MemoryContext context = CurrentMemoryContext;
+	bool		claimed;
+
+	worker_begin();
+	claimed = worker_execute("UPDATE personalize.batch_job SET status = 'CREATE IN_PROGRESS' "
+							 "WHERE id = $1 AND status = 'CREATE PENDING'", id, true) == 1;
+	worker_end();
+	if (!claimed)
+		return;
+	pgstat_report_activity(STATE_RUNNING, psprintf("batch job " INT64_FORMAT, id));
+	PG_TRY();
+	{
+		worker_begin();
+		(void) worker_execute("SELECT personalize._run_batch_job($1)", id, false);
+		worker_end();
+		ereport(LOG, (errmsg("batch job " INT64_FORMAT " is ACTIVE", id)));
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+		Oid			argtypes[2] = {INT8OID, TEXTOID};
+		Datum		values[2];
+		OwnerSwitch sw;
+
+		MemoryContextSwitchTo(context);
+		EmitErrorReport();
+		edata = CopyErrorData();
+		FlushErrorState();
+		AbortOutOfAnyTransaction();
+		MemoryContextSwitchTo(context);
+		values[0] = Int64GetDatum(id);
+		values[1] = CStringGetTextDatum(edata->message);
+		worker_begin();
+		BecomeExtensionOwner(&sw);
+		(void) SPI_execute_with_args("UPDATE personalize.batch_job SET status = 'CREATE FAILED', "
+									 "failure_reason = $2, finished = clock_timestamp() WHERE id = $1",
+									 2, argtypes, values, NULL, false, 0);
+		RestoreUser(&sw);
+		worker_end();
+	}
+	PG_END_TRY();
+}
+
+PG_FUNCTION_INFO_V1(personalize_launch_batch_worker);
+
+/*
+ * _launch_batch_worker(job bigint) RETURNS integer
+ *
+ * Start the background worker of a CREATE PENDING batch job; returns its pid.
+ */
+Datum
+personalize_launch_batch_worker(PG_FUNCTION_ARGS)
+{
+	int			pid;
+
+	SPI_connect();
+	pid = worker_launch(WORKER_BATCH_JOB, PG_GETARG_INT64(0));
+	SPI_finish();
+	PG_RETURN_INT32(pid);
+}
+
+/*
  * Entry point of a training worker.
  */
 void
@@ -241,6 +366,7 @@ personalize_training_worker_main(Datum main_arg)
 	worker_apply_setting("personalize.min_users", args.min_users);
 	worker_apply_setting("personalize.training_memory", args.training_memory_kb);
 	worker_apply_setting("personalize.ease_max_items", args.ease_max_items);
+	worker_apply_setting("personalize.max_results", args.max_results);
 
 	job_context = AllocSetContextCreate(TopMemoryContext, "personalize training context",
 										ALLOCSET_DEFAULT_SIZES);
@@ -255,6 +381,12 @@ personalize_training_worker_main(Datum main_arg)
 	XactLockTableWait(args.requester_xid, NULL, NULL, XLTW_None);
 	CommitTransactionCommand();
 	MemoryContextSwitchTo(job_context);
+
+	if (args.kind == WORKER_BATCH_JOB)
+	{
+		batch_job_run(args.version);
+		proc_exit(0);
+	}
 
 	PG_TRY();
 	{

@@ -3,17 +3,18 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS personalize;
-SELECT plan(91);
+SELECT plan(97);
 
 SELECT has_schema('personalize');
 SELECT has_extension('personalize');
 
 -- catalog tables and views
 SELECT has_table('personalize', t, 'table ' || t) FROM unnest(ARRAY[
-	'dataset_group', 'dataset', 'recipe', 'solution', 'solution_version', 'model_item', 'campaign']) t;
+	'dataset_group', 'dataset', 'recipe', 'solution', 'solution_version', 'model_item', 'campaign',
+	'batch_job']) t;
 SELECT has_view('personalize', v, 'view ' || v) FROM unnest(ARRAY[
 	'dataset_groups', 'datasets', 'recipes', 'solutions', 'solution_versions', 'campaigns', 'item_embeddings',
-	'related_item_lists']) v;
+	'related_item_lists', 'jobs']) v;
 SELECT columns_are('personalize', 'solution_versions', ARRAY[
 	'id', 'solution', 'recipe', 'status', 'progress', 'failure_reason', 'training_mode',
 	'hyperparameters', 'metrics', 'users', 'items', 'interactions', 'training_seconds',
@@ -34,6 +35,7 @@ SELECT has_function('personalize', 'create_solution_version', ARRAY['text', 'tex
 SELECT has_function('personalize', 'solution_metrics', ARRAY['bigint']);
 SELECT has_function('personalize', 'wait_for_solution_version', ARRAY['bigint', 'interval']);
 SELECT has_function('personalize', 'stop_solution_version', ARRAY['bigint']);
+SELECT has_function('personalize', 'create_batch_inference_job', ARRAY['text', 'bigint', 'text', 'text', 'integer', 'text', 'boolean']);
 SELECT has_function('personalize', 'create_campaign', ARRAY['text', 'bigint', 'jsonb']);
 SELECT has_function('personalize', 'update_campaign', ARRAY['text', 'bigint', 'jsonb']);
 SELECT has_function('personalize', 'drop_campaign', ARRAY['text']);
@@ -76,7 +78,9 @@ SELECT is(count(*), 0::bigint, 'no SECURITY DEFINER functions')
 SELECT is(count(*), 0::bigint, 'every SQL and PL/pgSQL function sets search_path')
   FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
  WHERE pronamespace = 'personalize'::regnamespace AND l.lanname IN ('sql', 'plpgsql')
-   AND NOT coalesce(array_to_string(proconfig, ',') LIKE '%search_path=pg_catalog, pg_temp%', false);
+   AND NOT coalesce(array_to_string(proconfig, ',') LIKE '%search_path=pg_catalog, pg_temp%', false)
+   -- runs the caller's input query in the caller's search_path, every object qualified
+   AND p.proname <> 'create_batch_inference_job';
 SELECT is(count(*), 0::bigint, 'every function has a comment')
   FROM pg_proc p WHERE pronamespace = 'personalize'::regnamespace
    AND obj_description(p.oid, 'pg_proc') IS NULL;
@@ -96,6 +100,7 @@ SELECT function_privs_are('personalize', f, a, 'public', ARRAY[]::text[], f || '
 	('create_solution_version', ARRAY['text', 'text', 'boolean']),
 	('wait_for_solution_version', ARRAY['bigint', 'interval']),
 	('stop_solution_version', ARRAY['bigint']),
+	('create_batch_inference_job', ARRAY['text', 'bigint', 'text', 'text', 'integer', 'text', 'boolean']),
 	('create_campaign', ARRAY['text', 'bigint', 'jsonb']),
 	('update_campaign', ARRAY['text', 'bigint', 'jsonb']),
 	('drop_campaign', ARRAY['text'])) AS x(f, a);
@@ -106,9 +111,10 @@ SELECT function_privs_are('personalize', 'personalized_rank', ARRAY['text', 'tex
 SELECT function_privs_are('personalize', 'related_items', ARRAY['text', 'text', 'integer', 'text', 'jsonb'],
 	'public', ARRAY['EXECUTE']);
 SELECT table_privs_are('personalize', t, 'public', ARRAY[]::text[], 'catalog table ' || t || ' is private')
-  FROM unnest(ARRAY['dataset_group', 'dataset', 'recipe', 'solution', 'solution_version', 'model_item', 'campaign']) t;
+  FROM unnest(ARRAY['dataset_group', 'dataset', 'recipe', 'solution', 'solution_version', 'model_item', 'campaign',
+	'batch_job']) t;
 SELECT table_privs_are('personalize', v, 'public', ARRAY['SELECT'], 'view ' || v || ' is readable')
-  FROM unnest(ARRAY['dataset_groups', 'datasets', 'recipes', 'solutions', 'solution_versions', 'campaigns']) v;
+  FROM unnest(ARRAY['dataset_groups', 'datasets', 'recipes', 'solutions', 'solution_versions', 'campaigns', 'jobs']) v;
 SELECT table_privs_are('personalize', 'item_embeddings', 'public', ARRAY[]::text[], 'embeddings are granted by the administrator');
 SELECT table_privs_are('personalize', 'related_item_lists', 'public', ARRAY[]::text[], 'related lists are granted by the administrator');
 

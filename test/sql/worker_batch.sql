@@ -1,0 +1,69 @@
+-- Batch inference jobs: create_batch_inference_job here (wait => true) and
+-- in a background worker, the jobs view, and errors.
+SET client_min_messages = warning;
+\set SHOW_CONTEXT never
+SET personalize.min_interactions = 100;
+SET personalize.min_users = 10;
+
+CREATE TABLE tracks (user_id int, item_id text, ts bigint);
+INSERT INTO tracks SELECT u, 'c' || (u % 3) || ((u + j) % 10), u * 100 + j + 1
+  FROM generate_series(1, 60) u, generate_series(0, 5) j;
+CREATE TABLE listeners (id int);
+INSERT INTO listeners VALUES (3), (4), (5), (999);
+SELECT personalize.create_dataset_group('music');
+SELECT personalize.create_dataset('music', 'interactions', 'tracks', event_time => 'ts');
+SELECT personalize.create_solution('music-up', 'music', 'user-personalization', '{"factors": 8, "seed": 7}');
+SELECT personalize.create_solution_version('music-up') AS up \gset
+SELECT personalize.create_solution('music-sims', 'music', 'sims');
+SELECT personalize.create_solution_version('music-sims') AS sims \gset
+SELECT personalize.create_campaign('music', :up);
+
+-- here: the output matches recommend() row for row
+SELECT personalize.create_batch_inference_job('nightly', :up, 'SELECT id FROM listeners', 'recs', 5, wait => true) AS job \gset
+SELECT name, job_type, status, rows, output_table FROM personalize.jobs WHERE id = :job;
+SELECT count(*) AS mismatches FROM (
+	SELECT user_id, rank, item_id, score FROM recs
+	EXCEPT
+	SELECT l.id::text, r.rank::integer, r.item_id, r.score
+	  FROM listeners l CROSS JOIN LATERAL personalize.recommend('music', l.id::text, 5) WITH ORDINALITY r(item_id, score, rank)) x;
+SELECT user_id, count(*) FROM recs GROUP BY 1 ORDER BY 1;
+
+-- in a background worker; related items take item ids as input
+SELECT personalize.create_batch_inference_job('related', :sims, $$SELECT 'c0' || g FROM generate_series(0, 2) g$$,
+	'public.related', 3) AS bg_job \gset
+DO $$
+BEGIN
+	FOR i IN 1..300 LOOP
+		EXIT WHEN (SELECT status FROM personalize.jobs WHERE name = 'related') NOT IN ('CREATE PENDING', 'CREATE IN_PROGRESS');
+		PERFORM pg_sleep(0.1);
+	END LOOP;
+END $$;
+SELECT status, rows FROM personalize.jobs WHERE id = :bg_job;
+SELECT query_item_id, count(*) FILTER (WHERE item_id LIKE 'c0%') AS same_cluster FROM related GROUP BY 1 ORDER BY 1;
+
+-- a failing job in the worker is recorded and leaves no table
+SELECT personalize.create_batch_inference_job('broken', :up, 'SELECT 1 / (id - id) FROM listeners', 'broken_out') AS broken \gset
+DO $$
+BEGIN
+	FOR i IN 1..300 LOOP
+		EXIT WHEN (SELECT status FROM personalize.jobs WHERE name = 'broken') NOT IN ('CREATE PENDING', 'CREATE IN_PROGRESS');
+		PERFORM pg_sleep(0.1);
+	END LOOP;
+END $$;
+SELECT status, failure_reason FROM personalize.jobs WHERE id = :broken;
+SELECT to_regclass('broken_out') IS NULL AS no_table;
+
+-- errors
+SELECT personalize.create_batch_inference_job('nightly', :up, 'SELECT id FROM listeners', 'recs2');
+SELECT personalize.create_batch_inference_job('again', :up, 'SELECT id FROM listeners', 'recs');
+SELECT personalize.create_batch_inference_job('bad', :up, 'SELEC id FROM listeners', 'recs3');
+SELECT personalize.create_batch_inference_job('bad', :up, 'SELECT id FROM nowhere', 'recs3');
+SELECT personalize.create_batch_inference_job('bad', :up, 'SELECT id FROM listeners', 'a.b.c');
+SELECT personalize.create_batch_inference_job('bad', -1, 'SELECT id FROM listeners', 'recs3');
+SELECT personalize.create_batch_inference_job('bad', :up, 'SELECT id FROM listeners', 'recs3', 0);
+SELECT personalize.create_batch_inference_job('bad', :up, 'SELECT id FROM listeners', 'recs3', filter => 'f');
+SELECT personalize.create_batch_inference_job('bad', :up, NULL, 'recs3');
+
+SELECT personalize.drop_campaign('music');
+SELECT personalize.drop_dataset_group('music', cascade => true);
+SELECT count(*) AS jobs_left FROM personalize.jobs;
