@@ -156,15 +156,6 @@ INSERT INTO @extschema@.recipe (name, recipe_type, hyperparameters, description)
    "recency_half_life": {"type": "number", "default": 20, "min": 0, "max": 10000, "description": "at request time an event of the user weighs half as much for every this many newer events (0: no decay)"},
    "seed":           {"type": "integer", "default": 42,   "min": 0,   "max": 2147483647, "description": "seed of the initial factors and of the evaluation split"}}',
  'implicit-feedback matrix factorization (Hu, Koren and Volinsky 2008) solved with conjugate gradient (Takacs et al. 2011); users are folded in from their current history at request time'),
-('personalized-ranking', 'PERSONALIZED_RANKING',
- '{"factors":        {"type": "integer", "default": 64,   "min": 1,   "max": 512,  "description": "latent factors per user and item"},
-   "regularization": {"type": "number",  "default": 1.0,  "min": 0,   "max": 10000, "description": "L2 penalty on the factors"},
-   "alpha":          {"type": "number",  "default": 1.0,  "min": 0,   "max": 10000, "description": "confidence weight per interaction: c = 1 + alpha * count"},
-   "iterations":     {"type": "integer", "default": 15,   "min": 1,   "max": 200,  "description": "alternating least squares sweeps"},
-   "cg_steps":       {"type": "integer", "default": 3,    "min": 1,   "max": 50,   "description": "conjugate gradient steps per factor update"},
-   "recency_half_life": {"type": "number", "default": 20, "min": 0, "max": 10000, "description": "at request time an event of the user weighs half as much for every this many newer events (0: no decay)"},
-   "seed":           {"type": "integer", "default": 42,   "min": 0,   "max": 2147483647, "description": "seed of the initial factors and of the evaluation split"}}',
- 'the user-personalization model deployed for personalized_rank: reranks a given list of items for a user'),
 ('ease', 'USER_PERSONALIZATION',
  '{"lambda":            {"type": "number", "default": 500, "min": 0.001, "max": 1000000, "description": "L2 penalty on the item-item weights"},
    "recency_half_life": {"type": "number", "default": 20,  "min": 0, "max": 10000, "description": "at request time an event of the user weighs half as much for every this many newer events (0: no decay)"}}',
@@ -178,6 +169,12 @@ INSERT INTO @extschema@.recipe (name, recipe_type, hyperparameters, description)
    "neighbors":                  {"type": "integer", "default": 100, "min": 1, "max": 1000, "description": "related items kept per item"},
    "recency_half_life":          {"type": "number", "default": 20, "min": 0, "max": 10000, "description": "weighting of a held-out user history in the offline metrics"}}',
  'related items from co-occurrence in user histories (item-item collaborative filtering), as Personalize SIMS');
+
+-- personalized-ranking trains the user-personalization model: same hyperparameters
+INSERT INTO @extschema@.recipe (name, recipe_type, hyperparameters, description)
+SELECT 'personalized-ranking', 'PERSONALIZED_RANKING', r.hyperparameters,
+       'the user-personalization model deployed for personalized_rank: reranks a given list of items for a user'
+  FROM @extschema@.recipe r WHERE r.name = 'user-personalization';
 
 -- ---------------------------------------------------------------------------
 -- Views

@@ -94,16 +94,13 @@ DatasetLookupInteractions(const char *dataset_group, InteractionsDataset *ds)
 {
 	Oid			argtypes[1] = {TEXTOID};
 	Datum		values[1] = {CStringGetTextDatum(dataset_group)};
-	OwnerSwitch sw;
 	int			rc;
 
-	BecomeExtensionOwner(&sw);
-	rc = SPI_execute_with_args("SELECT relation::oid, user_column, item_column, time_column, "
+	rc = CatalogExecute("SELECT relation::oid, user_column, item_column, time_column, "
 							   "time_kind, event_type_column, event_value_column "
 							   "FROM personalize.dataset "
 							   "WHERE dataset_group = $1 AND dataset_type = 'interactions'",
 							   1, argtypes, values, NULL, true, 1);
-	RestoreUser(&sw);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "could not read dataset registration: %s", SPI_result_code_string(rc));
 	if (SPI_processed == 0 ||

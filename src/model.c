@@ -88,7 +88,6 @@ ModelStore(int64 version, const RecipeModel *model, const IdMap *items)
 	Oid			argtypes[8] = {INT8OID, TEXTARRAYOID, FLOAT8ARRAYOID, FLOAT4ARRAYOID, INT4OID,
 	INT4ARRAYOID, FLOAT4ARRAYOID, INT4ARRAYOID};
 	char		nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
-	OwnerSwitch sw;
 	int			rc;
 
 	for (int32 i = 0; i < n; i++)
@@ -115,8 +114,7 @@ ModelStore(int64 version, const RecipeModel *model, const IdMap *items)
 	else
 		nulls[5] = nulls[6] = nulls[7] = 'n';
 
-	BecomeExtensionOwner(&sw);
-	rc = SPI_execute_with_args("INSERT INTO personalize.model_item "
+	rc = CatalogExecute("INSERT INTO personalize.model_item "
 							   "(solution_version, item_index, item_id, popularity, factors, "
 							   " neighbors, neighbor_scores) "
 							   "SELECT $1, (u.o - 1)::int4, u.id, u.pop, "
@@ -124,7 +122,6 @@ ModelStore(int64 version, const RecipeModel *model, const IdMap *items)
 							   "       $6[$8[u.o] + 1 : $8[u.o + 1]], $7[$8[u.o] + 1 : $8[u.o + 1]] "
 							   "FROM unnest($2, $3) WITH ORDINALITY AS u(id, pop, o)",
 							   8, argtypes, values, nulls, false, 0);
-	RestoreUser(&sw);
 	if (rc != SPI_OK_INSERT)
 		elog(ERROR, "could not store model rows: %s", SPI_result_code_string(rc));
 }
@@ -196,7 +193,6 @@ model_load(int64 version)
 {
 	Oid			argtypes[1] = {INT8OID};
 	Datum		values[1] = {Int64GetDatum(version)};
-	OwnerSwitch sw;
 	int			rc;
 	char	   *recipe_name;
 	MemoryContext context;
@@ -207,8 +203,7 @@ model_load(int64 version)
 	SPITupleTable *tt;
 	int32		n;
 
-	BecomeExtensionOwner(&sw);
-	rc = SPI_execute_with_args("SELECT s.recipe, v.users, v.hyperparameters, v.items "
+	rc = CatalogExecute("SELECT s.recipe, v.users, v.hyperparameters, v.items "
 							   "FROM personalize.solution_version v "
 							   "JOIN personalize.solution s ON s.name = v.solution "
 							   "WHERE v.id = $1 AND v.status = 'ACTIVE'",
@@ -241,11 +236,10 @@ model_load(int64 version)
 	n = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4, &isnull));
 	MemoryContextSwitchTo(old);
 
-	rc = SPI_execute_with_args("SELECT item_id, popularity, factors, neighbors, neighbor_scores "
+	rc = CatalogExecute("SELECT item_id, popularity, factors, neighbors, neighbor_scores "
 							   "FROM personalize.model_item "
 							   "WHERE solution_version = $1 ORDER BY item_index",
 							   1, argtypes, values, NULL, true, 0);
-	RestoreUser(&sw);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "could not read model rows: %s", SPI_result_code_string(rc));
 	if ((int64) SPI_processed != n)

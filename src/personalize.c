@@ -25,6 +25,7 @@
 #include "catalog/indexing.h"
 #include "utils/fmgroids.h"
 #include "utils/rel.h"
+#include "executor/spi.h"
 #include "miscadmin.h"
 
 #include "personalize.h"
@@ -98,4 +99,21 @@ void
 RestoreUser(const OwnerSwitch *sw)
 {
 	SetUserIdAndSecContext(sw->saved_user, sw->saved_context);
+}
+
+/*
+ * SPI_execute_with_args as the extension owner: for the extension's own
+ * catalog tables, which are private to it.  The caller is connected to SPI.
+ */
+int
+CatalogExecute(const char *sql, int nargs, Oid *argtypes, Datum *values,
+			   const char *nulls, bool read_only, long count)
+{
+	OwnerSwitch sw;
+	int			rc;
+
+	BecomeExtensionOwner(&sw);
+	rc = SPI_execute_with_args(sql, nargs, argtypes, values, nulls, read_only, count);
+	RestoreUser(&sw);
+	return rc;
 }

@@ -42,5 +42,7 @@ typedef struct OwnerSwitch
 
 extern void BecomeExtensionOwner(OwnerSwitch *sw);
 extern void RestoreUser(const OwnerSwitch *sw);
+extern int	CatalogExecute(const char *sql, int nargs, Oid *argtypes, Datum *values,
+						   const char *nulls, bool read_only, long count);
 
 #endif							/* PERSONALIZE_H */

@@ -101,7 +101,6 @@ training_begin(TrainingJob *job, const char *status)
 {
 	Oid			argtypes[4] = {TEXTOID, TEXTOID, JSONBOID, TEXTOID};
 	Datum		values[4];
-	OwnerSwitch sw;
 	SPITupleTable *tt;
 	bool		isnull;
 	Oid			owner;
@@ -109,13 +108,11 @@ training_begin(TrainingJob *job, const char *status)
 	int			rc;
 
 	values[0] = CStringGetTextDatum(job->solution);
-	BecomeExtensionOwner(&sw);
-	rc = SPI_execute_with_args("SELECT s.dataset_group, s.recipe, s.owner::oid, s.event_type, "
+	rc = CatalogExecute("SELECT s.dataset_group, s.recipe, s.owner::oid, s.event_type, "
 							   "s.event_value_threshold, "
 							   "personalize._resolve_hyperparameters(s.recipe, s.hyperparameters) "
 							   "FROM personalize.solution s WHERE s.name = $1",
 							   1, argtypes, values, NULL, false, 1);
-	RestoreUser(&sw);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "could not read solution: %s", SPI_result_code_string(rc));
 	if (SPI_processed == 0)
@@ -148,12 +145,10 @@ training_begin(TrainingJob *job, const char *status)
 	values[1] = CStringGetTextDatum(job->training_mode);
 	values[2] = JsonbPGetDatum(job->hyperparameters);
 	values[3] = CStringGetTextDatum(status);
-	BecomeExtensionOwner(&sw);
-	rc = SPI_execute_with_args("INSERT INTO personalize.solution_version "
+	rc = CatalogExecute("INSERT INTO personalize.solution_version "
 							   "(solution, status, training_mode, hyperparameters) "
 							   "VALUES ($1, $4, $2, $3) RETURNING id",
 							   4, argtypes, values, NULL, false, 1);
-	RestoreUser(&sw);
 	if (rc != SPI_OK_INSERT_RETURNING || SPI_processed != 1)
 		elog(ERROR, "could not insert solution version: %s", SPI_result_code_string(rc));
 	job->version = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
@@ -169,20 +164,17 @@ TrainingClaimVersion(TrainingJob *job)
 {
 	Oid			argtypes[1] = {INT8OID};
 	Datum		values[1] = {Int64GetDatum(job->version)};
-	OwnerSwitch sw;
 	SPITupleTable *tt;
 	bool		isnull;
 	char	   *recipe_name;
 	int			rc;
 
-	BecomeExtensionOwner(&sw);
-	rc = SPI_execute_with_args("UPDATE personalize.solution_version v SET status = 'CREATE IN_PROGRESS' "
+	rc = CatalogExecute("UPDATE personalize.solution_version v SET status = 'CREATE IN_PROGRESS' "
 							   "FROM personalize.solution s "
 							   "WHERE v.id = $1 AND v.status = 'CREATE PENDING' AND s.name = v.solution "
 							   "RETURNING s.name, s.dataset_group, s.recipe, s.event_type, "
 							   "s.event_value_threshold, v.hyperparameters, v.training_mode",
 							   1, argtypes, values, NULL, false, 1);
-	RestoreUser(&sw);
 	if (rc != SPI_OK_UPDATE_RETURNING)
 		elog(ERROR, "could not claim solution version: %s", SPI_result_code_string(rc));
 	if (SPI_processed == 0)
@@ -318,12 +310,9 @@ training_sync_campaigns(const TrainingJob *job)
 {
 	Oid			argtypes[1] = {INT8OID};
 	Datum		values[1] = {Int64GetDatum(job->version)};
-	OwnerSwitch sw;
 	int			rc;
 
-	BecomeExtensionOwner(&sw);
-	rc = SPI_execute_with_args("SELECT personalize._sync_campaigns($1)", 1, argtypes, values, NULL, false, 0);
-	RestoreUser(&sw);
+	rc = CatalogExecute("SELECT personalize._sync_campaigns($1)", 1, argtypes, values, NULL, false, 0);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "could not synchronise campaigns: %s", SPI_result_code_string(rc));
 	for (uint64 i = 0; i < SPI_processed; i++)
@@ -345,7 +334,6 @@ TrainingFinish(TrainingJob *job, const char *reason)
 	Datum		values[8];
 	char		nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
 	instr_time	elapsed;
-	OwnerSwitch sw;
 	int			rc;
 
 	INSTR_TIME_SET_CURRENT(elapsed);
@@ -370,14 +358,12 @@ TrainingFinish(TrainingJob *job, const char *reason)
 		nulls[4] = nulls[5] = nulls[6] = 'n';
 	values[7] = Float8GetDatum(INSTR_TIME_GET_DOUBLE(elapsed));
 
-	BecomeExtensionOwner(&sw);
-	rc = SPI_execute_with_args("UPDATE personalize.solution_version SET status = $2, metrics = $3, "
+	rc = CatalogExecute("UPDATE personalize.solution_version SET status = $2, metrics = $3, "
 							   "failure_reason = $4, users = $5, items = $6, interactions = $7, "
 							   "training_seconds = $8, progress = CASE WHEN $3 IS NULL THEN progress ELSE 1 END, "
 							   "finished = clock_timestamp() "
 							   "WHERE id = $1 AND status IN ('CREATE PENDING', 'CREATE IN_PROGRESS')",
 							   8, argtypes, values, nulls, false, 0);
-	RestoreUser(&sw);
 	if (rc != SPI_OK_UPDATE)
 		elog(ERROR, "could not update solution version: %s", SPI_result_code_string(rc));
 	if (SPI_processed != 1)

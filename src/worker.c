@@ -150,7 +150,6 @@ worker_launch(WorkerKind kind, int64 version)
 	pid_t		pid;
 	Oid			argtypes[2] = {INT8OID, INT4OID};
 	Datum		values[2];
-	OwnerSwitch sw;
 
 	args.kind = kind;
 	args.version = version;
@@ -192,13 +191,11 @@ worker_launch(WorkerKind kind, int64 version)
 
 	values[0] = Int64GetDatum(version);
 	values[1] = Int32GetDatum(pid);
-	BecomeExtensionOwner(&sw);
-	if (SPI_execute_with_args(kind == WORKER_TRAINING
+	if (CatalogExecute(kind == WORKER_TRAINING
 							  ? "UPDATE personalize.solution_version SET worker_pid = $2 WHERE id = $1"
 							  : "UPDATE personalize.batch_job SET worker_pid = $2 WHERE id = $1",
 							  2, argtypes, values, NULL, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "could not record the training worker");
-	RestoreUser(&sw);
 	return pid;
 }
 
@@ -213,7 +210,6 @@ TrainingWorkerProgress(TrainingJob *job)
 {
 	Oid			argtypes[2] = {INT8OID, FLOAT4OID};
 	Datum		values[2];
-	OwnerSwitch sw;
 	bool		stopped;
 
 	if (IsTransactionState())
@@ -221,12 +217,10 @@ TrainingWorkerProgress(TrainingJob *job)
 	values[0] = Int64GetDatum(job->version);
 	values[1] = Float4GetDatum(job->last_percent / 100.0f);
 	worker_begin();
-	BecomeExtensionOwner(&sw);
-	if (SPI_execute_with_args("UPDATE personalize.solution_version SET progress = $2 "
+	if (CatalogExecute("UPDATE personalize.solution_version SET progress = $2 "
 							  "WHERE id = $1 AND status = 'CREATE IN_PROGRESS'",
 							  2, argtypes, values, NULL, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "could not record training progress");
-	RestoreUser(&sw);
 	stopped = SPI_processed == 0;
 	worker_end();
 	if (stopped)
@@ -266,14 +260,11 @@ worker_execute(const char *sql, int64 id, bool as_owner)
 {
 	Oid			argtype = INT8OID;
 	Datum		value = Int64GetDatum(id);
-	OwnerSwitch sw;
 	int			rc;
 
-	if (as_owner)
-		BecomeExtensionOwner(&sw);
-	rc = SPI_execute_with_args(sql, 1, &argtype, &value, NULL, false, 0);
-	if (as_owner)
-		RestoreUser(&sw);
+	rc = as_owner
+		? CatalogExecute(sql, 1, &argtype, &value, NULL, false, 0)
+		: SPI_execute_with_args(sql, 1, &argtype, &value, NULL, false, 0);
 	if (rc < 0)
 		elog(ERROR, "could not run batch job statement: %s", SPI_result_code_string(rc));
 	return SPI_processed;
@@ -308,7 +299,6 @@ batch_job_run(int64 id)
 		ErrorData  *edata;
 		Oid			argtypes[2] = {INT8OID, TEXTOID};
 		Datum		values[2];
-		OwnerSwitch sw;
 
 		MemoryContextSwitchTo(context);
 		EmitErrorReport();
@@ -319,11 +309,9 @@ batch_job_run(int64 id)
 		values[0] = Int64GetDatum(id);
 		values[1] = CStringGetTextDatum(edata->message);
 		worker_begin();
-		BecomeExtensionOwner(&sw);
-		(void) SPI_execute_with_args("UPDATE personalize.batch_job SET status = 'CREATE FAILED', "
+		(void) CatalogExecute("UPDATE personalize.batch_job SET status = 'CREATE FAILED', "
 									 "failure_reason = $2, finished = clock_timestamp() WHERE id = $1",
 									 2, argtypes, values, NULL, false, 0);
-		RestoreUser(&sw);
 		worker_end();
 	}
 	PG_END_TRY();
@@ -445,17 +433,14 @@ wait_fail_dead_worker(int64 version, int pid)
 {
 	Oid			argtypes[2] = {INT8OID, TEXTOID};
 	Datum		values[2];
-	OwnerSwitch sw;
 
 	values[0] = Int64GetDatum(version);
 	values[1] = CStringGetTextDatum(psprintf("the training worker (pid %d) exited before finishing", pid));
-	BecomeExtensionOwner(&sw);
-	if (SPI_execute_with_args("UPDATE personalize.solution_version SET status = 'CREATE FAILED', "
+	if (CatalogExecute("UPDATE personalize.solution_version SET status = 'CREATE FAILED', "
 							  "failure_reason = $2, finished = clock_timestamp() "
 							  "WHERE id = $1 AND status IN ('CREATE PENDING', 'CREATE IN_PROGRESS')",
 							  2, argtypes, values, NULL, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "could not update solution version");
-	RestoreUser(&sw);
 	return SPI_processed == 1 ? "CREATE FAILED" : NULL;
 }
 
@@ -500,16 +485,13 @@ personalize_wait_for_solution_version(PG_FUNCTION_ARGS)
 	SPI_connect();
 	for (;;)
 	{
-		OwnerSwitch sw;
 		bool		isnull;
 		int			pid;
 
 		CHECK_FOR_INTERRUPTS();
-		BecomeExtensionOwner(&sw);
-		if (SPI_execute_with_args("SELECT status, worker_pid FROM personalize.solution_version WHERE id = $1",
+		if (CatalogExecute("SELECT status, worker_pid FROM personalize.solution_version WHERE id = $1",
 								  1, argtypes, values, NULL, false, 1) != SPI_OK_SELECT)
 			elog(ERROR, "could not read solution version");
-		RestoreUser(&sw);
 		if (SPI_processed == 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_OBJECT),
@@ -522,7 +504,7 @@ personalize_wait_for_solution_version(PG_FUNCTION_ARGS)
 		if (!isnull && !worker_process_alive(pid))
 		{
 			/* the worker may have committed its last word just now: look again first */
-			if (SPI_execute_with_args("SELECT 1 FROM personalize.solution_version WHERE id = $1 "
+			if (CatalogExecute("SELECT 1 FROM personalize.solution_version WHERE id = $1 "
 									  "AND status IN ('CREATE PENDING', 'CREATE IN_PROGRESS')",
 									  1, argtypes, values, NULL, false, 1) == SPI_OK_SELECT &&
 				SPI_processed == 1)
