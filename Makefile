@@ -29,6 +29,7 @@ OBJS = \
 	src/model.o \
 	src/train.o \
 	src/worker.o \
+	src/filter.o \
 	src/runtime.o \
 	src/recommend.o
 PGFILEDESC = "personalize - recommendations inside PostgreSQL"

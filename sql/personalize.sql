@@ -128,6 +128,15 @@ CREATE TABLE @extschema@.batch_job (
 );
 COMMENT ON TABLE @extschema@.batch_job IS 'batch inference jobs (internal; read personalize.jobs)';
 
+CREATE TABLE @extschema@.filter (
+	name		text PRIMARY KEY,
+	dataset_group	text NOT NULL REFERENCES @extschema@.dataset_group (name) ON DELETE CASCADE,
+	expression	text NOT NULL,
+	owner		regrole NOT NULL DEFAULT current_user::regrole,
+	created		timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+COMMENT ON TABLE @extschema@.filter IS 'recommendation filters (internal; read personalize.filters)';
+
 -- User data survives pg_dump; the recipe catalogue is recreated by this script.
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.dataset_group', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.dataset', '');
@@ -138,6 +147,7 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.solution_version_id_seq'
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.model_item', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.campaign', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.batch_job', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.filter', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.batch_job_id_seq', '');
 
 -- ---------------------------------------------------------------------------
@@ -215,6 +225,10 @@ CREATE VIEW @extschema@.campaigns AS
 	JOIN @extschema@.solution_version v ON v.id = c.solution_version
 	JOIN @extschema@.solution s ON s.name = v.solution;
 COMMENT ON VIEW @extschema@.campaigns IS 'campaigns and the solution version each one serves';
+
+CREATE VIEW @extschema@.filters AS
+	SELECT name, dataset_group, expression, owner, created FROM @extschema@.filter;
+COMMENT ON VIEW @extschema@.filters IS 'recommendation filters';
 
 CREATE VIEW @extschema@.jobs AS
 	SELECT id, name, job_type, solution_version, output_table, num_results, status, rows,
@@ -1052,6 +1066,77 @@ COMMENT ON FUNCTION @extschema@.personalized_rank(text, text, text[], text, json
 	'rank the given items for a user (softmax over the list); items unknown to the model come last with NULL score';
 
 -- ---------------------------------------------------------------------------
+-- Filters
+-- ---------------------------------------------------------------------------
+
+/*
+ * The values of a placeholder as text[]: a JSON array, or a string (which,
+ * as in Personalize, may list several "quoted","values").
+ */
+CREATE FUNCTION @extschema@._filter_values(filter_values jsonb, name text)
+RETURNS text[] LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp AS $$
+	SELECT CASE jsonb_typeof(filter_values -> name)
+		WHEN 'array' THEN ARRAY(SELECT jsonb_array_elements_text(filter_values -> name))
+		WHEN 'string' THEN
+			CASE WHEN (filter_values ->> name) ~ '^\s*"'
+			     THEN ARRAY(SELECT m[1] FROM regexp_matches(filter_values ->> name, '"([^"]*)"', 'g') AS m)
+			     ELSE ARRAY[filter_values ->> name] END
+		WHEN NULL THEN NULL
+		ELSE ARRAY[filter_values ->> name] END
+$$;
+COMMENT ON FUNCTION @extschema@._filter_values(jsonb, text) IS 'internal: the values bound to a filter placeholder';
+
+CREATE FUNCTION @extschema@._check_filter(dataset_group text, name text, expression text)
+RETURNS text
+AS 'MODULE_PATHNAME', 'personalize_check_filter'
+LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION @extschema@._check_filter(text, text, text) IS 'internal: compile a filter and plan its query, returning it';
+
+CREATE FUNCTION @extschema@.create_filter(name text, dataset_group text, expression text)
+RETURNS void LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	grp @extschema@.dataset_group;
+BEGIN
+	PERFORM @extschema@._require(name, 'name');
+	PERFORM @extschema@._require(expression, 'expression');
+	IF name = '' OR length(name) > 63 THEN
+		RAISE EXCEPTION 'filter name "%" is not valid', name
+			USING ERRCODE = 'invalid_parameter_value', HINT = 'Use 1 to 63 characters.';
+	END IF;
+	SELECT * INTO grp FROM @extschema@.dataset_group g WHERE g.name = create_filter.dataset_group;
+	IF NOT FOUND THEN
+		PERFORM @extschema@._not_found('dataset group', coalesce(dataset_group, 'NULL'), 'Create it first with personalize.create_dataset_group.');
+	END IF;
+	PERFORM @extschema@._check_owner('dataset group', dataset_group, grp.owner);
+	IF EXISTS (SELECT 1 FROM @extschema@.filter f WHERE f.name = create_filter.name) THEN
+		RAISE EXCEPTION 'filter "%" already exists', name
+			USING ERRCODE = 'duplicate_object', HINT = 'Choose another name, or drop it with personalize.drop_filter.';
+	END IF;
+	PERFORM @extschema@._check_filter(dataset_group, name, expression);
+	INSERT INTO @extschema@.filter (name, dataset_group, expression) VALUES (name, dataset_group, expression);
+END $$;
+COMMENT ON FUNCTION @extschema@.create_filter(text, text, text) IS
+	'create a filter from a Personalize filter expression or an SQL predicate (checked now)';
+
+CREATE FUNCTION @extschema@.drop_filter(name text)
+RETURNS void LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	f @extschema@.filter;
+BEGIN
+	PERFORM @extschema@._require(name, 'name');
+	SELECT * INTO f FROM @extschema@.filter x WHERE x.name = drop_filter.name FOR UPDATE;
+	IF NOT FOUND THEN
+		PERFORM @extschema@._not_found('filter', name, 'See personalize.filters for the existing ones.');
+	END IF;
+	PERFORM @extschema@._check_owner('filter', name, f.owner);
+	DELETE FROM @extschema@.filter x WHERE x.name = drop_filter.name;
+END $$;
+COMMENT ON FUNCTION @extschema@.drop_filter(text) IS 'drop a filter';
+
+-- ---------------------------------------------------------------------------
 -- Batch inference
 -- ---------------------------------------------------------------------------
 
@@ -1205,6 +1290,9 @@ REVOKE ALL ON FUNCTION
 	@extschema@.wait_for_solution_version(bigint, interval),
 	@extschema@.stop_solution_version(bigint),
 	@extschema@.create_batch_inference_job(text, bigint, text, text, integer, text, boolean),
+	@extschema@.create_filter(text, text, text),
+	@extschema@.drop_filter(text),
+	@extschema@._check_filter(text, text, text),
 	@extschema@._run_batch_job(bigint),
 	@extschema@._launch_batch_worker(bigint),
 	@extschema@.create_campaign(text, bigint, jsonb),
@@ -1215,4 +1303,4 @@ FROM PUBLIC;
 GRANT USAGE ON SCHEMA @extschema@ TO PUBLIC;
 GRANT SELECT ON @extschema@.dataset_groups, @extschema@.datasets, @extschema@.recipes,
 	@extschema@.solutions, @extschema@.solution_versions, @extschema@.campaigns,
-	@extschema@.jobs TO PUBLIC;
+	@extschema@.jobs, @extschema@.filters TO PUBLIC;

@@ -31,6 +31,7 @@
 #include "utils/jsonb.h"
 #include "utils/tuplestore.h"
 
+#include "filter.h"
 #include "personalize.h"
 #include "runtime.h"
 #include "topk.h"
@@ -51,19 +52,38 @@ require_argument(bool isnull, const char *argument, const char *hint)
 				 hint ? errhint("%s", hint) : 0));
 }
 
+/* The filter of a request, if any, with its values. */
+typedef struct RequestFilter
+{
+	CompiledFilter *filter;		/* NULL: no filter */
+	Jsonb	   *values;
+} RequestFilter;
+
 /*
- * Reject arguments that belong to features not implemented yet, rather
- * than ignore them and answer as if they were honoured.
+ * Read the filter and filter_values arguments (positions filter_arg and
+ * filter_arg + 1) and compile the filter for target.  Callers connect to SPI.
  */
 static void
-reject_filter(FunctionCallInfo fcinfo, int filter_arg, int values_arg)
+load_request_filter(FunctionCallInfo fcinfo, int filter_arg, const CampaignTarget *target,
+					RequestFilter *rf)
 {
-	if (!PG_ARGISNULL(filter_arg) || !PG_ARGISNULL(values_arg))
+	rf->filter = NULL;
+	rf->values = PG_ARGISNULL(filter_arg + 1) ? NULL : PG_GETARG_JSONB_P(filter_arg + 1);
+	if (rf->values != NULL && !JB_ROOT_IS_OBJECT(rf->values))
 		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("filters are not supported yet"),
-				 errhint("Filter the result in SQL, e.g. SELECT ... FROM personalize.recommend(...) r WHERE ...; "
-						 "ask for more results to leave enough after filtering.")));
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("filter_values must be a JSON object"),
+				 errhint("Pass for example '{\"GENRES\": [\"Comedy\", \"Drama\"]}'.")));
+	if (PG_ARGISNULL(filter_arg))
+	{
+		if (rf->values != NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("filter_values given without a filter"),
+					 errhint("Pass filter => 'name' too, or omit filter_values.")));
+		return;
+	}
+	rf->filter = FilterLoad(text_to_cstring(PG_GETARG_TEXT_PP(filter_arg)), target->dataset_group, rf->values);
 }
 
 /*
@@ -83,39 +103,196 @@ put_row(ReturnSetInfo *rsinfo, const char *item_id, bool has_score, double score
 }
 
 /*
+ * Rows on their way out: without a filter they go straight to the result;
+ * with one, candidates are buffered in rank order and each batch goes
+ * through the filter in one query, keeping the rank order.
+ */
+typedef struct Emitter
+{
+	ReturnSetInfo *rsinfo;
+	const RequestFilter *rf;
+	const char *user_id;
+	int			wanted;
+	int			emitted;
+	int			n;				/* buffered candidates */
+	int			capacity;
+	char	  **ids;
+	double	   *scores;
+	char	  **passing;
+} Emitter;
+
+static void
+emitter_init(Emitter *e, ReturnSetInfo *rsinfo, const RequestFilter *rf,
+			 const char *user_id, int wanted)
+{
+	e->rsinfo = rsinfo;
+	e->rf = rf;
+	e->user_id = user_id;
+	e->wanted = wanted;
+	e->emitted = 0;
+	e->n = 0;
+	e->capacity = 0;
+}
+
+/* Has the request all the rows it wants? */
+static bool
+emitter_full(const Emitter *e)
+{
+	return e->emitted >= e->wanted;
+}
+
+/*
+ * Send the buffered candidates through the filter and emit those that pass.
+ */
+static void
+emitter_flush(Emitter *e)
+{
+	int			n_pass;
+	int			p = 0;
+
+	if (e->n == 0)
+		return;
+	n_pass = FilterApply(e->rf->filter, e->user_id, e->rf->values, e->ids, e->n, e->passing);
+	for (int j = 0; j < e->n && p < n_pass && !emitter_full(e); j++)
+	{
+		if (strcmp(e->ids[j], e->passing[p]) != 0)
+			continue;
+		put_row(e->rsinfo, e->ids[j], true, e->scores[j]);
+		e->emitted++;
+		p++;
+	}
+	e->n = 0;
+}
+
+/*
+ * Offer one candidate (best first).
+ */
+static void
+emitter_add(Emitter *e, const char *id, double score)
+{
+	if (emitter_full(e))
+		return;
+	if (e->rf->filter == NULL)
+	{
+		put_row(e->rsinfo, id, true, score);
+		e->emitted++;
+		return;
+	}
+	if (e->n == e->capacity)
+	{
+		e->capacity = Max(e->capacity * 2, 64);
+		e->ids = e->n ? repalloc(e->ids, sizeof(char *) * e->capacity) : palloc(sizeof(char *) * e->capacity);
+		e->scores = e->n ? repalloc(e->scores, sizeof(double) * e->capacity) : palloc(sizeof(double) * e->capacity);
+		e->passing = e->n ? repalloc(e->passing, sizeof(char *) * e->capacity) : palloc(sizeof(char *) * e->capacity);
+	}
+	e->ids[e->n] = (char *) id;
+	e->scores[e->n] = score;
+	e->n++;
+}
+
+/* Output score of a catalogue item given its raw score. */
+typedef double (*ScoreMap) (float raw, int32 item, const void *arg);
+
+/*
+ * Offer the catalogue in decreasing order of scores (items at -Infinity
+ * are skipped), in batches that grow while a filter keeps rejecting, until
+ * the request is full or the catalogue exhausted.  Consumes scores.
+ */
+static void
+emit_ranked(Emitter *e, float *scores, const LoadedModel *lm, ScoreMap map, const void *arg)
+{
+	int32		n_items = lm->model.n_items;
+	int			batch = e->rf->filter ? Max(e->wanted * 2, 64) : e->wanted;
+	int32	   *top = palloc(sizeof(int32) * Max(Min(batch, n_items), 1));
+
+	while (!emitter_full(e))
+	{
+		int			n_top;
+
+		CHECK_FOR_INTERRUPTS();
+		batch = Min(batch, Max(n_items, 1));
+		top = repalloc(top, sizeof(int32) * batch);
+		n_top = TopK(scores, n_items, batch, top);
+		if (n_top == 0)
+			break;
+		for (int r = 0; r < n_top; r++)
+			emitter_add(e, lm->items.ids[top[r]], map(scores[top[r]], top[r], arg));
+		for (int r = 0; r < n_top; r++)
+			scores[top[r]] = -INFINITY;
+		if (e->rf->filter)
+			emitter_flush(e);
+		batch *= 2;
+	}
+}
+
+/* ScoreMap: a constant score (popular fill of related items). */
+static double
+map_zero(float raw, int32 item, const void *arg)
+{
+	return 0.0;
+}
+
+/* ScoreMap: the raw score itself (popularity shares). */
+static double
+map_raw(float raw, int32 item, const void *arg)
+{
+	return raw;
+}
+
+/* ScoreMap: the trend snapshot, floored at 0 (trending fill). */
+static double
+map_snapshot(float raw, int32 item, const void *arg)
+{
+	const RecipeModel *model = arg;
+
+	return model->factors ? Max(model->factors[item], 0.0f) : 0.0;
+}
+
+/* Softmax parameters for map_softmax. */
+typedef struct Softmax
+{
+	float		max;
+	double		denominator;
+	bool		logits;
+} Softmax;
+
+/* ScoreMap: softmax of logits, or the raw score when not logits. */
+static double
+map_softmax(float raw, int32 item, const void *arg)
+{
+	const Softmax *sm = arg;
+
+	return sm->logits ? exp((double) raw - sm->max) / sm->denominator : (double) raw;
+}
+
+/*
  * Return the num_results items related to item_id, best first: the model's
  * neighbour list, then popular items (score 0) when it is shorter.  An
  * item unknown to the model gets popular items scored by their share of
  * users.
  */
 static void
-put_related(ReturnSetInfo *rsinfo, const CampaignTarget *target,
-			const char *item_id, int num_results)
+put_related(Emitter *e, const CampaignTarget *target, const char *item_id)
 {
 	LoadedModel *lm = ModelGet(target->version, target->version_created);
 	const RecipeModel *model = &lm->model;
 	int32		item = IdMapLookup(&lm->items, item_id);
 	float	   *fill = palloc(sizeof(float) * Max(model->n_items, 1));
-	int32	   *top = palloc(sizeof(int32) * num_results);
-	int			emitted = 0;
-	int			n_fill;
 
 	RecipeScorePopularity(model, fill);
 	if (item >= 0)
 	{
 		fill[item] = -INFINITY;
 		if (model->neighbor_ptr != NULL)
-			for (int32 e = model->neighbor_ptr[item];
-				 e < model->neighbor_ptr[item + 1] && emitted < num_results; e++)
+			for (int32 r = model->neighbor_ptr[item]; r < model->neighbor_ptr[item + 1]; r++)
 			{
-				put_row(rsinfo, lm->items.ids[model->neighbors[e]], true, model->neighbor_scores[e]);
-				fill[model->neighbors[e]] = -INFINITY;
-				emitted++;
+				emitter_add(e, lm->items.ids[model->neighbors[r]], model->neighbor_scores[r]);
+				fill[model->neighbors[r]] = -INFINITY;
 			}
+		if (e->rf->filter)
+			emitter_flush(e);
 	}
-	n_fill = TopK(fill, model->n_items, num_results - emitted, top);
-	for (int r = 0; r < n_fill; r++)
-		put_row(rsinfo, lm->items.ids[top[r]], true, item >= 0 ? 0.0 : fill[top[r]]);
+	emit_ranked(e, fill, lm, item >= 0 ? map_zero : map_raw, NULL);
 }
 
 /* A live trending item: its id and trend. */
@@ -143,8 +320,7 @@ trending_item_cmp(const void *a, const void *b)
  * With user_id, items in the user's history are left out.
  */
 static void
-put_trending(ReturnSetInfo *rsinfo, const CampaignTarget *target,
-			 const char *user_id, int num_results)
+put_trending(Emitter *e, const CampaignTarget *target, const char *user_id)
 {
 	LoadedModel *lm = ModelGet(target->version, target->version_created);
 	const RecipeModel *model = &lm->model;
@@ -155,9 +331,6 @@ put_trending(ReturnSetInfo *rsinfo, const CampaignTarget *target,
 	int			n_live = 0;
 	TrendingItem *live;
 	float	   *fill;
-	int32	   *top = palloc(sizeof(int32) * num_results);
-	int			emitted = 0;
-	int			n_fill;
 
 	IdMapInit(&used, 64);
 	if (user_id != NULL && target->has_dataset)
@@ -177,23 +350,22 @@ put_trending(ReturnSetInfo *rsinfo, const CampaignTarget *target,
 		live[i].score = TrendScore(recent[i], earlier[i]);
 	}
 	qsort(live, n_live, sizeof(TrendingItem), trending_item_cmp);
-	for (int i = 0; i < n_live && emitted < num_results && live[i].score > 0; i++)
+	for (int i = 0; i < n_live && live[i].score > 0; i++)
 	{
 		if (IdMapLookup(&used, live[i].id) >= 0)
 			continue;
 		IdMapIntern(&used, live[i].id);
-		put_row(rsinfo, live[i].id, true, live[i].score);
-		emitted++;
+		emitter_add(e, live[i].id, live[i].score);
 	}
+	if (e->rf->filter)
+		emitter_flush(e);
 
 	fill = palloc(sizeof(float) * Max(model->n_items, 1));
 	lm->recipe->score(model, 0, NULL, NULL, fill);
 	for (int32 i = 0; i < model->n_items; i++)
 		if (IdMapLookup(&used, lm->items.ids[i]) >= 0)
 			fill[i] = -INFINITY;
-	n_fill = TopK(fill, model->n_items, num_results - emitted, top);
-	for (int r = 0; r < n_fill; r++)
-		put_row(rsinfo, lm->items.ids[top[r]], true, Max(model->factors ? model->factors[top[r]] : 0.0f, 0.0f));
+	emit_ranked(e, fill, lm, map_snapshot, model);
 }
 
 /*
@@ -216,21 +388,20 @@ check_num_results(int32 num_results, const char *campaign)
  * user's best items (user_id required).  Callers connect to SPI.
  */
 static void
-recommend_target(ReturnSetInfo *rsinfo, const CampaignTarget *target,
+recommend_target(ReturnSetInfo *rsinfo, const CampaignTarget *target, const RequestFilter *rf,
 				 const char *user_id, const char *item_id, int num_results)
 {
 	const char *campaign = target->campaign;
 	UserScores	us;
-	int32	   *top;
-	int			n_top;
-	double		denominator = 1.0;
-	float		max_score = 0.0f;
+	Softmax		sm = {0.0f, 1.0, false};
+	Emitter		e;
 
+	emitter_init(&e, rsinfo, rf, user_id, num_results);
 	if (strcmp(target->recipe_type, "RELATED_ITEMS") == 0)
 	{
 		require_argument(item_id == NULL, "item_id",
 						 psprintf("Campaign \"%s\" recommends items related to an item: pass item_id => 'id'.", campaign));
-		put_related(rsinfo, target, item_id, num_results);
+		put_related(&e, target, item_id);
 		return;
 	}
 	if (item_id != NULL)
@@ -241,7 +412,7 @@ recommend_target(ReturnSetInfo *rsinfo, const CampaignTarget *target,
 				 errhint("Omit item_id; it applies to RELATED_ITEMS campaigns.")));
 	if (strcmp(target->recipe_type, "POPULAR_ITEMS") == 0)
 	{
-		put_trending(rsinfo, target, user_id, num_results);
+		put_trending(&e, target, user_id);
 		return;
 	}
 	RuntimeRequireRecipeType(target, "recommend", "USER_PERSONALIZATION", NULL);
@@ -251,20 +422,18 @@ recommend_target(ReturnSetInfo *rsinfo, const CampaignTarget *target,
 	RuntimeScoreUser(target, user_id, &us);
 	for (int h = 0; h < us.n_seen; h++)
 		us.scores[us.seen[h]] = -INFINITY;
-	top = palloc(sizeof(int32) * num_results);
-	n_top = TopK(us.scores, us.model->model.n_items, num_results, top);
-	if (us.logits && n_top > 0)
+	sm.logits = us.logits;
+	if (us.logits)
 	{
-		max_score = us.scores[top[0]];
-		denominator = SoftmaxDenominator(us.scores, us.model->model.n_items, max_score);
-	}
-	for (int r = 0; r < n_top; r++)
-	{
-		float		s = us.scores[top[r]];
+		int32		best;
 
-		put_row(rsinfo, us.model->items.ids[top[r]], true,
-				us.logits ? exp((double) s - max_score) / denominator : (double) s);
+		if (TopK(us.scores, us.model->model.n_items, 1, &best) == 1)
+		{
+			sm.max = us.scores[best];
+			sm.denominator = SoftmaxDenominator(us.scores, us.model->model.n_items, sm.max);
+		}
 	}
+	emit_ranked(&e, us.scores, us.model, map_softmax, &sm);
 }
 
 /*
@@ -296,18 +465,19 @@ personalize_recommend(PG_FUNCTION_ARGS)
 	char	   *campaign;
 	int32		num_results;
 	CampaignTarget target;
+	RequestFilter rf;
 
 	require_argument(PG_ARGISNULL(0), "campaign", NULL);
 	require_argument(PG_ARGISNULL(2), "num_results", "Pass a number of results from 1 to personalize.max_results (500 by default).");
 	campaign = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	num_results = PG_GETARG_INT32(2);
 	check_num_results(num_results, campaign);
-	reject_filter(fcinfo, 4, 5);
 
 	InitMaterializedSRF(fcinfo, 0);
 	SPI_connect();
 	RuntimeResolveCampaign(campaign, &target);
-	recommend_target((ReturnSetInfo *) fcinfo->resultinfo, &target,
+	load_request_filter(fcinfo, 4, &target, &rf);
+	recommend_target((ReturnSetInfo *) fcinfo->resultinfo, &target, &rf,
 					 text_argument_or_null(fcinfo, 1), text_argument_or_null(fcinfo, 3), num_results);
 	SPI_finish();
 	return (Datum) 0;
@@ -328,6 +498,7 @@ personalize_recommend_version(PG_FUNCTION_ARGS)
 	int64		version;
 	int32		num_results;
 	CampaignTarget target;
+	RequestFilter rf = {NULL, NULL};
 
 	require_argument(PG_ARGISNULL(0), "solution_version", NULL);
 	require_argument(PG_ARGISNULL(3), "num_results", NULL);
@@ -338,7 +509,7 @@ personalize_recommend_version(PG_FUNCTION_ARGS)
 	SPI_connect();
 	RuntimeResolveVersion(version, &target);
 	check_num_results(num_results, target.campaign);
-	recommend_target((ReturnSetInfo *) fcinfo->resultinfo, &target,
+	recommend_target((ReturnSetInfo *) fcinfo->resultinfo, &target, &rf,
 					 text_argument_or_null(fcinfo, 1), text_argument_or_null(fcinfo, 2), num_results);
 	SPI_finish();
 	return (Datum) 0;
@@ -362,6 +533,8 @@ personalize_related_items(PG_FUNCTION_ARGS)
 	char	   *campaign;
 	int32		num_results;
 	CampaignTarget target;
+	RequestFilter rf;
+	Emitter		e;
 
 	require_argument(PG_ARGISNULL(0), "campaign", NULL);
 	campaign = text_to_cstring(PG_GETARG_TEXT_PP(0));
@@ -370,13 +543,14 @@ personalize_related_items(PG_FUNCTION_ARGS)
 	require_argument(PG_ARGISNULL(2), "num_results", "Pass a number of results from 1 to personalize.max_results (500 by default).");
 	num_results = PG_GETARG_INT32(2);
 	check_num_results(num_results, campaign);
-	reject_filter(fcinfo, 3, 4);
 
 	InitMaterializedSRF(fcinfo, 0);
 	SPI_connect();
 	RuntimeResolveCampaign(campaign, &target);
 	RuntimeRequireRecipeType(&target, "related_items", "RELATED_ITEMS", NULL);
-	put_related(rsinfo, &target, text_to_cstring(PG_GETARG_TEXT_PP(1)), num_results);
+	load_request_filter(fcinfo, 3, &target, &rf);
+	emitter_init(&e, rsinfo, &rf, NULL, num_results);
+	put_related(&e, &target, text_to_cstring(PG_GETARG_TEXT_PP(1)));
 	SPI_finish();
 	return (Datum) 0;
 }
@@ -428,6 +602,7 @@ personalize_personalized_rank(PG_FUNCTION_ARGS)
 	RankItem   *items;
 	int			n_items = 0;
 	CampaignTarget target;
+	RequestFilter rf;
 	UserScores	us;
 	double		max_score = -INFINITY;
 	double		total = 0.0;
@@ -449,11 +624,10 @@ personalize_personalized_rank(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("items holds %d ids for campaign \"%s\"", n_elems, campaign),
 				 errhint("Pass 1 to %d item ids.", MAX_RANK_ITEMS)));
-	reject_filter(fcinfo, 3, 4);
-
 	InitMaterializedSRF(fcinfo, 0);
 	SPI_connect();
 	RuntimeResolveCampaign(campaign, &target);
+	load_request_filter(fcinfo, 3, &target, &rf);
 	RuntimeRequireRecipeType(&target, "personalized_rank", "USER_PERSONALIZATION",
 							 "PERSONALIZED_RANKING", NULL);
 	RuntimeScoreUser(&target, user_id, &us);
@@ -481,6 +655,31 @@ personalize_personalized_rank(PG_FUNCTION_ARGS)
 		if (items[n_items].index >= 0)
 			max_score = Max(max_score, items[n_items].score);
 		n_items++;
+	}
+
+	/* Keep the items that pass the filter, in order. */
+	if (rf.filter != NULL)
+	{
+		char	  **ids = palloc(sizeof(char *) * Max(n_items, 1));
+		char	  **passing = palloc(sizeof(char *) * Max(n_items, 1));
+		int			n_pass;
+		int			kept = 0;
+		int			p = 0;
+
+		for (int j = 0; j < n_items; j++)
+			ids[j] = items[j].id;
+		n_pass = FilterApply(rf.filter, user_id, rf.values, ids, n_items, passing);
+		for (int j = 0; j < n_items && p < n_pass; j++)
+			if (strcmp(items[j].id, passing[p]) == 0)
+			{
+				items[kept++] = items[j];
+				p++;
+			}
+		n_items = kept;
+		max_score = -INFINITY;
+		for (int j = 0; j < n_items; j++)
+			if (items[j].index >= 0)
+				max_score = Max(max_score, items[j].score);
 	}
 
 	/* Softmax over the known items of the list, or shares of their total. */

@@ -79,6 +79,7 @@ runtime_fill_target(CampaignTarget *target)
 	char	   *dataset_group = SPI_getvalue(tt->vals[0], tt->tupdesc, 2);
 
 	target->recipe_type = SPI_getvalue(tt->vals[0], tt->tupdesc, 1);
+	target->dataset_group = dataset_group;
 	target->has_dataset = DatasetFromTuple(tt->vals[0], tt->tupdesc, 3, dataset_group,
 										   &target->dataset);
 	target->version_created = DatumGetTimestampTz(SPI_getbinval(tt->vals[0], tt->tupdesc, 10, &isnull));

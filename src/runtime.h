@@ -27,6 +27,7 @@ typedef struct CampaignTarget
 	int64		version;
 	TimestampTz version_created;	/* with version, identifies the model */
 	char	   *recipe_type;
+	char	   *dataset_group;
 	bool		has_dataset;
 	InteractionsDataset dataset;
 } CampaignTarget;

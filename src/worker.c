@@ -465,6 +465,7 @@ personalize_wait_for_solution_version(PG_FUNCTION_ARGS)
 	Oid			argtypes[1] = {INT8OID};
 	Datum		values[1];
 	char	   *status = NULL;
+	MemoryContext caller_context = CurrentMemoryContext;
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
@@ -525,7 +526,7 @@ personalize_wait_for_solution_version(PG_FUNCTION_ARGS)
 						 WAIT_POLL_MS, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 	}
-	status = pstrdup(status);
+	status = MemoryContextStrdup(caller_context, status);	/* SPI_finish frees SPI memory */
 	SPI_finish();
 	PG_RETURN_TEXT_P(cstring_to_text(status));
 }

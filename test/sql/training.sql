@@ -2,6 +2,8 @@
 -- minimum data, CREATE FAILED rows, metrics and model rows.
 SET client_min_messages = warning;
 \set SHOW_CONTEXT never
+-- version ids appear in messages: number them from a base of this file's own
+SELECT setval(pg_get_serial_sequence('personalize.solution_version', 'id'), 1000) IS NOT NULL AS numbered;
 
 -- Planted structure: 60 users in 3 taste clusters of 10 items each (items
 -- c00..c09, c10..c19, c20..c29); each user saw 6 items of their cluster and

@@ -2,6 +2,8 @@
 -- catalogue cap.
 SET client_min_messages = warning;
 \set SHOW_CONTEXT never
+-- version ids appear in messages: number them from a base of this file's own
+SELECT setval(pg_get_serial_sequence('personalize.solution_version', 'id'), 2000) IS NOT NULL AS numbered;
 SET personalize.min_interactions = 100;
 SET personalize.min_users = 10;
 

@@ -1,0 +1,868 @@
+/*-------------------------------------------------------------------------
+ *
+ * filter.c
+ *	  Recommendation filters, compiled to SQL.
+ *
+ * A filter is either Amazon Personalize filter syntax
+ *
+ *     INCLUDE|EXCLUDE ItemID WHERE Items.GENRE IN ($GENRES) AND Items.PRICE < 20
+ *         | EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN ("purchase")
+ *
+ * or an SQL predicate, INCLUDE|EXCLUDE WHERE <boolean SQL expression> over
+ * the aliases items (the candidate's row of the items dataset), users (the
+ * requesting user's row) and interactions (the user's latest interaction
+ * with the candidate).  Either way it becomes one query over the candidate
+ * ids ($1 text[], in rank order) for the requesting user ($2) with the
+ * filter values ($3 jsonb), keeping the candidates that pass: the union of
+ * the INCLUDE expressions (everything when there is none) minus the union
+ * of the EXCLUDE expressions.  Values are never spliced into the query:
+ * literals of the expression are quoted, $PLACEHOLDERS read $3, and
+ * identifiers are resolved against the registered relations and quoted.
+ * A missing placeholder is an error in an INCLUDE expression and disables
+ * an EXCLUDE expression, as in Personalize.
+ *
+ * Copyright (c) 2026, personalize developers
+ *
+ * IDENTIFICATION
+ *	  src/filter.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <ctype.h>
+
+#include "access/relation.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "nodes/pg_list.h"
+#include "parser/parser.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/typcache.h"
+
+#include "filter.h"
+#include "personalize.h"
+
+/* A registered relation the filter may read. */
+typedef struct FilterRelation
+{
+	Oid			relid;			/* InvalidOid when not registered */
+	char	   *name;			/* quoted, schema-qualified */
+	char	   *user_column;
+	char	   *item_column;
+	char	   *time_column;
+	char	   *event_type_column;
+	char	   *event_value_column;
+} FilterRelation;
+
+typedef enum TokenKind
+{
+	TOK_END,
+	TOK_WORD,
+	TOK_STRING,
+	TOK_NUMBER,
+	TOK_PLACEHOLDER,
+	TOK_OPERATOR,
+	TOK_LPAREN,
+	TOK_RPAREN,
+	TOK_COMMA,
+	TOK_PIPE
+} TokenKind;
+
+typedef struct Token
+{
+	TokenKind	kind;
+	char	   *text;
+	int			position;		/* 1-based character offset */
+} Token;
+
+/* State of one compilation. */
+typedef struct FilterCompiler
+{
+	const char *name;
+	const char *expression;
+	Token		token;			/* current token */
+	int			offset;			/* scan offset of the next token */
+	FilterRelation items;
+	FilterRelation users;
+	FilterRelation interactions;
+	Jsonb	   *values;
+	bool		check_values;
+	bool		uses_items;
+	List	   *placeholders;	/* of the current expression */
+	StringInfoData includes;	/* OR-ed INCLUDE conditions */
+	StringInfoData excludes;	/* OR-ed EXCLUDE conditions */
+	bool		sql_form;
+} FilterCompiler;
+
+/*
+ * Raise a syntax error at the current token.
+ */
+static void
+pg_attribute_noreturn()
+filter_syntax_error(FilterCompiler *fc, const char *detail)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_SYNTAX_ERROR),
+			 errmsg("syntax error at or near \"%s\" at position %d of filter \"%s\"",
+					fc->token.kind == TOK_END ? "end of expression" : fc->token.text,
+					fc->token.position, fc->name),
+			 detail ? errdetail("%s", detail) : 0,
+			 errhint("Write INCLUDE|EXCLUDE ItemID WHERE Items.FIELD IN (\"value\", $PLACEHOLDER) [AND|OR ...], "
+					 "chained with |, or INCLUDE|EXCLUDE WHERE <SQL predicate>.")));
+}
+
+/*
+ * Read the next token of the expression into fc->token.
+ */
+static void
+filter_next(FilterCompiler *fc)
+{
+	const char *s = fc->expression;
+	int			i = fc->offset;
+	int			start;
+
+	while (s[i] && isspace((unsigned char) s[i]))
+		i++;
+	start = i;
+	fc->token.position = start + 1;
+	if (s[i] == '\0')
+	{
+		fc->token.kind = TOK_END;
+		fc->token.text = "";
+		fc->offset = i;
+		return;
+	}
+	if (s[i] == '"' || s[i] == '\'')
+	{
+		char		quote = s[i++];
+		StringInfoData buf;
+
+		initStringInfo(&buf);
+		while (s[i] && s[i] != quote)
+			appendStringInfoChar(&buf, s[i++]);
+		if (s[i] != quote)
+		{
+			fc->token.kind = TOK_STRING;
+			fc->token.text = pnstrdup(s + start, i - start);
+			filter_syntax_error(fc, "The string is not closed.");
+		}
+		i++;
+		fc->token.kind = TOK_STRING;
+		fc->token.text = buf.data;
+	}
+	else if (s[i] == '$')
+	{
+		i++;
+		while (isalnum((unsigned char) s[i]) || s[i] == '_')
+			i++;
+		fc->token.kind = TOK_PLACEHOLDER;
+		fc->token.text = pnstrdup(s + start + 1, i - start - 1);
+		if (i == start + 1 || isdigit((unsigned char) fc->token.text[0]))
+			filter_syntax_error(fc, "Placeholders are $ followed by a name.");
+	}
+	else if (isdigit((unsigned char) s[i]) || (s[i] == '-' && isdigit((unsigned char) s[i + 1])) || s[i] == '.')
+	{
+		i++;
+		while (isdigit((unsigned char) s[i]) || s[i] == '.' || s[i] == 'e' || s[i] == 'E')
+			i++;
+		fc->token.kind = TOK_NUMBER;
+		fc->token.text = pnstrdup(s + start, i - start);
+	}
+	else if (isalpha((unsigned char) s[i]) || s[i] == '_')
+	{
+		while (isalnum((unsigned char) s[i]) || s[i] == '_' || s[i] == '.')
+			i++;
+		fc->token.kind = TOK_WORD;
+		fc->token.text = pnstrdup(s + start, i - start);
+	}
+	else if (strchr("=!<>", s[i]))
+	{
+		i++;
+		if (s[i] == '=' || (s[start] == '<' && s[i] == '>'))
+			i++;
+		fc->token.kind = TOK_OPERATOR;
+		fc->token.text = pnstrdup(s + start, i - start);
+		if (strcmp(fc->token.text, "!") == 0)
+			filter_syntax_error(fc, NULL);
+	}
+	else
+	{
+		i++;
+		fc->token.text = pnstrdup(s + start, 1);
+		switch (s[start])
+		{
+			case '(':
+				fc->token.kind = TOK_LPAREN;
+				break;
+			case ')':
+				fc->token.kind = TOK_RPAREN;
+				break;
+			case ',':
+				fc->token.kind = TOK_COMMA;
+				break;
+			case '|':
+				fc->token.kind = TOK_PIPE;
+				break;
+			default:
+				fc->offset = i;
+				filter_syntax_error(fc, NULL);
+		}
+	}
+	fc->offset = i;
+}
+
+/* Is the current token the keyword word (case-insensitive)? */
+static bool
+filter_is(FilterCompiler *fc, const char *word)
+{
+	return fc->token.kind == TOK_WORD && pg_strcasecmp(fc->token.text, word) == 0;
+}
+
+/* Consume the keyword word or raise a syntax error. */
+static void
+filter_expect(FilterCompiler *fc, const char *word)
+{
+	if (!filter_is(fc, word))
+		filter_syntax_error(fc, psprintf("Expected %s.", word));
+	filter_next(fc);
+}
+
+/*
+ * Find the column of rel called name, case-insensitively; NULL if none.
+ */
+static char *
+filter_column(const FilterRelation *rel, const char *name, Oid *type)
+{
+	char	   *found = NULL;
+	Relation	r;
+	TupleDesc	desc;
+
+	if (!OidIsValid(rel->relid))
+		return NULL;
+	r = relation_open(rel->relid, AccessShareLock);
+	desc = RelationGetDescr(r);
+	for (int i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		if (att->attisdropped || pg_strcasecmp(NameStr(att->attname), name) != 0)
+			continue;
+		found = pstrdup(NameStr(att->attname));
+		*type = att->atttypid;
+		if (strcmp(found, name) == 0)
+			break;
+	}
+	relation_close(r, AccessShareLock);
+	return found;
+}
+
+/* Kinds of column types, for choosing how to compare. */
+typedef enum ValueKind
+{
+	VALUE_TEXT,
+	VALUE_ARRAY,
+	VALUE_NUMBER,
+	VALUE_TIME
+} ValueKind;
+
+static ValueKind
+filter_value_kind(Oid type)
+{
+	switch (type)
+	{
+		case INT2OID:
+		case INT4OID:
+		case INT8OID:
+		case NUMERICOID:
+		case FLOAT4OID:
+		case FLOAT8OID:
+			return VALUE_NUMBER;
+		case TIMESTAMPTZOID:
+		case TIMESTAMPOID:
+		case DATEOID:
+			return VALUE_TIME;
+		default:
+			return type_is_array(type) ? VALUE_ARRAY : VALUE_TEXT;
+	}
+}
+
+/*
+ * Note a placeholder of the current expression.
+ */
+static void
+filter_placeholder(FilterCompiler *fc, const char *name)
+{
+	fc->placeholders = lappend(fc->placeholders, pstrdup(name));
+}
+
+/*
+ * Return SQL for one value of a comparison: a quoted literal or a read of
+ * the filter values.
+ */
+static char *
+filter_scalar(FilterCompiler *fc)
+{
+	char	   *sql;
+
+	if (fc->token.kind == TOK_STRING || fc->token.kind == TOK_NUMBER)
+	{
+		if (fc->token.kind == TOK_NUMBER)
+			(void) DirectFunctionCall3(numeric_in, CStringGetDatum(fc->token.text),
+									   ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+		sql = quote_literal_cstr(fc->token.text);
+	}
+	else if (fc->token.kind == TOK_PLACEHOLDER)
+	{
+		filter_placeholder(fc, fc->token.text);
+		sql = psprintf("($3 ->> %s)", quote_literal_cstr(fc->token.text));
+	}
+	else
+		filter_syntax_error(fc, "Expected a value: \"text\", a number or a $PLACEHOLDER.");
+	filter_next(fc);
+	return sql;
+}
+
+/*
+ * Parse "(value, value, ...)" into SQL for a text[].
+ */
+static char *
+filter_value_list(FilterCompiler *fc)
+{
+	StringInfoData literals;
+	StringInfoData sql;
+
+	initStringInfo(&literals);
+	initStringInfo(&sql);
+	if (fc->token.kind != TOK_LPAREN)
+		filter_syntax_error(fc, "Expected ( after IN.");
+	filter_next(fc);
+	for (;;)
+	{
+		if (fc->token.kind == TOK_STRING || fc->token.kind == TOK_NUMBER)
+			appendStringInfo(&literals, "%s%s", literals.len ? ", " : "", quote_literal_cstr(fc->token.text));
+		else if (fc->token.kind == TOK_PLACEHOLDER)
+		{
+			filter_placeholder(fc, fc->token.text);
+			appendStringInfo(&sql, " || personalize._filter_values($3, %s)", quote_literal_cstr(fc->token.text));
+		}
+		else
+			filter_syntax_error(fc, "Expected a value: \"text\", a number or a $PLACEHOLDER.");
+		filter_next(fc);
+		if (fc->token.kind == TOK_RPAREN)
+			break;
+		if (fc->token.kind != TOK_COMMA)
+			filter_syntax_error(fc, "Expected , or ).");
+		filter_next(fc);
+	}
+	filter_next(fc);
+	return psprintf("(ARRAY[%s]::text[]%s)", literals.data, sql.data);
+}
+
+/*
+ * Parse one condition on a field and return it as SQL.
+ */
+static char *
+filter_condition(FilterCompiler *fc)
+{
+	char	   *field = fc->token.text;
+	int			position = fc->token.position;
+	char	   *dot = strchr(field, '.');
+	const char *dataset;
+	const char *column_name;
+	FilterRelation *rel;
+	char	   *column;
+	char	   *target;
+	Oid			type = InvalidOid;
+	ValueKind	kind;
+	bool		negate = false;
+	bool		event_type = false;
+	char	   *condition;
+
+	if (fc->token.kind != TOK_WORD || dot == NULL)
+		filter_syntax_error(fc, "Expected a field such as Items.GENRE or Interactions.EVENT_TYPE.");
+	dataset = pnstrdup(field, dot - field);
+	column_name = dot + 1;
+	if (pg_strcasecmp(dataset, "Items") == 0)
+		rel = &fc->items;
+	else if (pg_strcasecmp(dataset, "Interactions") == 0)
+		rel = &fc->interactions;
+	else if (pg_strcasecmp(dataset, "Users") == 0 || pg_strcasecmp(dataset, "CurrentUser") == 0 ||
+			 pg_strcasecmp(dataset, "CurrentItem") == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("%s fields at position %d of filter \"%s\" are not supported yet", dataset, position, fc->name),
+				 errhint("Use Items and Interactions fields, or an SQL predicate filter (INCLUDE|EXCLUDE WHERE ...) over the users alias.")));
+	else
+		filter_syntax_error(fc, "Fields start with Items., Interactions., Users., CurrentItem. or CurrentUser.");
+
+	if (!OidIsValid(rel->relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("filter \"%s\" uses %s but its dataset group has no %s dataset", fc->name, dataset,
+						rel == &fc->items ? "items" : "interactions"),
+				 errhint("Register one with personalize.create_dataset.")));
+	if (rel == &fc->interactions && pg_strcasecmp(column_name, "EVENT_TYPE") == 0 && rel->event_type_column)
+	{
+		column = rel->event_type_column;
+		type = TEXTOID;
+		event_type = true;
+	}
+	else if (rel == &fc->interactions && pg_strcasecmp(column_name, "EVENT_VALUE") == 0 && rel->event_value_column)
+	{
+		column = rel->event_value_column;
+		type = FLOAT8OID;
+	}
+	else
+		column = filter_column(rel, column_name, &type);
+	if (column == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("field \"%s\" at position %d of filter \"%s\" is not a column of %s",
+						field, position, fc->name, rel->name),
+				 errhint("Filter on a column of the registered %s relation.", rel == &fc->items ? "items" : "interactions")));
+	target = psprintf("%s.%s", rel == &fc->items ? "items" : "i", quote_identifier(column));
+	kind = filter_value_kind(type);
+	filter_next(fc);
+
+	if (filter_is(fc, "NOT"))
+	{
+		negate = true;
+		filter_next(fc);
+		if (!filter_is(fc, "IN"))
+			filter_syntax_error(fc, "Expected IN after NOT.");
+	}
+	if (filter_is(fc, "IN"))
+	{
+		char	   *list;
+
+		filter_next(fc);
+		list = filter_value_list(fc);
+		if (event_type)
+			condition = psprintf("lower(%s::text) = ANY (ARRAY(SELECT lower(v) FROM unnest(%s) v))", target, list);
+		else if (kind == VALUE_ARRAY)
+			condition = psprintf("(%s::text[] && %s)", target, list);
+		else if (kind == VALUE_NUMBER)
+			condition = psprintf("(%s::numeric = ANY (%s::numeric[]))", target, list);
+		else
+			condition = psprintf("(string_to_array(%s::text, '|') && %s)", target, list);
+		if (negate)
+			condition = psprintf("NOT coalesce(%s, false)", condition);
+	}
+	else if (fc->token.kind == TOK_OPERATOR)
+	{
+		const char *op = strcmp(fc->token.text, "!=") == 0 ? "<>" : fc->token.text;
+		char	   *value;
+
+		if (strcmp(op, "=") != 0 && strcmp(op, "<>") != 0 && strcmp(op, "<") != 0 &&
+			strcmp(op, "<=") != 0 && strcmp(op, ">") != 0 && strcmp(op, ">=") != 0)
+			filter_syntax_error(fc, "Operators are = != < <= > >=.");
+		filter_next(fc);
+		value = filter_scalar(fc);
+		if (kind == VALUE_NUMBER)
+			condition = psprintf("(%s::numeric %s (%s)::numeric)", target, op, value);
+		else if (kind == VALUE_TIME)
+			condition = psprintf("(extract(epoch FROM %s) %s (%s)::numeric)", target, op, value);
+		else if (event_type)
+			condition = psprintf("(lower(%s::text) %s lower(%s))", target, op, value);
+		else
+			condition = psprintf("(%s::text %s (%s)::text)", target, op, value);
+	}
+	else
+		filter_syntax_error(fc, "Expected IN, NOT IN or a comparison.");
+
+	if (rel == &fc->items)
+	{
+		fc->uses_items = true;
+		return condition;
+	}
+	/* an interactions condition holds when one of the user's events with the item meets it */
+	return psprintf("EXISTS (SELECT 1 FROM %s i WHERE i.%s::text = $2 AND i.%s::text = c.id AND %s)",
+					rel->name, quote_identifier(rel->user_column), quote_identifier(rel->item_column),
+					condition);
+}
+
+static char *filter_or(FilterCompiler *fc);
+
+/*
+ * term := '(' or ')' | condition
+ */
+static char *
+filter_term(FilterCompiler *fc)
+{
+	if (fc->token.kind == TOK_LPAREN)
+	{
+		char	   *inner;
+
+		filter_next(fc);
+		inner = filter_or(fc);
+		if (fc->token.kind != TOK_RPAREN)
+			filter_syntax_error(fc, "Expected ).");
+		filter_next(fc);
+		return psprintf("(%s)", inner);
+	}
+	return filter_condition(fc);
+}
+
+/*
+ * and := term (AND term)*
+ */
+static char *
+filter_and(FilterCompiler *fc)
+{
+	char	   *sql = filter_term(fc);
+
+	while (filter_is(fc, "AND"))
+	{
+		filter_next(fc);
+		sql = psprintf("%s AND %s", sql, filter_term(fc));
+	}
+	return sql;
+}
+
+/*
+ * or := and (OR and)*
+ */
+static char *
+filter_or(FilterCompiler *fc)
+{
+	char	   *sql = filter_and(fc);
+
+	while (filter_is(fc, "OR"))
+	{
+		filter_next(fc);
+		sql = psprintf("%s OR %s", sql, filter_and(fc));
+	}
+	return sql;
+}
+
+/*
+ * Are all placeholders of the current expression given in the values?
+ */
+static bool
+filter_placeholders_given(FilterCompiler *fc)
+{
+	ListCell   *lc;
+
+	foreach(lc, fc->placeholders)
+	{
+		JsonbValue	key;
+
+		key.type = jbvString;
+		key.val.string.val = lfirst(lc);
+		key.val.string.len = strlen(lfirst(lc));
+		if (fc->values == NULL || !JB_ROOT_IS_OBJECT(fc->values) ||
+			findJsonbValueFromContainer(&fc->values->root, JB_FOBJECT, &key) == NULL)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Add a compiled expression to the INCLUDE or EXCLUDE union, applying the
+ * missing-placeholder rule when the values are known.
+ */
+static void
+filter_add(FilterCompiler *fc, bool include, const char *condition)
+{
+	StringInfo	target = include ? &fc->includes : &fc->excludes;
+
+	if (fc->check_values && !filter_placeholders_given(fc))
+	{
+		if (!include)
+			return;				/* Personalize: the EXCLUDE expression is disabled */
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("filter \"%s\" needs a value for every placeholder of its INCLUDE expressions", fc->name),
+				 errhint("Pass filter_values => '{\"%s\": ...}'.", (char *) linitial(fc->placeholders))));
+	}
+	appendStringInfo(target, "%scoalesce(%s, false)", target->len ? " OR " : "", condition);
+}
+
+/*
+ * Replace $NAME placeholders of an SQL predicate with reads of $3,
+ * skipping quoted strings and identifiers; return the new text.
+ */
+static char *
+filter_sql_placeholders(FilterCompiler *fc, const char *sql)
+{
+	StringInfoData out;
+
+	initStringInfo(&out);
+	for (int i = 0; sql[i];)
+	{
+		if (sql[i] == '\'' || sql[i] == '"')
+		{
+			char		quote = sql[i];
+
+			appendStringInfoChar(&out, sql[i++]);
+			while (sql[i] && sql[i] != quote)
+				appendStringInfoChar(&out, sql[i++]);
+			if (sql[i])
+				appendStringInfoChar(&out, sql[i++]);
+		}
+		else if (sql[i] == '$' && (isalpha((unsigned char) sql[i + 1]) || sql[i + 1] == '_'))
+		{
+			int			start = ++i;
+			char	   *name;
+
+			while (isalnum((unsigned char) sql[i]) || sql[i] == '_')
+				i++;
+			name = pnstrdup(sql + start, i - start);
+			filter_placeholder(fc, name);
+			appendStringInfo(&out, "($3 ->> %s)", quote_literal_cstr(name));
+		}
+		else if (sql[i] == '$' && isdigit((unsigned char) sql[i + 1]))
+			ereport(ERROR,
+					(errcode(ERRCODE_SYNTAX_ERROR),
+					 errmsg("numbered parameter at position %d of filter \"%s\"", i + 1, fc->name),
+					 errhint("Use named placeholders such as $GENRE, bound from filter_values.")));
+		else
+			appendStringInfoChar(&out, sql[i++]);
+	}
+	return out.data;
+}
+
+/*
+ * Compile an SQL predicate expression: the rest of the text after WHERE.
+ * It must be one expression, not statements.
+ */
+static void
+filter_sql_predicate(FilterCompiler *fc, bool include)
+{
+	const char *predicate = fc->expression + fc->token.position - 1;
+	char	   *sql;
+	List	   *parsed;
+
+	if (fc->token.kind == TOK_END)
+		filter_syntax_error(fc, "Expected an SQL predicate after WHERE.");
+	sql = filter_sql_placeholders(fc, predicate);
+	parsed = raw_parser(psprintf("SELECT (%s)", sql), RAW_PARSE_DEFAULT);
+	if (list_length(parsed) != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_SYNTAX_ERROR),
+				 errmsg("filter \"%s\" must be a single SQL predicate", fc->name),
+				 errhint("Remove the semicolons: the predicate is one boolean expression.")));
+	fc->sql_form = true;
+	fc->uses_items = true;
+	filter_add(fc, include, psprintf("(%s)", sql));
+}
+
+/*
+ * Read the registrations of the dataset group into fc.
+ */
+static void
+filter_load_relations(FilterCompiler *fc, const char *dataset_group)
+{
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		values[1] = {CStringGetTextDatum(dataset_group)};
+
+	if (CatalogExecute("SELECT dataset_type, relation::oid, user_column, item_column, time_column, "
+					   "event_type_column, event_value_column FROM personalize.dataset "
+					   "WHERE dataset_group = $1", 1, argtypes, values, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read datasets");
+	for (uint64 r = 0; r < SPI_processed; r++)
+	{
+		HeapTuple	tuple = SPI_tuptable->vals[r];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		char	   *type = SPI_getvalue(tuple, desc, 1);
+		bool		isnull;
+		FilterRelation *rel = strcmp(type, "items") == 0 ? &fc->items
+			: strcmp(type, "users") == 0 ? &fc->users : &fc->interactions;
+		char	   *relname;
+
+		rel->relid = DatumGetObjectId(SPI_getbinval(tuple, desc, 2, &isnull));
+		relname = get_rel_name(rel->relid);
+		if (relname == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_TABLE),
+					 errmsg("the %s relation of dataset group \"%s\" no longer exists", type, dataset_group),
+					 errhint("Register the new relation with personalize.drop_dataset and personalize.create_dataset.")));
+		rel->name = quote_qualified_identifier(get_namespace_name(get_rel_namespace(rel->relid)), relname);
+		rel->user_column = SPI_getvalue(tuple, desc, 3);
+		rel->item_column = SPI_getvalue(tuple, desc, 4);
+		rel->time_column = SPI_getvalue(tuple, desc, 5);
+		rel->event_type_column = SPI_getvalue(tuple, desc, 6);
+		rel->event_value_column = SPI_getvalue(tuple, desc, 7);
+	}
+}
+
+/*
+ * Compile expression (of filter name, on dataset_group) into a query.
+ * With check_values, apply the missing-placeholder rule to values.  The
+ * caller is connected to SPI.
+ */
+CompiledFilter *
+FilterCompile(const char *name, const char *dataset_group, const char *expression,
+			  Jsonb *values, bool check_values)
+{
+	FilterCompiler fc = {0};
+	StringInfoData sql;
+	CompiledFilter *result;
+
+	fc.name = name;
+	fc.expression = expression;
+	fc.values = values;
+	fc.check_values = check_values;
+	initStringInfo(&fc.includes);
+	initStringInfo(&fc.excludes);
+	filter_load_relations(&fc, dataset_group);
+
+	filter_next(&fc);
+	for (;;)
+	{
+		bool		include;
+
+		fc.placeholders = NIL;
+		if (filter_is(&fc, "INCLUDE"))
+			include = true;
+		else if (filter_is(&fc, "EXCLUDE"))
+			include = false;
+		else
+			filter_syntax_error(&fc, "Expressions start with INCLUDE or EXCLUDE.");
+		filter_next(&fc);
+		if (filter_is(&fc, "WHERE"))
+		{
+			filter_next(&fc);
+			filter_sql_predicate(&fc, include);
+			break;				/* the predicate runs to the end of the text */
+		}
+		if (!filter_is(&fc, "ItemID"))
+			filter_syntax_error(&fc, "Expected ItemID (or WHERE for an SQL predicate).");
+		filter_next(&fc);
+		filter_expect(&fc, "WHERE");
+		filter_add(&fc, include, filter_or(&fc));
+		if (filter_is(&fc, "IF"))
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("IF conditions at position %d of filter \"%s\" are not supported yet",
+							fc.token.position, name)));
+		if (fc.token.kind == TOK_END)
+			break;
+		if (fc.token.kind != TOK_PIPE)
+			filter_syntax_error(&fc, "Expected AND, OR, | or the end of the expression.");
+		filter_next(&fc);
+	}
+
+	initStringInfo(&sql);
+	appendStringInfoString(&sql, "SELECT c.id FROM unnest($1::text[]) WITH ORDINALITY AS c(id, ord)");
+	if (fc.uses_items && OidIsValid(fc.items.relid))
+		appendStringInfo(&sql, " LEFT JOIN %s AS items ON items.%s::text = c.id",
+						 fc.items.name, quote_identifier(fc.items.item_column));
+	if (fc.sql_form && OidIsValid(fc.users.relid))
+		appendStringInfo(&sql, " LEFT JOIN %s AS users ON users.%s::text = $2",
+						 fc.users.name, quote_identifier(fc.users.user_column));
+	if (fc.sql_form && OidIsValid(fc.interactions.relid))
+		appendStringInfo(&sql, " LEFT JOIN LATERAL (SELECT * FROM %s x WHERE x.%s::text = $2 AND x.%s::text = c.id "
+						 "ORDER BY x.%s DESC LIMIT 1) AS interactions ON true",
+						 fc.interactions.name, quote_identifier(fc.interactions.user_column),
+						 quote_identifier(fc.interactions.item_column),
+						 quote_identifier(fc.interactions.time_column));
+	appendStringInfo(&sql, " WHERE (%s) AND NOT (%s) ORDER BY c.ord",
+					 fc.includes.len ? fc.includes.data : "true",
+					 fc.excludes.len ? fc.excludes.data : "false");
+
+	result = palloc(sizeof(CompiledFilter));
+	result->name = pstrdup(name);
+	result->sql = sql.data;
+	return result;
+}
+
+/*
+ * Load filter name (which must belong to dataset_group) and compile it for
+ * the given values.  The caller is connected to SPI.
+ */
+CompiledFilter *
+FilterLoad(const char *name, const char *dataset_group, Jsonb *values)
+{
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		args[1] = {CStringGetTextDatum(name)};
+	char	   *group;
+	char	   *expression;
+
+	if (CatalogExecute("SELECT dataset_group, expression FROM personalize.filter WHERE name = $1",
+					   1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read filter");
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("filter \"%s\" does not exist", name),
+				 errhint("See personalize.filters, or create one with personalize.create_filter.")));
+	group = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	expression = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+	if (strcmp(group, dataset_group) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("filter \"%s\" belongs to dataset group \"%s\", not \"%s\"", name, group, dataset_group),
+				 errhint("Use a filter of the campaign's dataset group.")));
+	return FilterCompile(name, dataset_group, expression, values, true);
+}
+
+/*
+ * Run the filter over n candidates (in rank order) for user_id (or NULL);
+ * write the passing ones to passing (in order) and return how many.  Runs
+ * with the caller's privileges.  The caller is connected to SPI.
+ */
+int
+FilterApply(const CompiledFilter *filter, const char *user_id, Jsonb *values,
+			char **candidates, int n, char **passing)
+{
+	Oid			argtypes[3] = {TEXTARRAYOID, TEXTOID, JSONBOID};
+	Datum		args[3];
+	char		nulls[3] = {' ', ' ', ' '};
+	Datum	   *elems = palloc(sizeof(Datum) * Max(n, 1));
+	int			rc;
+	int			count;
+
+	for (int i = 0; i < n; i++)
+		elems[i] = CStringGetTextDatum(candidates[i]);
+	args[0] = PointerGetDatum(construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT));
+	if (user_id != NULL)
+		args[1] = CStringGetTextDatum(user_id);
+	else
+		nulls[1] = 'n';
+	if (values != NULL)
+		args[2] = JsonbPGetDatum(values);
+	else
+		nulls[2] = 'n';
+	rc = SPI_execute_with_args(filter->sql, 3, argtypes, args, nulls, true, 0);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "could not run filter \"%s\": %s", filter->name, SPI_result_code_string(rc));
+	count = (int) SPI_processed;
+	for (int i = 0; i < count; i++)
+		passing[i] = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+	return count;
+}
+
+PG_FUNCTION_INFO_V1(personalize_check_filter);
+
+/*
+ * _check_filter(dataset_group text, name text, expression text) RETURNS text
+ *
+ * Compile a filter and plan its query once (on no candidates), raising the
+ * error a user would otherwise meet at request time; returns the query.
+ */
+Datum
+personalize_check_filter(PG_FUNCTION_ARGS)
+{
+	char	   *group = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	char	   *expression = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	CompiledFilter *filter;
+	char	   *none[1];
+	MemoryContext caller_context = CurrentMemoryContext;
+	char	   *sql;
+
+	SPI_connect();
+	filter = FilterCompile(name, group, expression, NULL, false);
+	(void) FilterApply(filter, NULL, NULL, none, 0, none);
+	sql = MemoryContextStrdup(caller_context, filter->sql);	/* SPI_finish frees SPI memory */
+	SPI_finish();
+	PG_RETURN_TEXT_P(cstring_to_text(sql));
+}

@@ -1,0 +1,40 @@
+/*-------------------------------------------------------------------------
+ *
+ * filter.h
+ *	  Recommendation filters: Personalize filter expressions and SQL
+ *	  predicates, compiled to one SQL query that keeps the candidate items
+ *	  that pass.
+ *
+ * Copyright (c) 2026, personalize developers
+ *
+ * IDENTIFICATION
+ *	  src/filter.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PERSONALIZE_FILTER_H
+#define PERSONALIZE_FILTER_H
+
+#include "postgres.h"
+
+#include "utils/jsonb.h"
+
+/*
+ * A compiled filter: a query with parameters $1 text[] (candidate item ids,
+ * in rank order), $2 text (the requesting user, or NULL) and $3 jsonb (the
+ * filter values), returning the candidates that pass, in the same order.
+ */
+typedef struct CompiledFilter
+{
+	char	   *name;
+	char	   *sql;
+} CompiledFilter;
+
+extern CompiledFilter *FilterCompile(const char *name, const char *dataset_group,
+									 const char *expression, Jsonb *values,
+									 bool check_values);
+extern CompiledFilter *FilterLoad(const char *name, const char *dataset_group, Jsonb *values);
+extern int	FilterApply(const CompiledFilter *filter, const char *user_id, Jsonb *values,
+						char **candidates, int n, char **passing);
+
+#endif							/* PERSONALIZE_FILTER_H */
