@@ -618,6 +618,12 @@ filter_sql_placeholders(FilterCompiler *fc, const char *sql)
 			filter_placeholder(fc, name);
 			appendStringInfo(&out, "($3 ->> %s)", quote_literal_cstr(name));
 		}
+		else if (sql[i] == ';')
+			ereport(ERROR,
+					(errcode(ERRCODE_SYNTAX_ERROR),
+					 errmsg("filter \"%s\" must be a single SQL predicate: \";\" at position %d",
+							fc->name, (int) (sql - fc->expression) + i + 1),
+					 errhint("Remove the semicolon: the predicate is one boolean expression.")));
 		else if (sql[i] == '$' && isdigit((unsigned char) sql[i + 1]))
 			ereport(ERROR,
 					(errcode(ERRCODE_SYNTAX_ERROR),

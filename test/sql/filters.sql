@@ -1,0 +1,102 @@
+-- Filters: Personalize filter syntax and SQL predicates, their errors, and
+-- filtered recommend, related_items and personalized_rank.
+SET client_min_messages = warning;
+\set SHOW_CONTEXT never
+SET personalize.min_interactions = 100;
+SET personalize.min_users = 10;
+
+-- 60 users in 3 taste clusters of 10 items; items carry a genre (cluster),
+-- a price and a stock flag; some users bought some items.
+CREATE TABLE shop_events (user_id int, item_id text, ts bigint, event_type text);
+INSERT INTO shop_events
+SELECT u, 'c' || (u % 3) || ((u + j) % 10), u * 100 + j + 1, CASE WHEN j = 5 THEN 'Purchase' ELSE 'click' END
+  FROM generate_series(1, 60) u, generate_series(0, 5) j;
+CREATE TABLE shop_items (item_id text PRIMARY KEY, genre text, price numeric, in_stock bool, tags text[]);
+INSERT INTO shop_items
+SELECT 'c' || c || n, (ARRAY['Action|Drama', 'Comedy', 'Drama'])[c + 1], 5 + n * 2, n % 4 <> 0,
+       ARRAY['t' || (n % 2)]
+  FROM generate_series(0, 2) c, generate_series(0, 9) n;
+SELECT personalize.create_dataset_group('shop3');
+SELECT personalize.create_dataset('shop3', 'interactions', 'shop_events', event_time => 'ts');
+SELECT personalize.create_dataset('shop3', 'items', 'shop_items', metadata => ARRAY['genre', 'price', 'in_stock', 'tags']);
+SELECT personalize.create_solution('shop3-up', 'shop3', 'user-personalization', '{"factors": 8, "seed": 7}');
+SELECT personalize.create_campaign('shop3', personalize.create_solution_version('shop3-up'));
+SELECT personalize.create_solution('shop3-sims', 'shop3', 'sims');
+SELECT personalize.create_campaign('shop3-sims', personalize.create_solution_version('shop3-sims'));
+
+-- Personalize syntax
+SELECT personalize.create_filter('genre', 'shop3', 'INCLUDE ItemID WHERE Items.GENRE IN ($GENRES)');
+SELECT personalize.create_filter('cheap', 'shop3', 'INCLUDE ItemID WHERE Items.PRICE < $MAX AND Items.in_stock = "true"');
+SELECT personalize.create_filter('not-bought', 'shop3', 'EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN ("purchase")');
+SELECT personalize.create_filter('drama-not-cheap', 'shop3',
+	'INCLUDE ItemID WHERE Items.GENRE IN ("Drama") | EXCLUDE ItemID WHERE Items.PRICE <= 10');
+SELECT personalize.create_filter('tagged', 'shop3', 'INCLUDE ItemID WHERE Items.TAGS IN ("t1") OR Items.GENRE NOT IN ("Comedy", "Drama")');
+SELECT name, dataset_group FROM personalize.filters ORDER BY name;
+
+-- an unfiltered and a filtered list for user 3 (cluster 0, Action|Drama)
+SELECT item_id FROM personalize.recommend('shop3', '3', 5) ORDER BY item_id;
+-- multi-valued text matches any value; the ranked list is walked until enough pass
+SELECT count(*) AS total, count(*) FILTER (WHERE i.genre = 'Drama') AS drama_only
+  FROM personalize.recommend('shop3', '3', 12, filter => 'genre', filter_values => '{"GENRES": "\"Drama\""}') r
+  JOIN shop_items i USING (item_id);
+SELECT bool_and(i.genre LIKE '%Comedy%') AS all_comedy
+  FROM personalize.recommend('shop3', '3', 5, filter => 'genre', filter_values => '{"GENRES": ["Comedy"]}') r
+  JOIN shop_items i USING (item_id);
+-- filtering never reorders: it is the unfiltered ranking restricted to passing items
+SELECT (SELECT array_agg(item_id) FROM personalize.recommend('shop3', '3', 4, filter => 'cheap', filter_values => '{"MAX": 12}'))
+     = (SELECT array_agg(r.item_id) FROM (SELECT r.item_id FROM personalize.recommend('shop3', '3', 500) WITH ORDINALITY r(item_id, score, o)
+          JOIN shop_items i USING (item_id) WHERE i.price < 12 AND i.in_stock ORDER BY o LIMIT 4) r) AS same_order;
+-- an item a user bought (case-insensitive event type) is excluded, a clicked one is not
+INSERT INTO shop_events VALUES (3, 'c19', 9999, 'PURCHASE');
+SELECT count(*) AS bought_recommended FROM personalize.recommend('shop3', '3', 30, filter => 'not-bought') WHERE item_id = 'c19';
+-- chained: Drama items except the cheap ones
+SELECT bool_and('Drama' = ANY (string_to_array(i.genre, '|')) AND i.price > 10) AS chained
+  FROM personalize.recommend('shop3', 'newcomer', 10, filter => 'drama-not-cheap') r JOIN shop_items i USING (item_id);
+SELECT bool_and('t1' = ANY (i.tags) OR i.genre NOT IN ('Comedy', 'Drama')) AS array_or
+  FROM personalize.recommend('shop3', '3', 10, filter => 'tagged') r JOIN shop_items i USING (item_id);
+-- related items and personalized ranking take filters too
+SELECT bool_and(i.price < 12) AS related_filtered
+  FROM personalize.related_items('shop3-sims', 'c00', 5, filter => 'cheap', filter_values => '{"MAX": 12}') r JOIN shop_items i USING (item_id);
+SELECT item_id FROM personalize.personalized_rank('shop3', '3', ARRAY['c01', 'c11', 'c21', 'nope'],
+	filter => 'genre', filter_values => '{"GENRES": ["Comedy"]}');
+
+-- placeholders: missing in an INCLUDE is an error, missing in an EXCLUDE disables it
+SELECT * FROM personalize.recommend('shop3', '3', 5, filter => 'genre');
+SELECT personalize.create_filter('exclude-genre', 'shop3', 'EXCLUDE ItemID WHERE Items.GENRE IN ($G)');
+SELECT count(*) FROM personalize.recommend('shop3', '3', 5, filter => 'exclude-genre');
+
+-- SQL predicates, with typed placeholders bound as parameters
+SELECT personalize.create_filter('sql-cheap', 'shop3', 'INCLUDE WHERE items.price < $MAX::numeric AND items.in_stock');
+SELECT bool_and(i.price < 9 AND i.in_stock) AS sql_filtered
+  FROM personalize.recommend('shop3', '3', 5, filter => 'sql-cheap', filter_values => '{"MAX": 9}') r JOIN shop_items i USING (item_id);
+SELECT count(*) AS injection_rows FROM personalize.recommend('shop3', '3', 5, filter => 'sql-cheap',
+	filter_values => '{"MAX": "1; DROP TABLE shop_items"}');
+SELECT count(*) AS items_still_there FROM shop_items;
+SELECT personalize.create_filter('sql-not-bought', 'shop3', $$EXCLUDE WHERE interactions.event_type = 'Purchase'$$);
+SELECT count(*) FROM personalize.recommend('shop3', '3', 30, filter => 'sql-not-bought') WHERE item_id = 'c08';
+
+-- creation errors point at the problem
+SELECT personalize.create_filter('bad', 'shop3', 'INCLUDE ItemID WHER Items.GENRE IN ("x")');
+SELECT personalize.create_filter('bad', 'shop3', 'INCLUDE ItemID WHERE Items.GENRE IN ("x"');
+SELECT personalize.create_filter('bad', 'shop3', 'INCLUDE ItemID WHERE Items.COLOUR IN ("red")');
+SELECT personalize.create_filter('bad', 'shop3', 'INCLUDE ItemID WHERE Items.PRICE ~ 3');
+SELECT personalize.create_filter('bad', 'shop3', 'KEEP ItemID WHERE Items.PRICE < 3');
+SELECT personalize.create_filter('bad', 'shop3', 'INCLUDE ItemID WHERE Items.PRICE < CurrentItem.PRICE');
+SELECT personalize.create_filter('bad', 'shop3', 'INCLUDE ItemID WHERE Items.PRICE < 3 IF CurrentUser.AGE > 3');
+SELECT personalize.create_filter('bad', 'shop3', 'INCLUDE ItemID WHERE Items.PRICE < "abc"');
+SELECT personalize.create_filter('bad', 'shop3', 'INCLUDE WHERE items.price < 3; DROP TABLE shop_items');
+SELECT personalize.create_filter('bad', 'shop3', 'INCLUDE WHERE items.nope');
+SELECT personalize.create_filter('bad', 'shop3', 'INCLUDE WHERE items.price < $1');
+SELECT personalize.create_filter('bad', 'nowhere', 'INCLUDE ItemID WHERE Items.PRICE < 3');
+SELECT personalize.create_filter('genre', 'shop3', 'INCLUDE ItemID WHERE Items.PRICE < 3');
+SELECT personalize.create_filter(NULL, 'shop3', 'INCLUDE ItemID WHERE Items.PRICE < 3');
+-- request errors
+SELECT * FROM personalize.recommend('shop3', '3', 5, filter => 'nope');
+SELECT * FROM personalize.recommend('shop3', '3', 5, filter_values => '{"a": 1}');
+SELECT * FROM personalize.recommend('shop3', '3', 5, filter => 'genre', filter_values => '[1]');
+
+SELECT personalize.drop_filter('tagged');
+SELECT personalize.drop_filter('tagged');
+SELECT personalize.drop_campaign(name) FROM personalize.campaigns WHERE name LIKE 'shop3%' ORDER BY name;
+SELECT personalize.drop_dataset_group('shop3', cascade => true);
+SELECT count(*) AS filters_left FROM personalize.filters;
