@@ -43,6 +43,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/typcache.h"
 
@@ -232,6 +233,33 @@ filter_expect(FilterCompiler *fc, const char *word)
 	if (!filter_is(fc, word))
 		filter_syntax_error(fc, psprintf("Expected %s.", word));
 	filter_next(fc);
+}
+
+/*
+ * Return SQL comparing column (of alias) with the text expression id, in a
+ * form an index on the column can serve: integer ids are compared as
+ * integers (an id that cannot be one matches nothing), text ids directly,
+ * other types through their text form.
+ */
+static char *
+filter_id_match(const FilterRelation *rel, const char *alias, const char *column, const char *id)
+{
+	Oid			type = get_atttype(rel->relid, get_attnum(rel->relid, column));
+	const char *col = quote_identifier(column);
+
+	switch (type)
+	{
+		case INT2OID:
+		case INT4OID:
+		case INT8OID:
+			return psprintf("%s.%s = (CASE WHEN %s ~ '^-?[0-9]{1,18}$' THEN %s::int8 END)",
+							alias, col, id, id);
+		case TEXTOID:
+		case VARCHAROID:
+			return psprintf("%s.%s = %s", alias, col, id);
+		default:
+			return psprintf("%s.%s::text = %s", alias, col, id);
+	}
 }
 
 /*
@@ -483,9 +511,9 @@ filter_condition(FilterCompiler *fc)
 		return condition;
 	}
 	/* an interactions condition holds when one of the user's events with the item meets it */
-	return psprintf("EXISTS (SELECT 1 FROM %s i WHERE i.%s::text = $2 AND i.%s::text = c.id AND %s)",
-					rel->name, quote_identifier(rel->user_column), quote_identifier(rel->item_column),
-					condition);
+	return psprintf("EXISTS (SELECT 1 FROM %s i WHERE %s AND %s AND %s)",
+					rel->name, filter_id_match(rel, "i", rel->user_column, "$2"),
+					filter_id_match(rel, "i", rel->item_column, "c.id"), condition);
 }
 
 static char *filter_or(FilterCompiler *fc);
@@ -759,16 +787,17 @@ FilterCompile(const char *name, const char *dataset_group, const char *expressio
 	initStringInfo(&sql);
 	appendStringInfoString(&sql, "SELECT c.id FROM unnest($1::text[]) WITH ORDINALITY AS c(id, ord)");
 	if (fc.uses_items && OidIsValid(fc.items.relid))
-		appendStringInfo(&sql, " LEFT JOIN %s AS items ON items.%s::text = c.id",
-						 fc.items.name, quote_identifier(fc.items.item_column));
+		appendStringInfo(&sql, " LEFT JOIN %s AS items ON %s",
+						 fc.items.name, filter_id_match(&fc.items, "items", fc.items.item_column, "c.id"));
 	if (fc.sql_form && OidIsValid(fc.users.relid))
-		appendStringInfo(&sql, " LEFT JOIN %s AS users ON users.%s::text = $2",
-						 fc.users.name, quote_identifier(fc.users.user_column));
+		appendStringInfo(&sql, " LEFT JOIN %s AS users ON %s",
+						 fc.users.name, filter_id_match(&fc.users, "users", fc.users.user_column, "$2"));
 	if (fc.sql_form && OidIsValid(fc.interactions.relid))
-		appendStringInfo(&sql, " LEFT JOIN LATERAL (SELECT * FROM %s x WHERE x.%s::text = $2 AND x.%s::text = c.id "
+		appendStringInfo(&sql, " LEFT JOIN LATERAL (SELECT * FROM %s x WHERE %s AND %s "
 						 "ORDER BY x.%s DESC LIMIT 1) AS interactions ON true",
-						 fc.interactions.name, quote_identifier(fc.interactions.user_column),
-						 quote_identifier(fc.interactions.item_column),
+						 fc.interactions.name,
+						 filter_id_match(&fc.interactions, "x", fc.interactions.user_column, "$2"),
+						 filter_id_match(&fc.interactions, "x", fc.interactions.item_column, "c.id"),
 						 quote_identifier(fc.interactions.time_column));
 	appendStringInfo(&sql, " WHERE (%s) AND NOT (%s) ORDER BY c.ord",
 					 fc.includes.len ? fc.includes.data : "true",
@@ -810,6 +839,51 @@ FilterLoad(const char *name, const char *dataset_group, Jsonb *values)
 	return FilterCompile(name, dataset_group, expression, values, true);
 }
 
+/* A prepared filter query, kept for the life of the backend. */
+typedef struct FilterPlan
+{
+	struct FilterPlan *next;
+	char	   *sql;
+	SPIPlanPtr	plan;
+} FilterPlan;
+
+#define FILTER_PLAN_CACHE_SIZE 32
+
+static FilterPlan *filter_plans = NULL;
+static int	filter_plan_count = 0;
+
+/*
+ * Return the kept plan of a compiled filter query, preparing it on first
+ * use (the plan cache replans it when the relations change).  Requests
+ * offer candidates in several batches, so planning once matters.
+ */
+static SPIPlanPtr
+filter_plan(const char *sql)
+{
+	Oid			argtypes[3] = {TEXTARRAYOID, TEXTOID, JSONBOID};
+	FilterPlan *fp;
+	SPIPlanPtr	plan;
+
+	for (fp = filter_plans; fp != NULL; fp = fp->next)
+		if (strcmp(fp->sql, sql) == 0)
+			return fp->plan;
+	/* custom plans: the filter values fold into constants (e.g. IN lists) */
+	plan = SPI_prepare_cursor(sql, 3, argtypes, CURSOR_OPT_CUSTOM_PLAN);
+	if (plan == NULL)
+		elog(ERROR, "could not prepare filter query: %s", SPI_result_code_string(SPI_result));
+	if (filter_plan_count >= FILTER_PLAN_CACHE_SIZE)
+		return plan;			/* cache full: use this plan once */
+	if (SPI_keepplan(plan) != 0)
+		elog(ERROR, "could not keep filter query plan");
+	fp = MemoryContextAlloc(TopMemoryContext, sizeof(FilterPlan));
+	fp->sql = MemoryContextStrdup(TopMemoryContext, sql);
+	fp->plan = plan;
+	fp->next = filter_plans;
+	filter_plans = fp;
+	filter_plan_count++;
+	return plan;
+}
+
 /*
  * Run the filter over n candidates (in rank order) for user_id (or NULL);
  * write the passing ones to passing (in order) and return how many.  Runs
@@ -819,7 +893,6 @@ int
 FilterApply(const CompiledFilter *filter, const char *user_id, Jsonb *values,
 			char **candidates, int n, char **passing)
 {
-	Oid			argtypes[3] = {TEXTARRAYOID, TEXTOID, JSONBOID};
 	Datum		args[3];
 	char		nulls[3] = {' ', ' ', ' '};
 	Datum	   *elems = palloc(sizeof(Datum) * Max(n, 1));
@@ -837,7 +910,7 @@ FilterApply(const CompiledFilter *filter, const char *user_id, Jsonb *values,
 		args[2] = JsonbPGetDatum(values);
 	else
 		nulls[2] = 'n';
-	rc = SPI_execute_with_args(filter->sql, 3, argtypes, args, nulls, true, 0);
+	rc = SPI_execute_plan(filter_plan(filter->sql), args, nulls, true, 0);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "could not run filter \"%s\": %s", filter->name, SPI_result_code_string(rc));
 	count = (int) SPI_processed;

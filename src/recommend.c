@@ -221,7 +221,7 @@ emit_ranked(Emitter *e, float *scores, const LoadedModel *lm, ScoreMap map, cons
 			scores[top[r]] = -INFINITY;
 		if (e->rf->filter)
 			emitter_flush(e);
-		batch *= 2;
+		batch *= 4;				/* a selective filter reaches the tail in few queries */
 	}
 }
 
