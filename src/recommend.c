@@ -1,14 +1,19 @@
 /*-------------------------------------------------------------------------
  *
  * recommend.c
- *	  The SQL-callable runtime functions recommend() and
- *	  personalized_rank().
+ *	  The SQL-callable runtime functions: recommend(), related_items(),
+ *	  personalized_rank() and _recommend_version() (batch jobs).
  *
- * Both check their arguments, resolve the campaign, score the user
- * (runtime.c) and return rows in materialize mode.  User-personalization
- * scores are a softmax over the candidate items (they sum to 1, as in
- * Personalize); recipes whose scores are already normalised return them
- * as they are.
+ * Each checks its arguments, resolves the campaign (or version), loads
+ * its filter, scores (runtime.c) and returns rows in materialize mode.
+ * Recipe types are dispatched in recommend_target: USER_PERSONALIZATION
+ * ranks the catalogue for the user, RELATED_ITEMS lists an item's
+ * neighbours, POPULAR_ITEMS lists trending items; popular items fill
+ * short lists.  Rows leave through an Emitter, which with a filter sends
+ * the candidates through it in rank order, in growing batches, until
+ * enough pass.  User-personalization scores are a softmax over the
+ * candidate items (they sum to 1 before filtering, as in Personalize);
+ * recipes whose scores are already normalised return them as they are.
  *
  * Copyright (c) 2026, personalize developers
  *
