@@ -137,6 +137,16 @@ CREATE TABLE @extschema@.filter (
 );
 COMMENT ON TABLE @extschema@.filter IS 'recommendation filters (internal; read personalize.filters)';
 
+CREATE TABLE @extschema@.recommender (
+	name		text PRIMARY KEY,
+	dataset_group	text NOT NULL REFERENCES @extschema@.dataset_group (name) ON DELETE CASCADE,
+	use_case	text NOT NULL,
+	config		jsonb NOT NULL DEFAULT '{}',
+	owner		regrole NOT NULL DEFAULT current_user::regrole,
+	created		timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+COMMENT ON TABLE @extschema@.recommender IS 'domain recommenders: a solution and a campaign of the same name wired for a use case (internal; read personalize.recommenders)';
+
 -- User data survives pg_dump; the recipe catalogue is recreated by this script.
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.dataset_group', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.dataset', '');
@@ -148,6 +158,7 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.model_item', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.campaign', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.batch_job', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.filter', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.recommender', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.batch_job_id_seq', '');
 
 -- ---------------------------------------------------------------------------
@@ -229,6 +240,13 @@ COMMENT ON VIEW @extschema@.campaigns IS 'campaigns and the solution version eac
 CREATE VIEW @extschema@.filters AS
 	SELECT name, dataset_group, expression, owner, created FROM @extschema@.filter;
 COMMENT ON VIEW @extschema@.filters IS 'recommendation filters';
+
+CREATE VIEW @extschema@.recommenders AS
+	SELECT r.name, r.dataset_group, r.use_case, s.recipe, s.event_type, c.solution_version, r.config, r.created
+	FROM @extschema@.recommender r
+	LEFT JOIN @extschema@.solution s ON s.name = r.name
+	LEFT JOIN @extschema@.campaign c ON c.name = r.name;
+COMMENT ON VIEW @extschema@.recommenders IS 'domain recommenders, their recipe and the version they serve';
 
 CREATE VIEW @extschema@.jobs AS
 	SELECT id, name, job_type, solution_version, output_table, num_results, status, rows,
@@ -1137,6 +1155,125 @@ END $$;
 COMMENT ON FUNCTION @extschema@.drop_filter(text) IS 'drop a filter';
 
 -- ---------------------------------------------------------------------------
+-- Recommenders (domain dataset groups)
+-- ---------------------------------------------------------------------------
+
+/* The recipe and event type each domain use case is wired with. */
+CREATE FUNCTION @extschema@._use_case(domain text, use_case text, OUT recipe text, OUT event_type text)
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp AS $$
+	SELECT u.recipe, u.event_type FROM (VALUES
+		('VIDEO_ON_DEMAND', 'most-popular', 'popularity-count', NULL),
+		('VIDEO_ON_DEMAND', 'trending-now', 'trending-now', NULL),
+		('VIDEO_ON_DEMAND', 'because-you-watched-x', 'sims', NULL),
+		('VIDEO_ON_DEMAND', 'more-like-x', 'sims', NULL),
+		('VIDEO_ON_DEMAND', 'top-picks', 'user-personalization', NULL),
+		('ECOMMERCE', 'most-viewed', 'popularity-count', 'View'),
+		('ECOMMERCE', 'best-sellers', 'popularity-count', 'Purchase'),
+		('ECOMMERCE', 'frequently-bought-together', 'sims', 'Purchase'),
+		('ECOMMERCE', 'customers-who-viewed-x-also-viewed', 'sims', 'View'),
+		('ECOMMERCE', 'recommended-for-you', 'user-personalization', NULL)
+	) AS u(domain, use_case, recipe, event_type)
+	WHERE u.domain = _use_case.domain AND u.use_case = _use_case.use_case
+$$;
+COMMENT ON FUNCTION @extschema@._use_case(text, text) IS 'internal: recipe and event type of a domain use case';
+
+CREATE FUNCTION @extschema@.create_recommender(name text, dataset_group text, use_case text, config jsonb DEFAULT '{}')
+RETURNS bigint LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	grp @extschema@.dataset_group;
+	wired_recipe text;
+	wired_event_type text;
+	event_type text;
+	version bigint;
+	status text;
+	reason text;
+BEGIN
+	PERFORM @extschema@._require(name, 'name');
+	PERFORM @extschema@._require(use_case, 'use_case');
+	SELECT * INTO grp FROM @extschema@.dataset_group g WHERE g.name = create_recommender.dataset_group;
+	IF NOT FOUND THEN
+		PERFORM @extschema@._not_found('dataset group', coalesce(dataset_group, 'NULL'), 'Create it with personalize.create_dataset_group(name, domain).');
+	END IF;
+	IF grp.domain IS NULL THEN
+		RAISE EXCEPTION 'dataset group "%" has no domain', dataset_group
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+			      HINT = 'Recommenders need a VIDEO_ON_DEMAND or ECOMMERCE dataset group; custom groups use solutions and campaigns.';
+	END IF;
+	SELECT u.recipe, u.event_type INTO wired_recipe, wired_event_type
+	  FROM @extschema@._use_case(grp.domain, use_case) u;
+	IF wired_recipe IS NULL THEN
+		RAISE EXCEPTION 'unknown use case "%" for % dataset group "%"', use_case, grp.domain, dataset_group
+			USING ERRCODE = 'invalid_parameter_value',
+			      HINT = CASE grp.domain
+			          WHEN 'VIDEO_ON_DEMAND' THEN 'Valid use cases are most-popular, trending-now, because-you-watched-x, more-like-x and top-picks.'
+			          ELSE 'Valid use cases are most-viewed, best-sellers, frequently-bought-together, customers-who-viewed-x-also-viewed and recommended-for-you.' END;
+	END IF;
+	config := coalesce(config, '{}');
+	IF jsonb_typeof(config) <> 'object' OR EXISTS (SELECT 1 FROM jsonb_object_keys(config) k WHERE k <> 'hyperparameters') THEN
+		RAISE EXCEPTION 'config of recommender "%" is not valid', name
+			USING ERRCODE = 'invalid_parameter_value', HINT = 'The only config key is hyperparameters, e.g. ''{"hyperparameters": {"factors": 32}}''.';
+	END IF;
+	IF EXISTS (SELECT 1 FROM @extschema@.campaign c WHERE c.name = create_recommender.name)
+	   OR EXISTS (SELECT 1 FROM @extschema@.solution s WHERE s.name = create_recommender.name) THEN
+		RAISE EXCEPTION 'a campaign or solution named "%" already exists', name
+			USING ERRCODE = 'duplicate_object', HINT = 'A recommender creates a solution and a campaign of its name; choose another name.';
+	END IF;
+	-- event types narrow the training data only when the dataset records them
+	SELECT CASE WHEN d.event_type_column IS NOT NULL THEN wired_event_type END INTO event_type
+	  FROM @extschema@.dataset d WHERE d.dataset_group = create_recommender.dataset_group AND d.dataset_type = 'interactions';
+	PERFORM @extschema@.create_solution(name, dataset_group, wired_recipe,
+		coalesce(config -> 'hyperparameters', '{}'), event_type);
+	version := @extschema@.create_solution_version(name);
+	SELECT v.status, v.failure_reason INTO status, reason FROM @extschema@.solution_version v WHERE v.id = version;
+	IF status <> 'ACTIVE' THEN
+		RAISE EXCEPTION 'recommender "%" could not be trained: %', name, reason
+			USING ERRCODE = 'object_not_in_prerequisite_state', HINT = 'Add interactions, then create the recommender again.';
+	END IF;
+	PERFORM @extschema@.create_campaign(name, version, '{"sync_with_latest_solution_version": true}');
+	INSERT INTO @extschema@.recommender (name, dataset_group, use_case, config) VALUES (name, dataset_group, use_case, config);
+	RETURN version;
+END $$;
+COMMENT ON FUNCTION @extschema@.create_recommender(text, text, text, jsonb) IS
+	'create a domain recommender: the use case''s recipe and event type trained and deployed under one name that works wherever a campaign name does';
+
+CREATE FUNCTION @extschema@.describe_recommender(name text)
+RETURNS jsonb LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	result jsonb;
+BEGIN
+	PERFORM @extschema@._require(name, 'name');
+	SELECT to_jsonb(r) || jsonb_build_object('status', v.status, 'metrics', v.metrics) INTO result
+	  FROM @extschema@.recommenders r LEFT JOIN @extschema@.solution_version v ON v.id = r.solution_version
+	 WHERE r.name = describe_recommender.name;
+	IF result IS NULL THEN
+		PERFORM @extschema@._not_found('recommender', name, 'See personalize.recommenders for the existing ones.');
+	END IF;
+	RETURN result;
+END $$;
+COMMENT ON FUNCTION @extschema@.describe_recommender(text) IS 'a recommender''s use case, recipe, serving version, status and metrics';
+
+CREATE FUNCTION @extschema@.drop_recommender(name text)
+RETURNS void LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	r @extschema@.recommender;
+BEGIN
+	PERFORM @extschema@._require(name, 'name');
+	SELECT * INTO r FROM @extschema@.recommender x WHERE x.name = drop_recommender.name FOR UPDATE;
+	IF NOT FOUND THEN
+		PERFORM @extschema@._not_found('recommender', name, 'See personalize.recommenders for the existing ones.');
+	END IF;
+	PERFORM @extschema@._check_owner('recommender', name, r.owner);
+	DELETE FROM @extschema@.campaign c WHERE c.name = drop_recommender.name;
+	DELETE FROM @extschema@.solution s WHERE s.name = drop_recommender.name;
+	DELETE FROM @extschema@.recommender x WHERE x.name = drop_recommender.name;
+END $$;
+COMMENT ON FUNCTION @extschema@.drop_recommender(text) IS 'drop a recommender with its campaign, solution, versions and models';
+
+-- ---------------------------------------------------------------------------
 -- Batch inference
 -- ---------------------------------------------------------------------------
 
@@ -1291,6 +1428,8 @@ REVOKE ALL ON FUNCTION
 	@extschema@.stop_solution_version(bigint),
 	@extschema@.create_batch_inference_job(text, bigint, text, text, integer, text, boolean),
 	@extschema@.create_filter(text, text, text),
+	@extschema@.create_recommender(text, text, text, jsonb),
+	@extschema@.drop_recommender(text),
 	@extschema@.drop_filter(text),
 	@extschema@._check_filter(text, text, text),
 	@extschema@._run_batch_job(bigint),
@@ -1303,4 +1442,4 @@ FROM PUBLIC;
 GRANT USAGE ON SCHEMA @extschema@ TO PUBLIC;
 GRANT SELECT ON @extschema@.dataset_groups, @extschema@.datasets, @extschema@.recipes,
 	@extschema@.solutions, @extschema@.solution_versions, @extschema@.campaigns,
-	@extschema@.jobs, @extschema@.filters TO PUBLIC;
+	@extschema@.jobs, @extschema@.filters, @extschema@.recommenders TO PUBLIC;

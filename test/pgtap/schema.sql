@@ -3,7 +3,7 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS personalize;
-SELECT plan(105);
+SELECT plan(114);
 
 SELECT has_schema('personalize');
 SELECT has_extension('personalize');
@@ -11,10 +11,10 @@ SELECT has_extension('personalize');
 -- catalog tables and views
 SELECT has_table('personalize', t, 'table ' || t) FROM unnest(ARRAY[
 	'dataset_group', 'dataset', 'recipe', 'solution', 'solution_version', 'model_item', 'campaign',
-	'batch_job', 'filter']) t;
+	'batch_job', 'filter', 'recommender']) t;
 SELECT has_view('personalize', v, 'view ' || v) FROM unnest(ARRAY[
 	'dataset_groups', 'datasets', 'recipes', 'solutions', 'solution_versions', 'campaigns', 'item_embeddings',
-	'related_item_lists', 'jobs', 'filters']) v;
+	'related_item_lists', 'jobs', 'filters', 'recommenders']) v;
 SELECT columns_are('personalize', 'solution_versions', ARRAY[
 	'id', 'solution', 'recipe', 'status', 'progress', 'failure_reason', 'training_mode',
 	'hyperparameters', 'metrics', 'users', 'items', 'interactions', 'training_seconds',
@@ -38,6 +38,9 @@ SELECT has_function('personalize', 'stop_solution_version', ARRAY['bigint']);
 SELECT has_function('personalize', 'create_batch_inference_job', ARRAY['text', 'bigint', 'text', 'text', 'integer', 'text', 'boolean']);
 SELECT has_function('personalize', 'create_filter', ARRAY['text', 'text', 'text']);
 SELECT has_function('personalize', 'drop_filter', ARRAY['text']);
+SELECT has_function('personalize', 'create_recommender', ARRAY['text', 'text', 'text', 'jsonb']);
+SELECT has_function('personalize', 'describe_recommender', ARRAY['text']);
+SELECT has_function('personalize', 'drop_recommender', ARRAY['text']);
 SELECT has_function('personalize', 'create_campaign', ARRAY['text', 'bigint', 'jsonb']);
 SELECT has_function('personalize', 'update_campaign', ARRAY['text', 'bigint', 'jsonb']);
 SELECT has_function('personalize', 'drop_campaign', ARRAY['text']);
@@ -105,6 +108,8 @@ SELECT function_privs_are('personalize', f, a, 'public', ARRAY[]::text[], f || '
 	('create_batch_inference_job', ARRAY['text', 'bigint', 'text', 'text', 'integer', 'text', 'boolean']),
 	('create_filter', ARRAY['text', 'text', 'text']),
 	('drop_filter', ARRAY['text']),
+	('create_recommender', ARRAY['text', 'text', 'text', 'jsonb']),
+	('drop_recommender', ARRAY['text']),
 	('create_campaign', ARRAY['text', 'bigint', 'jsonb']),
 	('update_campaign', ARRAY['text', 'bigint', 'jsonb']),
 	('drop_campaign', ARRAY['text'])) AS x(f, a);
@@ -116,10 +121,10 @@ SELECT function_privs_are('personalize', 'related_items', ARRAY['text', 'text', 
 	'public', ARRAY['EXECUTE']);
 SELECT table_privs_are('personalize', t, 'public', ARRAY[]::text[], 'catalog table ' || t || ' is private')
   FROM unnest(ARRAY['dataset_group', 'dataset', 'recipe', 'solution', 'solution_version', 'model_item', 'campaign',
-	'batch_job', 'filter']) t;
+	'batch_job', 'filter', 'recommender']) t;
 SELECT table_privs_are('personalize', v, 'public', ARRAY['SELECT'], 'view ' || v || ' is readable')
   FROM unnest(ARRAY['dataset_groups', 'datasets', 'recipes', 'solutions', 'solution_versions', 'campaigns', 'jobs',
-	'filters']) v;
+	'filters', 'recommenders']) v;
 SELECT table_privs_are('personalize', 'item_embeddings', 'public', ARRAY[]::text[], 'embeddings are granted by the administrator');
 SELECT table_privs_are('personalize', 'related_item_lists', 'public', ARRAY[]::text[], 'related lists are granted by the administrator');
 
