@@ -46,6 +46,8 @@ typedef struct RecipeModel
 	float	   *popularity;
 	float	   *factors;
 	float	   *gram;
+	/* item factors to start from (training_mode UPDATE), or NULL */
+	float	   *warm_factors;
 	/* related items (CSR): neighbours of item i, best first, with scores */
 	int32	   *neighbor_ptr;	/* n_items + 1, or NULL */
 	int32	   *neighbors;
@@ -59,7 +61,13 @@ typedef struct Recipe
 {
 	const char *name;
 
-	/* Train from m with resolved hyperparameters into model (already zeroed). */
+	/* Can a version be refreshed from the previous one (training_mode UPDATE)? */
+	bool		incremental;
+
+	/*
+	 * Train from m with resolved hyperparameters into model (zeroed, but for
+	 * warm_factors when an incremental recipe refreshes a version).
+	 */
 	void		(*train) (const InteractionMatrix *m, Jsonb *hyperparameters,
 						  RecipeModel *model, ProgressCallback progress, void *arg);
 

@@ -157,10 +157,19 @@ als_train(const InteractionMatrix *m, Jsonb *hyperparameters,
 	item_factors = palloc_extended(sizeof(float) * Max((Size) m->n_items * k, 1),
 								   MCXT_ALLOC_HUGE);
 
-	/* Small positive random item factors, reproducible from the seed. */
-	pg_prng_seed(&rng, seed);
-	for (Size i = 0; i < (Size) m->n_items * k; i++)
-		item_factors[i] = (float) (pg_prng_double(&rng) * 0.01);
+	if (model->warm_factors != NULL)
+	{
+		/* UPDATE: start from the previous version; a third of the sweeps */
+		memcpy(item_factors, model->warm_factors, sizeof(float) * (Size) m->n_items * k);
+		iterations = Max(1, (iterations + 2) / 3);
+	}
+	else
+	{
+		/* Small positive random item factors, reproducible from the seed. */
+		pg_prng_seed(&rng, seed);
+		for (Size i = 0; i < (Size) m->n_items * k; i++)
+			item_factors[i] = (float) (pg_prng_double(&rng) * 0.01);
+	}
 
 	for (int it = 0; it < iterations; it++)
 	{
@@ -238,6 +247,7 @@ als_score(const RecipeModel *model, int n, const int32 *history,
 
 const Recipe UserPersonalizationRecipe = {
 	.name = "user-personalization",
+	.incremental = true,
 	.train = als_train,
 	.prepare = als_prepare,
 	.score = als_score,
@@ -246,6 +256,7 @@ const Recipe UserPersonalizationRecipe = {
 /* The same model, deployed for personalized_rank only (PERSONALIZED_RANKING). */
 const Recipe PersonalizedRankingRecipe = {
 	.name = "personalized-ranking",
+	.incremental = true,
 	.train = als_train,
 	.prepare = als_prepare,
 	.score = als_score,

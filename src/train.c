@@ -29,6 +29,7 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "common/pg_prng.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -40,6 +41,7 @@
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
 #include "utils/resowner.h"
+#include "utils/timestamp.h"
 
 #include "dataset.h"
 #include "evaluate.h"
@@ -141,6 +143,12 @@ training_begin(TrainingJob *job, const char *status)
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("recipe \"%s\" of solution \"%s\" cannot be trained by this version of personalize",
 						recipe_name, job->solution)));
+	if (job->update && !job->recipe->incremental)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("training_mode UPDATE does not apply to recipe \"%s\" of solution \"%s\"",
+						recipe_name, job->solution),
+				 errhint("UPDATE refreshes user-personalization and personalized-ranking versions; use training_mode => 'FULL'.")));
 
 	values[1] = CStringGetTextDatum(job->training_mode);
 	values[2] = JsonbPGetDatum(job->hyperparameters);
@@ -189,6 +197,7 @@ TrainingClaimVersion(TrainingJob *job)
 	job->has_threshold = !isnull;
 	job->hyperparameters = DatumGetJsonbPCopy(SPI_getbinval(tt->vals[0], tt->tupdesc, 6, &isnull));
 	job->training_mode = SPI_getvalue(tt->vals[0], tt->tupdesc, 7);
+	job->update = strcmp(job->training_mode, "UPDATE") == 0;
 	job->recipe = RecipeLookup(recipe_name);
 	if (job->recipe == NULL)
 		ereport(ERROR,
@@ -246,6 +255,62 @@ training_check_memory(const TrainingJob *job, const InteractionLog *log)
 }
 
 /*
+ * For training_mode UPDATE: start from the item factors of the solution's
+ * latest ACTIVE version (new items start small and random), and carry its
+ * metrics, since an update computes none.  Needs SPI.
+ */
+static void
+training_warm_start(TrainingJob *job)
+{
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		values[1] = {CStringGetTextDatum(job->solution)};
+	int			k = (int) HyperparamNumber(job->hyperparameters, "factors", 64);
+	int64		previous;
+	TimestampTz created;
+	bool		isnull;
+	char	   *metrics;
+	LoadedModel *lm;
+	float	   *warm;
+	pg_prng_state rng;
+
+	if (CatalogExecute("SELECT id, created, (metrics || jsonb_build_object('metrics_from_version', id))::text "
+					   "FROM personalize.solution_version WHERE solution = $1 AND status = 'ACTIVE' "
+					   "ORDER BY id DESC LIMIT 1", 1, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the previous solution version");
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("solution \"%s\" has no ACTIVE version to update", job->solution),
+				 errhint("Train one with training_mode => 'FULL' first.")));
+	previous = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	created = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+	MemoryContextSwitchTo(job->context);
+	metrics = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3);
+	lm = ModelGet(previous, created);
+	MemoryContextSwitchTo(job->context);
+	if (lm->model.factors == NULL || lm->model.k != k)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("solution version " INT64_FORMAT " cannot be updated with %d factors", previous, k),
+				 errhint("Use training_mode => 'FULL'.")));
+
+	warm = palloc_extended(sizeof(float) * Max((Size) job->matrix->n_items * k, 1), MCXT_ALLOC_HUGE);
+	pg_prng_seed(&rng, (uint64) HyperparamNumber(job->hyperparameters, "seed", 42));
+	for (int32 i = 0; i < job->matrix->n_items; i++)
+	{
+		int32		j = IdMapLookup(&lm->items, job->log.items.ids[i]);
+
+		if (j >= 0)
+			memcpy(warm + (Size) i * k, lm->model.factors + (Size) j * k, sizeof(float) * k);
+		else
+			for (int f = 0; f < k; f++)
+				warm[(Size) i * k + f] = (float) (pg_prng_double(&rng) * 0.01);
+	}
+	job->model.warm_factors = warm;
+	job->metrics = metrics;
+}
+
+/*
  * Read the interactions into job->log and job->matrix, checking memory and
  * minimum data on the way.  Needs SPI and a transaction.
  */
@@ -267,6 +332,8 @@ TrainingRead(TrainingJob *job)
 	job->matrix = MatrixBuild(job->log.users.n, job->log.items.n, job->log.n,
 							  job->log.user, job->log.item, job->log.time);
 	training_check_minimums(job, &job->log, job->matrix);
+	if (job->update)
+		training_warm_start(job);
 }
 
 /*
@@ -280,13 +347,16 @@ TrainingCompute(TrainingJob *job)
 	uint64		seed = (uint64) HyperparamNumber(job->hyperparameters, "seed", 42);
 
 	MemoryContextSwitchTo(job->context);
-	training_phase(job, "evaluation split", 0.45);
-	initStringInfo(&metrics);
-	EvaluateRecipe(job->matrix, job->recipe, job->hyperparameters, seed,
-				   training_progress, job, &metrics);
-	job->metrics = metrics.data;
+	if (!job->update)			/* an update keeps the previous metrics */
+	{
+		training_phase(job, "evaluation split", 0.45);
+		initStringInfo(&metrics);
+		EvaluateRecipe(job->matrix, job->recipe, job->hyperparameters, seed,
+					   training_progress, job, &metrics);
+		job->metrics = metrics.data;
+	}
 
-	training_phase(job, "training on all data", 0.45);
+	training_phase(job, "training on all data", job->update ? 0.9 : 0.45);
 	job->recipe->train(job->matrix, job->hyperparameters, &job->model, training_progress, job);
 }
 
@@ -465,10 +535,10 @@ personalize_create_solution_version(PG_FUNCTION_ARGS)
 	if (pg_strcasecmp(job.training_mode, "FULL") == 0)
 		job.training_mode = "FULL";
 	else if (pg_strcasecmp(job.training_mode, "UPDATE") == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("training_mode UPDATE is not supported yet"),
-				 errhint("Use training_mode => 'FULL'.")));
+	{
+		job.training_mode = "UPDATE";
+		job.update = true;
+	}
 	else
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),

@@ -33,6 +33,7 @@ typedef struct TrainingJob
 	bool		has_threshold;
 	double		event_value_threshold;
 	bool		in_worker;		/* progress goes to the version row, not NOTICEs */
+	bool		update;			/* training_mode UPDATE: refresh the latest ACTIVE version */
 	MemoryContext context;		/* owns everything the job keeps across phases */
 	instr_time	started;
 	const char *phase;

@@ -46,7 +46,6 @@ SELECT name, recipe, hyperparameters FROM personalize.solutions ORDER BY name;
 SELECT personalize.create_solution_version('nope');
 SELECT personalize.create_solution_version(NULL);
 SELECT personalize.create_solution_version('toy-up', 'PARTIAL');
-SELECT personalize.create_solution_version('toy-up', 'UPDATE');
 
 -- too little data with the default minimums: a CREATE FAILED row remains,
 -- the caller gets a WARNING with the reason, and there are no model rows

@@ -84,6 +84,28 @@ SELECT personalize.drop_campaign(name) FROM personalize.campaigns WHERE name LIK
 
 SELECT personalize.drop_dataset_group('radio', cascade => true);
 
+-- training_mode UPDATE refreshes the latest ACTIVE version: warm start,
+-- a third of the sweeps, no new evaluation (the metrics are carried)
+CREATE TABLE plays2 (user_id int, item_id int, ts bigint);
+INSERT INTO plays2 SELECT u, (u * 7 + j * 13) % 500, u * 100 + j FROM generate_series(1, 2000) u, generate_series(1, 20) j;
+SELECT personalize.create_dataset_group('radio2');
+SELECT personalize.create_dataset('radio2', 'interactions', 'plays2', event_time => 'ts');
+SELECT personalize.create_solution('radio2-up', 'radio2', 'user-personalization', '{"factors": 16, "iterations": 6}');
+SELECT personalize.create_solution_version('radio2-up', 'UPDATE') AS no_base \gset
+SELECT status, failure_reason FROM personalize.solution_versions WHERE id = :no_base;
+SELECT personalize.create_solution_version('radio2-up') AS base \gset
+INSERT INTO plays2 SELECT u, 900 + u % 10, 300000 + u FROM generate_series(1, 300) u;
+SELECT personalize.create_solution_version('radio2-up', 'update') AS updated \gset
+SELECT training_mode, status, items, interactions, (metrics->>'metrics_from_version')::bigint = :base AS metrics_carried
+  FROM personalize.solution_versions WHERE id = :updated;
+SELECT count(*) AS new_items_in_model FROM personalize.item_embeddings WHERE solution_version = :updated AND item_id::int >= 900;
+SELECT personalize.create_campaign('radio2', :updated);
+SELECT count(*) FROM personalize.recommend('radio2', '7', 10);
+SELECT personalize.create_solution('radio2-pop', 'radio2', 'popularity-count');
+SELECT personalize.create_solution_version('radio2-pop', 'UPDATE');
+SELECT personalize.drop_campaign('radio2');
+SELECT personalize.drop_dataset_group('radio2', cascade => true);
+
 -- dropping and creating the extension again restarts version ids: a model
 -- cached by this session under the same id is not served for the new one
 CREATE TABLE first_shop (user_id int, item_id text, ts bigint);
