@@ -353,6 +353,34 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION @extschema@._resolve_hyperparameters(text, jsonb) IS 'internal: validate hyperparameters against a recipe and merge them over its defaults';
 
+/* Reject an empty or over-long name for a new object of some kind. */
+CREATE FUNCTION @extschema@._check_name(kind text, name text)
+RETURNS void LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	IF name = '' OR length(name) > 63 THEN
+		RAISE EXCEPTION '% name "%" is not valid', kind, name
+			USING ERRCODE = 'invalid_parameter_value', HINT = 'Use 1 to 63 characters.';
+	END IF;
+END $$;
+COMMENT ON FUNCTION @extschema@._check_name(text, text) IS 'internal: validate the name of a new object';
+
+/* The dataset group a caller adds objects to: it must exist and be theirs. */
+CREATE FUNCTION @extschema@._owned_group(dataset_group text)
+RETURNS @extschema@.dataset_group LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	grp @extschema@.dataset_group;
+BEGIN
+	SELECT * INTO grp FROM @extschema@.dataset_group g WHERE g.name = _owned_group.dataset_group;
+	IF NOT FOUND THEN
+		PERFORM @extschema@._not_found('dataset group', coalesce(dataset_group, 'NULL'), 'Create it first with personalize.create_dataset_group.');
+	END IF;
+	PERFORM @extschema@._check_owner('dataset group', dataset_group, grp.owner);
+	RETURN grp;
+END $$;
+COMMENT ON FUNCTION @extschema@._owned_group(text) IS 'internal: a dataset group the caller owns, or an error';
+
 /* Find the column playing a role: the one given, or the first Personalize-named one. */
 CREATE FUNCTION @extschema@._role_column(rel regclass, role text, given text, candidates text[], argument text)
 RETURNS name LANGUAGE plpgsql STABLE
@@ -409,10 +437,7 @@ RETURNS void LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
 	PERFORM @extschema@._require(name, 'name');
-	IF name = '' OR length(name) > 63 THEN
-		RAISE EXCEPTION 'dataset group name "%" is not valid', name
-			USING ERRCODE = 'invalid_parameter_value', HINT = 'Use 1 to 63 characters.';
-	END IF;
+	PERFORM @extschema@._check_name('dataset group', name);
 	IF domain IS NOT NULL AND domain NOT IN ('VIDEO_ON_DEMAND', 'ECOMMERCE') THEN
 		RAISE EXCEPTION 'unknown domain "%" for dataset group "%"', domain, name
 			USING ERRCODE = 'invalid_parameter_value',
@@ -784,15 +809,8 @@ DECLARE
 BEGIN
 	PERFORM @extschema@._require(name, 'name');
 	PERFORM @extschema@._require(recipe, 'recipe');
-	IF name = '' OR length(name) > 63 THEN
-		RAISE EXCEPTION 'solution name "%" is not valid', name
-			USING ERRCODE = 'invalid_parameter_value', HINT = 'Use 1 to 63 characters.';
-	END IF;
-	SELECT * INTO grp FROM @extschema@.dataset_group g WHERE g.name = create_solution.dataset_group;
-	IF NOT FOUND THEN
-		PERFORM @extschema@._not_found('dataset group', coalesce(dataset_group, 'NULL'), 'Create it first with personalize.create_dataset_group.');
-	END IF;
-	PERFORM @extschema@._check_owner('dataset group', dataset_group, grp.owner);
+	PERFORM @extschema@._check_name('solution', name);
+	grp := @extschema@._owned_group(dataset_group);
 	IF EXISTS (SELECT 1 FROM @extschema@.solution s WHERE s.name = create_solution.name) THEN
 		RAISE EXCEPTION 'solution "%" already exists', name
 			USING ERRCODE = 'duplicate_object', HINT = 'Choose another name, or drop it with personalize.drop_solution.';
@@ -996,10 +1014,7 @@ SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
 	PERFORM @extschema@._require(name, 'name');
 	PERFORM @extschema@._require(solution_version, 'solution_version');
-	IF name = '' OR length(name) > 63 THEN
-		RAISE EXCEPTION 'campaign name "%" is not valid', name
-			USING ERRCODE = 'invalid_parameter_value', HINT = 'Use 1 to 63 characters.';
-	END IF;
+	PERFORM @extschema@._check_name('campaign', name);
 	IF EXISTS (SELECT 1 FROM @extschema@.campaign c WHERE c.name = create_campaign.name) THEN
 		RAISE EXCEPTION 'campaign "%" already exists', name
 			USING ERRCODE = 'duplicate_object', HINT = 'Switch it to another version with personalize.update_campaign.';
@@ -1119,15 +1134,8 @@ DECLARE
 BEGIN
 	PERFORM @extschema@._require(name, 'name');
 	PERFORM @extschema@._require(expression, 'expression');
-	IF name = '' OR length(name) > 63 THEN
-		RAISE EXCEPTION 'filter name "%" is not valid', name
-			USING ERRCODE = 'invalid_parameter_value', HINT = 'Use 1 to 63 characters.';
-	END IF;
-	SELECT * INTO grp FROM @extschema@.dataset_group g WHERE g.name = create_filter.dataset_group;
-	IF NOT FOUND THEN
-		PERFORM @extschema@._not_found('dataset group', coalesce(dataset_group, 'NULL'), 'Create it first with personalize.create_dataset_group.');
-	END IF;
-	PERFORM @extschema@._check_owner('dataset group', dataset_group, grp.owner);
+	PERFORM @extschema@._check_name('filter', name);
+	grp := @extschema@._owned_group(dataset_group);
 	IF EXISTS (SELECT 1 FROM @extschema@.filter f WHERE f.name = create_filter.name) THEN
 		RAISE EXCEPTION 'filter "%" already exists', name
 			USING ERRCODE = 'duplicate_object', HINT = 'Choose another name, or drop it with personalize.drop_filter.';
