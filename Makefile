@@ -69,13 +69,17 @@ $(OBJS): $(wildcard src/*.h)
 sql/$(EXTENSION)--$(EXTVERSION).sql: sql/$(EXTENSION).sql
 	cp $< $@
 
-.PHONY: demo pgtapcheck deps
+.PHONY: demo pgtapcheck deps bench
 
 pgtapcheck:
 	pg_prove --ext .sql test/pgtap/
 
 deps:
 	bash test/scripts/deps.sh
+
+# make bench [SCALE=small|full]: figures printed and written to bench/results/
+bench:
+	SCALE=$(or $(SCALE),small) bash test/scripts/bench.sh
 
 demo:
 	bash test/scripts/demo.sh $(if $(DEMO_DATA),--data $(DEMO_DATA))
