@@ -97,6 +97,15 @@ CREATE TABLE @extschema@.model_item (
 	neighbor_scores	real[],
 	PRIMARY KEY (solution_version, item_index)
 );
+CREATE TABLE @extschema@.model_user (
+	solution_version bigint NOT NULL REFERENCES @extschema@.solution_version (id) ON DELETE CASCADE,
+	user_index	integer NOT NULL,
+	user_id		text NOT NULL,
+	factors		real[] NOT NULL,
+	PRIMARY KEY (solution_version, user_index)
+);
+COMMENT ON TABLE @extschema@.model_user IS 'model rows: per-user factors of USER_SEGMENTATION solution versions (internal)';
+
 COMMENT ON TABLE @extschema@.model_item IS 'model rows: per-item popularity and factors of each solution version (internal; read personalize.item_embeddings)';
 
 CREATE TABLE @extschema@.campaign (
@@ -155,6 +164,7 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.solution_version', '');
 -- and the version id counter, so versions trained after a restore get new ids
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.solution_version_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.model_item', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.model_user', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.campaign', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.batch_job', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.filter', '');
@@ -191,11 +201,16 @@ INSERT INTO @extschema@.recipe (name, recipe_type, hyperparameters, description)
    "recency_half_life":          {"type": "number", "default": 20, "min": 0, "max": 10000, "description": "weighting of a held-out user history in the offline metrics"}}',
  'related items from co-occurrence in user histories (item-item collaborative filtering), as Personalize SIMS');
 
--- personalized-ranking trains the user-personalization model: same hyperparameters
+-- personalized-ranking and item-affinity train the user-personalization model: same hyperparameters
 INSERT INTO @extschema@.recipe (name, recipe_type, hyperparameters, description)
-SELECT 'personalized-ranking', 'PERSONALIZED_RANKING', r.hyperparameters,
-       'the user-personalization model deployed for personalized_rank: reranks a given list of items for a user'
-  FROM @extschema@.recipe r WHERE r.name = 'user-personalization';
+SELECT x.name, x.recipe_type, r.hyperparameters, x.description
+  FROM @extschema@.recipe r,
+       (VALUES ('personalized-ranking', 'PERSONALIZED_RANKING',
+                'the user-personalization model deployed for personalized_rank: reranks a given list of items for a user'),
+               ('item-affinity', 'USER_SEGMENTATION',
+                'the user-personalization model with its user factors: user_segment finds the users most likely to interact with an item')
+       ) AS x(name, recipe_type, description)
+ WHERE r.name = 'user-personalization';
 
 -- ---------------------------------------------------------------------------
 -- Views
@@ -1089,6 +1104,13 @@ AS 'MODULE_PATHNAME', 'personalize_related_items'
 LANGUAGE C STABLE PARALLEL SAFE ROWS 25 COST 1000;
 COMMENT ON FUNCTION @extschema@.related_items(text, text, integer, text, jsonb) IS
 	'items related to an item from a RELATED_ITEMS campaign, best first; popular items fill the rest and answer for unknown items';
+
+CREATE FUNCTION @extschema@.user_segment(campaign text, item_id text, num_users integer DEFAULT 25)
+RETURNS TABLE(user_id text, score float8)
+AS 'MODULE_PATHNAME', 'personalize_user_segment'
+LANGUAGE C STABLE PARALLEL SAFE ROWS 25 COST 1000;
+COMMENT ON FUNCTION @extschema@.user_segment(text, text, integer) IS
+	'the users of a USER_SEGMENTATION campaign most likely to interact with an item, best first, scored by affinity';
 
 CREATE FUNCTION @extschema@.personalized_rank(campaign text, user_id text, items text[],
 	filter text DEFAULT NULL, filter_values jsonb DEFAULT NULL, context jsonb DEFAULT NULL)

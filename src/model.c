@@ -75,11 +75,75 @@ int_array(const int32 *values, Size n)
 }
 
 /*
+ * Write the user factors of model (users in index order) as rows of
+ * personalize.model_user.
+ */
+static void
+model_store_users(int64 version, const RecipeModel *model, const IdMap *users)
+{
+	int32		n = model->n_users;
+	Datum	   *ids = palloc(sizeof(Datum) * Max(n, 1));
+	Oid			argtypes[4] = {INT8OID, TEXTARRAYOID, FLOAT4ARRAYOID, INT4OID};
+	Datum		values[4];
+
+	for (int32 u = 0; u < n; u++)
+		ids[u] = CStringGetTextDatum(users->ids[u]);
+	values[0] = Int64GetDatum(version);
+	values[1] = PointerGetDatum(construct_array(ids, n, TEXTOID, -1, false, TYPALIGN_INT));
+	values[2] = PointerGetDatum(float_array(model->user_factors, (Size) n * model->k));
+	values[3] = Int32GetDatum(model->k);
+	if (CatalogExecute("INSERT INTO personalize.model_user (solution_version, user_index, user_id, factors) "
+					   "SELECT $1, (u.o - 1)::int4, u.id, $3[(u.o - 1) * $4 + 1 : u.o * $4] "
+					   "FROM unnest($2) WITH ORDINALITY AS u(id, o)",
+					   4, argtypes, values, NULL, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "could not store user factors");
+}
+
+/*
+ * Load the user factors of version into lm (USER_SEGMENTATION recipes).
+ */
+static void
+model_load_users(LoadedModel *lm, int64 version)
+{
+	Oid			argtypes[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(version)};
+	SPITupleTable *tt;
+	MemoryContext old;
+	int32		n;
+	int			k = lm->model.k;
+
+	if (CatalogExecute("SELECT user_id, factors FROM personalize.model_user "
+					   "WHERE solution_version = $1 ORDER BY user_index",
+					   1, argtypes, values, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read user factors");
+	tt = SPI_tuptable;
+	n = (int32) SPI_processed;
+	old = MemoryContextSwitchTo(lm->context);
+	lm->user_ids = palloc(sizeof(char *) * Max(n, 1));
+	lm->model.user_factors = palloc_extended(sizeof(float) * Max((Size) n * k, 1), MCXT_ALLOC_HUGE);
+	for (int32 u = 0; u < n; u++)
+	{
+		bool		isnull;
+		ArrayType  *arr;
+
+		if ((u & 1023) == 0)
+			CHECK_FOR_INTERRUPTS();
+		lm->user_ids[u] = TextDatumGetCString(SPI_getbinval(tt->vals[u], tt->tupdesc, 1, &isnull));
+		arr = DatumGetArrayTypeP(SPI_getbinval(tt->vals[u], tt->tupdesc, 2, &isnull));
+		if (ArrayGetNItems(ARR_NDIM(arr), ARR_DIMS(arr)) != k || ARR_HASNULL(arr))
+			elog(ERROR, "user row %d of solution version " INT64_FORMAT " has malformed factors", u, version);
+		memcpy(lm->model.user_factors + (Size) u * k, ARR_DATA_PTR(arr), sizeof(float) * k);
+	}
+	lm->model.n_users = n;
+	MemoryContextSwitchTo(old);
+}
+
+/*
  * Write model (items in index order, ids from items) as rows of version.
  * The caller is connected to SPI.
  */
 void
-ModelStore(int64 version, const RecipeModel *model, const IdMap *items)
+ModelStore(int64 version, const RecipeModel *model, const IdMap *items, const IdMap *users)
 {
 	int32		n = model->n_items;
 	Datum	   *ids = palloc(sizeof(Datum) * Max(n, 1));
@@ -124,6 +188,8 @@ ModelStore(int64 version, const RecipeModel *model, const IdMap *items)
 							   8, argtypes, values, nulls, false, 0);
 	if (rc != SPI_OK_INSERT)
 		elog(ERROR, "could not store model rows: %s", SPI_result_code_string(rc));
+	if (model->user_factors != NULL)
+		model_store_users(version, model, users);
 }
 
 /*
@@ -278,6 +344,11 @@ model_load(int64 version)
 		}
 	}
 	model_load_neighbors(&lm->model, tt);
+	if (lm->recipe->keeps_users)
+	{
+		model_load_users(lm, version);
+		MemoryContextSwitchTo(context);	/* SPI left its own context current */
+	}
 	RecipeFinishModel(lm->recipe, &lm->model);
 	MemoryContextSwitchTo(old);
 	SPI_freetuptable(tt);

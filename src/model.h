@@ -26,11 +26,13 @@ typedef struct LoadedModel
 	const Recipe *recipe;
 	RecipeModel model;
 	IdMap		items;			/* item id <-> model index */
+	char	  **user_ids;		/* of model.user_factors rows, when kept */
 	MemoryContext context;		/* owns everything above */
 	uint64		last_used;
 } LoadedModel;
 
-extern void ModelStore(int64 version, const RecipeModel *model, const IdMap *items);
+extern void ModelStore(int64 version, const RecipeModel *model, const IdMap *items,
+					   const IdMap *users);
 extern LoadedModel *ModelGet(int64 version, TimestampTz created);
 
 #endif							/* PERSONALIZE_MODEL_H */

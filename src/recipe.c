@@ -24,6 +24,7 @@ static const Recipe *const recipes[] = {
 	&SimsRecipe,
 	&PersonalizedRankingRecipe,
 	&TrendingNowRecipe,
+	&ItemAffinityRecipe,
 };
 
 /*

@@ -46,6 +46,8 @@ typedef struct RecipeModel
 	float	   *popularity;
 	float	   *factors;
 	float	   *gram;
+	/* user factors (n_users x k), kept by USER_SEGMENTATION recipes, or NULL */
+	float	   *user_factors;
 	/* item factors to start from (training_mode UPDATE), or NULL */
 	float	   *warm_factors;
 	/* related items (CSR): neighbours of item i, best first, with scores */
@@ -63,6 +65,9 @@ typedef struct Recipe
 
 	/* Can a version be refreshed from the previous one (training_mode UPDATE)? */
 	bool		incremental;
+
+	/* Does the model keep user factors (USER_SEGMENTATION)? */
+	bool		keeps_users;
 
 	/*
 	 * Train from m with resolved hyperparameters into model (zeroed, but for
@@ -102,6 +107,7 @@ extern const Recipe EaseRecipe;
 extern const Recipe SimsRecipe;
 extern const Recipe PersonalizedRankingRecipe;
 extern const Recipe TrendingNowRecipe;
+extern const Recipe ItemAffinityRecipe;
 
 extern float TrendScore(double recent, double earlier);
 

@@ -126,11 +126,12 @@ als_update(const AlsSide *side, const float *other, int32 n_other, int k,
 }
 
 /*
- * Train item factors by alternating least squares.
+ * Fit user and item factors by alternating least squares; keep the user
+ * factors in the model when keep_users.
  */
 static void
-als_train(const InteractionMatrix *m, Jsonb *hyperparameters,
-		  RecipeModel *model, ProgressCallback progress, void *arg)
+als_fit(const InteractionMatrix *m, Jsonb *hyperparameters, RecipeModel *model,
+		ProgressCallback progress, void *arg, bool keep_users)
 {
 	int			k = (int) HyperparamNumber(hyperparameters, "factors", 64);
 	int			iterations = (int) HyperparamNumber(hyperparameters, "iterations", 15);
@@ -180,8 +181,32 @@ als_train(const InteractionMatrix *m, Jsonb *hyperparameters,
 		snprintf(step, sizeof(step), "iteration %d of %d", it + 1, iterations);
 		progress(arg, (double) (it + 1) / iterations, step);
 	}
-	pfree(user_factors);
 	model->factors = item_factors;
+	if (keep_users)
+		model->user_factors = user_factors;
+	else
+		pfree(user_factors);
+}
+
+/*
+ * Train item factors by alternating least squares (user-personalization).
+ */
+static void
+als_train(const InteractionMatrix *m, Jsonb *hyperparameters,
+		  RecipeModel *model, ProgressCallback progress, void *arg)
+{
+	als_fit(m, hyperparameters, model, progress, arg, false);
+}
+
+/*
+ * Train as user-personalization, keeping the user factors: the users most
+ * likely to interact with an item are those whose factors score it highest.
+ */
+static void
+affinity_train(const InteractionMatrix *m, Jsonb *hyperparameters,
+			   RecipeModel *model, ProgressCallback progress, void *arg)
+{
+	als_fit(m, hyperparameters, model, progress, arg, true);
 }
 
 /*
@@ -249,6 +274,15 @@ const Recipe UserPersonalizationRecipe = {
 	.name = "user-personalization",
 	.incremental = true,
 	.train = als_train,
+	.prepare = als_prepare,
+	.score = als_score,
+};
+
+/* The same model with user factors, deployed for user_segment (USER_SEGMENTATION). */
+const Recipe ItemAffinityRecipe = {
+	.name = "item-affinity",
+	.keeps_users = true,
+	.train = affinity_train,
 	.prepare = als_prepare,
 	.score = als_score,
 };

@@ -36,6 +36,7 @@
 #include "utils/jsonb.h"
 #include "utils/tuplestore.h"
 
+#include "blas.h"
 #include "filter.h"
 #include "personalize.h"
 #include "runtime.h"
@@ -701,6 +702,64 @@ personalize_personalized_rank(PG_FUNCTION_ARGS)
 	qsort(items, n_items, sizeof(RankItem), rank_item_cmp);
 	for (int j = 0; j < n_items; j++)
 		put_row(rsinfo, items[j].id, items[j].index >= 0, items[j].score);
+	SPI_finish();
+	return (Datum) 0;
+}
+
+/* Largest segment user_segment returns. */
+#define MAX_SEGMENT_USERS 100000
+
+PG_FUNCTION_INFO_V1(personalize_user_segment);
+
+/*
+ * user_segment(campaign text, item_id text, num_users int DEFAULT 25)
+ *   RETURNS TABLE(user_id text, score float8)
+ *
+ * The num_users training users of a USER_SEGMENTATION campaign whose
+ * factors score item_id highest, best first, with that affinity as score.
+ * An item unknown to the model has no segment (no rows).
+ */
+Datum
+personalize_user_segment(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	char	   *campaign;
+	int32		num_users;
+	CampaignTarget target;
+	LoadedModel *lm;
+	int32		item;
+
+	require_argument(PG_ARGISNULL(0), "campaign", NULL);
+	campaign = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	require_argument(PG_ARGISNULL(1), "item_id",
+					 psprintf("Pass the item whose likely users campaign \"%s\" should return.", campaign));
+	require_argument(PG_ARGISNULL(2), "num_users", NULL);
+	num_users = PG_GETARG_INT32(2);
+	if (num_users < 1 || num_users > MAX_SEGMENT_USERS)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("num_users %d is out of range for campaign \"%s\"", num_users, campaign),
+				 errhint("Valid values are 1 to %d.", MAX_SEGMENT_USERS)));
+
+	InitMaterializedSRF(fcinfo, 0);
+	SPI_connect();
+	RuntimeResolveCampaign(campaign, &target);
+	RuntimeRequireRecipeType(&target, "user_segment", "USER_SEGMENTATION", NULL);
+	lm = ModelGet(target.version, target.version_created);
+	item = IdMapLookup(&lm->items, text_to_cstring(PG_GETARG_TEXT_PP(1)));
+	if (item >= 0 && lm->model.user_factors != NULL && lm->model.n_users > 0)
+	{
+		int32		n = lm->model.n_users;
+		float	   *scores = palloc(sizeof(float) * n);
+		int32	   *top = palloc(sizeof(int32) * Min(num_users, n));
+		int			n_top;
+
+		BlasGemv(lm->model.user_factors, n, lm->model.k,
+				 lm->model.factors + (Size) item * lm->model.k, scores);
+		n_top = TopK(scores, n, Min(num_users, n), top);
+		for (int r = 0; r < n_top; r++)
+			put_row(rsinfo, lm->user_ids[top[r]], true, scores[top[r]]);
+	}
 	SPI_finish();
 	return (Datum) 0;
 }

@@ -367,7 +367,7 @@ void
 TrainingStore(TrainingJob *job)
 {
 	training_phase(job, "writing model", 0.05);
-	ModelStore(job->version, &job->model, &job->log.items);
+	ModelStore(job->version, &job->model, &job->log.items, &job->log.users);
 	training_progress(job, 1.0, "written");
 }
 

@@ -3,7 +3,7 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS personalize;
-SELECT plan(114);
+SELECT plan(118);
 
 SELECT has_schema('personalize');
 SELECT has_extension('personalize');
@@ -11,7 +11,7 @@ SELECT has_extension('personalize');
 -- catalog tables and views
 SELECT has_table('personalize', t, 'table ' || t) FROM unnest(ARRAY[
 	'dataset_group', 'dataset', 'recipe', 'solution', 'solution_version', 'model_item', 'campaign',
-	'batch_job', 'filter', 'recommender']) t;
+	'batch_job', 'filter', 'recommender', 'model_user']) t;
 SELECT has_view('personalize', v, 'view ' || v) FROM unnest(ARRAY[
 	'dataset_groups', 'datasets', 'recipes', 'solutions', 'solution_versions', 'campaigns', 'item_embeddings',
 	'related_item_lists', 'jobs', 'filters', 'recommenders']) v;
@@ -47,6 +47,7 @@ SELECT has_function('personalize', 'drop_campaign', ARRAY['text']);
 SELECT has_function('personalize', 'recommend', ARRAY['text', 'text', 'integer', 'text', 'text', 'jsonb', 'jsonb']);
 SELECT has_function('personalize', 'personalized_rank', ARRAY['text', 'text', 'text[]', 'text', 'jsonb', 'jsonb']);
 SELECT has_function('personalize', 'related_items', ARRAY['text', 'text', 'integer', 'text', 'jsonb']);
+SELECT has_function('personalize', 'user_segment', ARRAY['text', 'text', 'integer']);
 SELECT is(
 	(SELECT pg_get_function_arguments('personalize.related_items(text,text,integer,text,jsonb)'::regprocedure)),
 	'campaign text, item_id text, num_results integer DEFAULT 25, filter text DEFAULT NULL::text, filter_values jsonb DEFAULT NULL::jsonb',
@@ -119,9 +120,11 @@ SELECT function_privs_are('personalize', 'personalized_rank', ARRAY['text', 'tex
 	'public', ARRAY['EXECUTE']);
 SELECT function_privs_are('personalize', 'related_items', ARRAY['text', 'text', 'integer', 'text', 'jsonb'],
 	'public', ARRAY['EXECUTE']);
+SELECT function_privs_are('personalize', 'user_segment', ARRAY['text', 'text', 'integer'],
+	'public', ARRAY['EXECUTE']);
 SELECT table_privs_are('personalize', t, 'public', ARRAY[]::text[], 'catalog table ' || t || ' is private')
   FROM unnest(ARRAY['dataset_group', 'dataset', 'recipe', 'solution', 'solution_version', 'model_item', 'campaign',
-	'batch_job', 'filter', 'recommender']) t;
+	'batch_job', 'filter', 'recommender', 'model_user']) t;
 SELECT table_privs_are('personalize', v, 'public', ARRAY['SELECT'], 'view ' || v || ' is readable')
   FROM unnest(ARRAY['dataset_groups', 'datasets', 'recipes', 'solutions', 'solution_versions', 'campaigns', 'jobs',
 	'filters', 'recommenders']) v;
