@@ -399,7 +399,11 @@ DatasetReadHistory(const InteractionsDataset *ds, const char *user_id,
 	*items = NULL;
 	if (!id_fits_type(user_id, hp->user_type))
 		return 0;
+	/* the kept plan would fail obscurely if the relation changed under it */
 	dataset_check_select(ds, dataset_relation_name(ds));
+	(void) dataset_column_type(ds, ds->user_column);
+	(void) dataset_column_type(ds, ds->item_column);
+	(void) dataset_column_type(ds, ds->time_column);
 	getTypeInputInfo(hp->user_type, &typinput, &typioparam);
 	values[0] = OidInputFunctionCall(typinput, (char *) user_id, typioparam, -1);
 	values[1] = Int64GetDatum(max_events);

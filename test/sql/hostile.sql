@@ -1,0 +1,41 @@
+-- Hostile input: odd ids and times in the data, registered tables altered
+-- or dropped after registration.  Each gets a clear error or works.
+SET client_min_messages = warning;
+\set SHOW_CONTEXT never
+-- version ids appear in messages: number them from a base of this file's own
+SELECT setval(pg_get_serial_sequence('personalize.solution_version', 'id'), 4000) IS NOT NULL AS numbered;
+SET personalize.min_interactions = 100;
+SET personalize.min_users = 10;
+
+-- ids of 10,000 characters with quotes, times in 1900 and 9999, NaN values
+CREATE TABLE odd (user_id text, item_id text, ts timestamptz, event_value float8);
+INSERT INTO odd SELECT CASE WHEN u = 1 THEN repeat('u''"', 3334) ELSE 'u' || u END,
+                       CASE WHEN (u + j) % 10 = 0 THEN repeat('i''"', 3334) ELSE 'i' || ((u + j) % 10) END,
+                       CASE WHEN j = 0 THEN timestamptz '1900-01-01' WHEN j = 1 THEN timestamptz '9999-12-31' ELSE timestamptz '2026-01-01' + u * interval '1 hour' + j * interval '1 minute' END,
+                       CASE WHEN j = 2 THEN 'NaN'::float8 ELSE j END
+  FROM generate_series(1, 40) u, generate_series(0, 4) j;
+SELECT personalize.create_dataset_group('odd');
+SELECT personalize.create_dataset('odd', 'interactions', 'odd', event_time => 'ts');
+SELECT personalize.create_solution('odd-up', 'odd', 'user-personalization', '{"factors": 4}');
+SELECT personalize.create_solution('odd-valued', 'odd', 'popularity-count', event_value_threshold => 3);
+SELECT personalize.create_campaign('odd', personalize.create_solution_version('odd-up'));
+SELECT status, items, interactions FROM personalize.solution_versions WHERE solution = 'odd-up';
+-- NaN compares above every number in PostgreSQL, so NaN events pass a threshold
+SELECT personalize.create_solution_version('odd-valued') IS NOT NULL AS trained;
+SELECT status, interactions FROM personalize.solution_versions WHERE solution = 'odd-valued';
+SELECT count(*) FROM personalize.recommend('odd', repeat('u''"', 3334), 3);
+SELECT count(*) FROM personalize.personalized_rank('odd', 'u2', ARRAY[repeat('i''"', 3334), 'i1', repeat('x', 10000)]);
+
+-- the registered table altered after registration
+ALTER TABLE odd RENAME COLUMN ts TO happened;
+SELECT * FROM personalize.recommend('odd', 'u2', 3);
+SELECT personalize.create_solution_version('odd-up') IS NOT NULL AS recorded;
+SELECT status, failure_reason FROM personalize.solution_versions WHERE solution = 'odd-up' ORDER BY id DESC LIMIT 1;
+ALTER TABLE odd RENAME COLUMN happened TO ts;
+ALTER TABLE odd ALTER COLUMN user_id TYPE varchar(20000);
+SELECT count(*) FROM personalize.recommend('odd', 'u2', 3);
+-- and dropped
+DROP TABLE odd;
+SELECT * FROM personalize.recommend('odd', 'u2', 3);
+SELECT personalize.drop_campaign('odd');
+SELECT personalize.drop_dataset_group('odd', cascade => true);
