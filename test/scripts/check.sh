@@ -1,86 +1,160 @@
 #!/usr/bin/env bash
-# check.sh: what `make check` runs. Installs missing packages, builds and
-# installs the extension, then runs every suite against throwaway servers:
-#   pg_regress  test/sql/*.sql -> expected/*.out  (its own --temp-instance)
-#   pgTAP       test/pgtap/*.sql through pg_prove (a cluster started here)
-#   TAP         test/t/*.pl with PostgreSQL::Test::Cluster (clusters of its own)
-# Every suite runs even when an earlier one fails; the exit status is
-# non-zero when anything failed. The last line counts test files:
-# "N passed, N failed".
+# check.sh: what `make check` (and so CI's .ci/run) runs.  Installs missing
+# packages, builds and installs the extension, copies what the tests need
+# into a temporary directory owned by postgres, then runs every suite there
+# against throwaway servers, as postgres:
+#   pg_regress  test/sql/*.sql -> expected/*.out   (a --temp-instance of its own)
+#   pgTAP       test/pgtap/*.sql through pg_prove  (a cluster started here,
+#                                                   a fresh database per file)
+#   TAP         test/t/*.pl with PostgreSQL::Test::Cluster (clusters of their own)
+# A failing suite does not stop the next one.  Results are counted per test
+# (a pg_regress test, a pgTAP file, a TAP file); the last line is exactly
+# "N passed, N failed" and the exit status is non-zero when anything failed.
+# Set KEEP_WORKDIR=1 to keep the temporary directory (results, logs).
 set -euo pipefail
+shopt -s nullglob
 cd "$(dirname "$0")/../.."
 ROOT=$(pwd)
-source test/scripts/lib.sh
 
 bash test/scripts/deps.sh
+source test/scripts/lib.sh
 build_and_install
-
-make_workdir
-trap cleanup EXIT
-cp -r test expected "$WORKDIR/"
-mkdir -p "$WORKDIR/regress"
-ln -s "$WORKDIR/test/sql" "$WORKDIR/regress/sql"
-ln -s "$WORKDIR/expected" "$WORKDIR/regress/expected"
-[[ $(id -u) -eq 0 ]] && chown -R postgres: "$WORKDIR"
 
 passed=0
 failed=0
 skipped=0
 failures=()
 
-# pg_regress, on a temporary instance of its own
-echo "== pg_regress"
-tests=$(cd test/sql && ls *.sql | sed 's/\.sql$//')
-pick_port
-if as_pg "$PG_REGRESS" --temp-instance="$WORKDIR/regress/instance" --port="$PGPORT" \
-	--bindir="$PG_BINDIR" --inputdir="$WORKDIR/regress" --outputdir="$WORKDIR/regress" \
-	--load-extension=personalize $tests | tee "$WORKDIR/regress.log"; then :; fi
-passed=$((passed + $(grep -cE '^(test| )?[a-z_ ]+\.\.\. ok' "$WORKDIR/regress.log" || true)))
-n=$(grep -cE '\.\.\. FAILED' "$WORKDIR/regress.log" || true)
-if [[ $n -gt 0 || ! -s "$WORKDIR/regress.log" ]]; then
-	failed=$((failed + (n > 0 ? n : 1)))
-	failures+=("pg_regress")
-	[[ -f "$WORKDIR/regress/regression.diffs" ]] && cat "$WORKDIR/regress/regression.diffs"
-fi
+# pass NAME / fail NAME / skip NAME: record one test's result
+pass() { passed=$((passed + 1)); }
+fail() { failed=$((failed + 1)); failures+=("$1"); }
+skip() { skipped=$((skipped + 1)); }
 
-# pgTAP, on a cluster started here
-echo "== pgTAP"
-start_cluster
-as_pg createdb personalize_pgtap
-if as_pg pg_prove -d personalize_pgtap "$WORKDIR"/test/pgtap/*.sql | tee "$WORKDIR/pgtap.log"; then :; fi
-passed=$((passed + $(grep -cE '\.\. ok' "$WORKDIR/pgtap.log" || true)))
-n=$(grep -cE '\.\. (Failed|Dubious|not ok)|Bad plan' "$WORKDIR/pgtap.log" || true)
-if [[ $n -gt 0 ]] || ! grep -q '^Result: PASS' "$WORKDIR/pgtap.log"; then
-	failed=$((failed + (n > 0 ? n : 1)))
-	failures+=("pgTAP")
-fi
+# Copy what the tests need into $WORKDIR, owned by postgres.
+prepare_workdir() {
+	make_workdir
+	cp -r Makefile personalize.control test expected "$WORKDIR/"
+	give_to_pg "$WORKDIR"
+}
 
-# TAP, each test starting its own clusters
-echo "== TAP"
-ml100k="$ROOT/../shared/data/ml-100k"
-tap_env=(TESTDIR="$WORKDIR/tap" PG_REGRESS="$PG_REGRESS")
-if [[ -r "$ml100k/u.data" ]]; then
-	tap_env+=(PERSONALIZE_ML100K="$(cd "$ml100k" && pwd)")
-else
-	echo "MovieLens-100K not found at $ml100k: its TAP test will be skipped"
-fi
-mkdir -p "$WORKDIR/tap/tmp_check"
-[[ $(id -u) -eq 0 ]] && chown -R postgres: "$WORKDIR/tap"
-if (cd "$WORKDIR" && as_pg env "${tap_env[@]}" prove -I "$PG_PERL" test/t/*.pl) | tee "$WORKDIR/tap.log"; then :; fi
-skipped=$((skipped + $(grep -cE '\.\. skipped' "$WORKDIR/tap.log" || true)))
-passed=$((passed + $(grep -cE '\.\. ok' "$WORKDIR/tap.log" || true)))
-n=$(grep -cE '\.\. (Failed|Dubious)' "$WORKDIR/tap.log" || true)
-if [[ $n -gt 0 ]] || ! grep -q '^Result: PASS' "$WORKDIR/tap.log"; then
-	failed=$((failed + (n > 0 ? n : 1)))
-	failures+=("TAP")
-	for f in "$WORKDIR"/tap/tmp_check/log/regress_log_*; do
-		[[ -f "$f" ]] && { echo "--- $f"; tail -50 "$f"; }
+# pg_regress on a temporary instance.  PostgreSQL 15's pg_regress has no
+# --expecteddir: it reads OUTPUTDIR/expected, then INPUTDIR/expected, so
+# with expected/ copied into $WORKDIR, --outputdir=$WORKDIR finds it.
+run_pg_regress() {
+	echo "== pg_regress (test/sql)"
+	local files=(test/sql/*.sql) tests=() log="$WORKDIR/pg_regress.log" name result failed_before=$failed
+	if [[ ${#files[@]} -eq 0 ]]; then
+		echo "no tests in test/sql: skipped"
+		return 0
+	fi
+	for name in "${files[@]}"; do tests+=("$(basename "$name" .sql)"); done
+	pick_port || { fail "pg_regress (no port)"; return 0; }
+	(cd "$WORKDIR" && as_pg "$PG_REGRESS" --temp-instance="$WORKDIR/regress_instance" \
+		--port="$PGPORT" --bindir="$PG_BINDIR" --inputdir=test --outputdir=. \
+		--load-extension=personalize "${tests[@]}") 2>&1 | tee "$log" || true
+	# one line per test: "test NAME ... ok|FAILED|failed (ignored)  N ms"
+	for name in "${tests[@]}"; do
+		result=$(grep -E "^(test)? +$name +\.\.\. " "$log" | sed -E 's/.*\.\.\. +//' | head -n 1)
+		case "$result" in
+			ok*|"failed (ignored)"*) pass ;;
+			*) fail "pg_regress $name" ;;
+		esac
 	done
-fi
+	if [[ -s "$WORKDIR/regression.diffs" ]]; then
+		echo "--- regression.diffs"
+		cat "$WORKDIR/regression.diffs"
+	fi
+	if [[ $failed -gt $failed_before && -f "$WORKDIR/log/postmaster.log" ]]; then
+		echo "--- last lines of the temporary instance's log"
+		tail -n 30 "$WORKDIR/log/postmaster.log"
+	fi
+}
 
-echo
-if [[ ${#failures[@]} -gt 0 ]]; then
-	echo "Failed suites: ${failures[*]}"
-fi
-echo "$passed passed, $failed failed, $skipped skipped"
-[[ $failed -eq 0 ]]
+# Run CMD..., showing its output live without prove's per-run summary lines
+# when they only say that all went well, and keeping all of it in OUTFILE.
+# Returns CMD's exit status.
+run_logged() {	# OUTFILE CMD...
+	local out=$1
+	shift
+	{ "$@" 2>&1; echo $? >"$out.rc"; } | tee "$out" \
+		| grep --line-buffered -vE '^(All tests successful\.|Files=[0-9]+, Tests=[0-9]+,|Result: PASS)' || true
+	return "$(cat "$out.rc")"
+}
+
+# pgTAP: each file in a fresh database of a cluster started here.
+run_pgtap() {
+	echo "== pgTAP (test/pgtap)"
+	local files=(test/pgtap/*.sql) f db n=0
+	if [[ ${#files[@]} -eq 0 ]]; then
+		echo "no tests in test/pgtap: skipped"
+		return 0
+	fi
+	if ! start_cluster; then
+		for f in "${files[@]}"; do fail "pgTAP $f (cluster did not start)"; done
+		return 0
+	fi
+	for f in "${files[@]}"; do
+		n=$((n + 1))
+		db="pgtap_$n"
+		if as_pg createdb "$db" && run_logged "$WORKDIR/pgtap_$n.out" \
+			as_pg env -C "$WORKDIR" pg_prove -h "$PGHOST" -p "$PGPORT" -d "$db" "$f"; then
+			pass
+		else
+			fail "pgTAP $f"
+		fi
+	done
+	stop_cluster
+}
+
+# TAP: prove, one file at a time, so each file's result is its exit status.
+run_tap() {
+	echo "== TAP (test/t)"
+	local files=(test/t/*.pl) f out ml100k="$ROOT/../shared/data/ml-100k"
+	if [[ ${#files[@]} -eq 0 ]]; then
+		echo "no tests in test/t: skipped"
+		return 0
+	fi
+	local env=(TESTDIR="$WORKDIR" PG_REGRESS="$PG_REGRESS" PERL5LIB="$PG_PERL${PERL5LIB:+:$PERL5LIB}")
+	if [[ -r "$ml100k/u.data" ]]; then
+		env+=(PERSONALIZE_ML100K="$(cd "$ml100k" && pwd)")
+	else
+		echo "MovieLens-100K not found at $ml100k: the tests that need it skip"
+	fi
+	for f in "${files[@]}"; do
+		out="$WORKDIR/$(basename "$f" .pl).prove"
+		if run_logged "$out" as_pg env -C "$WORKDIR" "${env[@]}" prove "$f"; then
+			if grep -q '\.\. skipped' "$out"; then skip; else pass; fi
+		else
+			fail "TAP $f"
+			show_tap_logs "$(basename "$f" .pl)"
+		fi
+	done
+}
+
+# The end of the node and test logs of a failed TAP file.
+show_tap_logs() {
+	local log
+	for log in "$WORKDIR/tmp_check/log/regress_log_$1" "$WORKDIR"/tmp_check/log/"$1"_*.log; do
+		[[ -f "$log" ]] || continue
+		echo "--- last lines of $log"
+		tail -n 40 "$log"
+	done
+}
+
+main() {
+	prepare_workdir
+	trap cleanup EXIT
+	run_pg_regress
+	run_pgtap
+	run_tap
+	echo
+	[[ $skipped -gt 0 ]] && echo "$skipped skipped"
+	if [[ ${#failures[@]} -gt 0 ]]; then
+		echo "Failed:"
+		printf '  %s\n' "${failures[@]}"
+	fi
+	echo "$passed passed, $failed failed"
+	[[ $failed -eq 0 ]]
+}
+
+main "$@"
