@@ -164,6 +164,17 @@ dataset_check_select(const InteractionsDataset *ds, const char *relname)
 }
 
 /*
+ * Raise an error unless the current user may SELECT the interactions
+ * relation.  Models are derived from its rows, so whoever is served from a
+ * model of the dataset group must be able to read them (runtime.c).
+ */
+void
+DatasetCheckReadable(const InteractionsDataset *ds)
+{
+	dataset_check_select(ds, dataset_relation_name(ds));
+}
+
+/*
  * Return the SQL expression giving the event time of a row in epoch seconds.
  */
 static char *

@@ -27,6 +27,7 @@
 #include "utils/rel.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
+#include "utils/guc.h"
 
 #include "personalize.h"
 
@@ -80,8 +81,15 @@ PersonalizeExtensionOwner(void)
 
 /*
  * Switch to the extension owner for reads and writes of the catalog
- * tables.  An error before RestoreUser is fine: transaction abort resets
- * the user id.
+ * tables.
+ *
+ * The owner is usually a superuser, so the caller's search_path must not
+ * follow us: a caller could otherwise put a schema of their own first and
+ * capture the "=" of a catalog query with an operator that runs as the
+ * owner.  Like a SECURITY DEFINER function with SET search_path, pin it to
+ * pg_catalog (and pg_temp last) until RestoreUser.  An error before
+ * RestoreUser is fine: (sub)transaction abort resets both the user id and
+ * the setting.
  */
 void
 BecomeExtensionOwner(OwnerSwitch *sw)
@@ -89,16 +97,21 @@ BecomeExtensionOwner(OwnerSwitch *sw)
 	Oid			owner = PersonalizeExtensionOwner();
 
 	GetUserIdAndSecContext(&sw->saved_user, &sw->saved_context);
+	sw->guc_nest_level = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog, pg_temp",
+							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+							 true, 0, false);
 	SetUserIdAndSecContext(owner, sw->saved_context | SECURITY_LOCAL_USERID_CHANGE);
 }
 
 /*
- * Switch back to the user saved by BecomeExtensionOwner.
+ * Switch back to the user and search_path saved by BecomeExtensionOwner.
  */
 void
 RestoreUser(const OwnerSwitch *sw)
 {
 	SetUserIdAndSecContext(sw->saved_user, sw->saved_context);
+	AtEOXact_GUC(true, sw->guc_nest_level);
 }
 
 /*

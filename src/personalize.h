@@ -38,6 +38,7 @@ typedef struct OwnerSwitch
 {
 	Oid			saved_user;
 	int			saved_context;
+	int			guc_nest_level; /* search_path pinned while switched */
 } OwnerSwitch;
 
 extern void BecomeExtensionOwner(OwnerSwitch *sw);

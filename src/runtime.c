@@ -84,6 +84,14 @@ runtime_fill_target(CampaignTarget *target)
 										   &target->dataset);
 	target->version_created = DatumGetTimestampTz(SPI_getbinval(tt->vals[0], tt->tupdesc, 10, &isnull));
 	target->version = DatumGetInt64(SPI_getbinval(tt->vals[0], tt->tupdesc, 11, &isnull));
+
+	/*
+	 * Every answer (neighbours, popularity, segments, not only a user's
+	 * history) is derived from the interactions: serve only who may read
+	 * them.
+	 */
+	if (target->has_dataset)
+		DatasetCheckReadable(&target->dataset);
 }
 
 /*
