@@ -37,8 +37,11 @@ PGFILEDESC = "personalize - recommendations inside PostgreSQL"
 # `make demo DATA=dir` names the demo's dataset, but PGXS installs $(DATA):
 # keep the command-line value for the demo and override it for PGXS.
 DEMO_DATA := $(DATA)
+# The current install script is built from sql/personalize.sql; upgrade
+# scripts and the install scripts of earlier releases (sql/releases, frozen:
+# the upgrade test installs them) are installed as they are.
 DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
-override DATA = $(wildcard sql/$(EXTENSION)--*--*.sql)
+override DATA = $(wildcard sql/$(EXTENSION)--*--*.sql) $(wildcard sql/releases/$(EXTENSION)--*.sql)
 DOCS = $(wildcard doc/*.md)
 
 TESTS = $(wildcard test/sql/*.sql)

@@ -17,7 +17,7 @@
 #include "postgres.h"
 
 #ifndef PERSONALIZE_VERSION
-#define PERSONALIZE_VERSION "0.1.0"
+#define PERSONALIZE_VERSION "0.2.0"
 #endif
 
 /* Settings (guc.c) */

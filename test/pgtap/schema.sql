@@ -3,7 +3,7 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS personalize;
-SELECT plan(118);
+SELECT plan(125);
 
 SELECT has_schema('personalize');
 SELECT has_extension('personalize');
@@ -155,14 +155,43 @@ SELECT throws_ok($$SELECT * FROM personalize.recommend('pgtap', '3', 5)$$, '4250
 	'a role that cannot SELECT the interactions cannot learn from them through recommend');
 RESET ROLE;
 -- a trainer granted the functions and catalog tables but not the relation cannot train on it
+CREATE FUNCTION pg_temp.rows_changed(statement text) RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+	n bigint;
+BEGIN
+	EXECUTE statement;
+	GET DIAGNOSTICS n = ROW_COUNT;
+	RETURN n;
+END $$;
 CREATE ROLE pgtap_trainer;
 GRANT EXECUTE ON FUNCTION personalize.create_solution_version(text, text, boolean) TO pgtap_trainer;
-GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA personalize TO pgtap_trainer;
+GRANT ALL ON ALL TABLES IN SCHEMA personalize TO pgtap_trainer;
 UPDATE personalize.solution SET owner = 'pgtap_trainer' WHERE name = 'pgtap-up';
+SELECT personalize.create_solution('pgtap-pop', 'pgtap', 'popularity-count');
+SELECT personalize.create_solution_version('pgtap-pop');
 SET LOCAL ROLE pgtap_trainer;
 SELECT throws_ok($$SELECT personalize.create_solution_version('pgtap-up')$$, '42501',
 	'permission denied for relation public.pgtap_clicks', 'trainer without SELECT cannot train');
+-- row-level security: granted every catalog table, the trainer still writes
+-- only rows of what its own role owns (the campaign and group are postgres's)
+SELECT is(pg_temp.rows_changed('UPDATE personalize.campaign SET solution_version = solution_version'), 0::bigint,
+	'trainer cannot update another role''s campaign');
+SELECT is(pg_temp.rows_changed('DELETE FROM personalize.dataset'), 0::bigint,
+	'trainer cannot delete another role''s datasets');
+SELECT throws_ok($$INSERT INTO personalize.campaign (name, solution_version, owner)
+                   SELECT 'stolen', id, 'postgres' FROM personalize.solution_version LIMIT 1$$, '42501', NULL,
+	'trainer cannot create rows owned by another role');
+SELECT throws_ok($$INSERT INTO personalize.model_item (solution_version, item_index, item_id, popularity)
+                   SELECT id, 999, 'planted', 1 FROM personalize.solution_version v
+                    WHERE v.solution = 'pgtap-pop'$$, '42501', NULL,
+	'trainer cannot plant model rows in another role''s version');
+SELECT is(pg_temp.rows_changed('UPDATE personalize.solution SET hyperparameters = hyperparameters'), 1::bigint,
+	'trainer updates its own solution only');
+SELECT is((SELECT count(*) FROM personalize.campaign WHERE name = 'pgtap'), 1::bigint, 'trainer still reads every row');
 RESET ROLE;
+SELECT is((SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE n.nspname = 'personalize' AND c.relkind = 'r' AND NOT c.relrowsecurity), 0::bigint,
+	'every catalog table has row-level security');
 
 SELECT * FROM finish();
 ROLLBACK;
