@@ -15,6 +15,13 @@
  * campaign -> version pointer is read per request (runtime.c).  The cache holds at most
  * MODEL_CACHE_SIZE models and evicts the least recently used.
  *
+ * A runtime function can run another one before it is done with its model
+ * (a filter predicate may call recommend() on another campaign), so each
+ * runtime call opens a model scope and the models it uses stay pinned until
+ * the scope ends: only unpinned models are evicted.  Should every slot be
+ * pinned, the extra model lives until the end of the transaction instead
+ * of in the cache.
+ *
  * Copyright (c) 2026, personalize developers
  *
  * IDENTIFICATION
@@ -41,6 +48,7 @@
 
 static LoadedModel *model_cache[MODEL_CACHE_SIZE];
 static uint64 model_clock = 0;
+static int	model_scope_depth = 0;	/* runtime calls running, outermost 1 */
 
 /*
  * Return a float4[] holding n values.
@@ -357,33 +365,80 @@ model_load(int64 version)
 }
 
 /*
+ * Pin lm for the running model scope, unless an outer scope holds it.
+ */
+static void
+model_pin(LoadedModel *lm)
+{
+	if (model_scope_depth > 0 && (lm->pin_depth == 0 || lm->pin_depth > model_scope_depth))
+		lm->pin_depth = model_scope_depth;
+}
+
+/*
  * Return the model of version (created at created), loading it on first
- * use.  The caller is connected to SPI.
+ * use, pinned for the running model scope.  Outside any scope (training's
+ * warm start) it is valid until the next ModelGet.  The caller is connected
+ * to SPI.
  */
 LoadedModel *
 ModelGet(int64 version, TimestampTz created)
 {
-	int			victim = 0;
+	int			victim = -1;
 	LoadedModel *lm;
 
 	for (int i = 0; i < MODEL_CACHE_SIZE; i++)
 	{
-		if (model_cache[i] != NULL && model_cache[i]->version == version &&
-			model_cache[i]->created == created)
+		LoadedModel *cached = model_cache[i];
+
+		if (cached != NULL && cached->version == version && cached->created == created)
 		{
-			model_cache[i]->last_used = ++model_clock;
-			return model_cache[i];
+			cached->last_used = ++model_clock;
+			model_pin(cached);
+			return cached;
 		}
-		if (model_cache[i] == NULL)
-			victim = i;
-		else if (model_cache[victim] != NULL && model_cache[i]->last_used < model_cache[victim]->last_used)
+		/* an empty slot, else the least recently used unpinned model */
+		if (victim >= 0 && model_cache[victim] == NULL)
+			continue;
+		if (cached == NULL ||
+			(cached->pin_depth == 0 &&
+			 (victim < 0 || cached->last_used < model_cache[victim]->last_used)))
 			victim = i;
 	}
 	lm = model_load(version);
 	lm->created = created;
+	lm->last_used = ++model_clock;
+	if (victim < 0)
+	{
+		/* every cached model is in use by a running call */
+		MemoryContextSetParent(lm->context, TopTransactionContext);
+		return lm;
+	}
 	if (model_cache[victim] != NULL)
 		MemoryContextDelete(model_cache[victim]->context);
-	lm->last_used = ++model_clock;
 	model_cache[victim] = lm;
+	model_pin(lm);
 	return lm;
+}
+
+/*
+ * Open a model scope for a runtime call; pass the result to ModelScopeEnd
+ * when the call is done with its models, error or not.
+ */
+int
+ModelScopeBegin(void)
+{
+	return ++model_scope_depth;
+}
+
+/*
+ * Close the model scope opened by ModelScopeBegin (and any left open inside
+ * it by an error): unpin what only they used.
+ */
+void
+ModelScopeEnd(int scope)
+{
+	for (int i = 0; i < MODEL_CACHE_SIZE; i++)
+		if (model_cache[i] != NULL && model_cache[i]->pin_depth >= scope)
+			model_cache[i]->pin_depth = 0;
+	model_scope_depth = scope - 1;
 }

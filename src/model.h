@@ -29,10 +29,13 @@ typedef struct LoadedModel
 	char	  **user_ids;		/* of model.user_factors rows, when kept */
 	MemoryContext context;		/* owns everything above */
 	uint64		last_used;
+	int			pin_depth;		/* outermost running model scope using it; 0: none */
 } LoadedModel;
 
 extern void ModelStore(int64 version, const RecipeModel *model, const IdMap *items,
 					   const IdMap *users);
 extern LoadedModel *ModelGet(int64 version, TimestampTz created);
+extern int	ModelScopeBegin(void);
+extern void ModelScopeEnd(int scope);
 
 #endif							/* PERSONALIZE_MODEL_H */

@@ -454,6 +454,29 @@ text_argument_or_null(FunctionCallInfo fcinfo, int n)
 PG_FUNCTION_INFO_V1(personalize_recommend);
 
 /*
+ * Run a runtime function's body in a model scope (model.c): the models it
+ * uses stay cached while it runs, even if it runs another runtime function
+ * through a filter predicate; the scope closes on error too.
+ */
+static Datum
+in_model_scope(PGFunction body, FunctionCallInfo fcinfo)
+{
+	int			scope = ModelScopeBegin();
+	volatile Datum result = (Datum) 0;
+
+	PG_TRY();
+	{
+		result = body(fcinfo);
+	}
+	PG_FINALLY();
+	{
+		ModelScopeEnd(scope);
+	}
+	PG_END_TRY();
+	return result;
+}
+
+/*
  * recommend(campaign text, user_id text DEFAULT NULL, num_results int DEFAULT 25,
  *           item_id text DEFAULT NULL, filter text DEFAULT NULL,
  *           filter_values jsonb DEFAULT NULL, context jsonb DEFAULT NULL)
@@ -465,8 +488,8 @@ PG_FUNCTION_INFO_V1(personalize_recommend);
  * for a POPULAR_ITEMS campaign, the trending items (user_id optional).
  * context is accepted and has no effect on the recipes available yet.
  */
-Datum
-personalize_recommend(PG_FUNCTION_ARGS)
+static Datum
+recommend_call(PG_FUNCTION_ARGS)
 {
 	char	   *campaign;
 	int32		num_results;
@@ -498,8 +521,8 @@ PG_FUNCTION_INFO_V1(personalize_recommend_version);
  * recommend() for an ACTIVE solution version rather than a campaign; used
  * by batch inference jobs.
  */
-Datum
-personalize_recommend_version(PG_FUNCTION_ARGS)
+static Datum
+recommend_version_call(PG_FUNCTION_ARGS)
 {
 	int64		version;
 	int32		num_results;
@@ -532,8 +555,8 @@ PG_FUNCTION_INFO_V1(personalize_related_items);
  * filled with popular items when the model knows fewer; an unknown item
  * gets popular items.
  */
-Datum
-personalize_related_items(PG_FUNCTION_ARGS)
+static Datum
+related_items_call(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	char	   *campaign;
@@ -595,8 +618,8 @@ PG_FUNCTION_INFO_V1(personalize_personalized_rank);
  * over the known items of the list.  Items unknown to the model come last
  * with a NULL score, in the order given.  A repeated id is ranked once.
  */
-Datum
-personalize_personalized_rank(PG_FUNCTION_ARGS)
+static Datum
+personalized_rank_call(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	char	   *campaign;
@@ -719,8 +742,8 @@ PG_FUNCTION_INFO_V1(personalize_user_segment);
  * factors score item_id highest, best first, with that affinity as score.
  * An item unknown to the model has no segment (no rows).
  */
-Datum
-personalize_user_segment(PG_FUNCTION_ARGS)
+static Datum
+user_segment_call(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	char	   *campaign;
@@ -762,4 +785,35 @@ personalize_user_segment(PG_FUNCTION_ARGS)
 	}
 	SPI_finish();
 	return (Datum) 0;
+}
+
+/* The SQL-callable entry points: each body in its model scope. */
+Datum
+personalize_recommend(PG_FUNCTION_ARGS)
+{
+	return in_model_scope(recommend_call, fcinfo);
+}
+
+Datum
+personalize_recommend_version(PG_FUNCTION_ARGS)
+{
+	return in_model_scope(recommend_version_call, fcinfo);
+}
+
+Datum
+personalize_related_items(PG_FUNCTION_ARGS)
+{
+	return in_model_scope(related_items_call, fcinfo);
+}
+
+Datum
+personalize_personalized_rank(PG_FUNCTION_ARGS)
+{
+	return in_model_scope(personalized_rank_call, fcinfo);
+}
+
+Datum
+personalize_user_segment(PG_FUNCTION_ARGS)
+{
+	return in_model_scope(user_segment_call, fcinfo);
 }

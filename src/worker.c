@@ -490,6 +490,10 @@ personalize_wait_for_solution_version(PG_FUNCTION_ARGS)
 		int			pid;
 
 		CHECK_FOR_INTERRUPTS();
+		/* a wait can last hours: free each look's rows before the next */
+		SPI_freetuptable(SPI_tuptable);
+		if (status != NULL)
+			pfree(status);
 		if (CatalogExecute("SELECT status, worker_pid FROM personalize.solution_version WHERE id = $1",
 								  1, argtypes, values, NULL, false, 1) != SPI_OK_SELECT)
 			elog(ERROR, "could not read solution version");
@@ -514,6 +518,7 @@ personalize_wait_for_solution_version(PG_FUNCTION_ARGS)
 
 				if (failed != NULL)
 				{
+					pfree(status);
 					status = failed;
 					break;
 				}

@@ -39,3 +39,22 @@ DROP TABLE odd;
 SELECT * FROM personalize.recommend('odd', 'u2', 3);
 SELECT personalize.drop_campaign('odd');
 SELECT personalize.drop_dataset_group('odd', cascade => true);
+
+-- a filter predicate that calls recommend() on nine other campaigns for every
+-- candidate: more models than the per-backend cache holds are in use at once,
+-- and the outer call's model must not be evicted under it (it was: the
+-- filtered answer came back empty)
+CREATE TABLE nest_events (user_id text, item_id text, ts bigint);
+INSERT INTO nest_events SELECT 'u' || u, 'i' || ((u * 7 + j) % 40), u * 100 + j FROM generate_series(1, 60) u, generate_series(0, 5) j;
+SELECT personalize.create_dataset_group('nest');
+SELECT personalize.create_dataset('nest', 'interactions', 'nest_events', event_time => 'ts');
+SELECT count(personalize.create_solution('nest' || k, 'nest', 'user-personalization', jsonb_build_object('factors', 4, 'seed', k))) FROM generate_series(0, 9) k;
+SELECT count(personalize.create_campaign('nest' || k, personalize.create_solution_version('nest' || k))) FROM generate_series(0, 9) k;
+SELECT personalize.create_filter('nine-others', 'nest',
+  $$INCLUDE WHERE (SELECT count(*) FROM generate_series(1, 9) k, personalize.recommend('nest' || k, 'u1', 1)) = 9$$);
+SELECT (SELECT array_agg(item_id ORDER BY score DESC) FROM personalize.recommend('nest0', 'u2', 10, filter => 'nine-others'))
+     = (SELECT array_agg(item_id ORDER BY score DESC) FROM personalize.recommend('nest0', 'u2', 10)) AS same_as_unfiltered;
+-- and again with every model cached
+SELECT count(*) FROM personalize.recommend('nest0', 'u2', 10, filter => 'nine-others');
+SELECT personalize.drop_dataset_group('nest', cascade => true);
+DROP TABLE nest_events;
