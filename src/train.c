@@ -150,6 +150,20 @@ training_begin(TrainingJob *job, const char *status)
 						recipe_name, job->solution),
 				 errhint("UPDATE refreshes user-personalization and personalized-ranking versions; use training_mode => 'FULL'.")));
 
+	/*
+	 * Versions of this solution left pending or in progress by workers that
+	 * a server restart killed would otherwise stay so until someone waits
+	 * for them.
+	 */
+	rc = CatalogExecute("UPDATE personalize.solution_version SET status = 'CREATE FAILED', "
+						"failure_reason = 'the server restarted before training finished', "
+						"finished = clock_timestamp() "
+						"WHERE solution = $1 AND status IN ('CREATE PENDING', 'CREATE IN_PROGRESS') "
+						"AND created < pg_postmaster_start_time()",
+						1, argtypes, values, NULL, false, 0);
+	if (rc != SPI_OK_UPDATE)
+		elog(ERROR, "could not update solution versions: %s", SPI_result_code_string(rc));
+
 	values[1] = CStringGetTextDatum(job->training_mode);
 	values[2] = JsonbPGetDatum(job->hyperparameters);
 	values[3] = CStringGetTextDatum(status);

@@ -435,7 +435,9 @@ wait_fail_dead_worker(int64 version, int pid)
 	Datum		values[2];
 
 	values[0] = Int64GetDatum(version);
-	values[1] = CStringGetTextDatum(psprintf("the training worker (pid %d) exited before finishing", pid));
+	values[1] = CStringGetTextDatum(pid == 0
+									? pstrdup("the server restarted before training finished")
+									: psprintf("the training worker (pid %d) exited before finishing", pid));
 	if (CatalogExecute("UPDATE personalize.solution_version SET status = 'CREATE FAILED', "
 							  "failure_reason = $2, finished = clock_timestamp() "
 							  "WHERE id = $1 AND status IN ('CREATE PENDING', 'CREATE IN_PROGRESS')",
@@ -494,7 +496,9 @@ personalize_wait_for_solution_version(PG_FUNCTION_ARGS)
 		SPI_freetuptable(SPI_tuptable);
 		if (status != NULL)
 			pfree(status);
-		if (CatalogExecute("SELECT status, worker_pid FROM personalize.solution_version WHERE id = $1",
+		/* a version created before the server (re)started has no worker left */
+		if (CatalogExecute("SELECT status, CASE WHEN created < pg_postmaster_start_time() THEN 0 "
+						   "ELSE worker_pid END FROM personalize.solution_version WHERE id = $1",
 								  1, argtypes, values, NULL, false, 1) != SPI_OK_SELECT)
 			elog(ERROR, "could not read solution version");
 		if (SPI_processed == 0)
@@ -506,7 +510,7 @@ personalize_wait_for_solution_version(PG_FUNCTION_ARGS)
 		pid = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
 		if (strcmp(status, "CREATE PENDING") != 0 && strcmp(status, "CREATE IN_PROGRESS") != 0)
 			break;
-		if (!isnull && !worker_process_alive(pid))
+		if (!isnull && (pid == 0 || !worker_process_alive(pid)))
 		{
 			/* the worker may have committed its last word just now: look again first */
 			if (CatalogExecute("SELECT 1 FROM personalize.solution_version WHERE id = $1 "
