@@ -1,8 +1,9 @@
 /*
  * personalize upgrade script, 0.1.0 -> 0.2.0.
  *
- * Adds row-level security on the catalog tables: a role granted them can
- * write only the rows of objects whose owner it is a member of.
+ * Adds row-level security on the catalog tables (a role granted them can
+ * write only the rows of objects whose owner it is a member of) and filters
+ * on batch inference jobs.
  */
 
 \echo Use "ALTER EXTENSION personalize UPDATE TO '0.2.0'" to load this file. \quit
@@ -86,3 +87,134 @@ CREATE POLICY owner_writes ON @extschema@.model_user
 	                     WHERE v.id OPERATOR(pg_catalog.=) model_user.solution_version
 	                       AND pg_catalog.pg_has_role(s.owner, 'MEMBER')));
 -- recipe: no write policy, the catalogue of recipes is the extension's own
+
+-- ---------------------------------------------------------------------------
+-- Filters on batch inference jobs: the job keeps its filter, the runner
+-- passes it (and each input row's filter values) to _recommend_version.
+-- ---------------------------------------------------------------------------
+
+ALTER TABLE @extschema@.batch_job ADD COLUMN filter text;
+
+CREATE OR REPLACE VIEW @extschema@.jobs AS
+	SELECT id, name, job_type, solution_version, output_table, num_results, status, rows,
+	       failure_reason, owner, created, finished, filter
+	FROM @extschema@.batch_job;
+
+DROP FUNCTION @extschema@._recommend_version(bigint, text, text, integer);
+CREATE FUNCTION @extschema@._recommend_version(solution_version bigint, user_id text, item_id text, num_results integer,
+	filter text DEFAULT NULL, filter_values jsonb DEFAULT NULL)
+RETURNS TABLE(item_id text, score float8)
+AS 'MODULE_PATHNAME', 'personalize_recommend_version'
+LANGUAGE C STABLE PARALLEL SAFE ROWS 25 COST 1000;
+COMMENT ON FUNCTION @extschema@._recommend_version(bigint, text, text, integer, text, jsonb) IS
+	'internal: recommend() for an ACTIVE solution version instead of a campaign (batch inference jobs)';
+
+CREATE OR REPLACE FUNCTION @extschema@._run_batch_job(job bigint)
+RETURNS bigint LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	j @extschema@.batch_job;
+	recipe_type text;
+	n bigint;
+	with_values boolean := false;
+BEGIN
+	SELECT * INTO j FROM @extschema@.batch_job b WHERE b.id = job;
+	-- the input query and the output table name resolve as they did for the requester
+	PERFORM set_config('search_path', j.search_path, true);
+	SELECT r.recipe_type INTO recipe_type
+	  FROM @extschema@.solution_version v JOIN @extschema@.solution s ON s.name = v.solution
+	  JOIN @extschema@.recipe r ON r.name = s.recipe WHERE v.id = j.solution_version;
+	-- with a filter, a second input column, when there is one, holds each row's filter values
+	IF j.filter IS NOT NULL THEN
+		BEGIN
+			EXECUTE format('SELECT 1 FROM (%s) AS input(id, filter_values) LIMIT 0', j.input);
+			with_values := true;
+		EXCEPTION WHEN invalid_column_reference THEN
+			with_values := false;
+		END;
+	END IF;
+	EXECUTE format('CREATE TABLE %s AS SELECT input.id::text AS %I, r.rank::integer AS rank, r.item_id, r.score '
+	               'FROM (%s) AS input(id%s) CROSS JOIN LATERAL @extschema@._recommend_version(%s, %s, %s, %s, %L, %s) '
+	               'WITH ORDINALITY AS r(item_id, score, rank)',
+	               @extschema@._quoted_table_name(j.output_table),
+	               CASE recipe_type WHEN 'RELATED_ITEMS' THEN 'query_item_id' ELSE 'user_id' END,
+	               j.input,
+	               CASE WHEN with_values THEN ', filter_values' ELSE '' END,
+	               j.solution_version,	-- bigint: its text form is a literal
+	               CASE recipe_type WHEN 'RELATED_ITEMS' THEN 'NULL' ELSE 'input.id::text' END,
+	               CASE recipe_type WHEN 'RELATED_ITEMS' THEN 'input.id::text' ELSE 'NULL' END,
+	               j.num_results,	-- integer
+	               j.filter,
+	               CASE WHEN with_values THEN 'input.filter_values::jsonb' ELSE 'NULL' END);
+	GET DIAGNOSTICS n = ROW_COUNT;
+	UPDATE @extschema@.batch_job b SET status = 'ACTIVE', rows = n, finished = clock_timestamp() WHERE b.id = job;
+	RETURN n;
+END $$;
+COMMENT ON FUNCTION @extschema@._run_batch_job(bigint) IS 'internal: run a batch inference job';
+
+CREATE OR REPLACE FUNCTION @extschema@.create_batch_inference_job(name text, solution_version bigint, input text,
+	output_table text, num_results integer DEFAULT 25, filter text DEFAULT NULL, wait boolean DEFAULT false)
+RETURNS bigint LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+	v @extschema@.solution_version;
+	recipe_type text;
+	job bigint;
+	-- the setting exists once the library is loaded, which a new session may
+	-- not have done yet; 500 is its default
+	max_results integer := coalesce(pg_catalog.current_setting('personalize.max_results', true), '500')::integer;
+BEGIN
+	PERFORM @extschema@._require(name, 'name');
+	PERFORM @extschema@._require(solution_version, 'solution_version');
+	PERFORM @extschema@._require(input, 'input');
+	PERFORM @extschema@._require(output_table, 'output_table');
+	PERFORM @extschema@._require(num_results, 'num_results');
+	IF EXISTS (SELECT 1 FROM @extschema@.batch_job b WHERE b.name = create_batch_inference_job.name) THEN
+		RAISE EXCEPTION 'batch job "%" already exists', name
+			USING ERRCODE = 'duplicate_object', HINT = 'Choose another name; see personalize.jobs.';
+	END IF;
+	SELECT * INTO v FROM @extschema@.solution_version x WHERE x.id = create_batch_inference_job.solution_version;
+	IF NOT FOUND OR v.status <> 'ACTIVE' THEN
+		RAISE EXCEPTION 'solution version % does not exist or is not active', solution_version
+			USING ERRCODE = 'object_not_in_prerequisite_state', HINT = 'See personalize.solution_versions.';
+	END IF;
+	SELECT r.recipe_type INTO recipe_type FROM @extschema@.solution s JOIN @extschema@.recipe r ON r.name = s.recipe
+	 WHERE s.name = v.solution;
+	IF recipe_type NOT IN ('USER_PERSONALIZATION', 'RELATED_ITEMS', 'POPULAR_ITEMS') THEN
+		RAISE EXCEPTION 'batch inference does not support % solution versions yet', recipe_type
+			USING ERRCODE = 'feature_not_supported', HINT = 'Rank lists with personalize.personalized_rank in a query.';
+	END IF;
+	IF num_results OPERATOR(pg_catalog.<) 1 OR num_results OPERATOR(pg_catalog.>) max_results THEN
+		RAISE EXCEPTION 'num_results % is out of range for batch job "%"', num_results, name
+			USING ERRCODE = 'invalid_parameter_value',
+			      HINT = pg_catalog.format('Valid values are 1 to %s; personalize.max_results raises the limit.', max_results);
+	END IF;
+	IF filter IS NOT NULL AND NOT EXISTS (
+		SELECT 1 FROM @extschema@.filter f JOIN @extschema@.solution s ON s.dataset_group = f.dataset_group
+		 WHERE f.name = create_batch_inference_job.filter AND s.name = v.solution) THEN
+		RAISE EXCEPTION 'filter "%" does not exist in the dataset group of solution version %', filter, solution_version
+			USING ERRCODE = 'undefined_object',
+			      HINT = 'See personalize.filters; a filter applies to the dataset group it was created in.';
+	END IF;
+	IF pg_catalog.to_regclass(@extschema@._quoted_table_name(output_table)) IS NOT NULL THEN
+		RAISE EXCEPTION 'output table % already exists', output_table
+			USING ERRCODE = 'duplicate_table', HINT = 'Drop it or choose another name.';
+	END IF;
+	-- the input must be a query this role can run; check it now, returning no row
+	BEGIN
+		EXECUTE pg_catalog.format('SELECT 1 FROM (%s) AS input LIMIT 0', input);
+	EXCEPTION WHEN syntax_error OR undefined_table OR undefined_column OR insufficient_privilege OR wrong_object_type THEN
+		RAISE EXCEPTION 'input of batch job "%" is not a valid query: %', name, SQLERRM
+			USING ERRCODE = 'invalid_parameter_value',
+			      HINT = 'Pass a query whose first column holds user ids (item ids for RELATED_ITEMS), e.g. ''SELECT id FROM users''.';
+	END;
+	INSERT INTO @extschema@.batch_job (name, job_type, solution_version, input, search_path, output_table, num_results, status, filter)
+	VALUES (name, 'BATCH_INFERENCE', solution_version, input, pg_catalog.current_setting('search_path'), output_table, num_results,
+	        CASE WHEN coalesce(wait, false) THEN 'CREATE IN_PROGRESS' ELSE 'CREATE PENDING' END, filter)
+	RETURNING id INTO job;
+	IF coalesce(wait, false) THEN
+		PERFORM @extschema@._run_batch_job(job);
+	ELSE
+		PERFORM @extschema@._launch_batch_worker(job);
+	END IF;
+	RETURN job;
+END $$;

@@ -133,7 +133,8 @@ CREATE TABLE @extschema@.batch_job (
 	owner		regrole NOT NULL DEFAULT current_user::regrole,
 	worker_pid	integer,
 	created		timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
-	finished	timestamptz
+	finished	timestamptz,
+	filter		text		-- applied to every row; values from the input's second column
 );
 COMMENT ON TABLE @extschema@.batch_job IS 'batch inference jobs (internal; read personalize.jobs)';
 
@@ -265,7 +266,7 @@ COMMENT ON VIEW @extschema@.recommenders IS 'domain recommenders, their recipe a
 
 CREATE VIEW @extschema@.jobs AS
 	SELECT id, name, job_type, solution_version, output_table, num_results, status, rows,
-	       failure_reason, owner, created, finished
+	       failure_reason, owner, created, finished, filter
 	FROM @extschema@.batch_job;
 COMMENT ON VIEW @extschema@.jobs IS 'batch jobs and their status';
 
@@ -1090,11 +1091,12 @@ LANGUAGE C STABLE PARALLEL SAFE ROWS 25 COST 1000;
 COMMENT ON FUNCTION @extschema@.recommend(text, text, integer, text, text, jsonb, jsonb) IS
 	'recommend items for a user from a campaign, best first, excluding items in the user''s current history';
 
-CREATE FUNCTION @extschema@._recommend_version(solution_version bigint, user_id text, item_id text, num_results integer)
+CREATE FUNCTION @extschema@._recommend_version(solution_version bigint, user_id text, item_id text, num_results integer,
+	filter text DEFAULT NULL, filter_values jsonb DEFAULT NULL)
 RETURNS TABLE(item_id text, score float8)
 AS 'MODULE_PATHNAME', 'personalize_recommend_version'
 LANGUAGE C STABLE PARALLEL SAFE ROWS 25 COST 1000;
-COMMENT ON FUNCTION @extschema@._recommend_version(bigint, text, text, integer) IS
+COMMENT ON FUNCTION @extschema@._recommend_version(bigint, text, text, integer, text, jsonb) IS
 	'internal: recommend() for an ACTIVE solution version instead of a campaign (batch inference jobs)';
 
 CREATE FUNCTION @extschema@.related_items(campaign text, item_id text, num_results integer DEFAULT 25,
@@ -1340,6 +1342,7 @@ DECLARE
 	j @extschema@.batch_job;
 	recipe_type text;
 	n bigint;
+	with_values boolean := false;
 BEGIN
 	SELECT * INTO j FROM @extschema@.batch_job b WHERE b.id = job;
 	-- the input query and the output table name resolve as they did for the requester
@@ -1347,16 +1350,28 @@ BEGIN
 	SELECT r.recipe_type INTO recipe_type
 	  FROM @extschema@.solution_version v JOIN @extschema@.solution s ON s.name = v.solution
 	  JOIN @extschema@.recipe r ON r.name = s.recipe WHERE v.id = j.solution_version;
+	-- with a filter, a second input column, when there is one, holds each row's filter values
+	IF j.filter IS NOT NULL THEN
+		BEGIN
+			EXECUTE format('SELECT 1 FROM (%s) AS input(id, filter_values) LIMIT 0', j.input);
+			with_values := true;
+		EXCEPTION WHEN invalid_column_reference THEN
+			with_values := false;
+		END;
+	END IF;
 	EXECUTE format('CREATE TABLE %s AS SELECT input.id::text AS %I, r.rank::integer AS rank, r.item_id, r.score '
-	               'FROM (%s) AS input(id) CROSS JOIN LATERAL @extschema@._recommend_version(%s, %s, %s, %s) '
+	               'FROM (%s) AS input(id%s) CROSS JOIN LATERAL @extschema@._recommend_version(%s, %s, %s, %s, %L, %s) '
 	               'WITH ORDINALITY AS r(item_id, score, rank)',
 	               @extschema@._quoted_table_name(j.output_table),
 	               CASE recipe_type WHEN 'RELATED_ITEMS' THEN 'query_item_id' ELSE 'user_id' END,
 	               j.input,
+	               CASE WHEN with_values THEN ', filter_values' ELSE '' END,
 	               j.solution_version,	-- bigint: its text form is a literal
 	               CASE recipe_type WHEN 'RELATED_ITEMS' THEN 'NULL' ELSE 'input.id::text' END,
 	               CASE recipe_type WHEN 'RELATED_ITEMS' THEN 'input.id::text' ELSE 'NULL' END,
-	               j.num_results);	-- integer
+	               j.num_results,	-- integer
+	               j.filter,
+	               CASE WHEN with_values THEN 'input.filter_values::jsonb' ELSE 'NULL' END);
 	GET DIAGNOSTICS n = ROW_COUNT;
 	UPDATE @extschema@.batch_job b SET status = 'ACTIVE', rows = n, finished = clock_timestamp() WHERE b.id = job;
 	RETURN n;
@@ -1381,6 +1396,9 @@ DECLARE
 	v @extschema@.solution_version;
 	recipe_type text;
 	job bigint;
+	-- the setting exists once the library is loaded, which a new session may
+	-- not have done yet; 500 is its default
+	max_results integer := coalesce(pg_catalog.current_setting('personalize.max_results', true), '500')::integer;
 BEGIN
 	PERFORM @extschema@._require(name, 'name');
 	PERFORM @extschema@._require(solution_version, 'solution_version');
@@ -1402,14 +1420,17 @@ BEGIN
 		RAISE EXCEPTION 'batch inference does not support % solution versions yet', recipe_type
 			USING ERRCODE = 'feature_not_supported', HINT = 'Rank lists with personalize.personalized_rank in a query.';
 	END IF;
-	IF num_results OPERATOR(pg_catalog.<) 1 OR num_results OPERATOR(pg_catalog.>) pg_catalog.current_setting('personalize.max_results')::integer THEN
+	IF num_results OPERATOR(pg_catalog.<) 1 OR num_results OPERATOR(pg_catalog.>) max_results THEN
 		RAISE EXCEPTION 'num_results % is out of range for batch job "%"', num_results, name
 			USING ERRCODE = 'invalid_parameter_value',
-			      HINT = pg_catalog.format('Valid values are 1 to %s; personalize.max_results raises the limit.', pg_catalog.current_setting('personalize.max_results'));
+			      HINT = pg_catalog.format('Valid values are 1 to %s; personalize.max_results raises the limit.', max_results);
 	END IF;
-	IF filter IS NOT NULL THEN
-		RAISE EXCEPTION 'filters are not supported yet'
-			USING ERRCODE = 'feature_not_supported', HINT = 'Filter the output table afterwards.';
+	IF filter IS NOT NULL AND NOT EXISTS (
+		SELECT 1 FROM @extschema@.filter f JOIN @extschema@.solution s ON s.dataset_group = f.dataset_group
+		 WHERE f.name = create_batch_inference_job.filter AND s.name = v.solution) THEN
+		RAISE EXCEPTION 'filter "%" does not exist in the dataset group of solution version %', filter, solution_version
+			USING ERRCODE = 'undefined_object',
+			      HINT = 'See personalize.filters; a filter applies to the dataset group it was created in.';
 	END IF;
 	IF pg_catalog.to_regclass(@extschema@._quoted_table_name(output_table)) IS NOT NULL THEN
 		RAISE EXCEPTION 'output table % already exists', output_table
@@ -1423,9 +1444,9 @@ BEGIN
 			USING ERRCODE = 'invalid_parameter_value',
 			      HINT = 'Pass a query whose first column holds user ids (item ids for RELATED_ITEMS), e.g. ''SELECT id FROM users''.';
 	END;
-	INSERT INTO @extschema@.batch_job (name, job_type, solution_version, input, search_path, output_table, num_results, status)
+	INSERT INTO @extschema@.batch_job (name, job_type, solution_version, input, search_path, output_table, num_results, status, filter)
 	VALUES (name, 'BATCH_INFERENCE', solution_version, input, pg_catalog.current_setting('search_path'), output_table, num_results,
-	        CASE WHEN coalesce(wait, false) THEN 'CREATE IN_PROGRESS' ELSE 'CREATE PENDING' END)
+	        CASE WHEN coalesce(wait, false) THEN 'CREATE IN_PROGRESS' ELSE 'CREATE PENDING' END, filter)
 	RETURNING id INTO job;
 	IF coalesce(wait, false) THEN
 		PERFORM @extschema@._run_batch_job(job);

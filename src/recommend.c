@@ -519,7 +519,8 @@ PG_FUNCTION_INFO_V1(personalize_recommend_version);
  *                    num_results int) RETURNS TABLE(item_id text, score float8)
  *
  * recommend() for an ACTIVE solution version rather than a campaign; used
- * by batch inference jobs.
+ * by batch inference jobs, with the job's filter (arguments 5 and 6, absent
+ * in the 0.1.0 declaration of the function).
  */
 static Datum
 recommend_version_call(PG_FUNCTION_ARGS)
@@ -538,6 +539,8 @@ recommend_version_call(PG_FUNCTION_ARGS)
 	SPI_connect();
 	RuntimeResolveVersion(version, &target);
 	check_num_results(num_results, target.campaign);
+	if (PG_NARGS() >= 6)
+		load_request_filter(fcinfo, 4, &target, &rf);
 	recommend_target((ReturnSetInfo *) fcinfo->resultinfo, &target, &rf,
 					 text_argument_or_null(fcinfo, 1), text_argument_or_null(fcinfo, 2), num_results);
 	SPI_finish();

@@ -2,6 +2,8 @@
 -- in a background worker, the jobs view, and errors.
 SET client_min_messages = warning;
 \set SHOW_CONTEXT never
+-- version ids appear in messages: number them from a base of this file's own
+SELECT setval(pg_get_serial_sequence('personalize.solution_version', 'id'), 6000) IS NOT NULL AS numbered;
 SET personalize.min_interactions = 100;
 SET personalize.min_users = 10;
 
@@ -27,6 +29,28 @@ SELECT count(*) AS mismatches FROM (
 	SELECT l.id::text, r.rank::integer, r.item_id, r.score
 	  FROM listeners l CROSS JOIN LATERAL personalize.recommend('music', l.id::text, 5) WITH ORDINALITY r(item_id, score, rank)) x;
 SELECT user_id, count(*) FROM recs GROUP BY 1 ORDER BY 1;
+
+-- with a filter: each row's answer is recommend()'s with that filter, the
+-- filter values taken from the input's second column when it has one
+CREATE TABLE clusters AS SELECT 'c' || c || g AS item_id, c::text AS cluster FROM generate_series(0, 2) c, generate_series(0, 9) g;
+SELECT personalize.create_dataset('music', 'items', 'clusters');
+SELECT personalize.create_filter('not-c0', 'music', $$EXCLUDE WHERE items.cluster = '0'$$);
+SELECT personalize.create_filter('in-clusters', 'music', 'INCLUDE ItemID WHERE Items.CLUSTER IN ($CLUSTERS)');
+SELECT personalize.create_batch_inference_job('filtered', :up, 'SELECT id FROM listeners', 'recs_filtered', 5,
+	filter => 'not-c0', wait => true) AS fjob \gset
+SELECT filter, status, rows FROM personalize.jobs WHERE id = :fjob;
+SELECT count(*) AS mismatches FROM (
+	(SELECT user_id, rank, item_id, score FROM recs_filtered
+	 EXCEPT
+	 SELECT l.id::text, r.rank::integer, r.item_id, r.score
+	   FROM listeners l CROSS JOIN LATERAL personalize.recommend('music', l.id::text, 5, filter => 'not-c0')
+	        WITH ORDINALITY r(item_id, score, rank))
+	UNION ALL
+	SELECT user_id, rank, item_id, score FROM recs_filtered WHERE item_id LIKE 'c0%') x;
+SELECT personalize.create_batch_inference_job('per-row', :up,
+	$$SELECT id, jsonb_build_object('CLUSTERS', CASE WHEN id = 3 THEN '"1"' ELSE '"1", "2"' END) FROM listeners$$,
+	'recs_per_row', 5, filter => 'in-clusters', wait => true) IS NOT NULL AS ran;
+SELECT user_id, array_agg(DISTINCT left(item_id, 2)) AS clusters FROM recs_per_row GROUP BY 1 ORDER BY 1;
 
 -- in a background worker; related items take item ids as input
 SELECT personalize.create_batch_inference_job('related', :sims, $$SELECT 'c0' || g FROM generate_series(0, 2) g$$,
@@ -61,7 +85,7 @@ SELECT personalize.create_batch_inference_job('bad', :up, 'SELECT id FROM nowher
 SELECT personalize.create_batch_inference_job('bad', :up, 'SELECT id FROM listeners', 'a.b.c');
 SELECT personalize.create_batch_inference_job('bad', -1, 'SELECT id FROM listeners', 'recs3');
 SELECT personalize.create_batch_inference_job('bad', :up, 'SELECT id FROM listeners', 'recs3', 0);
-SELECT personalize.create_batch_inference_job('bad', :up, 'SELECT id FROM listeners', 'recs3', filter => 'f');
+SELECT personalize.create_batch_inference_job('bad', :up, 'SELECT id FROM listeners', 'recs3', filter => 'nope');
 SELECT personalize.create_batch_inference_job('bad', :up, NULL, 'recs3');
 
 SELECT personalize.drop_campaign('music');

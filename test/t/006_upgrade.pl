@@ -58,6 +58,15 @@ my $new = $node->safe_psql('upgraded', q{SET client_min_messages = warning;
 is($node->safe_psql('upgraded', "SELECT status FROM personalize.solution_versions WHERE id = $new"),
 	'ACTIVE', 'a version trains after the update');
 
+# what 0.2.0 added works on the upgraded installation: a filtered batch job
+$node->safe_psql('upgraded', q{
+	CREATE TABLE listeners AS SELECT 42 AS id;
+	SELECT personalize.create_batch_inference_job('nightly', 1, 'SELECT id FROM listeners', 'jazz_recs', 10,
+		filter => 'jazz', wait => true)});
+is($node->safe_psql('upgraded', q{SELECT string_agg(item_id, ',' ORDER BY rank) FROM jazz_recs}),
+	$node->safe_psql('upgraded', q{SELECT string_agg(item_id, ',') FROM personalize.recommend('radio', '42', 10, filter => 'jazz')}),
+	'a filtered batch job gives what recommend gives');
+
 # The upgraded schema, described object by object, equals a fresh install.
 $node->safe_psql('fresh', 'CREATE EXTENSION personalize');
 my %describe = (
