@@ -335,16 +335,32 @@ static bool
 id_fits_type(const char *id, Oid type)
 {
 	const char *p = id;
-	int			digits = 0;
+	bool		negative = false;
+	uint64		magnitude = 0;
+	uint64		limit;
 
-	if (type != INT2OID && type != INT4OID && type != INT8OID)
+	if (type == INT2OID)
+		limit = PG_INT16_MAX;
+	else if (type == INT4OID)
+		limit = PG_INT32_MAX;
+	else if (type == INT8OID)
+		limit = PG_INT64_MAX;
+	else
 		return true;
 	if (*p == '-' || *p == '+')
-		p++;
-	for (; *p; p++, digits++)
+		negative = (*p++ == '-');
+	if (*p == '\0')
+		return false;
+	for (; *p; p++)
+	{
 		if (*p < '0' || *p > '9')
 			return false;
-	return digits > 0 && digits <= 18;
+		/* stop before overflowing: the most negative value is limit + 1 */
+		if (magnitude > (limit + 1 - (*p - '0')) / 10)
+			return false;
+		magnitude = magnitude * 10 + (*p - '0');
+	}
+	return magnitude <= limit + (negative ? 1 : 0);
 }
 
 /*
@@ -353,12 +369,13 @@ id_fits_type(const char *id, Oid type)
 static HistoryPlan *
 history_plan(const InteractionsDataset *ds)
 {
-	char	   *key = psprintf("%u|%s|%s|%s|%s", ds->relid, ds->user_column,
+	/* the user column's type is the plan's parameter type: part of the key */
+	Oid			user_type = dataset_column_type(ds, ds->user_column);
+	char	   *key = psprintf("%u|%u|%s|%s|%s|%s", ds->relid, user_type, ds->user_column,
 							   ds->item_column, ds->time_column, ds->time_kind);
 	HistoryPlan *hp;
 	char	   *relname;
 	char	   *sql;
-	Oid			user_type;
 	SPIPlanPtr	plan;
 	Oid			argtypes[2];
 
@@ -367,7 +384,6 @@ history_plan(const InteractionsDataset *ds)
 			return hp;
 
 	relname = dataset_relation_name(ds);
-	user_type = dataset_column_type(ds, ds->user_column);
 	(void) dataset_column_type(ds, ds->item_column);
 	(void) dataset_column_type(ds, ds->time_column);
 	sql = psprintf("SELECT %s::text FROM %s WHERE %s = $1 AND %s IS NOT NULL ORDER BY %s DESC LIMIT $2",

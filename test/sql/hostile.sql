@@ -58,3 +58,25 @@ SELECT (SELECT array_agg(item_id ORDER BY score DESC) FROM personalize.recommend
 SELECT count(*) FROM personalize.recommend('nest0', 'u2', 10, filter => 'nine-others');
 SELECT personalize.drop_dataset_group('nest', cascade => true);
 DROP TABLE nest_events;
+
+-- integer user ids: 19 digits fit int8; one past the type's range is an
+-- unknown user (popular items), not an out-of-range error
+CREATE TABLE wide_ids (user_id int8, item_id int, ts bigint);
+INSERT INTO wide_ids SELECT 1000000000000000000 + u, (u + j) % 10, u * 10 + j FROM generate_series(1, 30) u, generate_series(0, 3) j;
+SELECT personalize.create_dataset_group('wide');
+SELECT personalize.create_dataset('wide', 'interactions', 'wide_ids', event_time => 'ts');
+SELECT personalize.create_solution('wide-pop', 'wide', 'popularity-count');
+SELECT personalize.create_campaign('wide', personalize.create_solution_version('wide-pop'));
+SELECT count(*) AS results, count(*) FILTER (WHERE item_id::int IN (SELECT item_id FROM wide_ids WHERE user_id = 1000000000000000001)) AS seen
+  FROM personalize.recommend('wide', '1000000000000000001', 10);
+SELECT count(*) FROM personalize.recommend('wide', '9223372036854775807', 10);
+SELECT count(*) FROM personalize.recommend('wide', '9223372036854775808', 10);
+SELECT count(*) FROM personalize.recommend('wide', '-9223372036854775809', 10);
+-- an int4 column: 2^31 is unknown, -2^31 is a valid id
+ALTER TABLE wide_ids ALTER COLUMN user_id TYPE int4 USING (user_id - 1000000000000000000)::int4;
+SELECT count(*) FROM personalize.recommend('wide', '2147483648', 10);
+SELECT count(*) FROM personalize.recommend('wide', '-2147483648', 10);
+SELECT count(*) AS results, count(*) FILTER (WHERE item_id::int IN (SELECT item_id FROM wide_ids WHERE user_id = 1)) AS seen
+  FROM personalize.recommend('wide', '1', 10);
+SELECT personalize.drop_dataset_group('wide', cascade => true);
+DROP TABLE wide_ids;
