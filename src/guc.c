@@ -63,7 +63,8 @@ GucInit(void)
 							"Training fails before allocating when its estimate exceeds this.",
 							&personalize_training_memory_kb,
 							2 * 1024 * 1024, 1024, INT_MAX,
-							PGC_USERSET, GUC_UNIT_KB, NULL, NULL, NULL);
+							/* a guard for the server: raised by superusers (or ALTER ROLE ... SET) */
+							PGC_SUSET, GUC_UNIT_KB, NULL, NULL, NULL);
 
 	DefineCustomIntVariable("personalize.ease_max_items",
 							"Largest catalogue the ease recipe accepts",

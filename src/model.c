@@ -45,6 +45,7 @@
 #include "personalize.h"
 
 #define MODEL_CACHE_SIZE 8
+#define STORE_CHUNK_VALUES (1024 * 1024)	/* array elements per INSERT parameter */
 
 static LoadedModel *model_cache[MODEL_CACHE_SIZE];
 static uint64 model_clock = 0;
@@ -83,28 +84,52 @@ int_array(const int32 *values, Size n)
 }
 
 /*
+ * Rows to write per INSERT: each array parameter stays far below the
+ * 134,217,727-element limit of a PostgreSQL array (and 1 GB), whatever the
+ * catalogue size and factor count.
+ */
+static int32
+model_chunk_rows(int32 values_per_row)
+{
+	return (int32) Max(1, STORE_CHUNK_VALUES / Max(values_per_row, 1));
+}
+
+/*
  * Write the user factors of model (users in index order) as rows of
- * personalize.model_user.
+ * personalize.model_user, a chunk of users per INSERT.
  */
 static void
 model_store_users(int64 version, const RecipeModel *model, const IdMap *users)
 {
 	int32		n = model->n_users;
-	Datum	   *ids = palloc(sizeof(Datum) * Max(n, 1));
-	Oid			argtypes[4] = {INT8OID, TEXTARRAYOID, FLOAT4ARRAYOID, INT4OID};
-	Datum		values[4];
+	int32		chunk = model_chunk_rows(model->k);
+	Oid			argtypes[5] = {INT8OID, TEXTARRAYOID, FLOAT4ARRAYOID, INT4OID, INT4OID};
 
-	for (int32 u = 0; u < n; u++)
-		ids[u] = CStringGetTextDatum(users->ids[u]);
-	values[0] = Int64GetDatum(version);
-	values[1] = PointerGetDatum(construct_array(ids, n, TEXTOID, -1, false, TYPALIGN_INT));
-	values[2] = PointerGetDatum(float_array(model->user_factors, (Size) n * model->k));
-	values[3] = Int32GetDatum(model->k);
-	if (CatalogExecute("INSERT INTO personalize.model_user (solution_version, user_index, user_id, factors) "
-					   "SELECT $1, (u.o - 1)::int4, u.id, $3[(u.o - 1) * $4 + 1 : u.o * $4] "
-					   "FROM unnest($2) WITH ORDINALITY AS u(id, o)",
-					   4, argtypes, values, NULL, false, 0) != SPI_OK_INSERT)
-		elog(ERROR, "could not store user factors");
+	for (int32 first = 0; first < n; first += chunk)
+	{
+		int32		rows = Min(chunk, n - first);
+		Datum	   *ids = palloc(sizeof(Datum) * rows);
+		Datum		values[5];
+
+		CHECK_FOR_INTERRUPTS();
+		for (int32 u = 0; u < rows; u++)
+			ids[u] = CStringGetTextDatum(users->ids[first + u]);
+		values[0] = Int64GetDatum(version);
+		values[1] = PointerGetDatum(construct_array(ids, rows, TEXTOID, -1, false, TYPALIGN_INT));
+		values[2] = PointerGetDatum(float_array(model->user_factors + (Size) first * model->k,
+												(Size) rows * model->k));
+		values[3] = Int32GetDatum(model->k);
+		values[4] = Int32GetDatum(first);
+		if (CatalogExecute("INSERT INTO personalize.model_user (solution_version, user_index, user_id, factors) "
+						   "SELECT $1, $5 + (u.o - 1)::int4, u.id, $3[(u.o - 1) * $4 + 1 : u.o * $4] "
+						   "FROM unnest($2) WITH ORDINALITY AS u(id, o)",
+						   5, argtypes, values, NULL, false, 0) != SPI_OK_INSERT)
+			elog(ERROR, "could not store user factors");
+		SPI_freetuptable(SPI_tuptable);
+		pfree(DatumGetPointer(values[1]));
+		pfree(DatumGetPointer(values[2]));
+		pfree(ids);
+	}
 }
 
 /*
@@ -147,55 +172,83 @@ model_load_users(LoadedModel *lm, int64 version)
 }
 
 /*
- * Write model (items in index order, ids from items) as rows of version.
- * The caller is connected to SPI.
+ * Write model (items in index order, ids from items) as rows of version,
+ * a chunk of items per INSERT.  The caller is connected to SPI.
  */
 void
 ModelStore(int64 version, const RecipeModel *model, const IdMap *items, const IdMap *users)
 {
 	int32		n = model->n_items;
-	Datum	   *ids = palloc(sizeof(Datum) * Max(n, 1));
-	Datum	   *pops = palloc(sizeof(Datum) * Max(n, 1));
-	Datum		values[8];
-	Oid			argtypes[8] = {INT8OID, TEXTARRAYOID, FLOAT8ARRAYOID, FLOAT4ARRAYOID, INT4OID,
-	INT4ARRAYOID, FLOAT4ARRAYOID, INT4ARRAYOID};
-	char		nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
-	int			rc;
+	int32		widest = model->k;
+	int32		chunk;
+	Oid			argtypes[9] = {INT8OID, TEXTARRAYOID, FLOAT8ARRAYOID, FLOAT4ARRAYOID, INT4OID,
+	INT4ARRAYOID, FLOAT4ARRAYOID, INT4ARRAYOID, INT4OID};
 
-	for (int32 i = 0; i < n; i++)
-	{
-		ids[i] = CStringGetTextDatum(items->ids[i]);
-		pops[i] = Float8GetDatum(model->popularity[i]);
-	}
-	values[0] = Int64GetDatum(version);
-	values[1] = PointerGetDatum(construct_array(ids, n, TEXTOID, -1, false, TYPALIGN_INT));
-	values[2] = PointerGetDatum(construct_array(pops, n, FLOAT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-	if (model->factors != NULL)
-		values[3] = PointerGetDatum(float_array(model->factors, (Size) n * model->k));
-	else
-		nulls[3] = 'n';
-	values[4] = Int32GetDatum(model->k);
+	/* size chunks by the longest row: factors or a neighbour list */
 	if (model->neighbor_ptr != NULL)
+		for (int32 i = 0; i < n; i++)
+			widest = Max(widest, model->neighbor_ptr[i + 1] - model->neighbor_ptr[i]);
+	chunk = model_chunk_rows(widest);
+
+	for (int32 first = 0; first < n; first += chunk)
 	{
-		int32		total = model->neighbor_ptr[n];
+		int32		rows = Min(chunk, n - first);
+		Datum	   *ids = palloc(sizeof(Datum) * rows);
+		Datum	   *pops = palloc(sizeof(Datum) * rows);
+		Datum		values[9];
+		char		nulls[9] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
+		int			rc;
 
-		values[5] = PointerGetDatum(int_array(model->neighbors, total));
-		values[6] = PointerGetDatum(float_array(model->neighbor_scores, total));
-		values[7] = PointerGetDatum(int_array(model->neighbor_ptr, n + 1));
+		CHECK_FOR_INTERRUPTS();
+		for (int32 i = 0; i < rows; i++)
+		{
+			ids[i] = CStringGetTextDatum(items->ids[first + i]);
+			pops[i] = Float8GetDatum(model->popularity[first + i]);
+		}
+		values[0] = Int64GetDatum(version);
+		values[1] = PointerGetDatum(construct_array(ids, rows, TEXTOID, -1, false, TYPALIGN_INT));
+		values[2] = PointerGetDatum(construct_array(pops, rows, FLOAT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+		if (model->factors != NULL)
+			values[3] = PointerGetDatum(float_array(model->factors + (Size) first * model->k,
+													(Size) rows * model->k));
+		else
+			nulls[3] = 'n';
+		values[4] = Int32GetDatum(model->k);
+		if (model->neighbor_ptr != NULL)
+		{
+			/* this chunk's slice of the CSR lists, its offsets rebased to 0 */
+			int32		base = model->neighbor_ptr[first];
+			int32		total = model->neighbor_ptr[first + rows] - base;
+			int32	   *ptr = palloc(sizeof(int32) * (rows + 1));
+
+			for (int32 i = 0; i <= rows; i++)
+				ptr[i] = model->neighbor_ptr[first + i] - base;
+			values[5] = PointerGetDatum(int_array(model->neighbors + base, total));
+			values[6] = PointerGetDatum(float_array(model->neighbor_scores + base, total));
+			values[7] = PointerGetDatum(int_array(ptr, rows + 1));
+			pfree(ptr);
+		}
+		else
+			nulls[5] = nulls[6] = nulls[7] = 'n';
+		values[8] = Int32GetDatum(first);
+
+		rc = CatalogExecute("INSERT INTO personalize.model_item "
+							"(solution_version, item_index, item_id, popularity, factors, "
+							" neighbors, neighbor_scores) "
+							"SELECT $1, $9 + (u.o - 1)::int4, u.id, u.pop, "
+							"       $4[(u.o - 1) * $5 + 1 : u.o * $5], "
+							"       $6[$8[u.o] + 1 : $8[u.o + 1]], $7[$8[u.o] + 1 : $8[u.o + 1]] "
+							"FROM unnest($2, $3) WITH ORDINALITY AS u(id, pop, o)",
+							9, argtypes, values, nulls, false, 0);
+		if (rc != SPI_OK_INSERT)
+			elog(ERROR, "could not store model rows: %s", SPI_result_code_string(rc));
+		SPI_freetuptable(SPI_tuptable);
+		for (int a = 1; a <= 7; a++)
+			if (nulls[a] != 'n' && a != 4)
+				pfree(DatumGetPointer(values[a]));
+		pfree(ids);
+		pfree(pops);
 	}
-	else
-		nulls[5] = nulls[6] = nulls[7] = 'n';
-
-	rc = CatalogExecute("INSERT INTO personalize.model_item "
-							   "(solution_version, item_index, item_id, popularity, factors, "
-							   " neighbors, neighbor_scores) "
-							   "SELECT $1, (u.o - 1)::int4, u.id, u.pop, "
-							   "       $4[(u.o - 1) * $5 + 1 : u.o * $5], "
-							   "       $6[$8[u.o] + 1 : $8[u.o + 1]], $7[$8[u.o] + 1 : $8[u.o + 1]] "
-							   "FROM unnest($2, $3) WITH ORDINALITY AS u(id, pop, o)",
-							   8, argtypes, values, nulls, false, 0);
-	if (rc != SPI_OK_INSERT)
-		elog(ERROR, "could not store model rows: %s", SPI_result_code_string(rc));
 	if (model->user_factors != NULL)
 		model_store_users(version, model, users);
 }

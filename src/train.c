@@ -28,7 +28,9 @@
  */
 #include "postgres.h"
 
+#include "access/htup_details.h"
 #include "access/xact.h"
+#include "catalog/pg_class.h"
 #include "common/pg_prng.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
@@ -41,6 +43,7 @@
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
 #include "utils/resowner.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 
 #include "dataset.h"
@@ -246,26 +249,59 @@ training_check_minimums(const TrainingJob *job, const InteractionLog *log,
 						 job->dataset_group)));
 }
 
+/* Bytes per interaction read: user and item index and time, array doubling. */
+#define LOG_BYTES_PER_INTERACTION (2 * (2 * sizeof(int32) + sizeof(double)))
+
 /*
- * Raise an error before allocating when the job would exceed
+ * Raise program_limit_exceeded when need bytes exceed
  * personalize.training_memory.
+ */
+static void
+training_require_memory(const TrainingJob *job, Size need, const char *what)
+{
+	if (need / 1024 > (Size) personalize_training_memory_kb)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("training solution \"%s\" needs about %.1f MB for %s, more than personalize.training_memory (%.1f MB)",
+						job->solution, need / (1024.0 * 1024.0), what, personalize_training_memory_kb / 1024.0),
+				 errhint("A superuser can raise personalize.training_memory (ALTER ROLE ... SET for a trainer), or use fewer factors.")));
+}
+
+/*
+ * Before reading: the planner's row estimate of the relation (when it has
+ * one) tells whether even the interactions alone would exceed the budget.
+ */
+static void
+training_check_memory_before_reading(const TrainingJob *job, Oid relid)
+{
+	HeapTuple	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	float4		reltuples;
+
+	if (!HeapTupleIsValid(tuple))
+		return;					/* dropped: reading reports it */
+	reltuples = ((Form_pg_class) GETSTRUCT(tuple))->reltuples;
+	ReleaseSysCache(tuple);
+	if (reltuples > 0)
+		training_require_memory(job, (Size) (reltuples * LOG_BYTES_PER_INTERACTION), "reading its interactions");
+}
+
+/*
+ * After reading, before building anything: the interactions read, the
+ * matrices in both orientations for the evaluation split and the full
+ * data, two sets of factors and the id maps.
  */
 static void
 training_check_memory(const TrainingJob *job, const InteractionLog *log)
 {
 	int			k = (int) HyperparamNumber(job->hyperparameters, "factors", 0);
-	Size		users = log->users.n;
-	Size		items = log->items.n;
-	/* matrix in both orientations, plus user and item factors and a copy per split */
-	Size		need = add_size(mul_size(log->n, 2 * (sizeof(int32) + sizeof(float)) + sizeof(double) + sizeof(int64)),
-								mul_size(mul_size(users + items, k), 2 * sizeof(float)));
+	Size		rows = (Size) log->users.n + log->items.n;
+	Size		need = mul_size(log->n, LOG_BYTES_PER_INTERACTION);
 
-	if (need / 1024 > (Size) personalize_training_memory_kb)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("training solution \"%s\" needs about %zu MB, more than personalize.training_memory (%d MB)",
-						job->solution, need / (1024 * 1024), personalize_training_memory_kb / 1024),
-				 errhint("Raise personalize.training_memory, or use fewer factors.")));
+	need = add_size(need, mul_size(log->n, 2 * 2 * (sizeof(int32) + sizeof(float))));
+	need = add_size(need, mul_size(rows, 2 * 2 * sizeof(int64)));
+	need = add_size(need, mul_size(mul_size(rows, Max(k, 0)), 2 * sizeof(float)));
+	need = add_size(need, mul_size(rows, 64));	/* ids and their hash entries */
+	training_require_memory(job, need, "its matrices and factors");
 }
 
 /*
@@ -334,6 +370,7 @@ TrainingRead(TrainingJob *job)
 	InteractionsDataset ds;
 
 	DatasetLookupInteractions(job->dataset_group, &ds);
+	training_check_memory_before_reading(job, ds.relid);
 	training_phase(job, "reading interactions", 0.05);
 	/* SPI calls leave SPI's own context current: allocate in the job's */
 	MemoryContextSwitchTo(job->context);

@@ -238,7 +238,8 @@ worker_apply_setting(const char *name, int value)
 	char		text[32];
 
 	snprintf(text, sizeof(text), "%d", value);
-	SetConfigOption(name, text, PGC_USERSET, PGC_S_SESSION);
+	/* the requester's session held these values legitimately, SUSET ones too */
+	SetConfigOption(name, text, PGC_SUSET, PGC_S_SESSION);
 }
 
 /*

@@ -80,3 +80,29 @@ SELECT count(*) AS results, count(*) FILTER (WHERE item_id::int IN (SELECT item_
   FROM personalize.recommend('wide', '1', 10);
 SELECT personalize.drop_dataset_group('wide', cascade => true);
 DROP TABLE wide_ids;
+
+-- personalize.training_memory: checked before reading (from the planner's
+-- row estimate) and before building the matrices; only superusers raise it
+CREATE TABLE mem_events (user_id int, item_id int, ts bigint);
+INSERT INTO mem_events SELECT u, (u + j) % 40, u * 100 + j FROM generate_series(1, 300) u, generate_series(0, 3) j;
+SELECT personalize.create_dataset_group('mem');
+SELECT personalize.create_dataset('mem', 'interactions', 'mem_events', event_time => 'ts');
+SELECT personalize.create_solution('mem-wide', 'mem', 'user-personalization', '{"factors": 512}');
+SET personalize.training_memory = '1MB';
+SELECT personalize.create_solution_version('mem-wide') IS NOT NULL AS recorded;
+SELECT status, failure_reason FROM personalize.solution_versions WHERE solution = 'mem-wide';
+INSERT INTO mem_events SELECT u, (u + j) % 40, u * 100 + j FROM generate_series(301, 10300) u, generate_series(0, 3) j;
+ANALYZE mem_events;
+SELECT personalize.create_solution('mem-pop', 'mem', 'popularity-count');
+SELECT personalize.create_solution_version('mem-pop') IS NOT NULL AS recorded;
+SELECT status, failure_reason FROM personalize.solution_versions WHERE solution = 'mem-pop';
+RESET personalize.training_memory;
+SELECT personalize.create_solution_version('mem-pop') IS NOT NULL AS trained;
+SELECT status FROM personalize.solution_versions WHERE solution = 'mem-pop' ORDER BY id DESC LIMIT 1;
+CREATE ROLE personalize_regress_greedy;
+SET ROLE personalize_regress_greedy;
+SET personalize.training_memory = '100GB';
+RESET ROLE;
+DROP ROLE personalize_regress_greedy;
+SELECT personalize.drop_dataset_group('mem', cascade => true);
+DROP TABLE mem_events;

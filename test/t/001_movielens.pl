@@ -91,6 +91,16 @@ for my $row (split /\n/, $node->safe_psql('postgres', qq{
 	cmp_ok($value, '>', $base, "ease beats popularity on $name");
 }
 
+# the stored ease model (items x items, written a chunk of rows per INSERT):
+# one row per item with indexes 0..n-1, a full row of weights each, and the
+# zero diagonal of EASE's closed form where each row's own index points
+is($node->safe_psql('postgres', qq{
+	SELECT count(*) || ' ' || min(item_index) || ' ' || max(item_index) || ' '
+	       || count(DISTINCT item_index) || ' ' || min(cardinality(factors)) || ' ' || max(cardinality(factors)) || ' '
+	       || count(*) FILTER (WHERE factors[item_index + 1] <> 0)
+	  FROM personalize.model_item WHERE solution_version = $ease}),
+	'1682 0 1681 1682 1682 1682 0', 'the stored ease model is whole, each row in its place');
+
 # sims: the films related to Star Wars (50) include its sequels, Return of
 # the Jedi (181) and The Empire Strikes Back (172).
 $node->safe_psql('postgres', q{SET client_min_messages = warning;
