@@ -5,7 +5,7 @@
  *	  and wait_for_solution_version().
  *
  * One dynamic background worker per job (no shared_preload_libraries
- * needed), connected to the database as the role that asked, so training
+ * needed), running as the role that asked (worker_connect), so training
  * reads the interactions with that role's privileges.  The job's
  * parameters travel in bgw_extra.  The worker first waits for the
  * requesting transaction to end (the CREATE PENDING row is invisible
@@ -75,7 +75,8 @@ typedef struct TrainingWorkerArgs
 	WorkerKind	kind;
 	int64		version;		/* or the batch job id */
 	Oid			database;
-	Oid			role;
+	Oid			role;			/* the requester's current role: the job runs as it */
+	Oid			login_role;		/* the requester's login role: the worker connects as it */
 	TransactionId requester_xid;
 	int			min_interactions;
 	int			min_users;
@@ -155,6 +156,7 @@ worker_launch(WorkerKind kind, int64 version)
 	args.version = version;
 	args.database = MyDatabaseId;
 	args.role = GetUserId();
+	args.login_role = GetAuthenticatedUserId();
 	args.requester_xid = GetTopTransactionId();
 	args.min_interactions = personalize_min_interactions;
 	args.min_users = personalize_min_users;
@@ -227,6 +229,22 @@ TrainingWorkerProgress(TrainingJob *job)
 		ereport(ERROR,
 				(errcode(ERRCODE_QUERY_CANCELED),
 				 errmsg("training of solution version " INT64_FORMAT " was stopped", job->version)));
+}
+
+/*
+ * Connect as the requester.  PostgreSQL 15 refuses a worker connection as a
+ * NOLOGIN role, and the requester's current role often is one (SET ROLE to
+ * a group role), so connect as the role that logged in and then become the
+ * current role for the rest of the worker's life.  As in a SECURITY
+ * DEFINER function, SET ROLE and SET SESSION AUTHORIZATION are refused
+ * from then on, so a batch job's input query cannot switch back.
+ */
+static void
+worker_connect(const TrainingWorkerArgs *args)
+{
+	BackgroundWorkerInitializeConnectionByOid(args->database, args->login_role, 0);
+	if (args->role != args->login_role)
+		SetUserIdAndSecContext(args->role, SECURITY_LOCAL_USERID_CHANGE);
 }
 
 /*
@@ -350,7 +368,7 @@ personalize_training_worker_main(Datum main_arg)
 	memcpy(&args, MyBgworkerEntry->bgw_extra, sizeof(args));
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
-	BackgroundWorkerInitializeConnectionByOid(args.database, args.role, 0);
+	worker_connect(&args);
 	worker_apply_setting("personalize.min_interactions", args.min_interactions);
 	worker_apply_setting("personalize.min_users", args.min_users);
 	worker_apply_setting("personalize.training_memory", args.training_memory_kb);

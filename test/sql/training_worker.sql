@@ -106,6 +106,39 @@ SELECT personalize.create_solution_version('radio2-pop', 'UPDATE');
 SELECT personalize.drop_campaign('radio2');
 SELECT personalize.drop_dataset_group('radio2', cascade => true);
 
+-- a NOLOGIN group role (SET ROLE) trains in a worker: the worker connects
+-- as the login role and runs the job as the group role, whose privileges
+-- decide what it may read
+CREATE TABLE group_plays (user_id int, item_id int, ts bigint);
+INSERT INTO group_plays SELECT u, (u + j) % 30, u * 10 + j FROM generate_series(1, 60) u, generate_series(0, 4) j;
+SELECT personalize.create_dataset_group('grp');
+SELECT personalize.create_dataset('grp', 'interactions', 'group_plays', event_time => 'ts');
+SELECT personalize.create_solution('grp-pop', 'grp', 'popularity-count');
+CREATE ROLE personalize_regress_group NOLOGIN;
+GRANT SELECT ON group_plays TO personalize_regress_group;
+GRANT EXECUTE ON FUNCTION personalize.create_solution_version(text, text, boolean),
+	personalize.wait_for_solution_version(bigint, interval) TO personalize_regress_group;
+GRANT ALL ON ALL TABLES IN SCHEMA personalize TO personalize_regress_group;
+GRANT USAGE ON ALL SEQUENCES IN SCHEMA personalize TO personalize_regress_group;
+UPDATE personalize.solution SET owner = 'personalize_regress_group' WHERE name = 'grp-pop';
+SET ROLE personalize_regress_group;
+SELECT personalize.create_solution_version('grp-pop', wait => false) AS grp_v \gset
+SELECT personalize.wait_for_solution_version(:grp_v, '60 s');
+RESET ROLE;
+REVOKE SELECT ON group_plays FROM personalize_regress_group;
+SET ROLE personalize_regress_group;
+SELECT personalize.create_solution_version('grp-pop', wait => false) AS grp_v \gset
+SELECT personalize.wait_for_solution_version(:grp_v, '60 s');
+SELECT failure_reason FROM personalize.solution_versions WHERE id = :grp_v;
+RESET ROLE;
+SELECT personalize.drop_dataset_group('grp', cascade => true);
+REVOKE ALL ON ALL TABLES IN SCHEMA personalize FROM personalize_regress_group;
+REVOKE ALL ON ALL SEQUENCES IN SCHEMA personalize FROM personalize_regress_group;
+REVOKE ALL ON FUNCTION personalize.create_solution_version(text, text, boolean),
+	personalize.wait_for_solution_version(bigint, interval) FROM personalize_regress_group;
+DROP ROLE personalize_regress_group;
+DROP TABLE group_plays;
+
 -- dropping and creating the extension again restarts version ids: a model
 -- cached by this session under the same id is not served for the new one
 CREATE TABLE first_shop (user_id int, item_id text, ts bigint);
