@@ -23,6 +23,9 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/table.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_index.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "lib/stringinfo.h"
@@ -31,6 +34,9 @@
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/relcache.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 
 #include "dataset.h"
@@ -364,6 +370,48 @@ id_fits_type(const char *id, Oid type)
 }
 
 /*
+ * Warn (once per session and relation: history plans are made once) when
+ * no index of the interactions relation starts with its user column, since
+ * then every request scans the whole relation for the user's history.
+ * Views and foreign tables are left alone: their indexes are elsewhere.
+ */
+static void
+dataset_warn_unindexed(const InteractionsDataset *ds)
+{
+	char		relkind = get_rel_relkind(ds->relid);
+	AttrNumber	user_attnum = get_attnum(ds->relid, ds->user_column);
+	Relation	rel;
+	List	   *indexes;
+	ListCell   *lc;
+	bool		indexed = false;
+
+	if (relkind != RELKIND_RELATION && relkind != RELKIND_PARTITIONED_TABLE &&
+		relkind != RELKIND_MATVIEW)
+		return;
+	rel = table_open(ds->relid, AccessShareLock);
+	indexes = RelationGetIndexList(rel);
+	foreach(lc, indexes)
+	{
+		HeapTuple	tuple = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(lfirst_oid(lc)));
+
+		if (!HeapTupleIsValid(tuple))
+			continue;
+		if (((Form_pg_index) GETSTRUCT(tuple))->indkey.values[0] == user_attnum)
+			indexed = true;
+		ReleaseSysCache(tuple);
+	}
+	list_free(indexes);
+	table_close(rel, AccessShareLock);
+	if (!indexed)
+		ereport(WARNING,
+				(errmsg("the interactions relation of dataset group \"%s\" has no index on its user column \"%s\"",
+						ds->dataset_group, ds->user_column),
+				 errdetail("Each request scans the whole relation for the user's recent history."),
+				 errhint("CREATE INDEX ON %s (%s, %s)", dataset_relation_name(ds),
+						 quote_identifier(ds->user_column), quote_identifier(ds->time_column))));
+}
+
+/*
  * Return the prepared history query for the dataset, preparing it once.
  */
 static HistoryPlan *
@@ -397,6 +445,8 @@ history_plan(const InteractionsDataset *ds)
 		elog(ERROR, "could not prepare history query: %s", SPI_result_code_string(SPI_result));
 	if (SPI_keepplan(plan) != 0)
 		elog(ERROR, "could not keep history query plan");
+
+	dataset_warn_unindexed(ds);
 
 	hp = MemoryContextAlloc(TopMemoryContext, sizeof(HistoryPlan));
 	hp->key = MemoryContextStrdup(TopMemoryContext, key);
