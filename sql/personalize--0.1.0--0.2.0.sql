@@ -2,8 +2,8 @@
  * personalize upgrade script, 0.1.0 -> 0.2.0.
  *
  * Adds row-level security on the catalog tables (a role granted them can
- * write only the rows of objects whose owner it is a member of) and filters
- * on batch inference jobs.
+ * write only the rows of objects whose owner it is a member of), filters
+ * on batch inference jobs and batch jobs of PERSONALIZED_RANKING versions.
  */
 
 \echo Use "ALTER EXTENSION personalize UPDATE TO '0.2.0'" to load this file. \quit
@@ -89,8 +89,9 @@ CREATE POLICY owner_writes ON @extschema@.model_user
 -- recipe: no write policy, the catalogue of recipes is the extension's own
 
 -- ---------------------------------------------------------------------------
--- Filters on batch inference jobs: the job keeps its filter, the runner
--- passes it (and each input row's filter values) to _recommend_version.
+-- Batch inference jobs: filters (the job keeps its filter, the runner passes
+-- it and each input row's filter values on) and PERSONALIZED_RANKING
+-- versions (each input row ranks its own list through _rank_version).
 -- ---------------------------------------------------------------------------
 
 ALTER TABLE @extschema@.batch_job ADD COLUMN filter text;
@@ -109,6 +110,14 @@ LANGUAGE C STABLE PARALLEL SAFE ROWS 25 COST 1000;
 COMMENT ON FUNCTION @extschema@._recommend_version(bigint, text, text, integer, text, jsonb) IS
 	'internal: recommend() for an ACTIVE solution version instead of a campaign (batch inference jobs)';
 
+CREATE FUNCTION @extschema@._rank_version(solution_version bigint, user_id text, items text[],
+	filter text DEFAULT NULL, filter_values jsonb DEFAULT NULL)
+RETURNS TABLE(item_id text, score float8)
+AS 'MODULE_PATHNAME', 'personalize_rank_version'
+LANGUAGE C STABLE PARALLEL SAFE ROWS 25 COST 1000;
+COMMENT ON FUNCTION @extschema@._rank_version(bigint, text, text[], text, jsonb) IS
+	'internal: personalized_rank() for an ACTIVE solution version instead of a campaign (batch inference jobs)';
+
 CREATE OR REPLACE FUNCTION @extschema@._run_batch_job(job bigint)
 RETURNS bigint LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp AS $$
@@ -124,14 +133,30 @@ BEGIN
 	SELECT r.recipe_type INTO recipe_type
 	  FROM @extschema@.solution_version v JOIN @extschema@.solution s ON s.name = v.solution
 	  JOIN @extschema@.recipe r ON r.name = s.recipe WHERE v.id = j.solution_version;
-	-- with a filter, a second input column, when there is one, holds each row's filter values
+	-- with a filter, the input column after the ids (and item lists), when
+	-- there is one, holds each row's filter values
 	IF j.filter IS NOT NULL THEN
 		BEGIN
-			EXECUTE format('SELECT 1 FROM (%s) AS input(id, filter_values) LIMIT 0', j.input);
+			EXECUTE format('SELECT 1 FROM (%s) AS input(%s, filter_values) LIMIT 0', j.input,
+			               CASE recipe_type WHEN 'PERSONALIZED_RANKING' THEN 'id, items' ELSE 'id' END);
 			with_values := true;
 		EXCEPTION WHEN invalid_column_reference THEN
 			with_values := false;
 		END;
+	END IF;
+	IF recipe_type = 'PERSONALIZED_RANKING' THEN
+		EXECUTE format('CREATE TABLE %s AS SELECT input.id::text AS user_id, r.rank::integer AS rank, r.item_id, r.score '
+		               'FROM (%s) AS input(id, items%s) CROSS JOIN LATERAL @extschema@._rank_version(%s, input.id::text, input.items::text[], %L, %s) '
+		               'WITH ORDINALITY AS r(item_id, score, rank)',
+		               @extschema@._quoted_table_name(j.output_table),
+		               j.input,
+		               CASE WHEN with_values THEN ', filter_values' ELSE '' END,
+		               j.solution_version,	-- bigint: its text form is a literal
+		               j.filter,
+		               CASE WHEN with_values THEN 'input.filter_values::jsonb' ELSE 'NULL' END);
+		GET DIAGNOSTICS n = ROW_COUNT;
+		UPDATE @extschema@.batch_job b SET status = 'ACTIVE', rows = n, finished = clock_timestamp() WHERE b.id = job;
+		RETURN n;
 	END IF;
 	EXECUTE format('CREATE TABLE %s AS SELECT input.id::text AS %I, r.rank::integer AS rank, r.item_id, r.score '
 	               'FROM (%s) AS input(id%s) CROSS JOIN LATERAL @extschema@._recommend_version(%s, %s, %s, %s, %L, %s) '
@@ -179,9 +204,9 @@ BEGIN
 	END IF;
 	SELECT r.recipe_type INTO recipe_type FROM @extschema@.solution s JOIN @extschema@.recipe r ON r.name = s.recipe
 	 WHERE s.name = v.solution;
-	IF recipe_type NOT IN ('USER_PERSONALIZATION', 'RELATED_ITEMS', 'POPULAR_ITEMS') THEN
-		RAISE EXCEPTION 'batch inference does not support % solution versions yet', recipe_type
-			USING ERRCODE = 'feature_not_supported', HINT = 'Rank lists with personalize.personalized_rank in a query.';
+	IF recipe_type NOT IN ('USER_PERSONALIZATION', 'RELATED_ITEMS', 'POPULAR_ITEMS', 'PERSONALIZED_RANKING') THEN
+		RAISE EXCEPTION 'batch inference does not support % solution versions', recipe_type
+			USING ERRCODE = 'feature_not_supported', HINT = 'Call personalize.user_segment in a query.';
 	END IF;
 	IF num_results OPERATOR(pg_catalog.<) 1 OR num_results OPERATOR(pg_catalog.>) max_results THEN
 		RAISE EXCEPTION 'num_results % is out of range for batch job "%"', num_results, name
@@ -207,6 +232,16 @@ BEGIN
 			USING ERRCODE = 'invalid_parameter_value',
 			      HINT = 'Pass a query whose first column holds user ids (item ids for RELATED_ITEMS), e.g. ''SELECT id FROM users''.';
 	END;
+	-- a ranking job ranks each user's own list: a second column of item ids
+	IF recipe_type = 'PERSONALIZED_RANKING' THEN
+		BEGIN
+			EXECUTE pg_catalog.format('SELECT input.items::text[] FROM (%s) AS input(id, items) LIMIT 0', input);
+		EXCEPTION WHEN invalid_column_reference OR cannot_coerce OR datatype_mismatch THEN
+			RAISE EXCEPTION 'input of batch job "%" must return user ids and lists of item ids to rank', name
+				USING ERRCODE = 'invalid_parameter_value',
+				      HINT = 'Pass a query such as ''SELECT user_id, candidate_items FROM shortlist'', its second column a text[].';
+		END;
+	END IF;
 	INSERT INTO @extschema@.batch_job (name, job_type, solution_version, input, search_path, output_table, num_results, status, filter)
 	VALUES (name, 'BATCH_INFERENCE', solution_version, input, pg_catalog.current_setting('search_path'), output_table, num_results,
 	        CASE WHEN coalesce(wait, false) THEN 'CREATE IN_PROGRESS' ELSE 'CREATE PENDING' END, filter)

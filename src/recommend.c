@@ -609,60 +609,42 @@ rank_item_cmp(const void *a, const void *b)
 	return x->position - y->position;
 }
 
-PG_FUNCTION_INFO_V1(personalize_personalized_rank);
-
 /*
- * personalized_rank(campaign text, user_id text, items text[],
- *                   filter text DEFAULT NULL, filter_values jsonb DEFAULT NULL,
- *                   context jsonb DEFAULT NULL)
- *   RETURNS TABLE(item_id text, score float8)
- *
- * The given items ranked for the user, best first; scores are a softmax
- * over the known items of the list.  Items unknown to the model come last
- * with a NULL score, in the order given.  A repeated id is ranked once.
+ * The text[] of items to rank, checked: one-dimensional, 1 to
+ * MAX_RANK_ITEMS ids.  label names the campaign or version in messages.
  */
-static Datum
-personalized_rank_call(PG_FUNCTION_ARGS)
+static void
+rank_items_argument(ArrayType *array, const char *label, Datum **elems, bool **nulls, int *n)
 {
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	char	   *campaign;
-	char	   *user_id;
-	ArrayType  *array;
-	Datum	   *elems;
-	bool	   *elem_nulls;
-	int			n_elems;
-	RankItem   *items;
-	int			n_items = 0;
-	CampaignTarget target;
-	RequestFilter rf;
-	UserScores	us;
-	double		max_score = -INFINITY;
-	double		total = 0.0;
-
-	require_argument(PG_ARGISNULL(0), "campaign", NULL);
-	campaign = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	require_argument(PG_ARGISNULL(1), "user_id",
-					 psprintf("Campaign \"%s\" ranks items for a user: pass user_id => 'id'.", campaign));
-	require_argument(PG_ARGISNULL(2), "items", "Pass the item ids to rank as a text[] of 1 to 500 ids.");
-	user_id = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	array = PG_GETARG_ARRAYTYPE_P(2);
 	if (ARR_NDIM(array) > 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("items must be a one-dimensional array")));
-	deconstruct_array(array, TEXTOID, -1, false, TYPALIGN_INT, &elems, &elem_nulls, &n_elems);
-	if (n_elems == 0 || n_elems > MAX_RANK_ITEMS)
+	deconstruct_array(array, TEXTOID, -1, false, TYPALIGN_INT, elems, nulls, n);
+	if (*n == 0 || *n > MAX_RANK_ITEMS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("items holds %d ids for campaign \"%s\"", n_elems, campaign),
+				 errmsg("items holds %d ids for %s", *n, label),
 				 errhint("Pass 1 to %d item ids.", MAX_RANK_ITEMS)));
-	InitMaterializedSRF(fcinfo, 0);
-	SPI_connect();
-	RuntimeResolveCampaign(campaign, &target);
-	load_request_filter(fcinfo, 3, &target, &rf);
-	RuntimeRequireRecipeType(&target, "personalized_rank", "USER_PERSONALIZATION",
-							 "PERSONALIZED_RANKING", NULL);
-	RuntimeScoreUser(&target, user_id, &us);
+}
+
+/*
+ * Rank the given items (duplicates once, at their first position) for
+ * user_id: the items that pass the filter, by a softmax over the list's
+ * known items (shares of their total for recipes without logits); items
+ * unknown to the model come last with a NULL score.
+ */
+static void
+put_ranked(ReturnSetInfo *rsinfo, const CampaignTarget *target, const RequestFilter *rf,
+		   const char *user_id, Datum *elems, bool *elem_nulls, int n_elems)
+{
+	RankItem   *items;
+	int			n_items = 0;
+	UserScores	us;
+	double		max_score = -INFINITY;
+	double		total = 0.0;
+
+	RuntimeScoreUser(target, user_id, &us);
 
 	items = palloc(sizeof(RankItem) * n_elems);
 	for (int e = 0; e < n_elems; e++)
@@ -690,7 +672,7 @@ personalized_rank_call(PG_FUNCTION_ARGS)
 	}
 
 	/* Keep the items that pass the filter, in order. */
-	if (rf.filter != NULL)
+	if (rf->filter != NULL)
 	{
 		char	  **ids = palloc(sizeof(char *) * Max(n_items, 1));
 		char	  **passing = palloc(sizeof(char *) * Max(n_items, 1));
@@ -700,7 +682,7 @@ personalized_rank_call(PG_FUNCTION_ARGS)
 
 		for (int j = 0; j < n_items; j++)
 			ids[j] = items[j].id;
-		n_pass = FilterApply(rf.filter, user_id, rf.values, ids, n_items, passing);
+		n_pass = FilterApply(rf->filter, user_id, rf->values, ids, n_items, passing);
 		for (int j = 0; j < n_items && p < n_pass; j++)
 			if (strcmp(items[j].id, passing[p]) == 0)
 			{
@@ -728,6 +710,84 @@ personalized_rank_call(PG_FUNCTION_ARGS)
 	qsort(items, n_items, sizeof(RankItem), rank_item_cmp);
 	for (int j = 0; j < n_items; j++)
 		put_row(rsinfo, items[j].id, items[j].index >= 0, items[j].score);
+}
+
+PG_FUNCTION_INFO_V1(personalize_personalized_rank);
+
+/*
+ * personalized_rank(campaign text, user_id text, items text[],
+ *                   filter text DEFAULT NULL, filter_values jsonb DEFAULT NULL,
+ *                   context jsonb DEFAULT NULL)
+ *   RETURNS TABLE(item_id text, score float8)
+ *
+ * The given items ranked for the user, best first; scores are a softmax
+ * over the known items of the list.  Items unknown to the model come last
+ * with a NULL score, in the order given.  A repeated id is ranked once.
+ */
+static Datum
+personalized_rank_call(PG_FUNCTION_ARGS)
+{
+	char	   *campaign;
+	char	   *user_id;
+	Datum	   *elems;
+	bool	   *elem_nulls;
+	int			n_elems;
+	CampaignTarget target;
+	RequestFilter rf;
+
+	require_argument(PG_ARGISNULL(0), "campaign", NULL);
+	campaign = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	require_argument(PG_ARGISNULL(1), "user_id",
+					 psprintf("Campaign \"%s\" ranks items for a user: pass user_id => 'id'.", campaign));
+	require_argument(PG_ARGISNULL(2), "items", "Pass the item ids to rank as a text[] of 1 to 500 ids.");
+	user_id = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	rank_items_argument(PG_GETARG_ARRAYTYPE_P(2), psprintf("campaign \"%s\"", campaign),
+						&elems, &elem_nulls, &n_elems);
+	InitMaterializedSRF(fcinfo, 0);
+	SPI_connect();
+	RuntimeResolveCampaign(campaign, &target);
+	load_request_filter(fcinfo, 3, &target, &rf);
+	RuntimeRequireRecipeType(&target, "personalized_rank", "USER_PERSONALIZATION",
+							 "PERSONALIZED_RANKING", NULL);
+	put_ranked((ReturnSetInfo *) fcinfo->resultinfo, &target, &rf, user_id, elems, elem_nulls, n_elems);
+	SPI_finish();
+	return (Datum) 0;
+}
+
+PG_FUNCTION_INFO_V1(personalize_rank_version);
+
+/*
+ * _rank_version(solution_version bigint, user_id text, items text[],
+ *               filter text DEFAULT NULL, filter_values jsonb DEFAULT NULL)
+ *   RETURNS TABLE(item_id text, score float8)
+ *
+ * personalized_rank() for an ACTIVE solution version rather than a
+ * campaign; used by batch inference jobs of PERSONALIZED_RANKING versions.
+ */
+static Datum
+rank_version_call(PG_FUNCTION_ARGS)
+{
+	int64		version;
+	Datum	   *elems;
+	bool	   *elem_nulls;
+	int			n_elems;
+	CampaignTarget target;
+	RequestFilter rf;
+
+	require_argument(PG_ARGISNULL(0), "solution_version", NULL);
+	require_argument(PG_ARGISNULL(1), "user_id", NULL);
+	require_argument(PG_ARGISNULL(2), "items", "Pass the item ids to rank as a text[] of 1 to 500 ids.");
+	version = PG_GETARG_INT64(0);
+	rank_items_argument(PG_GETARG_ARRAYTYPE_P(2), psprintf("solution version " INT64_FORMAT, version),
+						&elems, &elem_nulls, &n_elems);
+	InitMaterializedSRF(fcinfo, 0);
+	SPI_connect();
+	RuntimeResolveVersion(version, &target);
+	load_request_filter(fcinfo, 3, &target, &rf);
+	RuntimeRequireRecipeType(&target, "_rank_version", "USER_PERSONALIZATION",
+							 "PERSONALIZED_RANKING", NULL);
+	put_ranked((ReturnSetInfo *) fcinfo->resultinfo, &target, &rf,
+			   text_to_cstring(PG_GETARG_TEXT_PP(1)), elems, elem_nulls, n_elems);
 	SPI_finish();
 	return (Datum) 0;
 }
@@ -819,4 +879,10 @@ Datum
 personalize_user_segment(PG_FUNCTION_ARGS)
 {
 	return in_model_scope(user_segment_call, fcinfo);
+}
+
+Datum
+personalize_rank_version(PG_FUNCTION_ARGS)
+{
+	return in_model_scope(rank_version_call, fcinfo);
 }

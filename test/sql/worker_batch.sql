@@ -52,6 +52,27 @@ SELECT personalize.create_batch_inference_job('per-row', :up,
 	'recs_per_row', 5, filter => 'in-clusters', wait => true) IS NOT NULL AS ran;
 SELECT user_id, array_agg(DISTINCT left(item_id, 2)) AS clusters FROM recs_per_row GROUP BY 1 ORDER BY 1;
 
+-- personalized-ranking versions rank each input row's own list of items
+SELECT personalize.create_solution('music-rank', 'music', 'personalized-ranking', '{"factors": 8, "seed": 7}');
+SELECT personalize.create_solution_version('music-rank') AS rank_v \gset
+SELECT personalize.create_campaign('music-rank', :rank_v);
+SELECT personalize.create_batch_inference_job('ranked', :rank_v,
+	$$SELECT id, ARRAY['c00', 'c10', 'c20', 'c11', 'c00', 'unknown'] FROM listeners$$, 'recs_ranked', wait => true) IS NOT NULL AS ran;
+SELECT count(*) AS rows, count(*) FILTER (WHERE score IS NULL) AS unknown FROM recs_ranked;
+SELECT count(*) AS mismatches FROM (
+	SELECT user_id, rank, item_id, score FROM recs_ranked
+	EXCEPT
+	SELECT l.id::text, r.rank::integer, r.item_id, r.score
+	  FROM listeners l CROSS JOIN LATERAL personalize.personalized_rank('music-rank', l.id::text,
+	       ARRAY['c00', 'c10', 'c20', 'c11', 'c00', 'unknown']) WITH ORDINALITY r(item_id, score, rank)) x;
+-- with a filter and per-row values after the lists
+SELECT personalize.create_batch_inference_job('ranked-filtered', :rank_v,
+	$$SELECT id, ARRAY['c00', 'c10', 'c20', 'c11'], '{"CLUSTERS": "\"1\""}'::jsonb FROM listeners$$, 'recs_ranked_f',
+	filter => 'in-clusters', wait => true) IS NOT NULL AS ran;
+SELECT user_id, array_agg(item_id ORDER BY item_id) FROM recs_ranked_f GROUP BY 1 ORDER BY 1;
+SELECT personalize.create_batch_inference_job('bad', :rank_v, 'SELECT id FROM listeners', 'recs3');
+SELECT personalize.drop_campaign('music-rank');
+
 -- in a background worker; related items take item ids as input
 SELECT personalize.create_batch_inference_job('related', :sims, $$SELECT 'c0' || g FROM generate_series(0, 2) g$$,
 	'public.related', 3) AS bg_job \gset
