@@ -3,7 +3,8 @@
  *
  * Adds row-level security on the catalog tables (a role granted them can
  * write only the rows of objects whose owner it is a member of), filters
- * on batch inference jobs and batch jobs of PERSONALIZED_RANKING versions.
+ * on batch inference jobs, batch jobs of PERSONALIZED_RANKING versions, and
+ * solution_metrics / describe_recommender callable without catalog grants.
  */
 
 \echo Use "ALTER EXTENSION personalize UPDATE TO '0.2.0'" to load this file. \quit
@@ -252,4 +253,217 @@ BEGIN
 		PERFORM @extschema@._launch_batch_worker(job);
 	END IF;
 	RETURN job;
+END $$;
+
+-- ---------------------------------------------------------------------------
+-- solution_metrics and describe_recommender read the public views, so a
+-- role without grants on the catalog tables (an analyst, an application)
+-- can call them.
+-- ---------------------------------------------------------------------------
+
+CREATE OR REPLACE FUNCTION @extschema@.solution_metrics(solution_version bigint)
+RETURNS TABLE(metric text, value float8) LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	v @extschema@.solution_versions;	-- the view: readable by everyone, unlike the table
+BEGIN
+	PERFORM @extschema@._require(solution_version, 'solution_version');
+	SELECT * INTO v FROM @extschema@.solution_versions x WHERE x.id = solution_metrics.solution_version;
+	IF NOT FOUND THEN
+		PERFORM @extschema@._not_found('solution version', solution_version::text, 'See personalize.solution_versions for the existing ones.');
+	END IF;
+	IF v.status <> 'ACTIVE' THEN
+		RAISE EXCEPTION 'solution version % is not active', solution_version
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+			      DETAIL = format('Its status is %s%s.', v.status, coalesce(': ' || v.failure_reason, '')),
+			      HINT = 'Metrics exist for ACTIVE versions only.';
+	END IF;
+	RETURN QUERY SELECT m.key, (m.value #>> '{}')::float8 FROM jsonb_each(v.metrics) m
+	              WHERE jsonb_typeof(m.value) = 'number' ORDER BY m.key;
+END $$;
+
+CREATE OR REPLACE FUNCTION @extschema@.describe_recommender(name text)
+RETURNS jsonb LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	result jsonb;
+BEGIN
+	PERFORM @extschema@._require(name, 'name');
+	SELECT to_jsonb(r) || jsonb_build_object('status', v.status, 'metrics', v.metrics) INTO result
+	  FROM @extschema@.recommenders r LEFT JOIN @extschema@.solution_versions v ON v.id = r.solution_version
+	 WHERE r.name = describe_recommender.name;
+	IF result IS NULL THEN
+		PERFORM @extschema@._not_found('recommender', name, 'See personalize.recommenders for the existing ones.');
+	END IF;
+	RETURN result;
+END $$;
+
+-- ---------------------------------------------------------------------------
+-- Functions that lock a row before changing it check ownership first: under
+-- row-level security a locking read sees only rows the caller may write, so
+-- another role's object looked missing instead of not theirs.
+-- ---------------------------------------------------------------------------
+
+CREATE OR REPLACE FUNCTION @extschema@.drop_dataset_group(name text, "cascade" boolean DEFAULT false)
+RETURNS void LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	grp @extschema@.dataset_group;
+	dependents text;
+BEGIN
+	PERFORM @extschema@._require(name, 'name');
+	SELECT * INTO grp FROM @extschema@.dataset_group g WHERE g.name = drop_dataset_group.name;
+	IF NOT FOUND THEN
+		PERFORM @extschema@._not_found('dataset group', name, 'See personalize.dataset_groups for the existing ones.');
+	END IF;
+	PERFORM @extschema@._check_owner('dataset group', name, grp.owner);
+	-- lock it only now: under row-level security a locking read sees only rows
+	-- the caller may write, and a stranger should hear "must be owner"
+	SELECT * INTO grp FROM @extschema@.dataset_group g WHERE g.name = drop_dataset_group.name FOR UPDATE;
+	SELECT string_agg(d, ', ') INTO dependents FROM (
+		SELECT 'dataset ' || x.dataset_type AS d FROM @extschema@.dataset x WHERE x.dataset_group = drop_dataset_group.name
+		UNION ALL
+		SELECT 'solution ' || quote_literal(s.name) FROM @extschema@.solution s WHERE s.dataset_group = drop_dataset_group.name) x;
+	IF dependents IS NOT NULL AND NOT coalesce("cascade", false) THEN
+		RAISE EXCEPTION 'cannot drop dataset group "%" because other objects depend on it', name
+			USING ERRCODE = 'dependent_objects_still_exist',
+			      DETAIL = 'It has ' || dependents || '.',
+			      HINT = 'Pass cascade => true to drop them too.';
+	END IF;
+	DELETE FROM @extschema@.campaign c USING @extschema@.solution_version v, @extschema@.solution s
+	 WHERE c.solution_version = v.id AND v.solution = s.name AND s.dataset_group = drop_dataset_group.name;
+	DELETE FROM @extschema@.dataset_group g WHERE g.name = drop_dataset_group.name;
+END $$;
+
+CREATE OR REPLACE FUNCTION @extschema@.drop_solution(name text)
+RETURNS void LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	sol @extschema@.solution;
+	camp text;
+BEGIN
+	PERFORM @extschema@._require(name, 'name');
+	SELECT * INTO sol FROM @extschema@.solution s WHERE s.name = drop_solution.name;
+	IF NOT FOUND THEN
+		PERFORM @extschema@._not_found('solution', name, 'See personalize.solutions for the existing ones.');
+	END IF;
+	PERFORM @extschema@._check_owner('solution', name, sol.owner);
+	-- lock it only now: under row-level security a locking read sees only rows
+	-- the caller may write, and a stranger should hear "must be owner"
+	SELECT * INTO sol FROM @extschema@.solution s WHERE s.name = drop_solution.name FOR UPDATE;
+	SELECT c.name INTO camp FROM @extschema@.campaign c JOIN @extschema@.solution_version v ON v.id = c.solution_version
+	 WHERE v.solution = drop_solution.name LIMIT 1;
+	IF camp IS NOT NULL THEN
+		RAISE EXCEPTION 'cannot drop solution "%" because campaign "%" serves one of its versions', name, camp
+			USING ERRCODE = 'dependent_objects_still_exist', HINT = 'Drop the campaign first with personalize.drop_campaign.';
+	END IF;
+	DELETE FROM @extschema@.solution s WHERE s.name = drop_solution.name;
+END $$;
+
+CREATE OR REPLACE FUNCTION @extschema@.stop_solution_version(solution_version bigint)
+RETURNS void LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	v @extschema@.solution_version;
+	owner regrole;
+BEGIN
+	PERFORM @extschema@._require(solution_version, 'solution_version');
+	SELECT * INTO v FROM @extschema@.solution_version x WHERE x.id = stop_solution_version.solution_version;
+	IF NOT FOUND THEN
+		PERFORM @extschema@._not_found('solution version', solution_version::text, 'See personalize.solution_versions for the existing ones.');
+	END IF;
+	SELECT s.owner INTO owner FROM @extschema@.solution s WHERE s.name = v.solution;
+	PERFORM @extschema@._check_owner('solution', v.solution, owner);
+	-- lock it only now: under row-level security a locking read sees only rows
+	-- the caller may write, and a stranger should hear "must be owner"
+	SELECT * INTO v FROM @extschema@.solution_version x WHERE x.id = stop_solution_version.solution_version FOR UPDATE;
+	IF v.status NOT IN ('CREATE PENDING', 'CREATE IN_PROGRESS') THEN
+		RAISE EXCEPTION 'solution version % is not being trained', solution_version
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+			      DETAIL = format('Its status is %s.', v.status),
+			      HINT = 'Only versions created with wait => false and still CREATE PENDING or CREATE IN_PROGRESS can be stopped.';
+	END IF;
+	UPDATE @extschema@.solution_version x
+	   SET status = 'CREATE STOPPED', failure_reason = 'stopped by personalize.stop_solution_version',
+	       finished = clock_timestamp()
+	 WHERE x.id = stop_solution_version.solution_version;
+END $$;
+
+CREATE OR REPLACE FUNCTION @extschema@.update_campaign(name text, solution_version bigint DEFAULT NULL, config jsonb DEFAULT NULL)
+RETURNS void LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	c @extschema@.campaign;
+BEGIN
+	PERFORM @extschema@._require(name, 'name');
+	SELECT * INTO c FROM @extschema@.campaign x WHERE x.name = update_campaign.name;
+	IF NOT FOUND THEN
+		PERFORM @extschema@._not_found('campaign', name, 'See personalize.campaigns for the existing ones.');
+	END IF;
+	PERFORM @extschema@._check_owner('campaign', name, c.owner);
+	-- lock it only now: under row-level security a locking read sees only rows
+	-- the caller may write, and a stranger should hear "must be owner"
+	SELECT * INTO c FROM @extschema@.campaign x WHERE x.name = update_campaign.name FOR UPDATE;
+	PERFORM @extschema@._check_campaign(name, coalesce(solution_version, c.solution_version), coalesce(config, c.config));
+	UPDATE @extschema@.campaign x
+	   SET solution_version = coalesce(update_campaign.solution_version, x.solution_version),
+	       config = coalesce(update_campaign.config, x.config),
+	       updated = now()
+	 WHERE x.name = update_campaign.name;
+END $$;
+
+CREATE OR REPLACE FUNCTION @extschema@.drop_campaign(name text)
+RETURNS void LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	c @extschema@.campaign;
+BEGIN
+	PERFORM @extschema@._require(name, 'name');
+	SELECT * INTO c FROM @extschema@.campaign x WHERE x.name = drop_campaign.name;
+	IF NOT FOUND THEN
+		PERFORM @extschema@._not_found('campaign', name, 'See personalize.campaigns for the existing ones.');
+	END IF;
+	PERFORM @extschema@._check_owner('campaign', name, c.owner);
+	-- lock it only now: under row-level security a locking read sees only rows
+	-- the caller may write, and a stranger should hear "must be owner"
+	SELECT * INTO c FROM @extschema@.campaign x WHERE x.name = drop_campaign.name FOR UPDATE;
+	DELETE FROM @extschema@.campaign x WHERE x.name = drop_campaign.name;
+END $$;
+
+CREATE OR REPLACE FUNCTION @extschema@.drop_filter(name text)
+RETURNS void LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	f @extschema@.filter;
+BEGIN
+	PERFORM @extschema@._require(name, 'name');
+	SELECT * INTO f FROM @extschema@.filter x WHERE x.name = drop_filter.name;
+	IF NOT FOUND THEN
+		PERFORM @extschema@._not_found('filter', name, 'See personalize.filters for the existing ones.');
+	END IF;
+	PERFORM @extschema@._check_owner('filter', name, f.owner);
+	-- lock it only now: under row-level security a locking read sees only rows
+	-- the caller may write, and a stranger should hear "must be owner"
+	SELECT * INTO f FROM @extschema@.filter x WHERE x.name = drop_filter.name FOR UPDATE;
+	DELETE FROM @extschema@.filter x WHERE x.name = drop_filter.name;
+END $$;
+
+CREATE OR REPLACE FUNCTION @extschema@.drop_recommender(name text)
+RETURNS void LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	r @extschema@.recommender;
+BEGIN
+	PERFORM @extschema@._require(name, 'name');
+	SELECT * INTO r FROM @extschema@.recommender x WHERE x.name = drop_recommender.name;
+	IF NOT FOUND THEN
+		PERFORM @extschema@._not_found('recommender', name, 'See personalize.recommenders for the existing ones.');
+	END IF;
+	PERFORM @extschema@._check_owner('recommender', name, r.owner);
+	-- lock it only now: under row-level security a locking read sees only rows
+	-- the caller may write, and a stranger should hear "must be owner"
+	SELECT * INTO r FROM @extschema@.recommender x WHERE x.name = drop_recommender.name FOR UPDATE;
+	DELETE FROM @extschema@.campaign c WHERE c.name = drop_recommender.name;
+	DELETE FROM @extschema@.solution s WHERE s.name = drop_recommender.name;
+	DELETE FROM @extschema@.recommender x WHERE x.name = drop_recommender.name;
 END $$;

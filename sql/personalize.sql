@@ -476,11 +476,14 @@ DECLARE
 	dependents text;
 BEGIN
 	PERFORM @extschema@._require(name, 'name');
-	SELECT * INTO grp FROM @extschema@.dataset_group g WHERE g.name = drop_dataset_group.name FOR UPDATE;
+	SELECT * INTO grp FROM @extschema@.dataset_group g WHERE g.name = drop_dataset_group.name;
 	IF NOT FOUND THEN
 		PERFORM @extschema@._not_found('dataset group', name, 'See personalize.dataset_groups for the existing ones.');
 	END IF;
 	PERFORM @extschema@._check_owner('dataset group', name, grp.owner);
+	-- lock it only now: under row-level security a locking read sees only rows
+	-- the caller may write, and a stranger should hear "must be owner"
+	SELECT * INTO grp FROM @extschema@.dataset_group g WHERE g.name = drop_dataset_group.name FOR UPDATE;
 	SELECT string_agg(d, ', ') INTO dependents FROM (
 		SELECT 'dataset ' || x.dataset_type AS d FROM @extschema@.dataset x WHERE x.dataset_group = drop_dataset_group.name
 		UNION ALL
@@ -857,11 +860,14 @@ DECLARE
 	camp text;
 BEGIN
 	PERFORM @extschema@._require(name, 'name');
-	SELECT * INTO sol FROM @extschema@.solution s WHERE s.name = drop_solution.name FOR UPDATE;
+	SELECT * INTO sol FROM @extschema@.solution s WHERE s.name = drop_solution.name;
 	IF NOT FOUND THEN
 		PERFORM @extschema@._not_found('solution', name, 'See personalize.solutions for the existing ones.');
 	END IF;
 	PERFORM @extschema@._check_owner('solution', name, sol.owner);
+	-- lock it only now: under row-level security a locking read sees only rows
+	-- the caller may write, and a stranger should hear "must be owner"
+	SELECT * INTO sol FROM @extschema@.solution s WHERE s.name = drop_solution.name FOR UPDATE;
 	SELECT c.name INTO camp FROM @extschema@.campaign c JOIN @extschema@.solution_version v ON v.id = c.solution_version
 	 WHERE v.solution = drop_solution.name LIMIT 1;
 	IF camp IS NOT NULL THEN
@@ -895,12 +901,15 @@ DECLARE
 	owner regrole;
 BEGIN
 	PERFORM @extschema@._require(solution_version, 'solution_version');
-	SELECT * INTO v FROM @extschema@.solution_version x WHERE x.id = stop_solution_version.solution_version FOR UPDATE;
+	SELECT * INTO v FROM @extschema@.solution_version x WHERE x.id = stop_solution_version.solution_version;
 	IF NOT FOUND THEN
 		PERFORM @extschema@._not_found('solution version', solution_version::text, 'See personalize.solution_versions for the existing ones.');
 	END IF;
 	SELECT s.owner INTO owner FROM @extschema@.solution s WHERE s.name = v.solution;
 	PERFORM @extschema@._check_owner('solution', v.solution, owner);
+	-- lock it only now: under row-level security a locking read sees only rows
+	-- the caller may write, and a stranger should hear "must be owner"
+	SELECT * INTO v FROM @extschema@.solution_version x WHERE x.id = stop_solution_version.solution_version FOR UPDATE;
 	IF v.status NOT IN ('CREATE PENDING', 'CREATE IN_PROGRESS') THEN
 		RAISE EXCEPTION 'solution version % is not being trained', solution_version
 			USING ERRCODE = 'object_not_in_prerequisite_state',
@@ -919,10 +928,10 @@ CREATE FUNCTION @extschema@.solution_metrics(solution_version bigint)
 RETURNS TABLE(metric text, value float8) LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-	v @extschema@.solution_version;
+	v @extschema@.solution_versions;	-- the view: readable by everyone, unlike the table
 BEGIN
 	PERFORM @extschema@._require(solution_version, 'solution_version');
-	SELECT * INTO v FROM @extschema@.solution_version x WHERE x.id = solution_metrics.solution_version;
+	SELECT * INTO v FROM @extschema@.solution_versions x WHERE x.id = solution_metrics.solution_version;
 	IF NOT FOUND THEN
 		PERFORM @extschema@._not_found('solution version', solution_version::text, 'See personalize.solution_versions for the existing ones.');
 	END IF;
@@ -1048,11 +1057,14 @@ DECLARE
 	c @extschema@.campaign;
 BEGIN
 	PERFORM @extschema@._require(name, 'name');
-	SELECT * INTO c FROM @extschema@.campaign x WHERE x.name = update_campaign.name FOR UPDATE;
+	SELECT * INTO c FROM @extschema@.campaign x WHERE x.name = update_campaign.name;
 	IF NOT FOUND THEN
 		PERFORM @extschema@._not_found('campaign', name, 'See personalize.campaigns for the existing ones.');
 	END IF;
 	PERFORM @extschema@._check_owner('campaign', name, c.owner);
+	-- lock it only now: under row-level security a locking read sees only rows
+	-- the caller may write, and a stranger should hear "must be owner"
+	SELECT * INTO c FROM @extschema@.campaign x WHERE x.name = update_campaign.name FOR UPDATE;
 	PERFORM @extschema@._check_campaign(name, coalesce(solution_version, c.solution_version), coalesce(config, c.config));
 	UPDATE @extschema@.campaign x
 	   SET solution_version = coalesce(update_campaign.solution_version, x.solution_version),
@@ -1069,11 +1081,14 @@ DECLARE
 	c @extschema@.campaign;
 BEGIN
 	PERFORM @extschema@._require(name, 'name');
-	SELECT * INTO c FROM @extschema@.campaign x WHERE x.name = drop_campaign.name FOR UPDATE;
+	SELECT * INTO c FROM @extschema@.campaign x WHERE x.name = drop_campaign.name;
 	IF NOT FOUND THEN
 		PERFORM @extschema@._not_found('campaign', name, 'See personalize.campaigns for the existing ones.');
 	END IF;
 	PERFORM @extschema@._check_owner('campaign', name, c.owner);
+	-- lock it only now: under row-level security a locking read sees only rows
+	-- the caller may write, and a stranger should hear "must be owner"
+	SELECT * INTO c FROM @extschema@.campaign x WHERE x.name = drop_campaign.name FOR UPDATE;
 	DELETE FROM @extschema@.campaign x WHERE x.name = drop_campaign.name;
 END $$;
 COMMENT ON FUNCTION @extschema@.drop_campaign(text) IS 'drop a campaign (its solution version and model are kept)';
@@ -1185,11 +1200,14 @@ DECLARE
 	f @extschema@.filter;
 BEGIN
 	PERFORM @extschema@._require(name, 'name');
-	SELECT * INTO f FROM @extschema@.filter x WHERE x.name = drop_filter.name FOR UPDATE;
+	SELECT * INTO f FROM @extschema@.filter x WHERE x.name = drop_filter.name;
 	IF NOT FOUND THEN
 		PERFORM @extschema@._not_found('filter', name, 'See personalize.filters for the existing ones.');
 	END IF;
 	PERFORM @extschema@._check_owner('filter', name, f.owner);
+	-- lock it only now: under row-level security a locking read sees only rows
+	-- the caller may write, and a stranger should hear "must be owner"
+	SELECT * INTO f FROM @extschema@.filter x WHERE x.name = drop_filter.name FOR UPDATE;
 	DELETE FROM @extschema@.filter x WHERE x.name = drop_filter.name;
 END $$;
 COMMENT ON FUNCTION @extschema@.drop_filter(text) IS 'drop a filter';
@@ -1286,7 +1304,7 @@ DECLARE
 BEGIN
 	PERFORM @extschema@._require(name, 'name');
 	SELECT to_jsonb(r) || jsonb_build_object('status', v.status, 'metrics', v.metrics) INTO result
-	  FROM @extschema@.recommenders r LEFT JOIN @extschema@.solution_version v ON v.id = r.solution_version
+	  FROM @extschema@.recommenders r LEFT JOIN @extschema@.solution_versions v ON v.id = r.solution_version
 	 WHERE r.name = describe_recommender.name;
 	IF result IS NULL THEN
 		PERFORM @extschema@._not_found('recommender', name, 'See personalize.recommenders for the existing ones.');
@@ -1302,11 +1320,14 @@ DECLARE
 	r @extschema@.recommender;
 BEGIN
 	PERFORM @extschema@._require(name, 'name');
-	SELECT * INTO r FROM @extschema@.recommender x WHERE x.name = drop_recommender.name FOR UPDATE;
+	SELECT * INTO r FROM @extschema@.recommender x WHERE x.name = drop_recommender.name;
 	IF NOT FOUND THEN
 		PERFORM @extschema@._not_found('recommender', name, 'See personalize.recommenders for the existing ones.');
 	END IF;
 	PERFORM @extschema@._check_owner('recommender', name, r.owner);
+	-- lock it only now: under row-level security a locking read sees only rows
+	-- the caller may write, and a stranger should hear "must be owner"
+	SELECT * INTO r FROM @extschema@.recommender x WHERE x.name = drop_recommender.name FOR UPDATE;
 	DELETE FROM @extschema@.campaign c WHERE c.name = drop_recommender.name;
 	DELETE FROM @extschema@.solution s WHERE s.name = drop_recommender.name;
 	DELETE FROM @extschema@.recommender x WHERE x.name = drop_recommender.name;
