@@ -1,0 +1,100 @@
+-- Hostile arguments, systematically: every function of the extension is
+-- called with each hostile value of its type in each argument in turn (NULL
+-- everywhere; empty, 10,000-character and quoted strings; empty arrays,
+-- arrays holding NULL and duplicates; JSON of the wrong shape; 0, -1, 501
+-- and 2^31-1 for integers; -1 and 2^63-1 for ids; NaN and -Infinity;
+-- negative intervals), the other arguments naming real objects (dataset
+-- group, solution, version, campaign and filter "x", user "u1", item "i1").
+-- Each call runs in a subtransaction that is rolled back.  The table lists
+-- the SQLSTATE each case got ('-' when it returned normally).  No case may
+-- crash the server or raise an internal error (XX000): every reachable
+-- error carries its own SQLSTATE.  The case count is printed first (501
+-- cases over 47 functions when this was written); keep it growing.
+SET client_min_messages = error;
+\set SHOW_CONTEXT never
+SELECT setval(pg_get_serial_sequence('personalize.solution_version', 'id'), 7000) IS NOT NULL AS numbered;
+SET personalize.min_interactions = 20;
+SET personalize.min_users = 5;
+
+CREATE TABLE x_events (user_id text, item_id text, ts bigint);
+INSERT INTO x_events SELECT 'u' || u, 'i' || ((u + j) % 8), u * 10 + j FROM generate_series(1, 20) u, generate_series(0, 3) j;
+CREATE INDEX ON x_events (user_id, ts);
+SELECT personalize.create_dataset_group('x');
+SELECT personalize.create_dataset('x', 'interactions', 'x_events', event_time => 'ts');
+SELECT personalize.create_solution('x', 'x', 'user-personalization', '{"factors": 4, "iterations": 2}');
+SELECT personalize.create_campaign('x', personalize.create_solution_version('x'));
+SELECT personalize.create_filter('x', 'x', $$EXCLUDE WHERE interactions.item_id = 'i1'$$);
+SELECT solution_version AS version FROM personalize.campaigns WHERE name = 'x' \gset
+SET personalize_test.version = :version;
+
+CREATE TEMP TABLE hostile_case (fn text, arg int, given text, sqlstate text);
+
+DO $$
+DECLARE
+	f record;
+	i int;
+	hostile text;
+	args text[];
+	state text;
+	version text := current_setting('personalize_test.version');
+BEGIN
+	FOR f IN SELECT p.proname, p.proargtypes::regtype[] AS types, p.pronargs, p.proargnames AS names
+	           FROM pg_proc p WHERE p.pronamespace = 'personalize'::regnamespace
+	          ORDER BY p.oid::regprocedure::text LOOP
+		FOR i IN 1 .. f.pronargs LOOP
+			FOREACH hostile IN ARRAY CASE f.types[i - 1]::text
+				WHEN 'text' THEN ARRAY['NULL::text', $q$''$q$, $q$repeat('x''"', 3334)$q$, $q$' x'$q$]
+				WHEN 'text[]' THEN ARRAY['NULL::text[]', $q$'{}'::text[]$q$, 'ARRAY[NULL]::text[]', $q$ARRAY['i1', 'i1']$q$]
+				WHEN 'jsonb' THEN ARRAY['NULL::jsonb', $q$'[]'::jsonb$q$, $q$'"x"'::jsonb$q$, $q$'{"": null}'::jsonb$q$]
+				WHEN 'integer' THEN ARRAY['NULL::integer', '0', '-1', '501', '2147483647']
+				WHEN 'bigint' THEN ARRAY['NULL::bigint', '-1::bigint', '9223372036854775807']
+				WHEN 'double precision' THEN ARRAY['NULL::float8', $q$'NaN'::float8$q$, $q$'-Infinity'::float8$q$]
+				WHEN 'interval' THEN ARRAY['NULL::interval', $q$'-1 s'::interval$q$]
+				ELSE ARRAY[format('NULL::%s', f.types[i - 1])] END
+			LOOP
+				args := ARRAY[]::text[];
+				FOR j IN 1 .. f.pronargs LOOP
+					args := args || CASE
+						WHEN j = i THEN hostile
+						WHEN f.types[j - 1]::text = 'text' THEN CASE
+							WHEN f.names[j] LIKE '%user%' THEN $q$'u1'$q$
+							WHEN f.names[j] LIKE '%item%' THEN $q$'i1'$q$
+							WHEN f.names[j] = 'dataset_type' THEN $q$'interactions'$q$
+							WHEN f.names[j] = 'expression' THEN $q$'EXCLUDE WHERE items.item_id = ''i2'''$q$
+							ELSE $q$'x'$q$ END
+						WHEN f.types[j - 1]::text = 'text[]' THEN $q$ARRAY['i1', 'i2']$q$
+						WHEN f.types[j - 1]::text = 'jsonb' THEN $q$'{}'::jsonb$q$
+						WHEN f.types[j - 1]::text = 'bigint' THEN version
+						WHEN f.types[j - 1]::text = 'integer' THEN '3'
+						WHEN f.types[j - 1]::text = 'double precision' THEN '1'
+						WHEN f.types[j - 1]::text = 'boolean' THEN 'true'
+						WHEN f.types[j - 1]::text = 'interval' THEN $q$'1 s'::interval$q$
+						WHEN f.types[j - 1]::text = 'regclass' THEN $q$'x_events'::regclass$q$
+						WHEN f.types[j - 1]::text = 'regrole' THEN $q$'postgres'::regrole$q$
+						ELSE format('NULL::%s', f.types[j - 1]) END;
+				END LOOP;
+				BEGIN
+					EXECUTE format('SELECT * FROM personalize.%I(%s)', f.proname, array_to_string(args, ', '));
+					RAISE EXCEPTION USING ERRCODE = 'P0099';	-- roll back what it did
+				EXCEPTION WHEN OTHERS THEN
+					state := SQLSTATE;
+				END;
+				INSERT INTO hostile_case VALUES (f.proname, i,
+					CASE WHEN length(hostile) > 40 THEN left(hostile, 37) || '...' ELSE hostile END,
+					CASE state WHEN 'P0099' THEN '-' ELSE state END);
+			END LOOP;
+		END LOOP;
+	END LOOP;
+END $$;
+
+SELECT count(*) AS cases, count(DISTINCT fn) AS functions FROM hostile_case;
+-- no internal errors
+SELECT * FROM hostile_case WHERE sqlstate LIKE 'XX%';
+-- the campaign still serves
+SELECT count(*) FROM personalize.recommend('x', 'u1', 3);
+-- every case, by function and argument
+SELECT fn, arg, given, sqlstate FROM hostile_case ORDER BY fn, arg, given;
+
+SELECT personalize.drop_campaign('x');
+SELECT personalize.drop_dataset_group('x', cascade => true);
+DROP TABLE x_events;
