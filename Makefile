@@ -6,6 +6,7 @@
 #   make installcheck          pg_regress against a running server (PGPORT etc.)
 #   make prove_installcheck    TAP tests (test/t)
 #   make pgtapcheck            pgTAP tests (test/pgtap) through pg_prove
+#   make loadcheck [SECONDS=n]  the load test for n seconds (300 by default)
 
 EXTENSION = personalize
 EXTVERSION = $(shell grep default_version $(EXTENSION).control | sed -e "s/default_version[[:space:]]*=[[:space:]]*'\([^']*\)'/\1/")
@@ -72,7 +73,7 @@ $(OBJS): $(wildcard src/*.h)
 sql/$(EXTENSION)--$(EXTVERSION).sql: sql/$(EXTENSION).sql
 	cp $< $@
 
-.PHONY: demo pgtapcheck deps bench
+.PHONY: demo pgtapcheck deps bench loadcheck
 
 pgtapcheck:
 	pg_prove --ext .sql test/pgtap/
@@ -83,6 +84,11 @@ deps:
 # make bench [SCALE=small|full]: figures printed and written to bench/results/
 bench:
 	SCALE=$(or $(SCALE),small) bash test/scripts/bench.sh
+
+# make loadcheck [SECONDS=300]: the load test (test/t/008_load.pl), which
+# make check runs for 20 seconds, for several minutes
+loadcheck:
+	PERSONALIZE_LOAD_SECONDS=$(or $(SECONDS),300) ONLY_TAP=test/t/008_load.pl bash test/scripts/check.sh
 
 demo:
 	bash test/scripts/demo.sh $(if $(DEMO_DATA),--data $(DEMO_DATA))

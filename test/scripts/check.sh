@@ -10,7 +10,8 @@
 # A failing suite does not stop the next one.  Results are counted per test
 # (a pg_regress test, a pgTAP file, a TAP file); the last line is exactly
 # "N passed, N failed" and the exit status is non-zero when anything failed.
-# Set KEEP_WORKDIR=1 to keep the temporary directory (results, logs).
+# Set KEEP_WORKDIR=1 to keep the temporary directory (results, logs), and
+# ONLY_TAP="test/t/X.pl ..." to run just those TAP files (make loadcheck).
 set -euo pipefail
 shopt -s nullglob
 cd "$(dirname "$0")/../.."
@@ -110,11 +111,17 @@ run_pgtap() {
 run_tap() {
 	echo "== TAP (test/t)"
 	local files=(test/t/*.pl) f out ml100k="$ROOT/../shared/data/ml-100k"
+	if [[ -n "${ONLY_TAP:-}" ]]; then
+		read -ra files <<<"$ONLY_TAP"
+	fi
 	if [[ ${#files[@]} -eq 0 ]]; then
 		echo "no tests in test/t: skipped"
 		return 0
 	fi
 	local env=(TESTDIR="$WORKDIR" PG_REGRESS="$PG_REGRESS" PERL5LIB="$PG_PERL${PERL5LIB:+:$PERL5LIB}")
+	if [[ -n "${PERSONALIZE_LOAD_SECONDS:-}" ]]; then
+		env+=(PERSONALIZE_LOAD_SECONDS="$PERSONALIZE_LOAD_SECONDS")
+	fi
 	if [[ -r "$ml100k/u.data" ]]; then
 		env+=(PERSONALIZE_ML100K="$(cd "$ml100k" && pwd)")
 	else
@@ -144,8 +151,10 @@ show_tap_logs() {
 main() {
 	prepare_workdir
 	trap cleanup EXIT
-	run_pg_regress
-	run_pgtap
+	if [[ -z "${ONLY_TAP:-}" ]]; then
+		run_pg_regress
+		run_pgtap
+	fi
 	run_tap
 	echo
 	[[ $skipped -gt 0 ]] && echo "$skipped skipped"
