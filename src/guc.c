@@ -3,8 +3,9 @@
  * guc.c
  *	  Settings of the personalize extension (personalize.*).
  *
- * All settings are USERSET: they bound what one session's training or
- * request may do, and tests lower the data minimums on small data.
+ * The settings are USERSET (they bound what one session's training or
+ * request may do, and tests lower the data minimums on small data) except
+ * training_memory, which guards the server's memory: SUSET.
  *
  * Copyright (c) 2026, personalize developers
  *
