@@ -31,6 +31,7 @@ OBJS = \
 	src/train.o \
 	src/worker.o \
 	src/filter.o \
+	src/filter_values.o \
 	src/runtime.o \
 	src/recommend.o
 PGFILEDESC = "personalize - recommendations inside PostgreSQL"

@@ -3,8 +3,9 @@
  *
  * Adds row-level security on the catalog tables (a role granted them can
  * write only the rows of objects whose owner it is a member of), filters
- * on batch inference jobs, batch jobs of PERSONALIZED_RANKING versions, and
- * solution_metrics / describe_recommender callable without catalog grants.
+ * on batch inference jobs, batch jobs of PERSONALIZED_RANKING versions,
+ * solution_metrics / describe_recommender callable without catalog grants,
+ * ownership checked before row locks, and _filter_values in C.
  */
 
 \echo Use "ALTER EXTENSION personalize UPDATE TO '0.2.0'" to load this file. \quit
@@ -467,3 +468,13 @@ BEGIN
 	DELETE FROM @extschema@.solution s WHERE s.name = drop_recommender.name;
 	DELETE FROM @extschema@.recommender x WHERE x.name = drop_recommender.name;
 END $$;
+
+-- ---------------------------------------------------------------------------
+-- _filter_values in C: compiled filters call it once per batch, and the SQL
+-- function (with its pinned search_path) cost more than the rest of a batch.
+-- ---------------------------------------------------------------------------
+
+CREATE OR REPLACE FUNCTION @extschema@._filter_values(filter_values jsonb, name text)
+RETURNS text[]
+AS 'MODULE_PATHNAME', 'personalize_filter_values'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;

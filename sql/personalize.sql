@@ -1154,17 +1154,9 @@ COMMENT ON FUNCTION @extschema@.personalized_rank(text, text, text[], text, json
  * as in Personalize, may list several "quoted","values").
  */
 CREATE FUNCTION @extschema@._filter_values(filter_values jsonb, name text)
-RETURNS text[] LANGUAGE sql IMMUTABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp AS $$
-	SELECT CASE jsonb_typeof(filter_values -> name)
-		WHEN 'array' THEN ARRAY(SELECT jsonb_array_elements_text(filter_values -> name))
-		WHEN 'string' THEN
-			CASE WHEN (filter_values ->> name) ~ '^\s*"'
-			     THEN ARRAY(SELECT m[1] FROM regexp_matches(filter_values ->> name, '"([^"]*)"', 'g') AS m)
-			     ELSE ARRAY[filter_values ->> name] END
-		WHEN NULL THEN NULL
-		ELSE ARRAY[filter_values ->> name] END
-$$;
+RETURNS text[]
+AS 'MODULE_PATHNAME', 'personalize_filter_values'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@._filter_values(jsonb, text) IS 'internal: the values bound to a filter placeholder';
 
 CREATE FUNCTION @extschema@._check_filter(dataset_group text, name text, expression text)

@@ -378,7 +378,8 @@ filter_value_list(FilterCompiler *fc)
 		else if (fc->token.kind == TOK_PLACEHOLDER)
 		{
 			filter_placeholder(fc, fc->token.text);
-			appendStringInfo(&sql, " || personalize._filter_values($3, %s)", quote_literal_cstr(fc->token.text));
+			/* a scalar subquery: evaluated once per execution, not per row */
+			appendStringInfo(&sql, " || (SELECT personalize._filter_values($3, %s))", quote_literal_cstr(fc->token.text));
 		}
 		else
 			filter_syntax_error(fc, "Expected a value: \"text\", a number or a $PLACEHOLDER.");
@@ -867,8 +868,13 @@ filter_plan(const char *sql)
 	for (fp = filter_plans; fp != NULL; fp = fp->next)
 		if (strcmp(fp->sql, sql) == 0)
 			return fp->plan;
-	/* custom plans: the filter values fold into constants (e.g. IN lists) */
-	plan = SPI_prepare_cursor(sql, 3, argtypes, CURSOR_OPT_CUSTOM_PLAN);
+	/*
+	 * One generic plan, kept: the candidates drive the query (unnest of $1
+	 * joined to the relations by key), so the plan does not depend on the
+	 * values, and placeholder lists are scalar subqueries evaluated once per
+	 * execution.  Planning each batch (custom plans) cost more than running it.
+	 */
+	plan = SPI_prepare_cursor(sql, 3, argtypes, CURSOR_OPT_GENERIC_PLAN);
 	if (plan == NULL)
 		elog(ERROR, "could not prepare filter query: %s", SPI_result_code_string(SPI_result));
 	if (filter_plan_count >= FILTER_PLAN_CACHE_SIZE)

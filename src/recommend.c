@@ -208,12 +208,14 @@ static void
 emit_ranked(Emitter *e, float *scores, const LoadedModel *lm, ScoreMap map, const void *arg)
 {
 	int32		n_items = lm->model.n_items;
-	int			batch = e->rf->filter ? Max(e->wanted * 2, 64) : e->wanted;
+	int			batch = e->rf->filter ? Max(e->wanted * 4, 64) : e->wanted;
+	int			offered = 0;
 	int32	   *top = palloc(sizeof(int32) * Max(Min(batch, n_items), 1));
 
 	while (!emitter_full(e))
 	{
 		int			n_top;
+		double		pass_rate;
 
 		CHECK_FOR_INTERRUPTS();
 		batch = Min(batch, Max(n_items, 1));
@@ -225,9 +227,21 @@ emit_ranked(Emitter *e, float *scores, const LoadedModel *lm, ScoreMap map, cons
 			emitter_add(e, lm->items.ids[top[r]], map(scores[top[r]], top[r], arg));
 		for (int r = 0; r < n_top; r++)
 			scores[top[r]] = -INFINITY;
-		if (e->rf->filter)
-			emitter_flush(e);
-		batch *= 4;				/* a selective filter reaches the tail in few queries */
+		offered += n_top;
+		if (!e->rf->filter)
+			continue;
+		emitter_flush(e);
+
+		/*
+		 * Size the next batch from the pass rate seen so far, with a margin,
+		 * so that one more query usually finishes the request; a filter that
+		 * passed nothing yet gets 8 times the batch.
+		 */
+		pass_rate = (double) e->emitted / offered;
+		if (pass_rate > 0)
+			batch = (int) Min((double) batch * 8, 1.5 * (e->wanted - e->emitted) / pass_rate + 16);
+		else
+			batch *= 8;
 	}
 }
 
