@@ -7,6 +7,7 @@
 #   make prove_installcheck    TAP tests (test/t)
 #   make pgtapcheck            pgTAP tests (test/pgtap) through pg_prove
 #   make loadcheck [SECONDS=n]  the load test for n seconds (300 by default)
+#   make valgrindcheck         pg_regress under valgrind memcheck
 
 EXTENSION = personalize
 EXTVERSION = $(shell grep default_version $(EXTENSION).control | sed -e "s/default_version[[:space:]]*=[[:space:]]*'\([^']*\)'/\1/")
@@ -74,7 +75,7 @@ $(OBJS): $(wildcard src/*.h)
 sql/$(EXTENSION)--$(EXTVERSION).sql: sql/$(EXTENSION).sql
 	cp $< $@
 
-.PHONY: demo pgtapcheck deps bench loadcheck
+.PHONY: demo pgtapcheck deps bench loadcheck valgrindcheck
 
 pgtapcheck:
 	pg_prove --ext .sql test/pgtap/
@@ -90,6 +91,11 @@ bench:
 # make check runs for 20 seconds, for several minutes
 loadcheck:
 	PERSONALIZE_LOAD_SECONDS=$(or $(SECONDS),300) ONLY_TAP=test/t/008_load.pl bash test/scripts/check.sh
+
+# make valgrindcheck: the pg_regress suite against a server under valgrind,
+# failing on any memory error with a frame of personalize.so on its stack
+valgrindcheck:
+	bash test/scripts/valgrind.sh
 
 demo:
 	bash test/scripts/demo.sh $(if $(DEMO_DATA),--data $(DEMO_DATA))
