@@ -8,6 +8,7 @@
 #   make pgtapcheck            pgTAP tests (test/pgtap) through pg_prove
 #   make loadcheck [SECONDS=n]  the load test for n seconds (300 by default)
 #   make valgrindcheck         pg_regress under valgrind memcheck
+#   make fuzzcheck [SECONDS=n]  the SQL-level fuzzer for n seconds (300 by default)
 
 EXTENSION = personalize
 EXTVERSION = $(shell grep default_version $(EXTENSION).control | sed -e "s/default_version[[:space:]]*=[[:space:]]*'\([^']*\)'/\1/")
@@ -75,7 +76,7 @@ $(OBJS): $(wildcard src/*.h)
 sql/$(EXTENSION)--$(EXTVERSION).sql: sql/$(EXTENSION).sql
 	cp $< $@
 
-.PHONY: demo pgtapcheck deps bench loadcheck valgrindcheck
+.PHONY: demo pgtapcheck deps bench loadcheck valgrindcheck fuzzcheck
 
 pgtapcheck:
 	pg_prove --ext .sql test/pgtap/
@@ -91,6 +92,11 @@ bench:
 # make check runs for 20 seconds, for several minutes
 loadcheck:
 	PERSONALIZE_LOAD_SECONDS=$(or $(SECONDS),300) ONLY_TAP=test/t/008_load.pl bash test/scripts/check.sh
+
+# make fuzzcheck [SECONDS=300]: the SQL-level mutation fuzzer
+# (test/t/009_fuzz.pl), which make check runs for one round, for longer
+fuzzcheck:
+	PERSONALIZE_FUZZ_SECONDS=$(or $(SECONDS),300) ONLY_TAP=test/t/009_fuzz.pl bash test/scripts/check.sh
 
 # make valgrindcheck: the pg_regress suite against a server under valgrind,
 # failing on any memory error with a frame of personalize.so on its stack

@@ -119,9 +119,12 @@ run_tap() {
 		return 0
 	fi
 	local env=(TESTDIR="$WORKDIR" PG_REGRESS="$PG_REGRESS" PERL5LIB="$PG_PERL${PERL5LIB:+:$PERL5LIB}")
-	if [[ -n "${PERSONALIZE_LOAD_SECONDS:-}" ]]; then
-		env+=(PERSONALIZE_LOAD_SECONDS="$PERSONALIZE_LOAD_SECONDS")
-	fi
+	local var
+	for var in PERSONALIZE_LOAD_SECONDS PERSONALIZE_FUZZ_SECONDS PERSONALIZE_FUZZ_SEED; do
+		if [[ -n "${!var:-}" ]]; then
+			env+=("$var=${!var}")
+		fi
+	done
 	if [[ -r "$ml100k/u.data" ]]; then
 		env+=(PERSONALIZE_ML100K="$(cd "$ml100k" && pwd)")
 	else
