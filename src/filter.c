@@ -525,6 +525,8 @@ static char *filter_or(FilterCompiler *fc);
 static char *
 filter_term(FilterCompiler *fc)
 {
+	/* parentheses recurse: 200,000 of them overflowed the stack */
+	check_stack_depth();
 	if (fc->token.kind == TOK_LPAREN)
 	{
 		char	   *inner;

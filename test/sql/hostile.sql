@@ -106,3 +106,18 @@ RESET ROLE;
 DROP ROLE personalize_regress_greedy;
 SELECT personalize.drop_dataset_group('mem', cascade => true);
 DROP TABLE mem_events;
+
+-- crash inputs found by fuzzing, kept as cases
+-- 200,000 nested parentheses overflowed the stack in the filter parser (the
+-- server restarted); now a clean stack-depth error
+CREATE TABLE deep_items (item_id text, genre text);
+CREATE TABLE deep_events (user_id text, item_id text, ts bigint);
+SELECT personalize.create_dataset_group('deep');
+SELECT personalize.create_dataset('deep', 'interactions', 'deep_events', event_time => 'ts');
+SELECT personalize.create_dataset('deep', 'items', 'deep_items', metadata => ARRAY['genre']);
+SELECT personalize.create_filter('deep', 'deep',
+	'INCLUDE ItemID WHERE ' || repeat('(', 200000) || 'Items.GENRE IN ("x")' || repeat(')', 200000));
+SELECT personalize.create_filter('deep', 'deep',
+	'INCLUDE ItemID WHERE ' || repeat('(', 100) || 'Items.GENRE IN ("x")' || repeat(')', 100));
+SELECT personalize.drop_dataset_group('deep', cascade => true);
+DROP TABLE deep_items, deep_events;

@@ -101,6 +101,8 @@ my @fragments = (
 	'{', '}', '[', ']', ':', '{"values": []}', '{"values": [1, "a", null]}', '"factors"', '"alpha"',
 	'"seed"', '"min_metric"', '"metric"', '"tolerance"', '"G"', "\x{00e9}", "\x{1F600}", "\t", "\n",
 	'x' x 300, 'DROP TABLE shop_items', 'pg_sleep(10)', 'E\'\\\\x\'',
+	# deep nesting: 200,000 parentheses once overflowed the filter parser's stack
+	'(' x 100000, '[' x 100000, '{"a": ' x 50000,
 );
 
 sub mutate
