@@ -7,6 +7,7 @@
  *
  *     INCLUDE|EXCLUDE ItemID WHERE Items.GENRE IN ($GENRES) AND Items.PRICE < 20
  *         | EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN ("purchase")
+ *           IF CurrentUser.AGE < 18
  *
  * or an SQL predicate, INCLUDE|EXCLUDE WHERE <boolean SQL expression> over
  * the aliases items (the candidate's row of the items dataset), users (the
@@ -15,7 +16,8 @@
  * ids ($1 text[], in rank order) for the requesting user ($2) with the
  * filter values ($3 jsonb), keeping the candidates that pass: the union of
  * the INCLUDE expressions (everything when there is none) minus the union
- * of the EXCLUDE expressions.  Values are never spliced into the query:
+ * of the EXCLUDE expressions.  An expression with an IF condition on the
+ * requesting user's row counts only when the condition holds.  Values are never spliced into the query:
  * literals of the expression are quoted, $PLACEHOLDERS read $3, and
  * identifiers are resolved against the registered relations and quoted.
  * A missing placeholder is an error in an INCLUDE expression and disables
@@ -99,6 +101,8 @@ typedef struct FilterCompiler
 	List	   *placeholders;	/* of the current expression */
 	StringInfoData includes;	/* OR-ed INCLUDE conditions */
 	StringInfoData excludes;	/* OR-ed EXCLUDE conditions */
+	StringInfoData active;		/* OR-ed conditions under which some INCLUDE applies */
+	bool		in_if;			/* parsing the IF CurrentUser... part of an expression */
 	bool		sql_form;
 } FilterCompiler;
 
@@ -418,16 +422,24 @@ filter_condition(FilterCompiler *fc)
 		filter_syntax_error(fc, "Expected a field such as Items.GENRE or Interactions.EVENT_TYPE.");
 	dataset = pnstrdup(field, dot - field);
 	column_name = dot + 1;
-	if (pg_strcasecmp(dataset, "Items") == 0)
+	if (fc->in_if)
+	{
+		/* IF conditions are on the requesting user's row, and only there */
+		if (pg_strcasecmp(dataset, "CurrentUser") != 0)
+			filter_syntax_error(fc, "IF conditions are on CurrentUser fields, e.g. IF CurrentUser.AGE > 18.");
+		rel = &fc->users;
+	}
+	else if (pg_strcasecmp(dataset, "Items") == 0)
 		rel = &fc->items;
 	else if (pg_strcasecmp(dataset, "Interactions") == 0)
 		rel = &fc->interactions;
-	else if (pg_strcasecmp(dataset, "Users") == 0 || pg_strcasecmp(dataset, "CurrentUser") == 0 ||
-			 pg_strcasecmp(dataset, "CurrentItem") == 0)
+	else if (pg_strcasecmp(dataset, "CurrentUser") == 0)
+		filter_syntax_error(fc, "CurrentUser fields go in an IF condition at the end of the expression.");
+	else if (pg_strcasecmp(dataset, "Users") == 0 || pg_strcasecmp(dataset, "CurrentItem") == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("%s fields at position %d of filter \"%s\" are not supported yet", dataset, position, fc->name),
-				 errhint("Use Items and Interactions fields, or an SQL predicate filter (INCLUDE|EXCLUDE WHERE ...) over the users alias.")));
+				 errhint("Use Items, Interactions and (in IF) CurrentUser fields, or an SQL predicate filter (INCLUDE|EXCLUDE WHERE ...) over the users alias.")));
 	else
 		filter_syntax_error(fc, "Fields start with Items., Interactions., Users., CurrentItem. or CurrentUser.");
 
@@ -435,7 +447,7 @@ filter_condition(FilterCompiler *fc)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("filter \"%s\" uses %s but its dataset group has no %s dataset", fc->name, dataset,
-						rel == &fc->items ? "items" : "interactions"),
+						rel == &fc->items ? "items" : rel == &fc->users ? "users" : "interactions"),
 				 errhint("Register one with personalize.create_dataset.")));
 	if (rel == &fc->interactions && pg_strcasecmp(column_name, "EVENT_TYPE") == 0 && rel->event_type_column)
 	{
@@ -455,8 +467,10 @@ filter_condition(FilterCompiler *fc)
 				(errcode(ERRCODE_UNDEFINED_COLUMN),
 				 errmsg("field \"%s\" at position %d of filter \"%s\" is not a column of %s",
 						field, position, fc->name, rel->name),
-				 errhint("Filter on a column of the registered %s relation.", rel == &fc->items ? "items" : "interactions")));
-	target = psprintf("%s.%s", rel == &fc->items ? "items" : "i", quote_identifier(column));
+				 errhint("Filter on a column of the registered %s relation.",
+						 rel == &fc->items ? "items" : rel == &fc->users ? "users" : "interactions")));
+	target = psprintf("%s.%s", rel == &fc->items ? "items" : rel == &fc->users ? "cu" : "i",
+					  quote_identifier(column));
 	kind = filter_value_kind(type);
 	filter_next(fc);
 
@@ -511,6 +525,10 @@ filter_condition(FilterCompiler *fc)
 		fc->uses_items = true;
 		return condition;
 	}
+	/* a CurrentUser condition holds when the requesting user's row meets it */
+	if (rel == &fc->users)
+		return psprintf("EXISTS (SELECT 1 FROM %s cu WHERE %s AND %s)",
+						rel->name, filter_id_match(rel, "cu", rel->user_column, "$2"), condition);
 	/* an interactions condition holds when one of the user's events with the item meets it */
 	return psprintf("EXISTS (SELECT 1 FROM %s i WHERE %s AND %s AND %s)",
 					rel->name, filter_id_match(rel, "i", rel->user_column, "$2"),
@@ -600,7 +618,7 @@ filter_placeholders_given(FilterCompiler *fc)
  * missing-placeholder rule when the values are known.
  */
 static void
-filter_add(FilterCompiler *fc, bool include, const char *condition)
+filter_add(FilterCompiler *fc, bool include, const char *condition, const char *if_condition)
 {
 	StringInfo	target = include ? &fc->includes : &fc->excludes;
 
@@ -613,7 +631,15 @@ filter_add(FilterCompiler *fc, bool include, const char *condition)
 				 errmsg("filter \"%s\" needs a value for every placeholder of its INCLUDE expressions", fc->name),
 				 errhint("Pass filter_values => '{\"%s\": ...}'.", (char *) linitial(fc->placeholders))));
 	}
-	appendStringInfo(target, "%scoalesce(%s, false)", target->len ? " OR " : "", condition);
+	if (if_condition == NULL)
+		appendStringInfo(target, "%scoalesce(%s, false)", target->len ? " OR " : "", condition);
+	else
+		appendStringInfo(target, "%s(coalesce(%s, false) AND coalesce(%s, false))", target->len ? " OR " : "",
+						 if_condition, condition);
+	/* an INCLUDE restricts the results only when its IF condition holds */
+	if (include)
+		appendStringInfo(&fc->active, "%s%s", fc->active.len ? " OR " : "",
+						 if_condition ? psprintf("coalesce(%s, false)", if_condition) : "true");
 }
 
 /*
@@ -688,7 +714,7 @@ filter_sql_predicate(FilterCompiler *fc, bool include)
 				 errhint("Remove the semicolons: the predicate is one boolean expression.")));
 	fc->sql_form = true;
 	fc->uses_items = true;
-	filter_add(fc, include, psprintf("(%s)", sql));
+	filter_add(fc, include, psprintf("(%s)", sql), NULL);
 }
 
 /*
@@ -749,6 +775,7 @@ FilterCompile(const char *name, const char *dataset_group, const char *expressio
 	fc.check_values = check_values;
 	initStringInfo(&fc.includes);
 	initStringInfo(&fc.excludes);
+	initStringInfo(&fc.active);
 	filter_load_relations(&fc, dataset_group);
 
 	filter_next(&fc);
@@ -774,12 +801,20 @@ FilterCompile(const char *name, const char *dataset_group, const char *expressio
 			filter_syntax_error(&fc, "Expected ItemID (or WHERE for an SQL predicate).");
 		filter_next(&fc);
 		filter_expect(&fc, "WHERE");
-		filter_add(&fc, include, filter_or(&fc));
-		if (filter_is(&fc, "IF"))
-			ereport(ERROR,
-					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					 errmsg("IF conditions at position %d of filter \"%s\" are not supported yet",
-							fc.token.position, name)));
+		{
+			char	   *condition = filter_or(&fc);
+			char	   *if_condition = NULL;
+
+			/* IF CurrentUser.FIELD ... [AND ...]: the expression applies only then */
+			if (filter_is(&fc, "IF"))
+			{
+				filter_next(&fc);
+				fc.in_if = true;
+				if_condition = filter_and(&fc);
+				fc.in_if = false;
+			}
+			filter_add(&fc, include, condition, if_condition);
+		}
 		if (fc.token.kind == TOK_END)
 			break;
 		if (fc.token.kind != TOK_PIPE)
@@ -802,7 +837,9 @@ FilterCompile(const char *name, const char *dataset_group, const char *expressio
 						 filter_id_match(&fc.interactions, "x", fc.interactions.user_column, "$2"),
 						 filter_id_match(&fc.interactions, "x", fc.interactions.item_column, "c.id"),
 						 quote_identifier(fc.interactions.time_column));
-	appendStringInfo(&sql, " WHERE (%s) AND NOT (%s) ORDER BY c.ord",
+	/* the INCLUDE union restricts the results when some INCLUDE applies */
+	appendStringInfo(&sql, " WHERE (NOT (%s) OR (%s)) AND NOT (%s) ORDER BY c.ord",
+					 fc.active.len ? fc.active.data : "false",
 					 fc.includes.len ? fc.includes.data : "true",
 					 fc.excludes.len ? fc.excludes.data : "false");
 

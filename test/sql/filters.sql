@@ -100,8 +100,35 @@ SELECT * FROM personalize.recommend('shop3', '3', 5, filter => 'nope');
 SELECT * FROM personalize.recommend('shop3', '3', 5, filter_values => '{"a": 1}');
 SELECT * FROM personalize.recommend('shop3', '3', 5, filter => 'genre', filter_values => '[1]');
 
+-- IF CurrentUser...: an expression applies only to users whose row meets
+-- the condition (user u is 10 + u years old)
+CREATE TABLE shop_users (user_id int PRIMARY KEY, age int);
+INSERT INTO shop_users SELECT u, 10 + u FROM generate_series(1, 60) u;
+SELECT personalize.create_dataset('shop3', 'users', 'shop_users', metadata => ARRAY['age']);
+SELECT personalize.create_filter('cheap-for-adults', 'shop3', 'INCLUDE ItemID WHERE Items.PRICE < 10 IF CurrentUser.AGE >= 40');
+SELECT personalize.create_filter('no-comedy-for-minors', 'shop3',
+	'EXCLUDE ItemID WHERE Items.GENRE IN ("Comedy") IF CurrentUser.AGE < $ADULT');
+-- user 45 (55 years) gets only cheap items; user 4 (14 years) is unrestricted
+SELECT count(*) AS results, bool_and(i.price < 10) AS all_cheap
+  FROM personalize.recommend('shop3', '45', 5, filter => 'cheap-for-adults') r JOIN shop_items i USING (item_id);
+SELECT (SELECT array_agg(item_id) FROM personalize.recommend('shop3', '4', 5, filter => 'cheap-for-adults'))
+     = (SELECT array_agg(item_id) FROM personalize.recommend('shop3', '4', 5)) AS unrestricted;
+-- user 4 (14) sees no comedy when adults are 18+; user 45 (55) is unaffected
+SELECT count(*) FILTER (WHERE i.genre = 'Comedy') AS comedies
+  FROM personalize.recommend('shop3', '4', 20, filter => 'no-comedy-for-minors', filter_values => '{"ADULT": 18}') r
+  JOIN shop_items i USING (item_id);
+SELECT (SELECT array_agg(item_id) FROM personalize.recommend('shop3', '45', 20, filter => 'no-comedy-for-minors', filter_values => '{"ADULT": 18}'))
+     = (SELECT array_agg(item_id) FROM personalize.recommend('shop3', '45', 20)) AS unaffected;
+-- an unknown user's row meets no IF: unrestricted, no comedy filter
+SELECT count(*) FROM personalize.recommend('shop3', 'nobody', 5, filter => 'cheap-for-adults');
+SELECT personalize.create_filter('bad', 'shop3', 'INCLUDE ItemID WHERE Items.PRICE < 3 IF Items.PRICE > 3');
+SELECT personalize.create_filter('bad', 'shop3', 'INCLUDE ItemID WHERE CurrentUser.AGE > 3');
+SELECT personalize.create_filter('bad', 'shop3', 'INCLUDE ItemID WHERE Items.PRICE < 3 IF CurrentUser.SHOE_SIZE > 3');
+SELECT personalize.create_filter('bad', 'shop3', 'INCLUDE ItemID WHERE Items.PRICE < 3 IF');
+
 SELECT personalize.drop_filter('tagged');
 SELECT personalize.drop_filter('tagged');
 SELECT personalize.drop_campaign(name) FROM personalize.campaigns WHERE name LIKE 'shop3%' ORDER BY name;
 SELECT personalize.drop_dataset_group('shop3', cascade => true);
 SELECT count(*) AS filters_left FROM personalize.filters;
+DROP TABLE shop_users;
