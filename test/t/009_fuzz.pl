@@ -65,6 +65,8 @@ my %seeds = (
 		'INCLUDE ItemID WHERE Items.RELEASED > $SINCE',
 		'EXCLUDE ItemID WHERE Interactions.EVENT_VALUE > 3',
 		'INCLUDE ItemID WHERE Items.GENRE = "Comedy" | EXCLUDE ItemID WHERE Items.PRICE != 7',
+		'INCLUDE ItemID WHERE Items.PRICE < 10 IF CurrentUser.AGE >= 40',
+		'EXCLUDE ItemID WHERE Items.GENRE IN ("Comedy") IF CurrentUser.AGE < $ADULT AND CurrentUser.SEGMENT IN ("S1")',
 		q{INCLUDE WHERE items.price < $MAX::numeric AND items.in_stock},
 		q{EXCLUDE WHERE interactions.event_type = 'purchase'},
 		q{INCLUDE WHERE users.age > 30 AND items.genre LIKE 'C%'},
@@ -94,7 +96,7 @@ my %seeds = (
 # Fragments the mutator inserts: the grammar's own words and symbols, and
 # the values most likely to break a reader.
 my @fragments = (
-	'INCLUDE', 'EXCLUDE', 'ItemID', 'UserID', 'WHERE', 'Items.', 'Users.', 'Interactions.',
+	'INCLUDE', 'EXCLUDE', 'ItemID', 'UserID', 'WHERE', 'Items.', 'Users.', 'Interactions.', 'IF CurrentUser.AGE > 3',
 	'CurrentItem.', 'CurrentUser.', 'IF', 'AND', 'OR', 'NOT', 'IN', '(', ')', ',', '|', '$', '$X',
 	'"', '"x"', "'", ' ', '=', '!=', '<', '<=', '>', '>=', '~', ';', '--', '/*', '*/', '\\', '::',
 	'NULL', 'null', 'true', '0', '-1', '1e308', '-1e-308', 'NaN', 'Infinity', '99999999999999999999',
