@@ -8,7 +8,8 @@
 #   make pgtapcheck            pgTAP tests (test/pgtap) through pg_prove
 #   make loadcheck [SECONDS=n]  the load test for n seconds (300 by default)
 #   make valgrindcheck         pg_regress under valgrind memcheck
-#   make fuzzcheck [SECONDS=n]  the SQL-level fuzzer for n seconds (300 by default)
+#   make fuzzcheck [SECONDS=n]  libFuzzer on the filter parser, then the SQL-level
+#                              fuzzer, n seconds each (300 by default)
 
 EXTENSION = personalize
 EXTVERSION = $(shell grep default_version $(EXTENSION).control | sed -e "s/default_version[[:space:]]*=[[:space:]]*'\([^']*\)'/\1/")
@@ -33,6 +34,7 @@ OBJS = \
 	src/train.o \
 	src/worker.o \
 	src/filter.o \
+	src/filter_parse.o \
 	src/filter_values.o \
 	src/runtime.o \
 	src/recommend.o
@@ -93,10 +95,11 @@ bench:
 loadcheck:
 	PERSONALIZE_LOAD_SECONDS=$(or $(SECONDS),300) ONLY_TAP=test/t/008_load.pl bash test/scripts/check.sh
 
-# make fuzzcheck [SECONDS=300]: the SQL-level mutation fuzzer
-# (test/t/009_fuzz.pl), which make check runs for one round, for longer
+# make fuzzcheck [SECONDS=300]: the libFuzzer target on the filter parser,
+# then the SQL-level mutation fuzzer (test/t/009_fuzz.pl, which make check
+# runs for one round), each for that long
 fuzzcheck:
-	PERSONALIZE_FUZZ_SECONDS=$(or $(SECONDS),300) ONLY_TAP=test/t/009_fuzz.pl bash test/scripts/check.sh
+	SECONDS_EACH=$(or $(SECONDS),300) bash test/scripts/fuzz.sh
 
 # make valgrindcheck: the pg_regress suite against a server under valgrind,
 # failing on any memory error with a frame of personalize.so on its stack

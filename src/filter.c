@@ -23,6 +23,10 @@
  * A missing placeholder is an error in an INCLUDE expression and disables
  * an EXCLUDE expression, as in Personalize.
  *
+ * filter_parse.c parses the Personalize syntax into a tree (plain C, fuzzed
+ * standalone); here the tree's fields are resolved against the registered
+ * relations and turned into SQL.
+ *
  * Copyright (c) 2026, personalize developers
  *
  * IDENTIFICATION
@@ -50,6 +54,7 @@
 #include "utils/typcache.h"
 
 #include "filter.h"
+#include "filter_parse.h"
 #include "personalize.h"
 
 /* A registered relation the filter may read. */
@@ -64,34 +69,11 @@ typedef struct FilterRelation
 	char	   *event_value_column;
 } FilterRelation;
 
-typedef enum TokenKind
-{
-	TOK_END,
-	TOK_WORD,
-	TOK_STRING,
-	TOK_NUMBER,
-	TOK_PLACEHOLDER,
-	TOK_OPERATOR,
-	TOK_LPAREN,
-	TOK_RPAREN,
-	TOK_COMMA,
-	TOK_PIPE
-} TokenKind;
-
-typedef struct Token
-{
-	TokenKind	kind;
-	char	   *text;
-	int			position;		/* 1-based character offset */
-} Token;
-
-/* State of one compilation. */
+/* State of one compilation: the relations and the SQL built so far. */
 typedef struct FilterCompiler
 {
 	const char *name;
 	const char *expression;
-	Token		token;			/* current token */
-	int			offset;			/* scan offset of the next token */
 	FilterRelation items;
 	FilterRelation users;
 	FilterRelation interactions;
@@ -102,141 +84,14 @@ typedef struct FilterCompiler
 	StringInfoData includes;	/* OR-ed INCLUDE conditions */
 	StringInfoData excludes;	/* OR-ed EXCLUDE conditions */
 	StringInfoData active;		/* OR-ed conditions under which some INCLUDE applies */
-	bool		in_if;			/* parsing the IF CurrentUser... part of an expression */
 	bool		sql_form;
 } FilterCompiler;
 
-/*
- * Raise a syntax error at the current token.
- */
-static void
-pg_attribute_noreturn()
-filter_syntax_error(FilterCompiler *fc, const char *detail)
+/* FilterAllocator over palloc (zeroed), for the parser. */
+static void *
+filter_palloc0(void *context, size_t size)
 {
-	ereport(ERROR,
-			(errcode(ERRCODE_SYNTAX_ERROR),
-			 errmsg("syntax error at or near \"%s\" at position %d of filter \"%s\"",
-					fc->token.kind == TOK_END ? "end of expression" : fc->token.text,
-					fc->token.position, fc->name),
-			 detail ? errdetail("%s", detail) : 0,
-			 errhint("Write INCLUDE|EXCLUDE ItemID WHERE Items.FIELD IN (\"value\", $PLACEHOLDER) [AND|OR ...], "
-					 "chained with |, or INCLUDE|EXCLUDE WHERE <SQL predicate>.")));
-}
-
-/*
- * Read the next token of the expression into fc->token.
- */
-static void
-filter_next(FilterCompiler *fc)
-{
-	const char *s = fc->expression;
-	int			i = fc->offset;
-	int			start;
-
-	while (s[i] && isspace((unsigned char) s[i]))
-		i++;
-	start = i;
-	fc->token.position = start + 1;
-	if (s[i] == '\0')
-	{
-		fc->token.kind = TOK_END;
-		fc->token.text = "";
-		fc->offset = i;
-		return;
-	}
-	if (s[i] == '"' || s[i] == '\'')
-	{
-		char		quote = s[i++];
-		StringInfoData buf;
-
-		initStringInfo(&buf);
-		while (s[i] && s[i] != quote)
-			appendStringInfoChar(&buf, s[i++]);
-		if (s[i] != quote)
-		{
-			fc->token.kind = TOK_STRING;
-			fc->token.text = pnstrdup(s + start, i - start);
-			filter_syntax_error(fc, "The string is not closed.");
-		}
-		i++;
-		fc->token.kind = TOK_STRING;
-		fc->token.text = buf.data;
-	}
-	else if (s[i] == '$')
-	{
-		i++;
-		while (isalnum((unsigned char) s[i]) || s[i] == '_')
-			i++;
-		fc->token.kind = TOK_PLACEHOLDER;
-		fc->token.text = pnstrdup(s + start + 1, i - start - 1);
-		if (i == start + 1 || isdigit((unsigned char) fc->token.text[0]))
-			filter_syntax_error(fc, "Placeholders are $ followed by a name.");
-	}
-	else if (isdigit((unsigned char) s[i]) || (s[i] == '-' && isdigit((unsigned char) s[i + 1])) || s[i] == '.')
-	{
-		i++;
-		while (isdigit((unsigned char) s[i]) || s[i] == '.' || s[i] == 'e' || s[i] == 'E')
-			i++;
-		fc->token.kind = TOK_NUMBER;
-		fc->token.text = pnstrdup(s + start, i - start);
-	}
-	else if (isalpha((unsigned char) s[i]) || s[i] == '_')
-	{
-		while (isalnum((unsigned char) s[i]) || s[i] == '_' || s[i] == '.')
-			i++;
-		fc->token.kind = TOK_WORD;
-		fc->token.text = pnstrdup(s + start, i - start);
-	}
-	else if (strchr("=!<>", s[i]))
-	{
-		i++;
-		if (s[i] == '=' || (s[start] == '<' && s[i] == '>'))
-			i++;
-		fc->token.kind = TOK_OPERATOR;
-		fc->token.text = pnstrdup(s + start, i - start);
-		if (strcmp(fc->token.text, "!") == 0)
-			filter_syntax_error(fc, NULL);
-	}
-	else
-	{
-		i++;
-		fc->token.text = pnstrdup(s + start, 1);
-		switch (s[start])
-		{
-			case '(':
-				fc->token.kind = TOK_LPAREN;
-				break;
-			case ')':
-				fc->token.kind = TOK_RPAREN;
-				break;
-			case ',':
-				fc->token.kind = TOK_COMMA;
-				break;
-			case '|':
-				fc->token.kind = TOK_PIPE;
-				break;
-			default:
-				fc->offset = i;
-				filter_syntax_error(fc, NULL);
-		}
-	}
-	fc->offset = i;
-}
-
-/* Is the current token the keyword word (case-insensitive)? */
-static bool
-filter_is(FilterCompiler *fc, const char *word)
-{
-	return fc->token.kind == TOK_WORD && pg_strcasecmp(fc->token.text, word) == 0;
-}
-
-/* Consume the keyword word or raise a syntax error. */
-static void
-filter_expect(FilterCompiler *fc, const char *word)
-{
-	if (!filter_is(fc, word))
-		filter_syntax_error(fc, psprintf("Expected %s.", word));
-	filter_next(fc);
+	return palloc0(size);
 }
 
 /*
@@ -335,113 +190,100 @@ filter_placeholder(FilterCompiler *fc, const char *name)
 }
 
 /*
- * Return SQL for one value of a comparison: a quoted literal or a read of
- * the filter values.
+ * Return SQL for the value of a comparison: a quoted literal (a number is
+ * checked as one) or a read of the filter values.
  */
 static char *
-filter_scalar(FilterCompiler *fc)
+filter_scalar_sql(FilterCompiler *fc, const FilterValue *v)
 {
-	char	   *sql;
-
-	if (fc->token.kind == TOK_STRING || fc->token.kind == TOK_NUMBER)
+	if (v->kind == FILTER_VALUE_PLACEHOLDER)
 	{
-		if (fc->token.kind == TOK_NUMBER)
-			(void) DirectFunctionCall3(numeric_in, CStringGetDatum(fc->token.text),
-									   ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
-		sql = quote_literal_cstr(fc->token.text);
+		filter_placeholder(fc, v->text);
+		return psprintf("($3 ->> %s)", quote_literal_cstr(v->text));
 	}
-	else if (fc->token.kind == TOK_PLACEHOLDER)
-	{
-		filter_placeholder(fc, fc->token.text);
-		sql = psprintf("($3 ->> %s)", quote_literal_cstr(fc->token.text));
-	}
-	else
-		filter_syntax_error(fc, "Expected a value: \"text\", a number or a $PLACEHOLDER.");
-	filter_next(fc);
-	return sql;
+	if (v->kind == FILTER_VALUE_NUMBER)
+		(void) DirectFunctionCall3(numeric_in, CStringGetDatum(v->text),
+								   ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+	return quote_literal_cstr(v->text);
 }
 
 /*
- * Parse "(value, value, ...)" into SQL for a text[].
+ * Return SQL for the text[] of an IN list: its literals, then each
+ * placeholder's values (a scalar subquery: evaluated once per execution,
+ * not per row).
  */
 static char *
-filter_value_list(FilterCompiler *fc)
+filter_list_sql(FilterCompiler *fc, const FilterValue *values)
 {
 	StringInfoData literals;
 	StringInfoData sql;
 
 	initStringInfo(&literals);
 	initStringInfo(&sql);
-	if (fc->token.kind != TOK_LPAREN)
-		filter_syntax_error(fc, "Expected ( after IN.");
-	filter_next(fc);
-	for (;;)
+	for (const FilterValue *v = values; v != NULL; v = v->next)
 	{
-		if (fc->token.kind == TOK_STRING || fc->token.kind == TOK_NUMBER)
-			appendStringInfo(&literals, "%s%s", literals.len ? ", " : "", quote_literal_cstr(fc->token.text));
-		else if (fc->token.kind == TOK_PLACEHOLDER)
+		if (v->kind == FILTER_VALUE_PLACEHOLDER)
 		{
-			filter_placeholder(fc, fc->token.text);
-			/* a scalar subquery: evaluated once per execution, not per row */
-			appendStringInfo(&sql, " || (SELECT personalize._filter_values($3, %s))", quote_literal_cstr(fc->token.text));
+			filter_placeholder(fc, v->text);
+			appendStringInfo(&sql, " || (SELECT personalize._filter_values($3, %s))", quote_literal_cstr(v->text));
 		}
 		else
-			filter_syntax_error(fc, "Expected a value: \"text\", a number or a $PLACEHOLDER.");
-		filter_next(fc);
-		if (fc->token.kind == TOK_RPAREN)
-			break;
-		if (fc->token.kind != TOK_COMMA)
-			filter_syntax_error(fc, "Expected , or ).");
-		filter_next(fc);
+			appendStringInfo(&literals, "%s%s", literals.len ? ", " : "", quote_literal_cstr(v->text));
 	}
-	filter_next(fc);
 	return psprintf("(ARRAY[%s]::text[]%s)", literals.data, sql.data);
 }
 
+/* The SQL spelling of a comparison operator. */
+static const char *
+filter_op_sql(FilterOp op)
+{
+	switch (op)
+	{
+		case FILTER_OP_EQ:
+			return "=";
+		case FILTER_OP_NE:
+			return "<>";
+		case FILTER_OP_LT:
+			return "<";
+		case FILTER_OP_LE:
+			return "<=";
+		case FILTER_OP_GT:
+			return ">";
+		case FILTER_OP_GE:
+			return ">=";
+		default:
+			elog(ERROR, "unexpected filter operator %d", (int) op);
+	}
+	return NULL;				/* keep compiler quiet */
+}
+
 /*
- * Parse one condition on a field and return it as SQL.
+ * Return SQL for one condition: resolve its field against the registered
+ * relations and compare as the column's type asks.
  */
 static char *
-filter_condition(FilterCompiler *fc)
+filter_condition_sql(FilterCompiler *fc, const FilterNode *node)
 {
-	char	   *field = fc->token.text;
-	int			position = fc->token.position;
-	char	   *dot = strchr(field, '.');
-	const char *dataset;
-	const char *column_name;
+	const char *dataset = node->dataset;
 	FilterRelation *rel;
 	char	   *column;
 	char	   *target;
 	Oid			type = InvalidOid;
 	ValueKind	kind;
-	bool		negate = false;
 	bool		event_type = false;
 	char	   *condition;
 
-	if (fc->token.kind != TOK_WORD || dot == NULL)
-		filter_syntax_error(fc, "Expected a field such as Items.GENRE or Interactions.EVENT_TYPE.");
-	dataset = pnstrdup(field, dot - field);
-	column_name = dot + 1;
-	if (fc->in_if)
-	{
-		/* IF conditions are on the requesting user's row, and only there */
-		if (pg_strcasecmp(dataset, "CurrentUser") != 0)
-			filter_syntax_error(fc, "IF conditions are on CurrentUser fields, e.g. IF CurrentUser.AGE > 18.");
-		rel = &fc->users;
-	}
-	else if (pg_strcasecmp(dataset, "Items") == 0)
+	if (pg_strcasecmp(dataset, "Items") == 0)
 		rel = &fc->items;
 	else if (pg_strcasecmp(dataset, "Interactions") == 0)
 		rel = &fc->interactions;
 	else if (pg_strcasecmp(dataset, "CurrentUser") == 0)
-		filter_syntax_error(fc, "CurrentUser fields go in an IF condition at the end of the expression.");
-	else if (pg_strcasecmp(dataset, "Users") == 0 || pg_strcasecmp(dataset, "CurrentItem") == 0)
+		rel = &fc->users;		/* the parser allows it only in IF */
+	else
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("%s fields at position %d of filter \"%s\" are not supported yet", dataset, position, fc->name),
+				 errmsg("%s fields at position %d of filter \"%s\" are not supported yet", dataset, node->position, fc->name),
 				 errhint("Use Items, Interactions and (in IF) CurrentUser fields, or an SQL predicate filter (INCLUDE|EXCLUDE WHERE ...) over the users alias.")));
-	else
-		filter_syntax_error(fc, "Fields start with Items., Interactions., Users., CurrentItem. or CurrentUser.");
 
 	if (!OidIsValid(rel->relid))
 		ereport(ERROR,
@@ -449,44 +291,34 @@ filter_condition(FilterCompiler *fc)
 				 errmsg("filter \"%s\" uses %s but its dataset group has no %s dataset", fc->name, dataset,
 						rel == &fc->items ? "items" : rel == &fc->users ? "users" : "interactions"),
 				 errhint("Register one with personalize.create_dataset.")));
-	if (rel == &fc->interactions && pg_strcasecmp(column_name, "EVENT_TYPE") == 0 && rel->event_type_column)
+	if (rel == &fc->interactions && pg_strcasecmp(node->field, "EVENT_TYPE") == 0 && rel->event_type_column)
 	{
 		column = rel->event_type_column;
 		type = TEXTOID;
 		event_type = true;
 	}
-	else if (rel == &fc->interactions && pg_strcasecmp(column_name, "EVENT_VALUE") == 0 && rel->event_value_column)
+	else if (rel == &fc->interactions && pg_strcasecmp(node->field, "EVENT_VALUE") == 0 && rel->event_value_column)
 	{
 		column = rel->event_value_column;
 		type = FLOAT8OID;
 	}
 	else
-		column = filter_column(rel, column_name, &type);
+		column = filter_column(rel, node->field, &type);
 	if (column == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_COLUMN),
 				 errmsg("field \"%s\" at position %d of filter \"%s\" is not a column of %s",
-						field, position, fc->name, rel->name),
+						node->field_text, node->position, fc->name, rel->name),
 				 errhint("Filter on a column of the registered %s relation.",
 						 rel == &fc->items ? "items" : rel == &fc->users ? "users" : "interactions")));
 	target = psprintf("%s.%s", rel == &fc->items ? "items" : rel == &fc->users ? "cu" : "i",
 					  quote_identifier(column));
 	kind = filter_value_kind(type);
-	filter_next(fc);
 
-	if (filter_is(fc, "NOT"))
+	if (node->op == FILTER_OP_IN || node->op == FILTER_OP_NOT_IN)
 	{
-		negate = true;
-		filter_next(fc);
-		if (!filter_is(fc, "IN"))
-			filter_syntax_error(fc, "Expected IN after NOT.");
-	}
-	if (filter_is(fc, "IN"))
-	{
-		char	   *list;
+		char	   *list = filter_list_sql(fc, node->values);
 
-		filter_next(fc);
-		list = filter_value_list(fc);
 		if (event_type)
 			condition = psprintf("lower(%s::text) = ANY (ARRAY(SELECT lower(v) FROM unnest(%s) v))", target, list);
 		else if (kind == VALUE_ARRAY)
@@ -495,19 +327,14 @@ filter_condition(FilterCompiler *fc)
 			condition = psprintf("(%s::numeric = ANY (%s::numeric[]))", target, list);
 		else
 			condition = psprintf("(string_to_array(%s::text, '|') && %s)", target, list);
-		if (negate)
+		if (node->op == FILTER_OP_NOT_IN)
 			condition = psprintf("NOT coalesce(%s, false)", condition);
 	}
-	else if (fc->token.kind == TOK_OPERATOR)
+	else
 	{
-		const char *op = strcmp(fc->token.text, "!=") == 0 ? "<>" : fc->token.text;
-		char	   *value;
+		const char *op = filter_op_sql(node->op);
+		char	   *value = filter_scalar_sql(fc, node->values);
 
-		if (strcmp(op, "=") != 0 && strcmp(op, "<>") != 0 && strcmp(op, "<") != 0 &&
-			strcmp(op, "<=") != 0 && strcmp(op, ">") != 0 && strcmp(op, ">=") != 0)
-			filter_syntax_error(fc, "Operators are = != < <= > >=.");
-		filter_next(fc);
-		value = filter_scalar(fc);
 		if (kind == VALUE_NUMBER)
 			condition = psprintf("(%s::numeric %s (%s)::numeric)", target, op, value);
 		else if (kind == VALUE_TIME)
@@ -517,8 +344,6 @@ filter_condition(FilterCompiler *fc)
 		else
 			condition = psprintf("(%s::text %s (%s)::text)", target, op, value);
 	}
-	else
-		filter_syntax_error(fc, "Expected IN, NOT IN or a comparison.");
 
 	if (rel == &fc->items)
 	{
@@ -535,60 +360,31 @@ filter_condition(FilterCompiler *fc)
 					filter_id_match(rel, "i", rel->item_column, "c.id"), condition);
 }
 
-static char *filter_or(FilterCompiler *fc);
-
 /*
- * term := '(' or ')' | condition
+ * Return SQL for a node of the syntax tree.  Recursion follows the
+ * parentheses only, which the parser bounds.
  */
 static char *
-filter_term(FilterCompiler *fc)
+filter_node_sql(FilterCompiler *fc, const FilterNode *node)
 {
-	/* parentheses recurse: 200,000 of them overflowed the stack */
-	check_stack_depth();
-	if (fc->token.kind == TOK_LPAREN)
+	char	   *sql;
+
+	if (node->kind == FILTER_NODE_CONDITION)
+		sql = filter_condition_sql(fc, node);
+	else
 	{
-		char	   *inner;
+		StringInfoData list;
 
-		filter_next(fc);
-		inner = filter_or(fc);
-		if (fc->token.kind != TOK_RPAREN)
-			filter_syntax_error(fc, "Expected ).");
-		filter_next(fc);
-		return psprintf("(%s)", inner);
+		initStringInfo(&list);
+		for (const FilterNode *child = node->children; child != NULL; child = child->next)
+		{
+			if (child != node->children)
+				appendStringInfoString(&list, node->kind == FILTER_NODE_AND ? " AND " : " OR ");
+			appendStringInfoString(&list, filter_node_sql(fc, child));
+		}
+		sql = list.data;
 	}
-	return filter_condition(fc);
-}
-
-/*
- * and := term (AND term)*
- */
-static char *
-filter_and(FilterCompiler *fc)
-{
-	char	   *sql = filter_term(fc);
-
-	while (filter_is(fc, "AND"))
-	{
-		filter_next(fc);
-		sql = psprintf("%s AND %s", sql, filter_term(fc));
-	}
-	return sql;
-}
-
-/*
- * or := and (OR and)*
- */
-static char *
-filter_or(FilterCompiler *fc)
-{
-	char	   *sql = filter_and(fc);
-
-	while (filter_is(fc, "OR"))
-	{
-		filter_next(fc);
-		sql = psprintf("%s OR %s", sql, filter_and(fc));
-	}
-	return sql;
+	return node->parenthesized ? psprintf("(%s)", sql) : sql;
 }
 
 /*
@@ -693,18 +489,15 @@ filter_sql_placeholders(FilterCompiler *fc, const char *sql)
 }
 
 /*
- * Compile an SQL predicate expression: the rest of the text after WHERE.
- * It must be one expression, not statements.
+ * Compile an SQL predicate expression (sql: the rest of the text after
+ * WHERE).  It must be one expression, not statements.
  */
 static void
-filter_sql_predicate(FilterCompiler *fc, bool include)
+filter_sql_predicate(FilterCompiler *fc, bool include, const char *predicate)
 {
-	const char *predicate = fc->expression + fc->token.position - 1;
 	char	   *sql;
 	List	   *parsed;
 
-	if (fc->token.kind == TOK_END)
-		filter_syntax_error(fc, "Expected an SQL predicate after WHERE.");
 	sql = filter_sql_placeholders(fc, predicate);
 	parsed = raw_parser(psprintf("SELECT (%s)", sql), RAW_PARSE_DEFAULT);
 	if (list_length(parsed) != 1)
@@ -766,6 +559,9 @@ FilterCompile(const char *name, const char *dataset_group, const char *expressio
 			  Jsonb *values, bool check_values)
 {
 	FilterCompiler fc = {0};
+	FilterAllocator allocator = {filter_palloc0, NULL};
+	FilterSyntaxError error;
+	FilterExpr *exprs;
 	StringInfoData sql;
 	CompiledFilter *result;
 
@@ -776,50 +572,31 @@ FilterCompile(const char *name, const char *dataset_group, const char *expressio
 	initStringInfo(&fc.includes);
 	initStringInfo(&fc.excludes);
 	initStringInfo(&fc.active);
+
+	exprs = FilterParse(expression, &allocator, &error);
+	if (exprs == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_SYNTAX_ERROR),
+				 errmsg("syntax error at or near \"%s\" at position %d of filter \"%s\"",
+						error.near, error.position, name),
+				 error.detail ? errdetail("%s", error.detail) : 0,
+				 errhint("Write INCLUDE|EXCLUDE ItemID WHERE Items.FIELD IN (\"value\", $PLACEHOLDER) [AND|OR ...], "
+						 "chained with |, or INCLUDE|EXCLUDE WHERE <SQL predicate>.")));
 	filter_load_relations(&fc, dataset_group);
 
-	filter_next(&fc);
-	for (;;)
+	for (FilterExpr *e = exprs; e != NULL; e = e->next)
 	{
-		bool		include;
-
 		fc.placeholders = NIL;
-		if (filter_is(&fc, "INCLUDE"))
-			include = true;
-		else if (filter_is(&fc, "EXCLUDE"))
-			include = false;
+		if (e->sql != NULL)
+			filter_sql_predicate(&fc, e->include, e->sql);
 		else
-			filter_syntax_error(&fc, "Expressions start with INCLUDE or EXCLUDE.");
-		filter_next(&fc);
-		if (filter_is(&fc, "WHERE"))
 		{
-			filter_next(&fc);
-			filter_sql_predicate(&fc, include);
-			break;				/* the predicate runs to the end of the text */
-		}
-		if (!filter_is(&fc, "ItemID"))
-			filter_syntax_error(&fc, "Expected ItemID (or WHERE for an SQL predicate).");
-		filter_next(&fc);
-		filter_expect(&fc, "WHERE");
-		{
-			char	   *condition = filter_or(&fc);
-			char	   *if_condition = NULL;
+			char	   *condition = filter_node_sql(&fc, e->where);
 
-			/* IF CurrentUser.FIELD ... [AND ...]: the expression applies only then */
-			if (filter_is(&fc, "IF"))
-			{
-				filter_next(&fc);
-				fc.in_if = true;
-				if_condition = filter_and(&fc);
-				fc.in_if = false;
-			}
-			filter_add(&fc, include, condition, if_condition);
+			/* IF CurrentUser...: the expression applies only then */
+			filter_add(&fc, e->include, condition,
+					   e->if_condition ? filter_node_sql(&fc, e->if_condition) : NULL);
 		}
-		if (fc.token.kind == TOK_END)
-			break;
-		if (fc.token.kind != TOK_PIPE)
-			filter_syntax_error(&fc, "Expected AND, OR, | or the end of the expression.");
-		filter_next(&fc);
 	}
 
 	initStringInfo(&sql);

@@ -109,7 +109,7 @@ DROP TABLE mem_events;
 
 -- crash inputs found by fuzzing, kept as cases
 -- 200,000 nested parentheses overflowed the stack in the filter parser (the
--- server restarted); now a clean stack-depth error
+-- server restarted); the parser now refuses more than 1,000 levels
 CREATE TABLE deep_items (item_id text, genre text);
 CREATE TABLE deep_events (user_id text, item_id text, ts bigint);
 SELECT personalize.create_dataset_group('deep');

@@ -19,6 +19,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use File::Basename qw(basename dirname);
 use Time::HiRes qw(time);
 
 my $seed = $ENV{PERSONALIZE_FUZZ_SEED} || int(time * 1000) % 1000000;
@@ -215,6 +216,23 @@ do
 		}
 	}
 } while (time - $started < $budget);
+
+# inputs that once crashed something (test/fuzz/crashes) stay cases
+my $kept = 0;
+for my $file (glob(dirname(__FILE__) . '/../fuzz/crashes/*'))
+{
+	next if $file =~ /\.md$/;
+	open(my $in, '<:raw', $file) or die "$file: $!";
+	local $/;
+	my $input = <$in>;
+	close $in;
+	$input =~ s/\x00.*//s;	# text ends at the first NUL
+	my ($ret, $err) = run_inputs([ 0, 'filter', $input ]);
+	$kept++;
+	unlike($err, qr/server closed the connection|connection to server was lost/,
+		'kept crash input ' . basename($file) . ' does not crash the server');
+}
+cmp_ok($kept, '>=', 1, "$kept kept crash inputs replayed");
 
 my $total = 0;
 $total += $_ for values %states;
