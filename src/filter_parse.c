@@ -449,3 +449,31 @@ FilterParse(const char *text, const FilterAllocator *allocator, FilterSyntaxErro
 	}
 	return first;
 }
+
+bool
+FilterQuotedValues(const char *s, int len, void (*emit) (void *arg, const char *value, int len), void *arg)
+{
+	int			i = 0;
+
+	while (i < len && isspace((unsigned char) s[i]))
+		i++;
+	if (i >= len || s[i] != '"')
+		return false;
+	/* each quoted run, in order; an unclosed quote ends the list */
+	for (;;)
+	{
+		int			open = i;
+		int			close;
+
+		while (open < len && s[open] != '"')
+			open++;
+		close = open + 1;
+		while (close < len && s[close] != '"')
+			close++;
+		if (close >= len)
+			break;
+		emit(arg, s + open + 1, close - open - 1);
+		i = close + 1;
+	}
+	return true;
+}

@@ -107,4 +107,13 @@ typedef struct FilterSyntaxError
 extern FilterExpr *FilterParse(const char *text, const FilterAllocator *allocator,
 							   FilterSyntaxError *error);
 
+/*
+ * Personalize's form of a placeholder's values in one string,
+ * "\"Comedy\",\"Drama\"": when s (len bytes, not NUL-terminated) starts
+ * with a quote after blanks, call emit for each quoted value and return
+ * true; otherwise return false (s is one plain value).
+ */
+extern bool FilterQuotedValues(const char *s, int len,
+							   void (*emit) (void *arg, const char *value, int len), void *arg);
+
 #endif							/* PERSONALIZE_FILTER_PARSE_H */

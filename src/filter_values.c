@@ -6,8 +6,9 @@
  * personalize._filter_values(filter_values jsonb, name text) returns the
  * text[] a $NAME placeholder stands for, read the way Personalize reads
  * filterValues: a JSON array gives its elements; a string holding quoted
- * values ("\"Comedy\",\"Drama\"", Personalize's own form) gives each
- * quoted value; any other string or scalar is one value.  A missing name
+ * values ("\"Comedy\",\"Drama\"", Personalize's own form, split by
+ * FilterQuotedValues in filter_parse.c, which is fuzzed standalone) gives
+ * each quoted value; any other string or scalar is one value.  A missing name
  * gives {NULL}, which matches nothing.
  *
  * Compiled filters call it once per execution (a scalar subquery), so it is
@@ -23,14 +24,14 @@
  */
 #include "postgres.h"
 
-#include <ctype.h>
-
 #include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/numeric.h"
+
+#include "filter_parse.h"
 
 
 /*
@@ -58,19 +59,35 @@ filter_value_text(JsonbValue *v)
 	return NULL;				/* keep compiler quiet */
 }
 
-/* Append one value (or NULL) to the growing result. */
-static void
-filter_values_add(Datum **values, bool **nulls, int *n, int *capacity, text *value)
+/* The text[] being built. */
+typedef struct ValueList
 {
-	if (*n == *capacity)
+	Datum	   *values;
+	bool	   *nulls;
+	int			n;
+	int			capacity;
+} ValueList;
+
+/* Append one value (or NULL) to the list. */
+static void
+filter_values_add(ValueList *list, text *value)
+{
+	if (list->n == list->capacity)
 	{
-		*capacity *= 2;
-		*values = repalloc(*values, sizeof(Datum) * *capacity);
-		*nulls = repalloc(*nulls, sizeof(bool) * *capacity);
+		list->capacity *= 2;
+		list->values = repalloc(list->values, sizeof(Datum) * list->capacity);
+		list->nulls = repalloc(list->nulls, sizeof(bool) * list->capacity);
 	}
-	(*values)[*n] = PointerGetDatum(value);
-	(*nulls)[*n] = (value == NULL);
-	(*n)++;
+	list->values[list->n] = PointerGetDatum(value);
+	list->nulls[list->n] = (value == NULL);
+	list->n++;
+}
+
+/* FilterQuotedValues callback: append one quoted value. */
+static void
+filter_values_emit(void *arg, const char *value, int len)
+{
+	filter_values_add((ValueList *) arg, cstring_to_text_with_len(value, len));
 }
 
 PG_FUNCTION_INFO_V1(personalize_filter_values);
@@ -85,13 +102,14 @@ personalize_filter_values(PG_FUNCTION_ARGS)
 	text	   *name = PG_GETARG_TEXT_PP(1);
 	JsonbValue	key;
 	JsonbValue *v = NULL;
-	int			capacity = 8;
-	int			n = 0;
-	Datum	   *values = palloc(sizeof(Datum) * capacity);
-	bool	   *nulls = palloc(sizeof(bool) * capacity);
+	ValueList	list;
 	int			dims[1];
 	int			lbs[1] = {1};
 
+	list.capacity = 8;
+	list.n = 0;
+	list.values = palloc(sizeof(Datum) * list.capacity);
+	list.nulls = palloc(sizeof(bool) * list.capacity);
 	if (JB_ROOT_IS_OBJECT(values_json))
 	{
 		key.type = jbvString;
@@ -101,7 +119,7 @@ personalize_filter_values(PG_FUNCTION_ARGS)
 	}
 
 	if (v == NULL)
-		filter_values_add(&values, &nulls, &n, &capacity, NULL);
+		filter_values_add(&list, NULL);
 	else if (v->type == jbvBinary && JsonContainerIsArray(v->val.binary.data))
 	{
 		JsonbIterator *it = JsonbIteratorInit(v->val.binary.data);
@@ -110,44 +128,14 @@ personalize_filter_values(PG_FUNCTION_ARGS)
 
 		while ((token = JsonbIteratorNext(&it, &elem, true)) != WJB_DONE)
 			if (token == WJB_ELEM)
-				filter_values_add(&values, &nulls, &n, &capacity, filter_value_text(&elem));
+				filter_values_add(&list, filter_value_text(&elem));
 	}
-	else if (v->type == jbvString)
-	{
-		const char *s = v->val.string.val;
-		int			len = v->val.string.len;
-		int			i = 0;
+	else if (v->type != jbvString ||
+			 !FilterQuotedValues(v->val.string.val, v->val.string.len, filter_values_emit, &list))
+		filter_values_add(&list, filter_value_text(v));
 
-		while (i < len && isspace((unsigned char) s[i]))
-			i++;
-		if (i < len && s[i] == '"')
-		{
-			/* "a","b": each quoted run; an unclosed quote ends the list */
-			for (;;)
-			{
-				int			open = i;
-				int			close;
-
-				while (open < len && s[open] != '"')
-					open++;
-				close = open + 1;
-				while (close < len && s[close] != '"')
-					close++;
-				if (close >= len)
-					break;
-				filter_values_add(&values, &nulls, &n, &capacity,
-								  cstring_to_text_with_len(s + open + 1, close - open - 1));
-				i = close + 1;
-			}
-		}
-		else
-			filter_values_add(&values, &nulls, &n, &capacity, filter_value_text(v));
-	}
-	else
-		filter_values_add(&values, &nulls, &n, &capacity, filter_value_text(v));
-
-	if (n == 0)
+	if (list.n == 0)
 		PG_RETURN_ARRAYTYPE_P(construct_empty_array(TEXTOID));
-	dims[0] = n;
-	PG_RETURN_ARRAYTYPE_P(construct_md_array(values, nulls, 1, dims, lbs, TEXTOID, -1, false, TYPALIGN_INT));
+	dims[0] = list.n;
+	PG_RETURN_ARRAYTYPE_P(construct_md_array(list.values, list.nulls, 1, dims, lbs, TEXTOID, -1, false, TYPALIGN_INT));
 }

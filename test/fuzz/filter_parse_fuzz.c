@@ -76,6 +76,21 @@ check_node(const FilterNode *node, size_t length, int depth)
 		check_node(child, length, depth + (child->parenthesized ? 1 : 0));
 }
 
+/* The bounds of the input, for checking what the value splitter emits. */
+typedef struct Bounds
+{
+	const char *start;
+	size_t		size;
+} Bounds;
+
+static void
+check_value(void *arg, const char *value, int len)
+{
+	const Bounds *b = arg;
+
+	check(len >= 0 && value >= b->start && value + len <= b->start + b->size);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -109,6 +124,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (e->if_condition)
 				check_node(e->if_condition, length, 0);
 		}
+	}
+
+	/* the same bytes as a placeholder's value string (not NUL-terminated) */
+	{
+		Bounds		bounds = {(const char *) data, size};
+
+		(void) FilterQuotedValues((const char *) data, (int) size, check_value, &bounds);
 	}
 
 	for (size_t i = 0; i < arena.n; i++)
