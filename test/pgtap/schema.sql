@@ -138,6 +138,7 @@ SET LOCAL personalize.min_users = 5;
 SET LOCAL client_min_messages = warning;
 CREATE TABLE pgtap_clicks (user_id int, item_id text, ts bigint);
 INSERT INTO pgtap_clicks SELECT u, 'i' || ((u + j) % 12), u * 100 + j FROM generate_series(1, 20) u, generate_series(0, 4) j;
+CREATE INDEX ON pgtap_clicks (user_id, ts);
 SELECT personalize.create_dataset_group('pgtap');
 SELECT personalize.create_dataset('pgtap', 'interactions', 'pgtap_clicks', event_time => 'ts');
 SELECT personalize.create_solution('pgtap-up', 'pgtap', 'user-personalization', '{"factors": 4, "iterations": 3}');
