@@ -85,6 +85,7 @@ typedef struct FilterCompiler
 	StringInfoData excludes;	/* OR-ed EXCLUDE conditions */
 	StringInfoData active;		/* OR-ed conditions under which some INCLUDE applies */
 	bool		sql_form;
+	bool		uses_current_item;	/* compares with CurrentItem fields ($4) */
 } FilterCompiler;
 
 /* FilterAllocator over palloc (zeroed), for the parser. */
@@ -190,12 +191,48 @@ filter_placeholder(FilterCompiler *fc, const char *name)
 }
 
 /*
+ * Return SQL for a CurrentItem field: the value of that column in the
+ * items dataset's row of the current item ($4, the item whose related
+ * items are asked for), a time as epoch seconds; *type is the column's.
+ */
+static char *
+filter_current_item_sql(FilterCompiler *fc, const FilterValue *v, Oid *type)
+{
+	FilterRelation *rel = &fc->items;
+	char	   *column;
+	char	   *value;
+
+	if (!OidIsValid(rel->relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("filter \"%s\" uses CurrentItem but its dataset group has no items dataset", fc->name),
+				 errhint("Register one with personalize.create_dataset.")));
+	column = filter_column(rel, v->text, type);
+	if (column == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("field \"CurrentItem.%s\" at position %d of filter \"%s\" is not a column of %s",
+						v->text, v->position, fc->name, rel->name),
+				 errhint("Compare with a column of the registered items relation.")));
+	fc->uses_current_item = true;
+	value = psprintf("(SELECT ci.%s FROM %s ci WHERE %s)", quote_identifier(column), rel->name,
+					 filter_id_match(rel, "ci", rel->item_column, "$4"));
+	return filter_value_kind(*type) == VALUE_TIME ? psprintf("extract(epoch FROM %s)", value) : value;
+}
+
+/*
  * Return SQL for the value of a comparison: a quoted literal (a number is
- * checked as one) or a read of the filter values.
+ * checked as one), a read of the filter values or a CurrentItem field.
  */
 static char *
 filter_scalar_sql(FilterCompiler *fc, const FilterValue *v)
 {
+	if (v->kind == FILTER_VALUE_CURRENT_ITEM)
+	{
+		Oid			type;
+
+		return filter_current_item_sql(fc, v, &type);
+	}
 	if (v->kind == FILTER_VALUE_PLACEHOLDER)
 	{
 		filter_placeholder(fc, v->text);
@@ -226,6 +263,17 @@ filter_list_sql(FilterCompiler *fc, const FilterValue *values)
 		{
 			filter_placeholder(fc, v->text);
 			appendStringInfo(&sql, " || (SELECT personalize._filter_values($3, %s))", quote_literal_cstr(v->text));
+		}
+		else if (v->kind == FILTER_VALUE_CURRENT_ITEM)
+		{
+			Oid			type;
+			char	   *value = filter_current_item_sql(fc, v, &type);
+
+			/* the current item's values: an array's elements, or a |-separated text's */
+			if (filter_value_kind(type) == VALUE_ARRAY)
+				appendStringInfo(&sql, " || %s::text[]", value);
+			else
+				appendStringInfo(&sql, " || string_to_array(%s::text, '|')", value);
 		}
 		else
 			appendStringInfo(&literals, "%s%s", literals.len ? ", " : "", quote_literal_cstr(v->text));
@@ -623,6 +671,7 @@ FilterCompile(const char *name, const char *dataset_group, const char *expressio
 	result = palloc(sizeof(CompiledFilter));
 	result->name = pstrdup(name);
 	result->sql = sql.data;
+	result->uses_current_item = fc.uses_current_item;
 	return result;
 }
 
@@ -677,7 +726,7 @@ static int	filter_plan_count = 0;
 static SPIPlanPtr
 filter_plan(const char *sql)
 {
-	Oid			argtypes[3] = {TEXTARRAYOID, TEXTOID, JSONBOID};
+	Oid			argtypes[4] = {TEXTARRAYOID, TEXTOID, JSONBOID, TEXTOID};
 	FilterPlan *fp;
 	SPIPlanPtr	plan;
 
@@ -690,7 +739,7 @@ filter_plan(const char *sql)
 	 * values, and placeholder lists are scalar subqueries evaluated once per
 	 * execution.  Planning each batch (custom plans) cost more than running it.
 	 */
-	plan = SPI_prepare_cursor(sql, 3, argtypes, CURSOR_OPT_GENERIC_PLAN);
+	plan = SPI_prepare_cursor(sql, 4, argtypes, CURSOR_OPT_GENERIC_PLAN);
 	if (plan == NULL)
 		elog(ERROR, "could not prepare filter query: %s", SPI_result_code_string(SPI_result));
 	if (filter_plan_count >= FILTER_PLAN_CACHE_SIZE)
@@ -712,15 +761,20 @@ filter_plan(const char *sql)
  * with the caller's privileges.  The caller is connected to SPI.
  */
 int
-FilterApply(const CompiledFilter *filter, const char *user_id, Jsonb *values,
-			char **candidates, int n, char **passing)
+FilterApply(const CompiledFilter *filter, const char *user_id, const char *current_item,
+			Jsonb *values, char **candidates, int n, char **passing)
 {
-	Datum		args[3];
-	char		nulls[3] = {' ', ' ', ' '};
+	Datum		args[4];
+	char		nulls[4] = {' ', ' ', ' ', ' '};
 	Datum	   *elems = palloc(sizeof(Datum) * Max(n, 1));
 	int			rc;
 	int			count;
 
+	if (filter->uses_current_item && current_item == NULL && n > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("filter \"%s\" compares with CurrentItem fields, which only requests for related items have", filter->name),
+				 errhint("Use it with personalize.related_items or a RELATED_ITEMS campaign.")));
 	for (int i = 0; i < n; i++)
 		elems[i] = CStringGetTextDatum(candidates[i]);
 	args[0] = PointerGetDatum(construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT));
@@ -732,6 +786,10 @@ FilterApply(const CompiledFilter *filter, const char *user_id, Jsonb *values,
 		args[2] = JsonbPGetDatum(values);
 	else
 		nulls[2] = 'n';
+	if (current_item != NULL)
+		args[3] = CStringGetTextDatum(current_item);
+	else
+		nulls[3] = 'n';
 	rc = SPI_execute_plan(filter_plan(filter->sql), args, nulls, true, 0);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "could not run filter \"%s\": %s", filter->name, SPI_result_code_string(rc));
@@ -762,7 +820,7 @@ personalize_check_filter(PG_FUNCTION_ARGS)
 
 	SPI_connect();
 	filter = FilterCompile(name, group, expression, NULL, false);
-	(void) FilterApply(filter, NULL, NULL, none, 0, none);
+	(void) FilterApply(filter, NULL, NULL, NULL, none, 0, none);
 	sql = MemoryContextStrdup(caller_context, filter->sql);	/* SPI_finish frees SPI memory */
 	SPI_finish();
 	PG_RETURN_TEXT_P(cstring_to_text(sql));

@@ -21,20 +21,22 @@
 
 /*
  * A compiled filter: a query with parameters $1 text[] (candidate item ids,
- * in rank order), $2 text (the requesting user, or NULL) and $3 jsonb (the
- * filter values), returning the candidates that pass, in the same order.
+ * in rank order), $2 text (the requesting user, or NULL), $3 jsonb (the
+ * filter values) and $4 text (the current item of a related-items request,
+ * or NULL), returning the candidates that pass, in the same order.
  */
 typedef struct CompiledFilter
 {
 	char	   *name;
 	char	   *sql;
+	bool		uses_current_item;	/* needs $4 */
 } CompiledFilter;
 
 extern CompiledFilter *FilterCompile(const char *name, const char *dataset_group,
 									 const char *expression, Jsonb *values,
 									 bool check_values);
 extern CompiledFilter *FilterLoad(const char *name, const char *dataset_group, Jsonb *values);
-extern int	FilterApply(const CompiledFilter *filter, const char *user_id, Jsonb *values,
-						char **candidates, int n, char **passing);
+extern int	FilterApply(const CompiledFilter *filter, const char *user_id, const char *current_item,
+						Jsonb *values, char **candidates, int n, char **passing);
 
 #endif							/* PERSONALIZE_FILTER_H */

@@ -10,7 +10,7 @@
  *     and        := term (AND term)*
  *     term       := '(' or ')' | condition
  *     condition  := Dataset.FIELD ([NOT] IN '(' value (',' value)* ')' | op value)
- *     value      := "text" | 'text' | number | $PLACEHOLDER
+ *     value      := "text" | 'text' | number | $PLACEHOLDER | CurrentItem.FIELD
  *
  * Keywords are case-insensitive.  Datasets are Items, Interactions, Users,
  * CurrentItem and CurrentUser; CurrentUser only (and only it) in the IF
@@ -91,6 +91,21 @@ parse_error(Parser *p, const char *detail)
 	p->error->near = p->token.kind == TOK_END ? "end of expression" : p->token.text;
 	p->error->detail = detail;
 	longjmp(p->on_error, 1);
+}
+
+/* Compare the first n characters of a and b, ignoring ASCII case. */
+static int
+strncasecmp_ascii(const char *a, const char *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+	{
+		int			ca = tolower((unsigned char) a[i]);
+		int			cb = tolower((unsigned char) b[i]);
+
+		if (ca != cb || ca == '\0')
+			return ca - cb;
+	}
+	return 0;
 }
 
 static int
@@ -223,16 +238,24 @@ static FilterValue *
 parse_value(Parser *p)
 {
 	FilterValue *v = parse_alloc(p, sizeof(FilterValue));
+	const char *dot;
 
+	v->text = p->token.text;
+	v->position = p->token.position;
 	if (p->token.kind == TOK_STRING)
 		v->kind = FILTER_VALUE_STRING;
 	else if (p->token.kind == TOK_NUMBER)
 		v->kind = FILTER_VALUE_NUMBER;
 	else if (p->token.kind == TOK_PLACEHOLDER)
 		v->kind = FILTER_VALUE_PLACEHOLDER;
+	else if (p->token.kind == TOK_WORD && (dot = strchr(p->token.text, '.')) != NULL &&
+			 dot - p->token.text == 11 && strncasecmp_ascii(p->token.text, "CurrentItem", 11) == 0)
+	{
+		v->kind = FILTER_VALUE_CURRENT_ITEM;
+		v->text = (char *) dot + 1;
+	}
 	else
-		parse_error(p, "Expected a value: \"text\", a number or a $PLACEHOLDER.");
-	v->text = p->token.text;
+		parse_error(p, "Expected a value: \"text\", a number, a $PLACEHOLDER or CurrentItem.FIELD.");
 	parse_next(p);
 	return v;
 }
@@ -249,14 +272,8 @@ parse_value_list(Parser *p)
 	parse_next(p);
 	for (;;)
 	{
-		if (p->token.kind != TOK_STRING && p->token.kind != TOK_NUMBER && p->token.kind != TOK_PLACEHOLDER)
-			parse_error(p, "Expected a value: \"text\", a number or a $PLACEHOLDER.");
-		*tail = parse_alloc(p, sizeof(FilterValue));
-		(*tail)->kind = p->token.kind == TOK_STRING ? FILTER_VALUE_STRING
-			: p->token.kind == TOK_NUMBER ? FILTER_VALUE_NUMBER : FILTER_VALUE_PLACEHOLDER;
-		(*tail)->text = p->token.text;
+		*tail = parse_value(p);
 		tail = &(*tail)->next;
-		parse_next(p);
 		if (p->token.kind == TOK_RPAREN)
 			break;
 		if (p->token.kind != TOK_COMMA)

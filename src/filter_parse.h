@@ -36,13 +36,15 @@ typedef enum FilterValueKind
 {
 	FILTER_VALUE_STRING,		/* "text" or 'text' */
 	FILTER_VALUE_NUMBER,		/* 12.5, as written (not checked as a number) */
-	FILTER_VALUE_PLACEHOLDER	/* $NAME: text is the name without $ */
+	FILTER_VALUE_PLACEHOLDER,	/* $NAME: text is the name without $ */
+	FILTER_VALUE_CURRENT_ITEM	/* CurrentItem.FIELD: text is the field */
 } FilterValueKind;
 
 typedef struct FilterValue
 {
 	FilterValueKind kind;
 	char	   *text;
+	int			position;		/* 1-based */
 	struct FilterValue *next;
 } FilterValue;
 

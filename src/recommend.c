@@ -118,6 +118,7 @@ typedef struct Emitter
 	ReturnSetInfo *rsinfo;
 	const RequestFilter *rf;
 	const char *user_id;
+	const char *current_item;	/* of a related-items request, or NULL */
 	int			wanted;
 	int			emitted;
 	int			n;				/* buffered candidates */
@@ -134,6 +135,7 @@ emitter_init(Emitter *e, ReturnSetInfo *rsinfo, const RequestFilter *rf,
 	e->rsinfo = rsinfo;
 	e->rf = rf;
 	e->user_id = user_id;
+	e->current_item = NULL;
 	e->wanted = wanted;
 	e->emitted = 0;
 	e->n = 0;
@@ -158,7 +160,7 @@ emitter_flush(Emitter *e)
 
 	if (e->n == 0)
 		return;
-	n_pass = FilterApply(e->rf->filter, e->user_id, e->rf->values, e->ids, e->n, e->passing);
+	n_pass = FilterApply(e->rf->filter, e->user_id, e->current_item, e->rf->values, e->ids, e->n, e->passing);
 	for (int j = 0; j < e->n && p < n_pass && !emitter_full(e); j++)
 	{
 		if (strcmp(e->ids[j], e->passing[p]) != 0)
@@ -299,6 +301,7 @@ put_related(Emitter *e, const CampaignTarget *target, const char *item_id)
 	int32		item = IdMapLookup(&lm->items, item_id);
 	float	   *fill = palloc(sizeof(float) * Max(model->n_items, 1));
 
+	e->current_item = item_id;	/* for filters comparing with CurrentItem fields */
 	RecipeScorePopularity(model, fill);
 	if (item >= 0)
 	{
@@ -696,7 +699,7 @@ put_ranked(ReturnSetInfo *rsinfo, const CampaignTarget *target, const RequestFil
 
 		for (int j = 0; j < n_items; j++)
 			ids[j] = items[j].id;
-		n_pass = FilterApply(rf->filter, user_id, rf->values, ids, n_items, passing);
+		n_pass = FilterApply(rf->filter, user_id, NULL, rf->values, ids, n_items, passing);
 		for (int j = 0; j < n_items && p < n_pass; j++)
 			if (strcmp(items[j].id, passing[p]) == 0)
 			{

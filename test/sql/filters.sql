@@ -57,6 +57,19 @@ SELECT bool_and('t1' = ANY (i.tags) OR i.genre NOT IN ('Comedy', 'Drama')) AS ar
 -- related items and personalized ranking take filters too
 SELECT bool_and(i.price < 12) AS related_filtered
   FROM personalize.related_items('shop3-sims', 'c00', 5, filter => 'cheap', filter_values => '{"MAX": 12}') r JOIN shop_items i USING (item_id);
+-- CurrentItem fields compare with the item whose related items are asked
+-- for: cheaper than c15 (price 15), of c10's genre (Comedy)
+SELECT personalize.create_filter('cheaper', 'shop3', 'INCLUDE ItemID WHERE Items.PRICE < CurrentItem.PRICE');
+SELECT personalize.create_filter('same-genre', 'shop3', 'INCLUDE ItemID WHERE Items.GENRE IN (CurrentItem.GENRE)');
+SELECT count(*) AS results, bool_and(i.price < 15) AS all_cheaper
+  FROM personalize.related_items('shop3-sims', 'c15', 5, filter => 'cheaper') r JOIN shop_items i USING (item_id);
+SELECT count(*) AS results, bool_and(i.genre = 'Comedy') AS all_comedies
+  FROM personalize.related_items('shop3-sims', 'c10', 5, filter => 'same-genre') r JOIN shop_items i USING (item_id);
+-- the same through recommend on the RELATED_ITEMS campaign
+SELECT count(*) AS results, bool_and(i.genre = 'Comedy') AS all_comedies
+  FROM personalize.recommend('shop3-sims', item_id => 'c10', num_results => 5, filter => 'same-genre') r JOIN shop_items i USING (item_id);
+-- a request without a current item cannot use them
+SELECT * FROM personalize.recommend('shop3', '3', 5, filter => 'cheaper');
 SELECT item_id FROM personalize.personalized_rank('shop3', '3', ARRAY['c01', 'c11', 'c21', 'nope'],
 	filter => 'genre', filter_values => '{"GENRES": ["Comedy"]}');
 
@@ -81,7 +94,8 @@ SELECT personalize.create_filter('bad', 'shop3', 'INCLUDE ItemID WHERE Items.GEN
 SELECT personalize.create_filter('bad', 'shop3', 'INCLUDE ItemID WHERE Items.COLOUR IN ("red")');
 SELECT personalize.create_filter('bad', 'shop3', 'INCLUDE ItemID WHERE Items.PRICE ~ 3');
 SELECT personalize.create_filter('bad', 'shop3', 'KEEP ItemID WHERE Items.PRICE < 3');
-SELECT personalize.create_filter('bad', 'shop3', 'INCLUDE ItemID WHERE Items.PRICE < CurrentItem.PRICE');
+SELECT personalize.create_filter('bad', 'shop3', 'INCLUDE ItemID WHERE Items.PRICE < CurrentItem.SHOE_SIZE');
+SELECT personalize.create_filter('bad', 'shop3', 'INCLUDE ItemID WHERE Items.PRICE < Users.AGE');
 SELECT personalize.create_filter('bad', 'shop3', 'INCLUDE ItemID WHERE Items.PRICE < 3 IF CurrentUser.AGE > 3');
 -- errors found by planning the compiled query (its text is internal: show SQLSTATE and message)
 DO $$ BEGIN

@@ -67,6 +67,7 @@ my %seeds = (
 		'EXCLUDE ItemID WHERE Interactions.EVENT_VALUE > 3',
 		'INCLUDE ItemID WHERE Items.GENRE = "Comedy" | EXCLUDE ItemID WHERE Items.PRICE != 7',
 		'INCLUDE ItemID WHERE Items.PRICE < 10 IF CurrentUser.AGE >= 40',
+		'INCLUDE ItemID WHERE Items.PRICE < CurrentItem.PRICE AND Items.GENRE IN (CurrentItem.GENRE)',
 		'EXCLUDE ItemID WHERE Items.GENRE IN ("Comedy") IF CurrentUser.AGE < $ADULT AND CurrentUser.SEGMENT IN ("S1")',
 		q{INCLUDE WHERE items.price < $MAX::numeric AND items.in_stock},
 		q{EXCLUDE WHERE interactions.event_type = 'purchase'},
