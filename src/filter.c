@@ -402,10 +402,20 @@ filter_condition_sql(FilterCompiler *fc, const FilterNode *node)
 	if (rel == &fc->users)
 		return psprintf("EXISTS (SELECT 1 FROM %s cu WHERE %s AND %s)",
 						rel->name, filter_id_match(rel, "cu", rel->user_column, "$2"), condition);
-	/* an interactions condition holds when one of the user's events with the item meets it */
-	return psprintf("EXISTS (SELECT 1 FROM %s i WHERE %s AND %s AND %s)",
-					rel->name, filter_id_match(rel, "i", rel->user_column, "$2"),
-					filter_id_match(rel, "i", rel->item_column, "c.id"), condition);
+	/*
+	 * An interactions condition holds when one of the user's latest events
+	 * of its type (personalize.filter_interactions per event type, as in
+	 * Personalize) is with the item and meets it.  Uncorrelated with the
+	 * candidate, the subquery runs once per batch as a hashed subplan.
+	 */
+	return psprintf("(c.id IN (SELECT i.%s::text FROM (SELECT r.*, row_number() OVER (%s ORDER BY r.%s DESC) "
+					"AS personalize_recent FROM %s r WHERE %s) i WHERE i.personalize_recent <= %d AND %s))",
+					quote_identifier(rel->item_column),
+					rel->event_type_column
+					? psprintf("PARTITION BY lower(r.%s::text)", quote_identifier(rel->event_type_column)) : "",
+					quote_identifier(rel->time_column), rel->name,
+					filter_id_match(rel, "r", rel->user_column, "$2"),
+					personalize_filter_interactions, condition);
 }
 
 /*

@@ -25,6 +25,7 @@
 int			personalize_min_interactions = 1000;
 int			personalize_min_users = 25;
 int			personalize_max_history = 100;
+int			personalize_filter_interactions = 100;
 int			personalize_max_results = 500;
 int			personalize_training_memory_kb = 2 * 1024 * 1024;
 int			personalize_ease_max_items = 10000;
@@ -52,6 +53,12 @@ GucInit(void)
 							"recommend() folds the user's latest interactions, up to this many, into the model.",
 							&personalize_max_history,
 							100, 1, 10000,
+							PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("personalize.filter_interactions",
+							"Most recent interactions per event type a filter's Interactions conditions look at",
+							"As in Amazon Personalize, a filter considers each user's latest interactions of each event type, up to this many.",
+							&personalize_filter_interactions,
+							100, 1, 100000,
 							PGC_USERSET, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("personalize.max_results",
 							"Largest num_results a runtime function accepts",

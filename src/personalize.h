@@ -24,6 +24,7 @@
 extern int	personalize_min_interactions;
 extern int	personalize_min_users;
 extern int	personalize_max_history;
+extern int	personalize_filter_interactions;
 extern int	personalize_max_results;
 extern int	personalize_training_memory_kb;
 extern int	personalize_ease_max_items;

@@ -140,6 +140,16 @@ SELECT personalize.create_filter('bad', 'shop3', 'INCLUDE ItemID WHERE CurrentUs
 SELECT personalize.create_filter('bad', 'shop3', 'INCLUDE ItemID WHERE Items.PRICE < 3 IF CurrentUser.SHOE_SIZE > 3');
 SELECT personalize.create_filter('bad', 'shop3', 'INCLUDE ItemID WHERE Items.PRICE < 3 IF');
 
+-- Interactions conditions look at each user's latest events of each type,
+-- personalize.filter_interactions of them (100, as in Personalize): user 3
+-- bought c19 (latest, above), c08 and, long before, c21; with 1, only c19
+-- counts, so c08 and c21 pass
+INSERT INTO shop_events VALUES (3, 'c21', 1, 'Purchase');
+SELECT array_agg(item_id ORDER BY item_id) FROM personalize.personalized_rank('shop3', '3', ARRAY['c21', 'c08', 'c11'], filter => 'not-bought');
+SET personalize.filter_interactions = 1;
+SELECT array_agg(item_id ORDER BY item_id) FROM personalize.personalized_rank('shop3', '3', ARRAY['c21', 'c08', 'c11'], filter => 'not-bought');
+RESET personalize.filter_interactions;
+
 SELECT personalize.drop_filter('tagged');
 SELECT personalize.drop_filter('tagged');
 SELECT personalize.drop_campaign(name) FROM personalize.campaigns WHERE name LIKE 'shop3%' ORDER BY name;
