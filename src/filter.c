@@ -766,9 +766,10 @@ filter_plan(const char *sql)
 }
 
 /*
- * Run the filter over n candidates (in rank order) for user_id (or NULL);
- * write the passing ones to passing (in order) and return how many.  Runs
- * with the caller's privileges.  The caller is connected to SPI.
+ * Run the filter over n candidates (in rank order) for user_id (or NULL)
+ * and current_item (the item of a related-items request, or NULL); write
+ * the passing ones to passing (in order) and return how many.  Runs with
+ * the caller's privileges.  The caller is connected to SPI.
  */
 int
 FilterApply(const CompiledFilter *filter, const char *user_id, const char *current_item,

@@ -32,7 +32,7 @@ record() {	# figure value reference
 	local ratio=""
 	[[ -n "$3" ]] && ratio=$(awk -v a="$2" -v b="$3" 'BEGIN { if (b > 0) printf "%.2f", a / b }')
 	echo "$1,$2,$3,$ratio" >> "$csv"
-	rows+=("$(printf '%-58s %12s %12s %8s' "$1" "$2" "$3" "$ratio")")
+	rows+=("$(printf '%-72s %12s %12s %8s' "$1" "$2" "$3" "$ratio")")
 }
 # median and p99 latency (ms) of a pgbench script, one client
 latency() {	# script-file seconds
@@ -84,7 +84,10 @@ record "synthetic: generate data, s" "$(awk -v s="$start" -v e="$(date +%s.%N)" 
 n=$(psql_b -At -c "SELECT count(*) FROM bench_ratings")
 record "synthetic: interactions" "$n" ""
 psql_b -c "SELECT personalize.create_dataset_group('synthetic')" \
-	-c "SELECT personalize.create_dataset('synthetic', 'interactions', 'bench_ratings', event_time => 'ts')" >/dev/null
+	-c "SELECT personalize.create_dataset('synthetic', 'interactions', 'bench_ratings', event_time => 'ts')" \
+	-c "SELECT personalize.create_dataset('synthetic', 'items', 'bench_items', metadata => ARRAY['category'])" \
+	-c "SELECT personalize.create_filter('category', 'synthetic', 'INCLUDE ItemID WHERE Items.CATEGORY IN (\$C)')" \
+	-c "SELECT personalize.create_filter('not-recent', 'synthetic', 'EXCLUDE ItemID WHERE Interactions.TS > 1400000000')" >/dev/null
 for recipe in popularity-count user-personalization sims; do
 	record "synthetic: train $recipe (split + full), s" "$(train synthetic "syn-$recipe" "$recipe")" ""
 done
@@ -93,6 +96,10 @@ psql_b -c "SELECT personalize.create_campaign('syn', (SELECT max(id) FROM person
 
 echo "\\set u random(1, $users)
 SELECT * FROM personalize.recommend('syn', :u::text, 25);" > "$WORKDIR/rec.sql"
+echo "\\set u random(1, $users)
+SELECT * FROM personalize.recommend('syn', :u::text, 25, filter => 'category', filter_values => '{\"C\": \"3\"}');" > "$WORKDIR/rec_category.sql"
+echo "\\set u random(1, $users)
+SELECT * FROM personalize.recommend('syn', :u::text, 25, filter => 'not-recent');" > "$WORKDIR/rec_interactions.sql"
 echo "\\set i random(0, $((items / 10)))
 SELECT * FROM personalize.related_items('syn-sims', :i::text, 25);" > "$WORKDIR/rel.sql"
 echo "\\set u random(1, $users)
@@ -102,10 +109,14 @@ read -r pk_med pk_p99 <<< "$(latency "$WORKDIR/pk.sql" 5)"
 read -r rec_med rec_p99 <<< "$(latency "$WORKDIR/rec.sql" 10)"
 read -r rel_med rel_p99 <<< "$(latency "$WORKDIR/rel.sql" 5)"
 read -r rank_med rank_p99 <<< "$(latency "$WORKDIR/rank.sql" 5)"
+read -r cat_med cat_p99 <<< "$(latency "$WORKDIR/rec_category.sql" 5)"
+read -r int_med int_p99 <<< "$(latency "$WORKDIR/rec_interactions.sql" 5)"
 record "recommend(25) median latency, ms (ref: PK lookup)" "$rec_med" "$pk_med"
 record "recommend(25) p99 latency, ms (ref: PK lookup)" "$rec_p99" "$pk_p99"
 record "related_items(25) median latency, ms (ref: PK lookup)" "$rel_med" "$pk_med"
 record "personalized_rank(100) median latency, ms (ref: PK lookup)" "$rank_med" "$pk_med"
+record "recommend(25), 10% category filter, median ms (ref: unfiltered)" "$cat_med" "$rec_med"
+record "recommend(25), Interactions EXCLUDE filter, median ms (ref: unfiltered)" "$int_med" "$rec_med"
 pk_tps=$(throughput "$WORKDIR/pk.sql" 5 8)
 rec_tps=$(throughput "$WORKDIR/rec.sql" 10 8)
 record "recommend(25) tps, 8 clients (ref: PK lookup)" "$rec_tps" "$pk_tps"

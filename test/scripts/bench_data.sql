@@ -23,3 +23,10 @@ SELECT u,
                                   * cos(2 * pi() * pg_temp.draw(u, 0, 5)) - 0.405)))::int)) j;
 CREATE INDEX ON bench_ratings (user_id, ts);
 ANALYZE bench_ratings;
+
+-- Items with a category holding 10% of the catalogue, spread evenly over
+-- the taste clusters (for the filter figures).
+CREATE UNLOGGED TABLE bench_items AS
+SELECT i AS item_id, (i % 10)::text AS category FROM generate_series(0, :items - 1) i;
+ALTER TABLE bench_items ADD PRIMARY KEY (item_id);
+ANALYZE bench_items;
