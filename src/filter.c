@@ -374,7 +374,11 @@ filter_condition_sql(FilterCompiler *fc, const FilterNode *node)
 		else if (kind == VALUE_NUMBER)
 			condition = psprintf("(%s::numeric = ANY (%s::numeric[]))", target, list);
 		else
-			condition = psprintf("(string_to_array(%s::text, '|') && %s)", target, list);
+		{
+			/* a |-separated value matches when any part is listed; split only those */
+			condition = psprintf("(%s::text = ANY (%s) OR (strpos(%s::text, '|') > 0 AND string_to_array(%s::text, '|') && %s))",
+								 target, list, target, target, list);
+		}
 		if (node->op == FILTER_OP_NOT_IN)
 			condition = psprintf("NOT coalesce(%s, false)", condition);
 	}
