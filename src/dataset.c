@@ -370,6 +370,20 @@ id_fits_type(const char *id, Oid type)
 }
 
 /*
+ * Can id be an int8 value?  If so, set *value.  (Compiled filters pass
+ * candidate ids in both forms, so that integer id columns join without a
+ * cast per row.)
+ */
+bool
+DatasetIdAsInt64(const char *id, int64 *value)
+{
+	if (!id_fits_type(id, INT8OID))
+		return false;
+	*value = pg_strtoint64(id);
+	return true;
+}
+
+/*
  * Warn (once per session and relation: history plans are made once) when
  * no index of the interactions relation starts with its user column, since
  * then every request scans the whole relation for the user's history.

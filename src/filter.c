@@ -53,6 +53,7 @@
 #include "utils/rel.h"
 #include "utils/typcache.h"
 
+#include "dataset.h"
 #include "filter.h"
 #include "filter_parse.h"
 #include "personalize.h"
@@ -112,6 +113,9 @@ filter_id_match(const FilterRelation *rel, const char *alias, const char *column
 		case INT2OID:
 		case INT4OID:
 		case INT8OID:
+			/* candidates come converted already ($5, c.id_int): no cast per row */
+			if (strcmp(id, "c.id") == 0)
+				return psprintf("%s.%s = c.id_int", alias, col);
 			return psprintf("%s.%s = (CASE WHEN %s ~ '^-?[0-9]{1,18}$' THEN %s::int8 END)",
 							alias, col, id, id);
 		case TEXTOID:
@@ -662,7 +666,7 @@ FilterCompile(const char *name, const char *dataset_group, const char *expressio
 	}
 
 	initStringInfo(&sql);
-	appendStringInfoString(&sql, "SELECT c.id FROM unnest($1::text[]) WITH ORDINALITY AS c(id, ord)");
+	appendStringInfoString(&sql, "SELECT c.id FROM unnest($1::text[], $5::int8[]) WITH ORDINALITY AS c(id, id_int, ord)");
 	if (fc.uses_items && OidIsValid(fc.items.relid))
 		appendStringInfo(&sql, " LEFT JOIN %s AS items ON %s",
 						 fc.items.name, filter_id_match(&fc.items, "items", fc.items.item_column, "c.id"));
@@ -740,7 +744,7 @@ static int	filter_plan_count = 0;
 static SPIPlanPtr
 filter_plan(const char *sql)
 {
-	Oid			argtypes[4] = {TEXTARRAYOID, TEXTOID, JSONBOID, TEXTOID};
+	Oid			argtypes[5] = {TEXTARRAYOID, TEXTOID, JSONBOID, TEXTOID, INT8ARRAYOID};
 	FilterPlan *fp;
 	SPIPlanPtr	plan;
 
@@ -753,7 +757,7 @@ filter_plan(const char *sql)
 	 * values, and placeholder lists are scalar subqueries evaluated once per
 	 * execution.  Planning each batch (custom plans) cost more than running it.
 	 */
-	plan = SPI_prepare_cursor(sql, 4, argtypes, CURSOR_OPT_GENERIC_PLAN);
+	plan = SPI_prepare_cursor(sql, 5, argtypes, CURSOR_OPT_GENERIC_PLAN);
 	if (plan == NULL)
 		elog(ERROR, "could not prepare filter query: %s", SPI_result_code_string(SPI_result));
 	if (filter_plan_count >= FILTER_PLAN_CACHE_SIZE)
@@ -779,9 +783,13 @@ int
 FilterApply(const CompiledFilter *filter, const char *user_id, const char *current_item,
 			Jsonb *values, char **candidates, int n, char **passing)
 {
-	Datum		args[4];
-	char		nulls[4] = {' ', ' ', ' ', ' '};
+	Datum		args[5];
+	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
 	Datum	   *elems = palloc(sizeof(Datum) * Max(n, 1));
+	Datum	   *ints = palloc(sizeof(Datum) * Max(n, 1));
+	bool	   *int_nulls = palloc(sizeof(bool) * Max(n, 1));
+	int			dims[1] = {n};
+	int			lbs[1] = {1};
 	int			rc;
 	int			count;
 
@@ -791,8 +799,18 @@ FilterApply(const CompiledFilter *filter, const char *user_id, const char *curre
 				 errmsg("filter \"%s\" compares with CurrentItem fields, which only requests for related items have", filter->name),
 				 errhint("Use it with personalize.related_items or a RELATED_ITEMS campaign.")));
 	for (int i = 0; i < n; i++)
+	{
+		int64		value;
+
 		elems[i] = CStringGetTextDatum(candidates[i]);
+		int_nulls[i] = !DatasetIdAsInt64(candidates[i], &value);
+		ints[i] = Int64GetDatum(int_nulls[i] ? 0 : value);
+	}
 	args[0] = PointerGetDatum(construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT));
+	/* the same ids as int8 (NULL where one cannot be), for integer id columns */
+	args[4] = PointerGetDatum(n == 0 ? construct_empty_array(INT8OID)
+							  : construct_md_array(ints, int_nulls, 1, dims, lbs, INT8OID, 8,
+												   FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 	if (user_id != NULL)
 		args[1] = CStringGetTextDatum(user_id);
 	else

@@ -22,8 +22,9 @@
 /*
  * A compiled filter: a query with parameters $1 text[] (candidate item ids,
  * in rank order), $2 text (the requesting user, or NULL), $3 jsonb (the
- * filter values) and $4 text (the current item of a related-items request,
- * or NULL), returning the candidates that pass, in the same order.
+ * filter values), $4 text (the current item of a related-items request,
+ * or NULL) and $5 int8[] (the candidates as integers, NULL where one cannot
+ * be), returning the candidates that pass, in the same order.
  */
 typedef struct CompiledFilter
 {
