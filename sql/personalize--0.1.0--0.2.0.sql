@@ -5,7 +5,8 @@
  * write only the rows of objects whose owner it is a member of), filters
  * on batch inference jobs, batch jobs of PERSONALIZED_RANKING versions,
  * solution_metrics / describe_recommender callable without catalog grants,
- * ownership checked before row locks, and _filter_values in C.
+ * ownership checked before row locks, _filter_values in C, and filters on
+ * user_segment.
  */
 
 \echo Use "ALTER EXTENSION personalize UPDATE TO '0.2.0'" to load this file. \quit
@@ -478,3 +479,16 @@ CREATE OR REPLACE FUNCTION @extschema@._filter_values(filter_values jsonb, name 
 RETURNS text[]
 AS 'MODULE_PATHNAME', 'personalize_filter_values'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+-- ---------------------------------------------------------------------------
+-- user_segment takes filters of INCLUDE|EXCLUDE UserID expressions.
+-- ---------------------------------------------------------------------------
+
+DROP FUNCTION @extschema@.user_segment(text, text, integer);
+CREATE FUNCTION @extschema@.user_segment(campaign text, item_id text, num_users integer DEFAULT 25,
+	filter text DEFAULT NULL, filter_values jsonb DEFAULT NULL)
+RETURNS TABLE(user_id text, score float8)
+AS 'MODULE_PATHNAME', 'personalize_user_segment'
+LANGUAGE C STABLE PARALLEL SAFE ROWS 25 COST 1000;
+COMMENT ON FUNCTION @extschema@.user_segment(text, text, integer, text, jsonb) IS
+	'the users of a USER_SEGMENTATION campaign most likely to interact with an item, best first, scored by affinity; filter: INCLUDE|EXCLUDE UserID expressions';

@@ -1130,12 +1130,13 @@ LANGUAGE C STABLE PARALLEL SAFE ROWS 25 COST 1000;
 COMMENT ON FUNCTION @extschema@.related_items(text, text, integer, text, jsonb) IS
 	'items related to an item from a RELATED_ITEMS campaign, best first; popular items fill the rest and answer for unknown items';
 
-CREATE FUNCTION @extschema@.user_segment(campaign text, item_id text, num_users integer DEFAULT 25)
+CREATE FUNCTION @extschema@.user_segment(campaign text, item_id text, num_users integer DEFAULT 25,
+	filter text DEFAULT NULL, filter_values jsonb DEFAULT NULL)
 RETURNS TABLE(user_id text, score float8)
 AS 'MODULE_PATHNAME', 'personalize_user_segment'
 LANGUAGE C STABLE PARALLEL SAFE ROWS 25 COST 1000;
-COMMENT ON FUNCTION @extschema@.user_segment(text, text, integer) IS
-	'the users of a USER_SEGMENTATION campaign most likely to interact with an item, best first, scored by affinity';
+COMMENT ON FUNCTION @extschema@.user_segment(text, text, integer, text, jsonb) IS
+	'the users of a USER_SEGMENTATION campaign most likely to interact with an item, best first, scored by affinity; filter: INCLUDE|EXCLUDE UserID expressions';
 
 CREATE FUNCTION @extschema@.personalized_rank(campaign text, user_id text, items text[],
 	filter text DEFAULT NULL, filter_values jsonb DEFAULT NULL, context jsonb DEFAULT NULL)

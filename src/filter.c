@@ -87,6 +87,7 @@ typedef struct FilterCompiler
 	StringInfoData active;		/* OR-ed conditions under which some INCLUDE applies */
 	bool		sql_form;
 	bool		uses_current_item;	/* compares with CurrentItem fields ($4) */
+	bool		for_users;		/* UserID expressions: the candidates are users */
 } FilterCompiler;
 
 /* FilterAllocator over palloc (zeroed), for the parser. */
@@ -329,8 +330,14 @@ filter_condition_sql(FilterCompiler *fc, const FilterNode *node)
 		rel = &fc->items;
 	else if (pg_strcasecmp(dataset, "Interactions") == 0)
 		rel = &fc->interactions;
-	else if (pg_strcasecmp(dataset, "CurrentUser") == 0)
-		rel = &fc->users;		/* the parser allows it only in IF */
+	else if (pg_strcasecmp(dataset, "CurrentUser") == 0 ||
+			 (fc->for_users && pg_strcasecmp(dataset, "Users") == 0))
+		rel = &fc->users;		/* the parser allows these only in IF, or UserID expressions */
+	else if (pg_strcasecmp(dataset, "Users") == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("Users fields at position %d of filter \"%s\" filter users, not items", node->position, fc->name),
+				 errhint("Write INCLUDE|EXCLUDE UserID WHERE Users.FIELD ... for user_segment, IF CurrentUser.FIELD ... for the requesting user, or an SQL predicate over the users alias.")));
 	else
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
@@ -363,7 +370,7 @@ filter_condition_sql(FilterCompiler *fc, const FilterNode *node)
 						node->field_text, node->position, fc->name, rel->name),
 				 errhint("Filter on a column of the registered %s relation.",
 						 rel == &fc->items ? "items" : rel == &fc->users ? "users" : "interactions")));
-	target = psprintf("%s.%s", rel == &fc->items ? "items" : rel == &fc->users ? "cu" : "i",
+	target = psprintf("%s.%s", rel == &fc->items ? "items" : rel != &fc->users ? "i" : fc->for_users ? "users" : "cu",
 					  quote_identifier(column));
 	kind = filter_value_kind(type);
 
@@ -406,6 +413,9 @@ filter_condition_sql(FilterCompiler *fc, const FilterNode *node)
 		fc->uses_items = true;
 		return condition;
 	}
+	/* a Users condition of a UserID expression is on the candidate user's row */
+	if (rel == &fc->users && fc->for_users)
+		return condition;
 	/* a CurrentUser condition holds when the requesting user's row meets it */
 	if (rel == &fc->users)
 		return psprintf("EXISTS (SELECT 1 FROM %s cu WHERE %s AND %s)",
@@ -650,8 +660,14 @@ FilterCompile(const char *name, const char *dataset_group, const char *expressio
 						 "chained with |, or INCLUDE|EXCLUDE WHERE <SQL predicate>.")));
 	filter_load_relations(&fc, dataset_group);
 
+	fc.for_users = exprs->users;
 	for (FilterExpr *e = exprs; e != NULL; e = e->next)
 	{
+		if (e->users != fc.for_users || (fc.for_users && e->sql != NULL))
+			ereport(ERROR,
+					(errcode(ERRCODE_SYNTAX_ERROR),
+					 errmsg("filter \"%s\" mixes expressions on users and on items", name),
+					 errhint("A filter is either INCLUDE|EXCLUDE UserID expressions (for user_segment) or ItemID and SQL predicate expressions.")));
 		fc.placeholders = NIL;
 		if (e->sql != NULL)
 			filter_sql_predicate(&fc, e->include, e->sql);
@@ -673,6 +689,10 @@ FilterCompile(const char *name, const char *dataset_group, const char *expressio
 	if (fc.sql_form && OidIsValid(fc.users.relid))
 		appendStringInfo(&sql, " LEFT JOIN %s AS users ON %s",
 						 fc.users.name, filter_id_match(&fc.users, "users", fc.users.user_column, "$2"));
+	/* a filter on users: the candidates are users, joined to their rows */
+	if (fc.for_users)
+		appendStringInfo(&sql, " LEFT JOIN %s AS users ON %s",
+						 fc.users.name, filter_id_match(&fc.users, "users", fc.users.user_column, "c.id"));
 	if (fc.sql_form && OidIsValid(fc.interactions.relid))
 		appendStringInfo(&sql, " LEFT JOIN LATERAL (SELECT * FROM %s x WHERE %s AND %s "
 						 "ORDER BY x.%s DESC LIMIT 1) AS interactions ON true",
@@ -690,6 +710,7 @@ FilterCompile(const char *name, const char *dataset_group, const char *expressio
 	result->name = pstrdup(name);
 	result->sql = sql.data;
 	result->uses_current_item = fc.uses_current_item;
+	result->for_users = fc.for_users;
 	return result;
 }
 

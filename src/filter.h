@@ -31,6 +31,7 @@ typedef struct CompiledFilter
 	char	   *name;
 	char	   *sql;
 	bool		uses_current_item;	/* needs $4 */
+	bool		for_users;		/* candidates are user ids (user_segment) */
 } CompiledFilter;
 
 extern CompiledFilter *FilterCompile(const char *name, const char *dataset_group,

@@ -5,6 +5,7 @@
  *	  expressions.
  *
  *     expression := (INCLUDE|EXCLUDE) ItemID WHERE or [IF and] ['|' expression]
+ *                 | (INCLUDE|EXCLUDE) UserID WHERE or ['|' expression]
  *                 | (INCLUDE|EXCLUDE) WHERE <SQL predicate: the rest of the text>
  *     or         := and (OR and)*
  *     and        := term (AND term)*
@@ -12,9 +13,9 @@
  *     condition  := Dataset.FIELD ([NOT] IN '(' value (',' value)* ')' | op value)
  *     value      := "text" | 'text' | number | $PLACEHOLDER | CurrentItem.FIELD
  *
- * Keywords are case-insensitive.  Datasets are Items, Interactions, Users,
- * CurrentItem and CurrentUser; CurrentUser only (and only it) in the IF
- * part.  Whether a dataset is registered, a field a column and a number a
+ * Keywords are case-insensitive.  ItemID expressions filter items on Items
+ * and Interactions fields, CurrentUser (only, and only there) in the IF
+ * part; UserID expressions filter users (segments) on Users fields.  Whether a dataset is registered, a field a column and a number a
  * number is for filter.c to say, which knows the relations.
  *
  * Plain C, no PostgreSQL API: it builds standalone for fuzzing.  A syntax
@@ -63,6 +64,7 @@ typedef struct Parser
 	int			offset;			/* where the next token starts */
 	int			depth;			/* of parentheses */
 	bool		in_if;			/* parsing the IF part */
+	bool		users;			/* parsing a UserID expression */
 	FilterSyntaxError *error;
 	jmp_buf		on_error;
 } Parser;
@@ -298,7 +300,12 @@ parse_condition(Parser *p)
 	node->position = p->token.position;
 	node->dataset = parse_strndup(p, p->token.text, dot - p->token.text);
 	node->field = dot + 1;
-	if (p->in_if)
+	if (p->users)
+	{
+		if (ascii_strcasecmp(node->dataset, "Users") != 0)
+			parse_error(p, "UserID expressions filter on Users fields, e.g. Users.AGE > 18.");
+	}
+	else if (p->in_if)
 	{
 		if (ascii_strcasecmp(node->dataset, "CurrentUser") != 0)
 			parse_error(p, "IF conditions are on CurrentUser fields, e.g. IF CurrentUser.AGE > 18.");
@@ -448,10 +455,16 @@ FilterParse(const char *text, const FilterAllocator *allocator, FilterSyntaxErro
 			e->sql = text + p.token.position - 1;
 			break;
 		}
-		parse_expect(&p, "ItemID", "Expected ItemID (or WHERE for an SQL predicate).");
+		if (parse_is(&p, "UserID"))
+			e->users = true;
+		else if (!parse_is(&p, "ItemID"))
+			parse_error(&p, "Expected ItemID (or WHERE for an SQL predicate).");
+		parse_next(&p);
 		parse_expect(&p, "WHERE", "Expected WHERE.");
+		p.users = e->users;
 		e->where = parse_or(&p);
-		if (parse_is(&p, "IF"))
+		p.users = false;
+		if (!e->users && parse_is(&p, "IF"))
 		{
 			parse_next(&p);
 			p.in_if = true;

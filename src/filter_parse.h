@@ -91,6 +91,7 @@ typedef struct FilterNode
 typedef struct FilterExpr
 {
 	bool		include;
+	bool		users;			/* INCLUDE|EXCLUDE UserID: filters users (segments) */
 	/* the SQL predicate form, INCLUDE|EXCLUDE WHERE <the rest of the text> */
 	const char *sql;			/* points into the parsed text; NULL otherwise */
 	FilterNode *where;			/* the Personalize syntax form */

@@ -71,7 +71,7 @@ typedef struct RequestFilter
  */
 static void
 load_request_filter(FunctionCallInfo fcinfo, int filter_arg, const CampaignTarget *target,
-					RequestFilter *rf)
+					RequestFilter *rf, bool for_users)
 {
 	rf->filter = NULL;
 	rf->values = PG_ARGISNULL(filter_arg + 1) ? NULL : PG_GETARG_JSONB_P(filter_arg + 1);
@@ -90,6 +90,14 @@ load_request_filter(FunctionCallInfo fcinfo, int filter_arg, const CampaignTarge
 		return;
 	}
 	rf->filter = FilterLoad(text_to_cstring(PG_GETARG_TEXT_PP(filter_arg)), target->dataset_group, rf->values);
+	if (rf->filter->for_users != for_users)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("filter \"%s\" filters %s, not %s", rf->filter->name,
+						rf->filter->for_users ? "users" : "items", for_users ? "users" : "items"),
+				 errhint(rf->filter->for_users
+						 ? "Filters of UserID expressions apply to personalize.user_segment."
+						 : "user_segment takes filters of INCLUDE|EXCLUDE UserID expressions.")));
 }
 
 /*
@@ -202,14 +210,13 @@ emitter_add(Emitter *e, const char *id, double score)
 typedef double (*ScoreMap) (float raw, int32 item, const void *arg);
 
 /*
- * Offer the catalogue in decreasing order of scores (items at -Infinity
- * are skipped), in batches that grow while a filter keeps rejecting, until
- * the request is full or the catalogue exhausted.  Consumes scores.
+ * Offer the n ids in decreasing order of scores (ids at -Infinity are
+ * skipped), in batches sized to what a filter lets through, until the
+ * request is full or the ids exhausted.  Consumes scores.
  */
 static void
-emit_ranked(Emitter *e, float *scores, const LoadedModel *lm, ScoreMap map, const void *arg)
+emit_ranked_ids(Emitter *e, float *scores, int32 n_items, char **ids, ScoreMap map, const void *arg)
 {
-	int32		n_items = lm->model.n_items;
 	int			batch = e->rf->filter ? Max(e->wanted * 4, 64) : e->wanted;
 	int			offered = 0;
 	int32	   *top = palloc(sizeof(int32) * Max(Min(batch, n_items), 1));
@@ -226,7 +233,7 @@ emit_ranked(Emitter *e, float *scores, const LoadedModel *lm, ScoreMap map, cons
 		if (n_top == 0)
 			break;
 		for (int r = 0; r < n_top; r++)
-			emitter_add(e, lm->items.ids[top[r]], map(scores[top[r]], top[r], arg));
+			emitter_add(e, ids[top[r]], map(scores[top[r]], top[r], arg));
 		for (int r = 0; r < n_top; r++)
 			scores[top[r]] = -INFINITY;
 		offered += n_top;
@@ -245,6 +252,13 @@ emit_ranked(Emitter *e, float *scores, const LoadedModel *lm, ScoreMap map, cons
 		else
 			batch *= 8;
 	}
+}
+
+/* emit_ranked_ids over the model's items. */
+static void
+emit_ranked(Emitter *e, float *scores, const LoadedModel *lm, ScoreMap map, const void *arg)
+{
+	emit_ranked_ids(e, scores, lm->model.n_items, lm->items.ids, map, arg);
 }
 
 /* ScoreMap: a constant score (popular fill of related items). */
@@ -522,7 +536,7 @@ recommend_call(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 	SPI_connect();
 	RuntimeResolveCampaign(campaign, &target);
-	load_request_filter(fcinfo, 4, &target, &rf);
+	load_request_filter(fcinfo, 4, &target, &rf, false);
 	recommend_target((ReturnSetInfo *) fcinfo->resultinfo, &target, &rf,
 					 text_argument_or_null(fcinfo, 1), text_argument_or_null(fcinfo, 3), num_results);
 	SPI_finish();
@@ -557,7 +571,7 @@ recommend_version_call(PG_FUNCTION_ARGS)
 	RuntimeResolveVersion(version, &target);
 	check_num_results(num_results, target.campaign);
 	if (PG_NARGS() >= 6)
-		load_request_filter(fcinfo, 4, &target, &rf);
+		load_request_filter(fcinfo, 4, &target, &rf, false);
 	recommend_target((ReturnSetInfo *) fcinfo->resultinfo, &target, &rf,
 					 text_argument_or_null(fcinfo, 1), text_argument_or_null(fcinfo, 2), num_results);
 	SPI_finish();
@@ -597,7 +611,7 @@ related_items_call(PG_FUNCTION_ARGS)
 	SPI_connect();
 	RuntimeResolveCampaign(campaign, &target);
 	RuntimeRequireRecipeType(&target, "related_items", "RELATED_ITEMS", NULL);
-	load_request_filter(fcinfo, 3, &target, &rf);
+	load_request_filter(fcinfo, 3, &target, &rf, false);
 	emitter_init(&e, rsinfo, &rf, NULL, num_results);
 	put_related(&e, &target, text_to_cstring(PG_GETARG_TEXT_PP(1)));
 	SPI_finish();
@@ -763,7 +777,7 @@ personalized_rank_call(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 	SPI_connect();
 	RuntimeResolveCampaign(campaign, &target);
-	load_request_filter(fcinfo, 3, &target, &rf);
+	load_request_filter(fcinfo, 3, &target, &rf, false);
 	RuntimeRequireRecipeType(&target, "personalized_rank", "USER_PERSONALIZATION",
 							 "PERSONALIZED_RANKING", NULL);
 	put_ranked((ReturnSetInfo *) fcinfo->resultinfo, &target, &rf, user_id, elems, elem_nulls, n_elems);
@@ -800,7 +814,7 @@ rank_version_call(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 	SPI_connect();
 	RuntimeResolveVersion(version, &target);
-	load_request_filter(fcinfo, 3, &target, &rf);
+	load_request_filter(fcinfo, 3, &target, &rf, false);
 	RuntimeRequireRecipeType(&target, "_rank_version", "USER_PERSONALIZATION",
 							 "PERSONALIZED_RANKING", NULL);
 	put_ranked((ReturnSetInfo *) fcinfo->resultinfo, &target, &rf,
@@ -815,12 +829,14 @@ rank_version_call(PG_FUNCTION_ARGS)
 PG_FUNCTION_INFO_V1(personalize_user_segment);
 
 /*
- * user_segment(campaign text, item_id text, num_users int DEFAULT 25)
+ * user_segment(campaign text, item_id text, num_users int DEFAULT 25,
+ *              filter text DEFAULT NULL, filter_values jsonb DEFAULT NULL)
  *   RETURNS TABLE(user_id text, score float8)
  *
  * The num_users training users of a USER_SEGMENTATION campaign whose
- * factors score item_id highest, best first, with that affinity as score.
- * An item unknown to the model has no segment (no rows).
+ * factors score item_id highest, best first, with that affinity as score;
+ * with a filter (INCLUDE|EXCLUDE UserID expressions), the best users that
+ * pass it.  An item unknown to the model has no segment (no rows).
  */
 static Datum
 user_segment_call(PG_FUNCTION_ARGS)
@@ -829,6 +845,8 @@ user_segment_call(PG_FUNCTION_ARGS)
 	char	   *campaign;
 	int32		num_users;
 	CampaignTarget target;
+	RequestFilter rf = {NULL, NULL};
+	Emitter		e;
 	LoadedModel *lm;
 	int32		item;
 
@@ -848,20 +866,20 @@ user_segment_call(PG_FUNCTION_ARGS)
 	SPI_connect();
 	RuntimeResolveCampaign(campaign, &target);
 	RuntimeRequireRecipeType(&target, "user_segment", "USER_SEGMENTATION", NULL);
+	/* filter and filter_values: absent in the 0.1.0 declaration */
+	if (PG_NARGS() >= 5)
+		load_request_filter(fcinfo, 3, &target, &rf, true);
+	emitter_init(&e, rsinfo, &rf, NULL, num_users);
 	lm = ModelGet(target.version, target.version_created);
 	item = IdMapLookup(&lm->items, text_to_cstring(PG_GETARG_TEXT_PP(1)));
 	if (item >= 0 && lm->model.user_factors != NULL && lm->model.n_users > 0)
 	{
 		int32		n = lm->model.n_users;
 		float	   *scores = palloc(sizeof(float) * n);
-		int32	   *top = palloc(sizeof(int32) * Min(num_users, n));
-		int			n_top;
 
 		BlasGemv(lm->model.user_factors, n, lm->model.k,
 				 lm->model.factors + (Size) item * lm->model.k, scores);
-		n_top = TopK(scores, n, Min(num_users, n), top);
-		for (int r = 0; r < n_top; r++)
-			put_row(rsinfo, lm->user_ids[top[r]], true, scores[top[r]]);
+		emit_ranked_ids(&e, scores, n, lm->user_ids, map_raw, NULL);
 	}
 	SPI_finish();
 	return (Datum) 0;

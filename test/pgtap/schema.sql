@@ -47,7 +47,7 @@ SELECT has_function('personalize', 'drop_campaign', ARRAY['text']);
 SELECT has_function('personalize', 'recommend', ARRAY['text', 'text', 'integer', 'text', 'text', 'jsonb', 'jsonb']);
 SELECT has_function('personalize', 'personalized_rank', ARRAY['text', 'text', 'text[]', 'text', 'jsonb', 'jsonb']);
 SELECT has_function('personalize', 'related_items', ARRAY['text', 'text', 'integer', 'text', 'jsonb']);
-SELECT has_function('personalize', 'user_segment', ARRAY['text', 'text', 'integer']);
+SELECT has_function('personalize', 'user_segment', ARRAY['text', 'text', 'integer', 'text', 'jsonb']);
 SELECT is(
 	(SELECT pg_get_function_arguments('personalize.related_items(text,text,integer,text,jsonb)'::regprocedure)),
 	'campaign text, item_id text, num_results integer DEFAULT 25, filter text DEFAULT NULL::text, filter_values jsonb DEFAULT NULL::jsonb',
@@ -120,7 +120,7 @@ SELECT function_privs_are('personalize', 'personalized_rank', ARRAY['text', 'tex
 	'public', ARRAY['EXECUTE']);
 SELECT function_privs_are('personalize', 'related_items', ARRAY['text', 'text', 'integer', 'text', 'jsonb'],
 	'public', ARRAY['EXECUTE']);
-SELECT function_privs_are('personalize', 'user_segment', ARRAY['text', 'text', 'integer'],
+SELECT function_privs_are('personalize', 'user_segment', ARRAY['text', 'text', 'integer', 'text', 'jsonb'],
 	'public', ARRAY['EXECUTE']);
 SELECT table_privs_are('personalize', t, 'public', ARRAY[]::text[], 'catalog table ' || t || ' is private')
   FROM unnest(ARRAY['dataset_group', 'dataset', 'recipe', 'solution', 'solution_version', 'model_item', 'campaign',

@@ -8,7 +8,7 @@
 -- Each call runs in a subtransaction that is rolled back.  The table lists
 -- the SQLSTATE each case got ('-' when it returned normally).  No case may
 -- crash the server or raise an internal error (XX000): every reachable
--- error carries its own SQLSTATE.  The case count is printed first (501
+-- error carries its own SQLSTATE.  The case count is printed first (509
 -- cases over 47 functions when this was written); keep it growing.
 SET client_min_messages = error;
 \set SHOW_CONTEXT never
