@@ -5,8 +5,9 @@
  * write only the rows of objects whose owner it is a member of), filters
  * on batch inference jobs, batch jobs of PERSONALIZED_RANKING versions,
  * solution_metrics / describe_recommender callable without catalog grants,
- * ownership checked before row locks, _filter_values in C, and filters on
- * user_segment.
+ * ownership checked before row locks, _filter_values in C, filters on
+ * user_segment, and put_events writing properties, recommendationId,
+ * impression and the session to columns.
  */
 
 \echo Use "ALTER EXTENSION personalize UPDATE TO '0.2.0'" to load this file. \quit
@@ -492,3 +493,150 @@ AS 'MODULE_PATHNAME', 'personalize_user_segment'
 LANGUAGE C STABLE PARALLEL SAFE ROWS 25 COST 1000;
 COMMENT ON FUNCTION @extschema@.user_segment(text, text, integer, text, jsonb) IS
 	'the users of a USER_SEGMENTATION campaign most likely to interact with an item, best first, scored by affinity; filter: INCLUDE|EXCLUDE UserID expressions';
+
+-- ---------------------------------------------------------------------------
+-- put_events writes Personalize's other event fields (properties,
+-- recommendationId, impression, the session) to columns bearing their names.
+-- ---------------------------------------------------------------------------
+
+/* A name in snake_case: recommendationId -> recommendation_id. */
+CREATE FUNCTION @extschema@._snake_case(name text)
+RETURNS text LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp AS $$
+	SELECT lower(regexp_replace(name, '([a-z0-9])([A-Z])', '\1_\2', 'g'))
+$$;
+COMMENT ON FUNCTION @extschema@._snake_case(text) IS 'internal: a camelCase name in snake_case';
+
+/*
+ * The column of a registered interactions relation that holds an event
+ * field: one named like it, ignoring case, or its snake_case form; never
+ * one of the columns put_events fills from its own fields.  NULL if none.
+ */
+CREATE FUNCTION @extschema@._event_column(d @extschema@.dataset, field text)
+RETURNS text LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp AS $$
+	SELECT a.attname::text FROM pg_attribute a
+	 WHERE a.attrelid = d.relation AND a.attnum > 0 AND NOT a.attisdropped
+	   AND (lower(a.attname) = lower(field) OR a.attname = @extschema@._snake_case(field))
+	   AND a.attname NOT IN (d.user_column, d.item_column, d.time_column,
+	                         coalesce(d.event_type_column, ''), coalesce(d.event_value_column, ''))
+	 ORDER BY a.attname = field DESC, a.attnum LIMIT 1
+$$;
+COMMENT ON FUNCTION @extschema@._event_column(@extschema@.dataset, text) IS 'internal: the column of an interactions relation holding an event field';
+
+CREATE OR REPLACE FUNCTION @extschema@.put_events(dataset_group text, user_id text, session_id text, events jsonb)
+RETURNS integer LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	d @extschema@.dataset;
+	ev jsonb;
+	n integer := 0;
+	ts timestamptz;
+	base_columns text;
+	base_values text;
+	extras jsonb;
+	extra_columns text[];
+	props jsonb;
+	key text;
+	col text;
+BEGIN
+	PERFORM @extschema@._require(user_id, 'user_id');
+	PERFORM @extschema@._require(events, 'events');
+	d := @extschema@._dataset(dataset_group, 'interactions');
+	IF jsonb_typeof(events) = 'object' THEN
+		events := jsonb_build_array(events);
+	END IF;
+	IF jsonb_typeof(events) <> 'array' THEN
+		RAISE EXCEPTION 'events must be a JSON array of events'
+			USING ERRCODE = 'invalid_parameter_value',
+			      HINT = 'Pass for example ''[{"itemId": "42", "eventType": "watch", "sentAt": 1700000000}]''.';
+	END IF;
+	base_columns := format('%I, %I, %I%s%s', d.user_column, d.item_column, d.time_column,
+		CASE WHEN d.event_type_column IS NOT NULL THEN format(', %I', d.event_type_column) ELSE '' END,
+		CASE WHEN d.event_value_column IS NOT NULL THEN format(', %I', d.event_value_column) ELSE '' END);
+	base_values := format('$1::%s, $2::%s, %s%s%s',
+		@extschema@._column_type(d.relation, d.user_column),
+		@extschema@._column_type(d.relation, d.item_column),
+		CASE d.time_kind WHEN 'epoch' THEN format('extract(epoch FROM $3)::%s', @extschema@._column_type(d.relation, d.time_column))
+		                 ELSE format('$3::%s', @extschema@._column_type(d.relation, d.time_column)) END,
+		CASE WHEN d.event_type_column IS NOT NULL THEN format(', $4::%s', @extschema@._column_type(d.relation, d.event_type_column)) ELSE '' END,
+		CASE WHEN d.event_value_column IS NOT NULL THEN format(', $5::%s', @extschema@._column_type(d.relation, d.event_value_column)) ELSE '' END);
+	FOR ev IN SELECT * FROM jsonb_array_elements(events) LOOP
+		IF ev ->> 'itemId' IS NULL THEN
+			RAISE EXCEPTION 'event % has no itemId', n + 1
+				USING ERRCODE = 'invalid_parameter_value', HINT = 'Each event needs "itemId".';
+		END IF;
+		ts := @extschema@._event_time(ev -> 'sentAt');
+		IF ev ? 'eventValue' AND jsonb_typeof(ev -> 'eventValue') <> 'number' THEN
+			RAISE EXCEPTION 'eventValue of event % must be a finite number', n + 1
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+
+		/*
+		 * Personalize's other fields go to columns of the relation that bear
+		 * their names: properties (an object, or a string holding one, as
+		 * Personalize sends it) key by key, recommendationId, impression (an
+		 * array of item ids; joined with | for a text column) and the
+		 * session.  A field without a column is an error, not dropped.
+		 */
+		extras := '{}';
+		props := ev -> 'properties';
+		IF jsonb_typeof(props) = 'string' THEN
+			BEGIN
+				props := (props #>> '{}')::jsonb;
+			EXCEPTION WHEN invalid_text_representation THEN
+				props := NULL;
+			END;
+		END IF;
+		IF props IS NOT NULL AND jsonb_typeof(props) <> 'object' THEN
+			RAISE EXCEPTION 'properties of event % must be a JSON object', n + 1
+				USING ERRCODE = 'invalid_parameter_value', HINT = 'Pass for example "properties": {"device": "phone"}.';
+		END IF;
+		FOR key IN SELECT k FROM jsonb_object_keys(coalesce(props, '{}')) k LOOP
+			extras := extras || jsonb_build_object(key, props -> key);
+		END LOOP;
+		IF ev ? 'recommendationId' THEN
+			extras := extras || jsonb_build_object('recommendationId', ev -> 'recommendationId');
+		END IF;
+		IF ev ? 'impression' THEN
+			extras := extras || jsonb_build_object('impression', ev -> 'impression');
+		END IF;
+		extra_columns := '{}';
+		FOR key IN SELECT k FROM jsonb_object_keys(extras) k ORDER BY k LOOP
+			col := @extschema@._event_column(d, key);
+			IF col IS NULL AND (lower(key) IN (d.user_column, d.item_column, d.time_column, d.event_type_column, d.event_value_column)
+			                    OR @extschema@._snake_case(key) IN (d.user_column, d.item_column, d.time_column, d.event_type_column, d.event_value_column)) THEN
+				RAISE EXCEPTION 'field "%" of event % names a column that put_events fills itself', key, n + 1
+					USING ERRCODE = 'invalid_parameter_value',
+					      HINT = 'The user, item, time, event type and value come from userId, itemId, sentAt, eventType and eventValue.';
+			ELSIF col IS NULL THEN
+				RAISE EXCEPTION 'field "%" of event % has no column in %', key, n + 1, d.relation
+					USING ERRCODE = 'undefined_column',
+					      HINT = format('Add a column named %s to %s, or leave the field out.',
+					                    @extschema@._snake_case(key), d.relation);
+			END IF;
+			IF key = 'impression' AND jsonb_typeof(extras -> key) = 'array'
+			   AND NOT @extschema@._column_type(d.relation, col)::text LIKE '%[]' THEN
+				extras := jsonb_set(extras, ARRAY[key], to_jsonb(
+					(SELECT string_agg(v, '|') FROM jsonb_array_elements_text(extras -> key) v)));
+			END IF;
+			extras := (extras - key) || jsonb_build_object(col, extras -> key);
+			extra_columns := extra_columns || col;
+		END LOOP;
+		col := @extschema@._event_column(d, 'sessionId');
+		IF session_id IS NOT NULL AND col IS NOT NULL AND NOT col = ANY (extra_columns) THEN
+			extras := extras || jsonb_build_object(col, session_id);
+			extra_columns := extra_columns || col;
+		END IF;
+
+		EXECUTE format('INSERT INTO %s (%s%s) SELECT %s%s FROM jsonb_populate_record(NULL::%s, $6) AS r',
+		               d.relation, base_columns,
+		               (SELECT string_agg(format(', %I', c), '') FROM unnest(extra_columns) c),
+		               base_values,
+		               (SELECT string_agg(format(', r.%I', c), '') FROM unnest(extra_columns) c),
+		               d.relation)
+			USING user_id, ev ->> 'itemId', ts, ev ->> 'eventType', (ev ->> 'eventValue')::float8, extras;
+		n := n + 1;
+	END LOOP;
+	RETURN n;
+END $$;

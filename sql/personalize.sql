@@ -678,6 +678,31 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION @extschema@._event_time(jsonb) IS 'internal: sentAt of an event as timestamptz';
 
+/* A name in snake_case: recommendationId -> recommendation_id. */
+CREATE FUNCTION @extschema@._snake_case(name text)
+RETURNS text LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp AS $$
+	SELECT lower(regexp_replace(name, '([a-z0-9])([A-Z])', '\1_\2', 'g'))
+$$;
+COMMENT ON FUNCTION @extschema@._snake_case(text) IS 'internal: a camelCase name in snake_case';
+
+/*
+ * The column of a registered interactions relation that holds an event
+ * field: one named like it, ignoring case, or its snake_case form; never
+ * one of the columns put_events fills from its own fields.  NULL if none.
+ */
+CREATE FUNCTION @extschema@._event_column(d @extschema@.dataset, field text)
+RETURNS text LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp AS $$
+	SELECT a.attname::text FROM pg_attribute a
+	 WHERE a.attrelid = d.relation AND a.attnum > 0 AND NOT a.attisdropped
+	   AND (lower(a.attname) = lower(field) OR a.attname = @extschema@._snake_case(field))
+	   AND a.attname NOT IN (d.user_column, d.item_column, d.time_column,
+	                         coalesce(d.event_type_column, ''), coalesce(d.event_value_column, ''))
+	 ORDER BY a.attname = field DESC, a.attnum LIMIT 1
+$$;
+COMMENT ON FUNCTION @extschema@._event_column(@extschema@.dataset, text) IS 'internal: the column of an interactions relation holding an event field';
+
 CREATE FUNCTION @extschema@.put_events(dataset_group text, user_id text, session_id text, events jsonb)
 RETURNS integer LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp AS $$
@@ -686,7 +711,13 @@ DECLARE
 	ev jsonb;
 	n integer := 0;
 	ts timestamptz;
-	sql text;
+	base_columns text;
+	base_values text;
+	extras jsonb;
+	extra_columns text[];
+	props jsonb;
+	key text;
+	col text;
 BEGIN
 	PERFORM @extschema@._require(user_id, 'user_id');
 	PERFORM @extschema@._require(events, 'events');
@@ -699,10 +730,10 @@ BEGIN
 			USING ERRCODE = 'invalid_parameter_value',
 			      HINT = 'Pass for example ''[{"itemId": "42", "eventType": "watch", "sentAt": 1700000000}]''.';
 	END IF;
-	sql := format('INSERT INTO %s (%I, %I, %I%s%s) VALUES ($1::%s, $2::%s, %s%s%s)',
-		d.relation, d.user_column, d.item_column, d.time_column,
+	base_columns := format('%I, %I, %I%s%s', d.user_column, d.item_column, d.time_column,
 		CASE WHEN d.event_type_column IS NOT NULL THEN format(', %I', d.event_type_column) ELSE '' END,
-		CASE WHEN d.event_value_column IS NOT NULL THEN format(', %I', d.event_value_column) ELSE '' END,
+		CASE WHEN d.event_value_column IS NOT NULL THEN format(', %I', d.event_value_column) ELSE '' END);
+	base_values := format('$1::%s, $2::%s, %s%s%s',
 		@extschema@._column_type(d.relation, d.user_column),
 		@extschema@._column_type(d.relation, d.item_column),
 		CASE d.time_kind WHEN 'epoch' THEN format('extract(epoch FROM $3)::%s', @extschema@._column_type(d.relation, d.time_column))
@@ -719,7 +750,71 @@ BEGIN
 			RAISE EXCEPTION 'eventValue of event % must be a finite number', n + 1
 				USING ERRCODE = 'invalid_parameter_value';
 		END IF;
-		EXECUTE sql USING user_id, ev ->> 'itemId', ts, ev ->> 'eventType', (ev ->> 'eventValue')::float8;
+
+		/*
+		 * Personalize's other fields go to columns of the relation that bear
+		 * their names: properties (an object, or a string holding one, as
+		 * Personalize sends it) key by key, recommendationId, impression (an
+		 * array of item ids; joined with | for a text column) and the
+		 * session.  A field without a column is an error, not dropped.
+		 */
+		extras := '{}';
+		props := ev -> 'properties';
+		IF jsonb_typeof(props) = 'string' THEN
+			BEGIN
+				props := (props #>> '{}')::jsonb;
+			EXCEPTION WHEN invalid_text_representation THEN
+				props := NULL;
+			END;
+		END IF;
+		IF props IS NOT NULL AND jsonb_typeof(props) <> 'object' THEN
+			RAISE EXCEPTION 'properties of event % must be a JSON object', n + 1
+				USING ERRCODE = 'invalid_parameter_value', HINT = 'Pass for example "properties": {"device": "phone"}.';
+		END IF;
+		FOR key IN SELECT k FROM jsonb_object_keys(coalesce(props, '{}')) k LOOP
+			extras := extras || jsonb_build_object(key, props -> key);
+		END LOOP;
+		IF ev ? 'recommendationId' THEN
+			extras := extras || jsonb_build_object('recommendationId', ev -> 'recommendationId');
+		END IF;
+		IF ev ? 'impression' THEN
+			extras := extras || jsonb_build_object('impression', ev -> 'impression');
+		END IF;
+		extra_columns := '{}';
+		FOR key IN SELECT k FROM jsonb_object_keys(extras) k ORDER BY k LOOP
+			col := @extschema@._event_column(d, key);
+			IF col IS NULL AND (lower(key) IN (d.user_column, d.item_column, d.time_column, d.event_type_column, d.event_value_column)
+			                    OR @extschema@._snake_case(key) IN (d.user_column, d.item_column, d.time_column, d.event_type_column, d.event_value_column)) THEN
+				RAISE EXCEPTION 'field "%" of event % names a column that put_events fills itself', key, n + 1
+					USING ERRCODE = 'invalid_parameter_value',
+					      HINT = 'The user, item, time, event type and value come from userId, itemId, sentAt, eventType and eventValue.';
+			ELSIF col IS NULL THEN
+				RAISE EXCEPTION 'field "%" of event % has no column in %', key, n + 1, d.relation
+					USING ERRCODE = 'undefined_column',
+					      HINT = format('Add a column named %s to %s, or leave the field out.',
+					                    @extschema@._snake_case(key), d.relation);
+			END IF;
+			IF key = 'impression' AND jsonb_typeof(extras -> key) = 'array'
+			   AND NOT @extschema@._column_type(d.relation, col)::text LIKE '%[]' THEN
+				extras := jsonb_set(extras, ARRAY[key], to_jsonb(
+					(SELECT string_agg(v, '|') FROM jsonb_array_elements_text(extras -> key) v)));
+			END IF;
+			extras := (extras - key) || jsonb_build_object(col, extras -> key);
+			extra_columns := extra_columns || col;
+		END LOOP;
+		col := @extschema@._event_column(d, 'sessionId');
+		IF session_id IS NOT NULL AND col IS NOT NULL AND NOT col = ANY (extra_columns) THEN
+			extras := extras || jsonb_build_object(col, session_id);
+			extra_columns := extra_columns || col;
+		END IF;
+
+		EXECUTE format('INSERT INTO %s (%s%s) SELECT %s%s FROM jsonb_populate_record(NULL::%s, $6) AS r',
+		               d.relation, base_columns,
+		               (SELECT string_agg(format(', %I', c), '') FROM unnest(extra_columns) c),
+		               base_values,
+		               (SELECT string_agg(format(', r.%I', c), '') FROM unnest(extra_columns) c),
+		               d.relation)
+			USING user_id, ev ->> 'itemId', ts, ev ->> 'eventType', (ev ->> 'eventValue')::float8, extras;
 		n := n + 1;
 	END LOOP;
 	RETURN n;

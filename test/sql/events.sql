@@ -43,3 +43,31 @@ SELECT * FROM people;
 SELECT personalize.put_users('empty', '[{"userId": "7"}]');
 SELECT personalize.drop_dataset_group('live', cascade => true);
 SELECT personalize.drop_dataset_group('empty');
+
+-- Personalize's other event fields go to columns bearing their names:
+-- properties key by key (camelCase matches snake_case), recommendationId,
+-- impression (joined with | for a text column, kept for an array one) and
+-- the session; a field without a column is an error, never dropped
+CREATE TABLE ev2 (user_id int, item_id text, event_time bigint, event_type text,
+	device text, num_ratings int, recommendation_id text, impression text, session_id text);
+CREATE TABLE ev3 (user_id int, item_id text, event_time bigint, impression text[]);
+SELECT personalize.create_dataset_group('live2');
+SELECT personalize.create_dataset('live2', 'interactions', 'ev2');
+SELECT personalize.create_dataset_group('live3');
+SELECT personalize.create_dataset('live3', 'interactions', 'ev3');
+SELECT personalize.put_events('live2', '7', 'sess-9',
+	'[{"itemId": "a", "eventType": "click", "sentAt": 1767225600, "recommendationId": "rec-1",
+	   "properties": {"device": "phone", "numRatings": 5}, "impression": ["a", "b", "c"]},
+	  {"itemId": "b", "sentAt": 1767225601, "properties": "{\"device\": \"tv\"}"}]');
+SELECT * FROM ev2 ORDER BY event_time;
+SELECT personalize.put_events('live3', '7', NULL, '[{"itemId": "a", "sentAt": 1767225600, "impression": ["a", "b"]}]');
+SELECT * FROM ev3;
+SELECT personalize.put_events('live2', '7', NULL, '[{"itemId": "c", "properties": {"color": "red"}}]');
+SELECT personalize.put_events('live2', '7', NULL, '[{"itemId": "c", "properties": {"numRatings": "many"}}]');
+SELECT personalize.put_events('live2', '7', NULL, '[{"itemId": "c", "properties": [1]}]');
+SELECT personalize.put_events('live2', '7', NULL, '[{"itemId": "c", "properties": {"userId": 9}}]');
+SELECT personalize.put_events('live3', '7', 'sess', '[{"itemId": "c", "recommendationId": "r"}]');
+SELECT count(*) AS nothing_written FROM ev2 WHERE item_id = 'c';
+SELECT personalize.drop_dataset_group('live2', cascade => true);
+SELECT personalize.drop_dataset_group('live3', cascade => true);
+DROP TABLE ev2, ev3;

@@ -8,8 +8,8 @@
 -- Each call runs in a subtransaction that is rolled back.  The table lists
 -- the SQLSTATE each case got ('-' when it returned normally).  No case may
 -- crash the server or raise an internal error (XX000): every reachable
--- error carries its own SQLSTATE.  The case count is printed first (509
--- cases over 47 functions when this was written); keep it growing.
+-- error carries its own SQLSTATE.  The case count is printed first (518
+-- cases over 49 functions when this was written); keep it growing.
 SET client_min_messages = error;
 \set SHOW_CONTEXT never
 SELECT setval(pg_get_serial_sequence('personalize.solution_version', 'id'), 7000) IS NOT NULL AS numbered;
