@@ -110,6 +110,31 @@ diag("related to Star Wars: $star_wars");
 like($star_wars, qr/(^|,)181(,|$)/, 'Return of the Jedi is related to Star Wars');
 like($star_wars, qr/(^|,)172(,|$)/, 'The Empire Strikes Back is related to Star Wars');
 
+# related items share a genre with their item far more often than random
+# pairs do: over the 100 most rated films and their 10 related items each
+# (measured: 65% against 37%, 1.75x; asserted: at least 1.4x)
+SKIP:
+{
+	skip 'u.item not found', 1 unless -r "$data/u.item";
+	$node->safe_psql('postgres', qq{
+		CREATE TABLE movie_lines (line text);
+		COPY movie_lines FROM '$data/u.item' WITH (FORMAT text, DELIMITER E'\\x01', ENCODING 'LATIN1');
+		CREATE TABLE movie_genres AS
+		SELECT split_part(line, '|', 1)::int AS item_id,
+		       ARRAY(SELECT k FROM generate_series(1, 19) k WHERE split_part(line, '|', 5 + k) = '1') AS genres
+		  FROM movie_lines});
+	my ($related, $random) = split /\|/, $node->safe_psql('postgres', q{
+		WITH popular AS (SELECT item_id FROM ratings GROUP BY 1 ORDER BY count(*) DESC, item_id LIMIT 100),
+		related AS (SELECT p.item_id AS q, r.item_id::int AS rel
+		              FROM popular p CROSS JOIN LATERAL personalize.related_items('movies-sims', p.item_id::text, 10) r)
+		SELECT avg((gq.genres && gr.genres)::int),
+		       (SELECT avg((a.genres && b.genres)::int) FROM movie_genres a JOIN popular p ON p.item_id = a.item_id
+		          JOIN movie_genres b ON b.item_id <> a.item_id)
+		  FROM related JOIN movie_genres gq ON gq.item_id = related.q JOIN movie_genres gr ON gr.item_id = related.rel});
+	diag(sprintf('sims: related items sharing a genre %.3f, random pairs %.3f', $related, $random));
+	cmp_ok($related, '>=', 1.4 * $random, 'related items share genres far more often than random pairs');
+}
+
 $node->safe_psql('postgres', "SELECT personalize.create_campaign('movies', $up)");
 my $before = $node->safe_psql('postgres', q{SELECT string_agg(item_id, ',') FROM personalize.recommend('movies', '42', 10)});
 is(scalar(split /,/, $before), 10, 'ten recommendations for user 42');
