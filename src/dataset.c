@@ -474,7 +474,8 @@ history_plan(const InteractionsDataset *ds)
 /*
  * Read the user's item ids, newest first, into *items (palloc'd): at most
  * max_events of them, or all when max_events is 0.  Returns how many were
- * read; 0 for an unknown user.
+ * read; 0 for an unknown user.  The caller has checked that the user may
+ * read the relation (DatasetCheckReadable).
  */
 int
 DatasetReadHistory(const InteractionsDataset *ds, const char *user_id,
@@ -490,9 +491,11 @@ DatasetReadHistory(const InteractionsDataset *ds, const char *user_id,
 	*items = NULL;
 	if (!id_fits_type(user_id, hp->user_type))
 		return 0;
-	/* the kept plan would fail obscurely if the relation changed under it */
-	dataset_check_select(ds, dataset_relation_name(ds));
-	(void) dataset_column_type(ds, ds->user_column);
+	/*
+	 * The kept plan would fail obscurely if the relation changed under it
+	 * (history_plan has looked the user column up already).  Readability
+	 * is checked once per request, when the campaign is resolved.
+	 */
 	(void) dataset_column_type(ds, ds->item_column);
 	(void) dataset_column_type(ds, ds->time_column);
 	getTypeInputInfo(hp->user_type, &typinput, &typioparam);

@@ -100,11 +100,13 @@ filter_palloc0(void *context, size_t size)
 /*
  * Return SQL comparing column (of alias) with the text expression id, in a
  * form an index on the column can serve: integer ids are compared as
- * integers (an id that cannot be one matches nothing), text ids directly,
- * other types through their text form.
+ * integers (id_int, when the caller has the id as an int8 already, else a
+ * guarded cast: an id that cannot be one matches nothing), text ids
+ * directly, other types through their text form.
  */
 static char *
-filter_id_match(const FilterRelation *rel, const char *alias, const char *column, const char *id)
+filter_id_match(const FilterRelation *rel, const char *alias, const char *column, const char *id,
+				const char *id_int)
 {
 	Oid			type = get_atttype(rel->relid, get_attnum(rel->relid, column));
 	const char *col = quote_identifier(column);
@@ -114,9 +116,8 @@ filter_id_match(const FilterRelation *rel, const char *alias, const char *column
 		case INT2OID:
 		case INT4OID:
 		case INT8OID:
-			/* candidates come converted already ($5, c.id_int): no cast per row */
-			if (strcmp(id, "c.id") == 0)
-				return psprintf("%s.%s = c.id_int", alias, col);
+			if (id_int != NULL)
+				return psprintf("%s.%s = %s", alias, col, id_int);
 			return psprintf("%s.%s = (CASE WHEN %s ~ '^-?[0-9]{1,18}$' THEN %s::int8 END)",
 							alias, col, id, id);
 		case TEXTOID:
@@ -221,7 +222,7 @@ filter_current_item_sql(FilterCompiler *fc, const FilterValue *v, Oid *type)
 				 errhint("Compare with a column of the registered items relation.")));
 	fc->uses_current_item = true;
 	value = psprintf("(SELECT ci.%s FROM %s ci WHERE %s)", quote_identifier(column), rel->name,
-					 filter_id_match(rel, "ci", rel->item_column, "$4"));
+					 filter_id_match(rel, "ci", rel->item_column, "$4", NULL));
 	return filter_value_kind(*type) == VALUE_TIME ? psprintf("extract(epoch FROM %s)", value) : value;
 }
 
@@ -419,7 +420,7 @@ filter_condition_sql(FilterCompiler *fc, const FilterNode *node)
 	/* a CurrentUser condition holds when the requesting user's row meets it */
 	if (rel == &fc->users)
 		return psprintf("EXISTS (SELECT 1 FROM %s cu WHERE %s AND %s)",
-						rel->name, filter_id_match(rel, "cu", rel->user_column, "$2"), condition);
+						rel->name, filter_id_match(rel, "cu", rel->user_column, "$2", NULL), condition);
 	/*
 	 * An interactions condition holds when one of the user's latest events
 	 * of its type (personalize.filter_interactions per event type, as in
@@ -432,7 +433,7 @@ filter_condition_sql(FilterCompiler *fc, const FilterNode *node)
 					rel->event_type_column
 					? psprintf("PARTITION BY lower(r.%s::text)", quote_identifier(rel->event_type_column)) : "",
 					quote_identifier(rel->time_column), rel->name,
-					filter_id_match(rel, "r", rel->user_column, "$2"),
+					filter_id_match(rel, "r", rel->user_column, "$2", NULL),
 					personalize_filter_interactions, condition);
 }
 
@@ -685,20 +686,20 @@ FilterCompile(const char *name, const char *dataset_group, const char *expressio
 	appendStringInfoString(&sql, "SELECT c.id FROM unnest($1::text[], $5::int8[]) WITH ORDINALITY AS c(id, id_int, ord)");
 	if (fc.uses_items && OidIsValid(fc.items.relid))
 		appendStringInfo(&sql, " LEFT JOIN %s AS items ON %s",
-						 fc.items.name, filter_id_match(&fc.items, "items", fc.items.item_column, "c.id"));
+						 fc.items.name, filter_id_match(&fc.items, "items", fc.items.item_column, "c.id", "c.id_int"));
 	if (fc.sql_form && OidIsValid(fc.users.relid))
 		appendStringInfo(&sql, " LEFT JOIN %s AS users ON %s",
-						 fc.users.name, filter_id_match(&fc.users, "users", fc.users.user_column, "$2"));
+						 fc.users.name, filter_id_match(&fc.users, "users", fc.users.user_column, "$2", NULL));
 	/* a filter on users: the candidates are users, joined to their rows */
 	if (fc.for_users)
 		appendStringInfo(&sql, " LEFT JOIN %s AS users ON %s",
-						 fc.users.name, filter_id_match(&fc.users, "users", fc.users.user_column, "c.id"));
+						 fc.users.name, filter_id_match(&fc.users, "users", fc.users.user_column, "c.id", "c.id_int"));
 	if (fc.sql_form && OidIsValid(fc.interactions.relid))
 		appendStringInfo(&sql, " LEFT JOIN LATERAL (SELECT * FROM %s x WHERE %s AND %s "
 						 "ORDER BY x.%s DESC LIMIT 1) AS interactions ON true",
 						 fc.interactions.name,
-						 filter_id_match(&fc.interactions, "x", fc.interactions.user_column, "$2"),
-						 filter_id_match(&fc.interactions, "x", fc.interactions.item_column, "c.id"),
+						 filter_id_match(&fc.interactions, "x", fc.interactions.user_column, "$2", NULL),
+						 filter_id_match(&fc.interactions, "x", fc.interactions.item_column, "c.id", "c.id_int"),
 						 quote_identifier(fc.interactions.time_column));
 	/* the INCLUDE union restricts the results when some INCLUDE applies */
 	appendStringInfo(&sql, " WHERE (NOT (%s) OR (%s)) AND NOT (%s) ORDER BY c.ord",
