@@ -19,8 +19,9 @@
 # Usage:  source test/scripts/lib.sh; make_workdir; trap cleanup EXIT; start_cluster
 
 PG_MAJOR=15
-# Debian paths; pg_config is only there once deps.sh has run, so fall back.
-PG_BINDIR=/usr/lib/postgresql/$PG_MAJOR/bin
+# The PostgreSQL that pg_config (first in PATH) names; pg_config is only there
+# once deps.sh has run, so fall back to Debian's paths.
+PG_BINDIR=$(pg_config --bindir 2>/dev/null || echo "/usr/lib/postgresql/$PG_MAJOR/bin")
 PG_PKGLIBDIR=$(pg_config --pkglibdir 2>/dev/null || echo "/usr/lib/postgresql/$PG_MAJOR/lib")
 # shellcheck disable=SC2034  # used by the scripts that source this file
 PG_REGRESS="$PG_PKGLIBDIR/pgxs/src/test/regress/pg_regress"
