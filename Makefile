@@ -29,6 +29,9 @@ OBJS = \
 	src/recipe_ease.o \
 	src/recipe_sims.o \
 	src/recipe_trending.o \
+	src/recipe_similar.o \
+	src/recipe_metadata.o \
+	src/metadata.o \
 	src/evaluate.o \
 	src/model.o \
 	src/train.o \

@@ -7,7 +7,9 @@
  * solution_metrics / describe_recommender callable without catalog grants,
  * ownership checked before row locks, _filter_values in C, filters on
  * user_segment, and put_events writing properties, recommendationId,
- * impression and the session to columns.
+ * impression and the session to columns; the similar-items and
+ * user-personalization-metadata recipes (item and user metadata), and the
+ * creation time of items.
  */
 
 \echo Use "ALTER EXTENSION personalize UPDATE TO '0.2.0'" to load this file. \quit
@@ -640,3 +642,52 @@ BEGIN
 	END LOOP;
 	RETURN n;
 END $$;
+
+
+-- ---------------------------------------------------------------------------
+-- Metadata recipes: similar-items and user-personalization-metadata, the
+-- user-feature map of the latter, and the creation time of items.
+-- ---------------------------------------------------------------------------
+
+/*
+ * user-personalization-metadata: the map from a user's metadata features to
+ * a user factor, one row per feature (a categorical value, or a numeric
+ * bucket [low, high)), the last (no column) the bias.
+ */
+CREATE TABLE @extschema@.model_feature (
+	solution_version bigint NOT NULL REFERENCES @extschema@.solution_version (id) ON DELETE CASCADE,
+	feature_index	integer NOT NULL,
+	feature_column	text,
+	feature_value	text,
+	low		float8,
+	high		float8,
+	weights		real[] NOT NULL,
+	PRIMARY KEY (solution_version, feature_index)
+);
+COMMENT ON TABLE @extschema@.model_feature IS 'model rows: user metadata features and their factor weights, for users without history (internal)';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.model_feature', '');
+ALTER TABLE @extschema@.model_feature ENABLE ROW LEVEL SECURITY;
+CREATE POLICY readable ON @extschema@.model_feature FOR SELECT USING (true);
+CREATE POLICY owner_writes ON @extschema@.model_feature
+	USING (EXISTS (SELECT FROM @extschema@.solution_version v JOIN @extschema@.solution s ON s.name OPERATOR(pg_catalog.=) v.solution
+	                WHERE v.id OPERATOR(pg_catalog.=) model_feature.solution_version
+	                  AND pg_catalog.pg_has_role(s.owner, 'MEMBER')))
+	WITH CHECK (EXISTS (SELECT FROM @extschema@.solution_version v JOIN @extschema@.solution s ON s.name OPERATOR(pg_catalog.=) v.solution
+	                     WHERE v.id OPERATOR(pg_catalog.=) model_feature.solution_version
+	                       AND pg_catalog.pg_has_role(s.owner, 'MEMBER')));
+
+-- similar-items: the sims hyperparameters and the blend with metadata
+INSERT INTO @extschema@.recipe (name, recipe_type, hyperparameters, description)
+SELECT 'similar-items', 'RELATED_ITEMS',
+       r.hyperparameters || '{"metadata_weight": {"type": "number", "default": 0.3, "min": 0, "max": 1, "description": "share of item metadata similarity in the blend with co-occurrence: 0 is sims, 1 metadata only"}}',
+       'related items from co-occurrence blended with item metadata similarity (cosine of the items'' features, each weighted by its rarity), so items with few or no interactions have related items and appear in them; needs an items dataset with metadata'
+  FROM @extschema@.recipe r WHERE r.name = 'sims';
+
+-- user-personalization-metadata: the user-personalization hyperparameters and the weight of item metadata
+INSERT INTO @extschema@.recipe (name, recipe_type, hyperparameters, description)
+SELECT 'user-personalization-metadata', 'USER_PERSONALIZATION',
+       r.hyperparameters || '{"item_metadata_weight": {"type": "number", "default": 1, "min": 0, "max": 1000, "description": "weight of an item''s tie to each of its metadata values, counted like interactions: items without interactions get factors from their metadata"}}',
+       'user-personalization that learns from item and user metadata: items with metadata but no interactions can be recommended, and users with metadata but no history are served from it; needs an items or users dataset with metadata'
+  FROM @extschema@.recipe r WHERE r.name = 'user-personalization';
+
+

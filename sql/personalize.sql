@@ -106,6 +106,23 @@ CREATE TABLE @extschema@.model_user (
 );
 COMMENT ON TABLE @extschema@.model_user IS 'model rows: per-user factors of USER_SEGMENTATION solution versions (internal)';
 
+/*
+ * user-personalization-metadata: the map from a user's metadata features to
+ * a user factor, one row per feature (a categorical value, or a numeric
+ * bucket [low, high)), the last (no column) the bias.
+ */
+CREATE TABLE @extschema@.model_feature (
+	solution_version bigint NOT NULL REFERENCES @extschema@.solution_version (id) ON DELETE CASCADE,
+	feature_index	integer NOT NULL,
+	feature_column	text,
+	feature_value	text,
+	low		float8,
+	high		float8,
+	weights		real[] NOT NULL,
+	PRIMARY KEY (solution_version, feature_index)
+);
+COMMENT ON TABLE @extschema@.model_feature IS 'model rows: user metadata features and their factor weights, for users without history (internal)';
+
 COMMENT ON TABLE @extschema@.model_item IS 'model rows: per-item popularity and factors of each solution version (internal; read personalize.item_embeddings)';
 
 CREATE TABLE @extschema@.campaign (
@@ -166,6 +183,7 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.solution_version', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.solution_version_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.model_item', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.model_user', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.model_feature', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.campaign', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.batch_job', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.filter', '');
@@ -201,6 +219,20 @@ INSERT INTO @extschema@.recipe (name, recipe_type, hyperparameters, description)
    "neighbors":                  {"type": "integer", "default": 100, "min": 1, "max": 1000, "description": "related items kept per item"},
    "recency_half_life":          {"type": "number", "default": 20, "min": 0, "max": 10000, "description": "weighting of a held-out user history in the offline metrics"}}',
  'related items from co-occurrence in user histories (item-item collaborative filtering), as Personalize SIMS');
+
+-- similar-items: the sims hyperparameters and the blend with metadata
+INSERT INTO @extschema@.recipe (name, recipe_type, hyperparameters, description)
+SELECT 'similar-items', 'RELATED_ITEMS',
+       r.hyperparameters || '{"metadata_weight": {"type": "number", "default": 0.3, "min": 0, "max": 1, "description": "share of item metadata similarity in the blend with co-occurrence: 0 is sims, 1 metadata only"}}',
+       'related items from co-occurrence blended with item metadata similarity (cosine of the items'' features, each weighted by its rarity), so items with few or no interactions have related items and appear in them; needs an items dataset with metadata'
+  FROM @extschema@.recipe r WHERE r.name = 'sims';
+
+-- user-personalization-metadata: the user-personalization hyperparameters and the weight of item metadata
+INSERT INTO @extschema@.recipe (name, recipe_type, hyperparameters, description)
+SELECT 'user-personalization-metadata', 'USER_PERSONALIZATION',
+       r.hyperparameters || '{"item_metadata_weight": {"type": "number", "default": 1, "min": 0, "max": 1000, "description": "weight of an item''s tie to each of its metadata values, counted like interactions: items without interactions get factors from their metadata"}}',
+       'user-personalization that learns from item and user metadata: items with metadata but no interactions can be recommended, and users with metadata but no history are served from it; needs an items or users dataset with metadata'
+  FROM @extschema@.recipe r WHERE r.name = 'user-personalization';
 
 -- personalized-ranking and item-affinity train the user-personalization model: same hyperparameters
 INSERT INTO @extschema@.recipe (name, recipe_type, hyperparameters, description)
@@ -583,9 +615,26 @@ BEGIN
 				@extschema@._column_type(relation, evcol)
 				USING ERRCODE = 'datatype_mismatch', HINT = 'Use a numeric column, or omit event_value.';
 		END IF;
+	ELSIF dataset_type = 'items' AND event_type IS NULL AND event_value IS NULL THEN
+		-- items: the creation time (Personalize's CREATION_TIMESTAMP), optional;
+		-- exploration and the item age cut-off use it
+		tcol := @extschema@._role_column(relation, 'creation time', event_time, '{creation_timestamp}', 'event_time');
+		IF tcol IS NOT NULL THEN
+			typ := @extschema@._column_type(relation, tcol);
+			tkind := CASE WHEN typ = 'timestamptz'::regtype THEN 'timestamptz'
+			              WHEN typ = 'timestamp'::regtype THEN 'timestamp'
+			              WHEN typ IN ('int2'::regtype, 'int4'::regtype, 'int8'::regtype, 'numeric'::regtype,
+			                           'float4'::regtype, 'float8'::regtype) THEN 'epoch' END;
+			IF tkind IS NULL THEN
+				RAISE EXCEPTION 'creation time column "%" of relation % has type %', tcol, relation, typ
+					USING ERRCODE = 'datatype_mismatch',
+					      HINT = 'Use timestamptz, timestamp, or epoch seconds in an integer or numeric column.';
+			END IF;
+		END IF;
 	ELSIF event_time IS NOT NULL OR event_type IS NOT NULL OR event_value IS NOT NULL THEN
 		RAISE EXCEPTION 'event_time, event_type and event_value apply to interactions datasets only'
-			USING ERRCODE = 'invalid_parameter_value';
+			USING ERRCODE = 'invalid_parameter_value',
+			      HINT = 'For an items dataset, event_time names the creation time column.';
 	END IF;
 
 	FOREACH m IN ARRAY coalesce(metadata, '{}') LOOP
@@ -1656,6 +1705,7 @@ ALTER TABLE @extschema@.solution ENABLE ROW LEVEL SECURITY;
 ALTER TABLE @extschema@.solution_version ENABLE ROW LEVEL SECURITY;
 ALTER TABLE @extschema@.model_item ENABLE ROW LEVEL SECURITY;
 ALTER TABLE @extschema@.model_user ENABLE ROW LEVEL SECURITY;
+ALTER TABLE @extschema@.model_feature ENABLE ROW LEVEL SECURITY;
 ALTER TABLE @extschema@.campaign ENABLE ROW LEVEL SECURITY;
 ALTER TABLE @extschema@.batch_job ENABLE ROW LEVEL SECURITY;
 ALTER TABLE @extschema@.filter ENABLE ROW LEVEL SECURITY;
@@ -1668,6 +1718,7 @@ CREATE POLICY readable ON @extschema@.solution FOR SELECT USING (true);
 CREATE POLICY readable ON @extschema@.solution_version FOR SELECT USING (true);
 CREATE POLICY readable ON @extschema@.model_item FOR SELECT USING (true);
 CREATE POLICY readable ON @extschema@.model_user FOR SELECT USING (true);
+CREATE POLICY readable ON @extschema@.model_feature FOR SELECT USING (true);
 CREATE POLICY readable ON @extschema@.campaign FOR SELECT USING (true);
 CREATE POLICY readable ON @extschema@.batch_job FOR SELECT USING (true);
 CREATE POLICY readable ON @extschema@.filter FOR SELECT USING (true);
@@ -1715,5 +1766,12 @@ CREATE POLICY owner_writes ON @extschema@.model_user
 	                  AND pg_catalog.pg_has_role(s.owner, 'MEMBER')))
 	WITH CHECK (EXISTS (SELECT FROM @extschema@.solution_version v JOIN @extschema@.solution s ON s.name OPERATOR(pg_catalog.=) v.solution
 	                     WHERE v.id OPERATOR(pg_catalog.=) model_user.solution_version
+	                       AND pg_catalog.pg_has_role(s.owner, 'MEMBER')));
+CREATE POLICY owner_writes ON @extschema@.model_feature
+	USING (EXISTS (SELECT FROM @extschema@.solution_version v JOIN @extschema@.solution s ON s.name OPERATOR(pg_catalog.=) v.solution
+	                WHERE v.id OPERATOR(pg_catalog.=) model_feature.solution_version
+	                  AND pg_catalog.pg_has_role(s.owner, 'MEMBER')))
+	WITH CHECK (EXISTS (SELECT FROM @extschema@.solution_version v JOIN @extschema@.solution s ON s.name OPERATOR(pg_catalog.=) v.solution
+	                     WHERE v.id OPERATOR(pg_catalog.=) model_feature.solution_version
 	                       AND pg_catalog.pg_has_role(s.owner, 'MEMBER')));
 -- recipe: no write policy, the catalogue of recipes is the extension's own

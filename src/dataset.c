@@ -337,8 +337,8 @@ extract_epoch_now(void)
  * Can text be a value of an integer type?  Ids that cannot are unknown
  * users rather than errors.
  */
-static bool
-id_fits_type(const char *id, Oid type)
+bool
+DatasetIdFitsType(const char *id, Oid type)
 {
 	const char *p = id;
 	bool		negative = false;
@@ -377,7 +377,7 @@ id_fits_type(const char *id, Oid type)
 bool
 DatasetIdAsInt64(const char *id, int64 *value)
 {
-	if (!id_fits_type(id, INT8OID))
+	if (!DatasetIdFitsType(id, INT8OID))
 		return false;
 	*value = pg_strtoint64(id);
 	return true;
@@ -489,7 +489,7 @@ DatasetReadHistory(const InteractionsDataset *ds, const char *user_id,
 	int			n;
 
 	*items = NULL;
-	if (!id_fits_type(user_id, hp->user_type))
+	if (!DatasetIdFitsType(user_id, hp->user_type))
 		return 0;
 	/*
 	 * The kept plan would fail obscurely if the relation changed under it

@@ -260,6 +260,8 @@ MatrixSelectUsers(const InteractionMatrix *m, const bool *keep)
 	r->n_users = nu;
 	r->n_items = m->n_items;
 	r->nnz = nnz;
+	/* item rows keep their indexes; user rows do not, and no split needs them */
+	r->item_metadata = m->item_metadata;
 	r->user_ptr = palloc(sizeof(int64) * ((Size) nu + 1));
 	r->user_items = palloc_extended(sizeof(int32) * Max(nnz, 1), MCXT_ALLOC_HUGE);
 	r->user_weights = palloc_extended(sizeof(float) * Max(nnz, 1), MCXT_ALLOC_HUGE);

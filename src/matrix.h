@@ -80,6 +80,9 @@ typedef struct InteractionMatrix
 	int64	   *item_ptr;		/* n_items + 1 */
 	int32	   *item_users;		/* nnz */
 	float	   *item_weights;	/* nnz */
+	/* metadata by item index and by user index, for recipes that use it, or NULL */
+	const struct EntityMetadata *item_metadata;
+	const struct EntityMetadata *user_metadata;
 } InteractionMatrix;
 
 extern InteractionMatrix *MatrixBuild(int32 n_users, int32 n_items, int64 n,

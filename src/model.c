@@ -41,6 +41,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 
+#include "metadata.h"
 #include "model.h"
 #include "personalize.h"
 
@@ -172,6 +173,121 @@ model_load_users(LoadedModel *lm, int64 version)
 }
 
 /*
+ * Write the user-feature map of model (user-personalization-metadata) as
+ * rows of personalize.model_feature: one per feature, then the bias (no
+ * column), each with its k weights.
+ */
+static void
+model_store_features(int64 version, const RecipeModel *model)
+{
+	const FeatureSpace *space = model->user_space;
+	int32		n = space->n_features + 1;
+	Datum	   *columns = palloc(sizeof(Datum) * n);
+	bool	   *column_nulls = palloc(sizeof(bool) * n);
+	Datum	   *values = palloc(sizeof(Datum) * n);
+	bool	   *value_nulls = palloc(sizeof(bool) * n);
+	Datum	   *lows = palloc(sizeof(Datum) * n);
+	Datum	   *highs = palloc(sizeof(Datum) * n);
+	int			dims[1] = {n};
+	int			lbs[1] = {1};
+	Oid			argtypes[7] = {INT8OID, TEXTARRAYOID, TEXTARRAYOID, FLOAT8ARRAYOID,
+	FLOAT8ARRAYOID, FLOAT4ARRAYOID, INT4OID};
+	Datum		args[7];
+
+	for (int32 f = 0; f < n; f++)
+	{
+		const Feature *feature = f < space->n_features ? &space->features[f] : NULL;
+
+		column_nulls[f] = feature == NULL;
+		columns[f] = feature ? CStringGetTextDatum(space->columns[feature->column]) : (Datum) 0;
+		value_nulls[f] = feature == NULL || feature->value == NULL;
+		values[f] = value_nulls[f] ? (Datum) 0 : CStringGetTextDatum(feature->value);
+		lows[f] = Float8GetDatum(feature && feature->value == NULL ? feature->low : 0);
+		highs[f] = Float8GetDatum(feature && feature->value == NULL ? feature->high : 0);
+	}
+	args[0] = Int64GetDatum(version);
+	args[1] = PointerGetDatum(construct_md_array(columns, column_nulls, 1, dims, lbs, TEXTOID, -1, false, TYPALIGN_INT));
+	args[2] = PointerGetDatum(construct_md_array(values, value_nulls, 1, dims, lbs, TEXTOID, -1, false, TYPALIGN_INT));
+	args[3] = PointerGetDatum(construct_array(lows, n, FLOAT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	args[4] = PointerGetDatum(construct_array(highs, n, FLOAT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	args[5] = PointerGetDatum(float_array(model->user_feature_weights, (Size) n * model->k));
+	args[6] = Int32GetDatum(model->k);
+	if (CatalogExecute("INSERT INTO personalize.model_feature "
+					   "(solution_version, feature_index, feature_column, feature_value, low, high, weights) "
+					   "SELECT $1, (u.o - 1)::int4, u.col, u.val, "
+					   "       CASE WHEN u.col IS NULL OR u.val IS NOT NULL THEN NULL ELSE u.low END, "
+					   "       CASE WHEN u.col IS NULL OR u.val IS NOT NULL THEN NULL ELSE u.high END, "
+					   "       $6[(u.o - 1) * $7 + 1 : u.o * $7] "
+					   "FROM unnest($2, $3, $4, $5) WITH ORDINALITY AS u(col, val, low, high, o)",
+					   7, argtypes, args, NULL, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "could not store user feature weights");
+	SPI_freetuptable(SPI_tuptable);
+}
+
+/*
+ * Load the user-feature map of version into lm, when it has one.
+ */
+static void
+model_load_features(LoadedModel *lm, int64 version)
+{
+	Oid			argtypes[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(version)};
+	SPITupleTable *tt;
+	MemoryContext old;
+	FeatureSpace *space;
+	int32		n;
+	int			k = lm->model.k;
+
+	if (CatalogExecute("SELECT feature_column, feature_value, low, high, weights "
+					   "FROM personalize.model_feature WHERE solution_version = $1 ORDER BY feature_index",
+					   1, argtypes, values, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read user feature weights");
+	tt = SPI_tuptable;
+	n = (int32) SPI_processed;
+	if (n == 0 || lm->model.factors == NULL)
+		return;
+	old = MemoryContextSwitchTo(lm->context);
+	space = palloc0(sizeof(FeatureSpace));
+	space->columns = palloc(sizeof(char *) * n);
+	space->features = palloc0(sizeof(Feature) * n);
+	space->n_features = n - 1;	/* the last row is the bias */
+	lm->model.user_feature_weights = palloc(sizeof(float) * (Size) n * k);
+	for (int32 f = 0; f < n; f++)
+	{
+		HeapTuple	tuple = tt->vals[f];
+		char	   *column = SPI_getvalue(tuple, tt->tupdesc, 1);
+		bool		isnull;
+		ArrayType  *arr = DatumGetArrayTypeP(SPI_getbinval(tuple, tt->tupdesc, 5, &isnull));
+
+		if (ArrayGetNItems(ARR_NDIM(arr), ARR_DIMS(arr)) != k || ARR_HASNULL(arr) ||
+			(column == NULL) != (f == n - 1))
+			elog(ERROR, "feature row %d of solution version " INT64_FORMAT " is malformed", f, version);
+		memcpy(lm->model.user_feature_weights + (Size) f * k, ARR_DATA_PTR(arr), sizeof(float) * k);
+		if (column == NULL)
+			continue;
+		{
+			Feature    *feature = &space->features[f];
+			int			c;
+
+			for (c = 0; c < space->n_columns; c++)
+				if (strcmp(space->columns[c], column) == 0)
+					break;
+			if (c == space->n_columns)
+				space->columns[space->n_columns++] = column;
+			feature->column = c;
+			feature->value = SPI_getvalue(tuple, tt->tupdesc, 2);
+			if (feature->value == NULL)
+			{
+				feature->low = DatumGetFloat8(SPI_getbinval(tuple, tt->tupdesc, 3, &isnull));
+				feature->high = DatumGetFloat8(SPI_getbinval(tuple, tt->tupdesc, 4, &isnull));
+			}
+		}
+	}
+	lm->model.user_space = space;
+	MemoryContextSwitchTo(old);
+}
+
+/*
  * Write model (items in index order, ids from items) as rows of version,
  * a chunk of items per INSERT.  The caller is connected to SPI.
  */
@@ -251,6 +367,8 @@ ModelStore(int64 version, const RecipeModel *model, const IdMap *items, const Id
 	}
 	if (model->user_factors != NULL)
 		model_store_users(version, model, users);
+	if (model->user_space != NULL)
+		model_store_features(version, model);
 }
 
 /*
@@ -409,6 +527,11 @@ model_load(int64 version)
 	{
 		model_load_users(lm, version);
 		MemoryContextSwitchTo(context);	/* SPI left its own context current */
+	}
+	if (lm->recipe->uses_user_metadata)
+	{
+		model_load_features(lm, version);
+		MemoryContextSwitchTo(context);
 	}
 	RecipeFinishModel(lm->recipe, &lm->model);
 	MemoryContextSwitchTo(old);

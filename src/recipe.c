@@ -25,6 +25,8 @@ static const Recipe *const recipes[] = {
 	&PersonalizedRankingRecipe,
 	&TrendingNowRecipe,
 	&ItemAffinityRecipe,
+	&SimilarItemsRecipe,
+	&UserPersonalizationMetadataRecipe,
 };
 
 /*

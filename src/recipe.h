@@ -48,6 +48,13 @@ typedef struct RecipeModel
 	float	   *gram;
 	/* user factors (n_users x k), kept by USER_SEGMENTATION recipes, or NULL */
 	float	   *user_factors;
+	/*
+	 * user-personalization-metadata: the features of the users' metadata
+	 * and the map from them to a user factor, (n_features + 1) x k, the last
+	 * row a bias, for users with metadata but no history; or NULL.
+	 */
+	struct FeatureSpace *user_space;
+	float	   *user_feature_weights;
 	/* item factors to start from (training_mode UPDATE), or NULL */
 	float	   *warm_factors;
 	/* related items (CSR): neighbours of item i, best first, with scores */
@@ -68,6 +75,14 @@ typedef struct Recipe
 
 	/* Does the model keep user factors (USER_SEGMENTATION)? */
 	bool		keeps_users;
+
+	/*
+	 * Which metadata training reads (into InteractionMatrix.item_metadata
+	 * and user_metadata), and which it cannot do without.
+	 */
+	bool		uses_item_metadata;
+	bool		uses_user_metadata;
+	bool		requires_item_metadata;
 
 	/*
 	 * Train from m with resolved hyperparameters into model (zeroed, but for
@@ -109,6 +124,28 @@ extern const Recipe PersonalizedRankingRecipe;
 extern const Recipe TrendingNowRecipe;
 extern const Recipe ItemAffinityRecipe;
 
+extern const Recipe SimilarItemsRecipe;
+extern const Recipe UserPersonalizationMetadataRecipe;
+
 extern float TrendScore(double recent, double earlier);
+
+/* ALS, shared by the recipes built on it (recipe_als.c). */
+struct EntityMetadata;
+extern void AlsFit(const InteractionMatrix *m, Jsonb *hyperparameters, RecipeModel *model,
+				   ProgressCallback progress, void *arg, const struct EntityMetadata *item_md,
+				   double feature_weight, float **user_factors_out);
+extern void AlsPrepare(RecipeModel *model);
+extern bool AlsScore(const RecipeModel *model, int n, const int32 *history,
+					 const float *counts, float *scores);
+
+/* Scores for a user known only by metadata features (recipe_metadata.c). */
+extern void MetadataScoreUser(const RecipeModel *model, int n, const int32 *features,
+							  float *scores);
+
+/* Co-occurrence neighbours, shared by sims and similar-items (recipe_sims.c). */
+extern void SimsTrain(const InteractionMatrix *m, Jsonb *hyperparameters,
+					  RecipeModel *model, ProgressCallback progress, void *arg);
+extern bool SimsScore(const RecipeModel *model, int n, const int32 *history,
+					  const float *weights, float *scores);
 
 #endif							/* PERSONALIZE_RECIPE_H */

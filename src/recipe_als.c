@@ -35,6 +35,7 @@
 #include "miscadmin.h"
 
 #include "blas.h"
+#include "metadata.h"
 #include "recipe.h"
 
 /* Sparse rows to solve for: CSR over the "other" side's indexes. */
@@ -126,12 +127,87 @@ als_update(const AlsSide *side, const float *other, int32 n_other, int k,
 }
 
 /*
- * Fit user and item factors by alternating least squares; keep the user
- * factors in the model when keep_users.
+ * The user side with one pseudo-user per item feature appended (rows
+ * n_users.. of users), and the item side with those pseudo-users among each
+ * item's users, every such interaction weighing feature_weight.  An item
+ * without interactions is then still tied to the items that share its
+ * features, so it gets factors (Personalize's cold items).
  */
 static void
-als_fit(const InteractionMatrix *m, Jsonb *hyperparameters, RecipeModel *model,
-		ProgressCallback progress, void *arg, bool keep_users)
+als_add_item_features(const InteractionMatrix *m, const EntityMetadata *md,
+					  float feature_weight, AlsSide *users, AlsSide *items)
+{
+	int32		nf = md->space.n_features;
+	int32		nu = m->n_users;
+	int64		extra = md->ptr[Min(md->n_rows, m->n_items)];
+	int64	   *uptr = palloc_extended(sizeof(int64) * ((Size) nu + nf + 1), MCXT_ALLOC_HUGE);
+	int32	   *uidx = palloc_extended(sizeof(int32) * Max(m->nnz + extra, 1), MCXT_ALLOC_HUGE);
+	float	   *uw = palloc_extended(sizeof(float) * Max(m->nnz + extra, 1), MCXT_ALLOC_HUGE);
+	int64	   *iptr = palloc_extended(sizeof(int64) * ((Size) m->n_items + 1), MCXT_ALLOC_HUGE);
+	int32	   *iidx = palloc_extended(sizeof(int32) * Max(m->nnz + extra, 1), MCXT_ALLOC_HUGE);
+	float	   *iw = palloc_extended(sizeof(float) * Max(m->nnz + extra, 1), MCXT_ALLOC_HUGE);
+	int64		e = 0;
+
+	/* users: the real rows, then each feature's items (a transpose of md) */
+	memcpy(uptr, m->user_ptr, sizeof(int64) * ((Size) nu + 1));
+	memcpy(uidx, m->user_items, sizeof(int32) * m->nnz);
+	memcpy(uw, m->user_weights, sizeof(float) * m->nnz);
+	memset(uptr + nu + 1, 0, sizeof(int64) * nf);
+	for (int32 i = 0; i < Min(md->n_rows, m->n_items); i++)
+		for (int64 f = md->ptr[i]; f < md->ptr[i + 1]; f++)
+			uptr[nu + 1 + md->features[f]]++;
+	for (int32 f = 0; f < nf; f++)
+		uptr[nu + 1 + f] += uptr[nu + f];
+	{
+		int64	   *fill = palloc(sizeof(int64) * Max(nf, 1));
+
+		memcpy(fill, uptr + nu, sizeof(int64) * nf);
+		for (int32 i = 0; i < Min(md->n_rows, m->n_items); i++)
+			for (int64 f = md->ptr[i]; f < md->ptr[i + 1]; f++)
+			{
+				int64		at = fill[md->features[f]]++;
+
+				uidx[at] = i;
+				uw[at] = feature_weight;
+			}
+		pfree(fill);
+	}
+
+	/* items: their real users, then their features as pseudo-users */
+	for (int32 i = 0; i < m->n_items; i++)
+	{
+		iptr[i] = e;
+		memcpy(iidx + e, m->item_users + m->item_ptr[i], sizeof(int32) * (m->item_ptr[i + 1] - m->item_ptr[i]));
+		memcpy(iw + e, m->item_weights + m->item_ptr[i], sizeof(float) * (m->item_ptr[i + 1] - m->item_ptr[i]));
+		e += m->item_ptr[i + 1] - m->item_ptr[i];
+		if (i < md->n_rows)
+			for (int64 f = md->ptr[i]; f < md->ptr[i + 1]; f++)
+			{
+				iidx[e] = nu + md->features[f];
+				iw[e++] = feature_weight;
+			}
+	}
+	iptr[m->n_items] = e;
+
+	users->n_rows = nu + nf;
+	users->ptr = uptr;
+	users->idx = uidx;
+	users->weight = uw;
+	items->n_rows = m->n_items;
+	items->ptr = iptr;
+	items->idx = iidx;
+	items->weight = iw;
+}
+
+/*
+ * Fit user and item factors by alternating least squares.  With item_md,
+ * item features enter as pseudo-users (als_add_item_features).  When
+ * user_factors_out is not NULL it receives the n_users x k user factors.
+ */
+void
+AlsFit(const InteractionMatrix *m, Jsonb *hyperparameters, RecipeModel *model,
+	   ProgressCallback progress, void *arg, const EntityMetadata *item_md,
+	   double feature_weight, float **user_factors_out)
 {
 	int			k = (int) HyperparamNumber(hyperparameters, "factors", 64);
 	int			iterations = (int) HyperparamNumber(hyperparameters, "iterations", 15);
@@ -152,8 +228,10 @@ als_fit(const InteractionMatrix *m, Jsonb *hyperparameters, RecipeModel *model,
 	model->alpha = alpha;
 	model->regularization = regularization;
 	model->recency_half_life = recency_half_life;
+	if (item_md != NULL && item_md->space.n_features > 0 && feature_weight > 0)
+		als_add_item_features(m, item_md, (float) feature_weight, &users, &items);
 
-	user_factors = palloc_extended(sizeof(float) * Max((Size) m->n_users * k, 1),
+	user_factors = palloc_extended(sizeof(float) * Max((Size) users.n_rows * k, 1),
 								   MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
 	item_factors = palloc_extended(sizeof(float) * Max((Size) m->n_items * k, 1),
 								   MCXT_ALLOC_HUGE);
@@ -176,14 +254,14 @@ als_fit(const InteractionMatrix *m, Jsonb *hyperparameters, RecipeModel *model,
 	{
 		als_update(&users, item_factors, m->n_items, k, regularization, alpha,
 				   cg_steps, user_factors);
-		als_update(&items, user_factors, m->n_users, k, regularization, alpha,
+		als_update(&items, user_factors, users.n_rows, k, regularization, alpha,
 				   cg_steps, item_factors);
 		snprintf(step, sizeof(step), "iteration %d of %d", it + 1, iterations);
 		progress(arg, (double) (it + 1) / iterations, step);
 	}
 	model->factors = item_factors;
-	if (keep_users)
-		model->user_factors = user_factors;
+	if (user_factors_out != NULL)
+		*user_factors_out = user_factors;
 	else
 		pfree(user_factors);
 }
@@ -195,7 +273,7 @@ static void
 als_train(const InteractionMatrix *m, Jsonb *hyperparameters,
 		  RecipeModel *model, ProgressCallback progress, void *arg)
 {
-	als_fit(m, hyperparameters, model, progress, arg, false);
+	AlsFit(m, hyperparameters, model, progress, arg, NULL, 0, NULL);
 }
 
 /*
@@ -206,14 +284,14 @@ static void
 affinity_train(const InteractionMatrix *m, Jsonb *hyperparameters,
 			   RecipeModel *model, ProgressCallback progress, void *arg)
 {
-	als_fit(m, hyperparameters, model, progress, arg, true);
+	AlsFit(m, hyperparameters, model, progress, arg, NULL, 0, &model->user_factors);
 }
 
 /*
  * Cache the regularised Gram matrix of the item factors for fold-in.
  */
-static void
-als_prepare(RecipeModel *model)
+void
+AlsPrepare(RecipeModel *model)
 {
 	int			k = model->k;
 
@@ -229,8 +307,8 @@ als_prepare(RecipeModel *model)
  * Fold the user in from history by solving the ALS user system exactly,
  * then score every item by x . y_i.  Cold users get popularity scores.
  */
-static bool
-als_score(const RecipeModel *model, int n, const int32 *history,
+bool
+AlsScore(const RecipeModel *model, int n, const int32 *history,
 		  const float *counts, float *scores)
 {
 	int			k = model->k;
@@ -274,8 +352,8 @@ const Recipe UserPersonalizationRecipe = {
 	.name = "user-personalization",
 	.incremental = true,
 	.train = als_train,
-	.prepare = als_prepare,
-	.score = als_score,
+	.prepare = AlsPrepare,
+	.score = AlsScore,
 };
 
 /* The same model with user factors, deployed for user_segment (USER_SEGMENTATION). */
@@ -283,8 +361,8 @@ const Recipe ItemAffinityRecipe = {
 	.name = "item-affinity",
 	.keeps_users = true,
 	.train = affinity_train,
-	.prepare = als_prepare,
-	.score = als_score,
+	.prepare = AlsPrepare,
+	.score = AlsScore,
 };
 
 /* The same model, deployed for personalized_rank only (PERSONALIZED_RANKING). */
@@ -292,6 +370,6 @@ const Recipe PersonalizedRankingRecipe = {
 	.name = "personalized-ranking",
 	.incremental = true,
 	.train = als_train,
-	.prepare = als_prepare,
-	.score = als_score,
+	.prepare = AlsPrepare,
+	.score = AlsScore,
 };

@@ -44,8 +44,8 @@
 /*
  * Keep the best neighbours of every item.
  */
-static void
-sims_train(const InteractionMatrix *m, Jsonb *hyperparameters,
+void
+SimsTrain(const InteractionMatrix *m, Jsonb *hyperparameters,
 		   RecipeModel *model, ProgressCallback progress, void *arg)
 {
 	double		discount = HyperparamNumber(hyperparameters, "popularity_discount_factor", 0.5);
@@ -135,8 +135,8 @@ sims_train(const InteractionMatrix *m, Jsonb *hyperparameters,
 /*
  * Score items as the weighted sum of the history items' neighbour lists.
  */
-static bool
-sims_score(const RecipeModel *model, int n, const int32 *history,
+bool
+SimsScore(const RecipeModel *model, int n, const int32 *history,
 		   const float *weights, float *scores)
 {
 	float		users = Max(model->n_users, 1);
@@ -157,6 +157,6 @@ sims_score(const RecipeModel *model, int n, const int32 *history,
 
 const Recipe SimsRecipe = {
 	.name = "sims",
-	.train = sims_train,
-	.score = sims_score,
+	.train = SimsTrain,
+	.score = SimsScore,
 };

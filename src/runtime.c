@@ -27,6 +27,7 @@
 #include "utils/timestamp.h"
 
 #include "personalize.h"
+#include "metadata.h"
 #include "runtime.h"
 
 
@@ -220,6 +221,20 @@ RuntimeScoreUser(const CampaignTarget *target, const char *user_id, UserScores *
 	}
 
 	out->scores = palloc(sizeof(float) * Max(lm->model.n_items, 1));
+	if (out->n_history == 0 && lm->model.user_space != NULL)
+	{
+		/* no history the model knows: the user's metadata, when there is some */
+		int32	   *features;
+		int			n = MetadataReadUser(target->dataset_group, lm->model.user_space,
+										 user_id, &features);
+
+		if (n > 0)
+		{
+			MetadataScoreUser(&lm->model, n, features, out->scores);
+			out->logits = true;
+			return;
+		}
+	}
 	out->logits = lm->recipe->score(&lm->model, out->n_history, out->history,
 									counts, out->scores);
 }

@@ -48,6 +48,7 @@
 
 #include "dataset.h"
 #include "evaluate.h"
+#include "metadata.h"
 #include "model.h"
 #include "personalize.h"
 #include "recipe.h"
@@ -360,6 +361,54 @@ training_warm_start(TrainingJob *job)
 	job->metrics = metrics;
 }
 
+/* Features kept per dataset: enough for any real schema, small enough to solve. */
+#define TRAINING_MAX_ITEM_FEATURES 20000
+#define TRAINING_MAX_USER_FEATURES 1000
+
+/*
+ * Read the item and user metadata the recipe uses.  Items of the items
+ * dataset without interactions join the catalogue (they have no
+ * interactions, only features), so call this before building the matrix.
+ */
+static void
+training_read_metadata(TrainingJob *job)
+{
+	const Recipe *recipe = job->recipe;
+
+	if (recipe->uses_item_metadata)
+	{
+		job->item_metadata = palloc0(sizeof(EntityMetadata));
+		if (!MetadataRead(job->dataset_group, "items", &job->log.items, true, 1,
+						  TRAINING_MAX_ITEM_FEATURES, job->item_metadata))
+			job->item_metadata = NULL;
+		MemoryContextSwitchTo(job->context);
+	}
+	if (recipe->uses_user_metadata)
+	{
+		job->user_metadata = palloc0(sizeof(EntityMetadata));
+		if (!MetadataRead(job->dataset_group, "users", &job->log.users, false, 2,
+						  TRAINING_MAX_USER_FEATURES, job->user_metadata))
+			job->user_metadata = NULL;
+		MemoryContextSwitchTo(job->context);
+	}
+	if (recipe->requires_item_metadata &&
+		(job->item_metadata == NULL || job->item_metadata->space.n_features == 0))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("recipe \"%s\" of solution \"%s\" needs item metadata, and dataset group \"%s\" has none",
+						recipe->name, job->solution, job->dataset_group),
+				 errhint("Register an items dataset with metadata columns: personalize.create_dataset('%s', 'items', 'table', metadata => ARRAY['genre', ...]).",
+						 job->dataset_group)));
+	if (recipe->uses_item_metadata && recipe->uses_user_metadata &&
+		(job->item_metadata == NULL || job->item_metadata->space.n_features == 0) &&
+		(job->user_metadata == NULL || job->user_metadata->space.n_features == 0))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("recipe \"%s\" of solution \"%s\" needs item or user metadata, and dataset group \"%s\" has none",
+						recipe->name, job->solution, job->dataset_group),
+				 errhint("Register an items or users dataset with metadata columns (create_dataset(..., metadata => ARRAY[...])), or use recipe \"user-personalization\".")));
+}
+
 /*
  * Read the interactions into job->log and job->matrix, checking memory and
  * minimum data on the way.  Needs SPI and a transaction.
@@ -380,8 +429,11 @@ TrainingRead(TrainingJob *job)
 	MemoryContextSwitchTo(job->context);
 	training_progress(job, 1.0, "read");
 	training_check_memory(job, &job->log);
+	training_read_metadata(job);
 	job->matrix = MatrixBuild(job->log.users.n, job->log.items.n, job->log.n,
 							  job->log.user, job->log.item, job->log.time);
+	job->matrix->item_metadata = job->item_metadata;
+	job->matrix->user_metadata = job->user_metadata;
 	training_check_minimums(job, &job->log, job->matrix);
 	if (job->update)
 		training_warm_start(job);

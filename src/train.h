@@ -42,6 +42,8 @@ typedef struct TrainingJob
 	int			last_percent;
 	/* results of the phases */
 	InteractionLog log;
+	struct EntityMetadata *item_metadata;	/* or NULL */
+	struct EntityMetadata *user_metadata;	/* or NULL */
 	InteractionMatrix *matrix;
 	RecipeModel model;
 	char	   *metrics;		/* JSON text */
