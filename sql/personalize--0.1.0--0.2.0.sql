@@ -690,4 +690,136 @@ SELECT 'user-personalization-metadata', 'USER_PERSONALIZATION',
        'user-personalization that learns from item and user metadata: items with metadata but no interactions can be recommended, and users with metadata but no history are served from it; needs an items or users dataset with metadata'
   FROM @extschema@.recipe r WHERE r.name = 'user-personalization';
 
+-- items datasets may register a creation time
+CREATE OR REPLACE FUNCTION @extschema@.create_dataset(dataset_group text, dataset_type text, relation regclass,
+	user_id text DEFAULT NULL, item_id text DEFAULT NULL, event_time text DEFAULT NULL,
+	event_type text DEFAULT NULL, event_value text DEFAULT NULL, metadata text[] DEFAULT NULL)
+RETURNS void LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	grp @extschema@.dataset_group;
+	ucol name; icol name; tcol name; etcol name; evcol name;
+	tkind text;
+	typ regtype;
+	meta name[] := '{}';
+	m text;
+	mcol name;
+BEGIN
+	PERFORM @extschema@._require(dataset_group, 'dataset_group');
+	PERFORM @extschema@._require(dataset_type, 'dataset_type');
+	PERFORM @extschema@._require(relation, 'relation');
+	SELECT * INTO grp FROM @extschema@.dataset_group g WHERE g.name = create_dataset.dataset_group;
+	IF NOT FOUND THEN
+		PERFORM @extschema@._not_found('dataset group', dataset_group, 'Create it first with personalize.create_dataset_group.');
+	END IF;
+	PERFORM @extschema@._check_owner('dataset group', dataset_group, grp.owner);
+	dataset_type := lower(dataset_type);
+	IF dataset_type NOT IN ('interactions', 'items', 'users') THEN
+		RAISE EXCEPTION 'unknown dataset type "%"', dataset_type
+			USING ERRCODE = 'invalid_parameter_value', HINT = 'Valid dataset types are interactions, items and users.';
+	END IF;
+	IF (SELECT c.relkind FROM pg_class c WHERE c.oid = relation) NOT IN ('r', 'p', 'v', 'm', 'f') THEN
+		RAISE EXCEPTION 'relation % is not a table, view or materialized view', relation
+			USING ERRCODE = 'wrong_object_type';
+	END IF;
+	IF NOT has_table_privilege(relation, 'SELECT') THEN
+		RAISE EXCEPTION 'permission denied for relation %', relation
+			USING ERRCODE = 'insufficient_privilege',
+			      HINT = format('Role %s needs SELECT on %s to register it.', current_user, relation);
+	END IF;
+	IF EXISTS (SELECT 1 FROM @extschema@.dataset d WHERE d.dataset_group = create_dataset.dataset_group
+	           AND d.dataset_type = create_dataset.dataset_type) THEN
+		RAISE EXCEPTION '% dataset of dataset group "%" already exists', dataset_type, dataset_group
+			USING ERRCODE = 'duplicate_object', HINT = 'Drop it first with personalize.drop_dataset.';
+	END IF;
 
+	IF dataset_type IN ('interactions', 'users') THEN
+		ucol := @extschema@._role_column(relation, 'user id', user_id, '{user_id,userid}', 'user_id');
+		IF ucol IS NULL THEN
+			RAISE EXCEPTION 'relation % has no user id column', relation
+				USING ERRCODE = 'undefined_column',
+				      HINT = 'Name it USER_ID, or pass user_id => ''column''.';
+		END IF;
+	END IF;
+	IF dataset_type IN ('interactions', 'items') THEN
+		icol := @extschema@._role_column(relation, 'item id', item_id, '{item_id,itemid}', 'item_id');
+		IF icol IS NULL THEN
+			RAISE EXCEPTION 'relation % has no item id column', relation
+				USING ERRCODE = 'undefined_column',
+				      HINT = 'Name it ITEM_ID, or pass item_id => ''column''.';
+		END IF;
+	END IF;
+	IF dataset_type = 'interactions' THEN
+		tcol := @extschema@._role_column(relation, 'event time', event_time, '{timestamp,event_time,time}', 'event_time');
+		IF tcol IS NULL THEN
+			RAISE EXCEPTION 'relation % has no event time column', relation
+				USING ERRCODE = 'undefined_column',
+				      HINT = 'Name it TIMESTAMP or EVENT_TIME, or pass event_time => ''column''.';
+		END IF;
+		typ := @extschema@._column_type(relation, tcol);
+		tkind := CASE WHEN typ = 'timestamptz'::regtype THEN 'timestamptz'
+		              WHEN typ = 'timestamp'::regtype THEN 'timestamp'
+		              WHEN typ IN ('int2'::regtype, 'int4'::regtype, 'int8'::regtype, 'numeric'::regtype,
+		                           'float4'::regtype, 'float8'::regtype) THEN 'epoch' END;
+		IF tkind IS NULL THEN
+			RAISE EXCEPTION 'event time column "%" of relation % has type %', tcol, relation, typ
+				USING ERRCODE = 'datatype_mismatch',
+				      HINT = 'Use timestamptz, timestamp, or epoch seconds in an integer or numeric column.';
+		END IF;
+		etcol := @extschema@._role_column(relation, 'event type', event_type, '{event_type,eventtype}', 'event_type');
+		evcol := @extschema@._role_column(relation, 'event value', event_value, '{event_value,eventvalue}', 'event_value');
+		IF evcol IS NOT NULL AND @extschema@._column_type(relation, evcol) NOT IN
+		   ('int2'::regtype, 'int4'::regtype, 'int8'::regtype, 'numeric'::regtype, 'float4'::regtype, 'float8'::regtype) THEN
+			RAISE EXCEPTION 'event value column "%" of relation % has type %', evcol, relation,
+				@extschema@._column_type(relation, evcol)
+				USING ERRCODE = 'datatype_mismatch', HINT = 'Use a numeric column, or omit event_value.';
+		END IF;
+	ELSIF dataset_type = 'items' AND event_type IS NULL AND event_value IS NULL THEN
+		-- items: the creation time (Personalize's CREATION_TIMESTAMP), optional;
+		-- exploration and the item age cut-off use it
+		tcol := @extschema@._role_column(relation, 'creation time', event_time, '{creation_timestamp}', 'event_time');
+		IF tcol IS NOT NULL THEN
+			typ := @extschema@._column_type(relation, tcol);
+			tkind := CASE WHEN typ = 'timestamptz'::regtype THEN 'timestamptz'
+			              WHEN typ = 'timestamp'::regtype THEN 'timestamp'
+			              WHEN typ IN ('int2'::regtype, 'int4'::regtype, 'int8'::regtype, 'numeric'::regtype,
+			                           'float4'::regtype, 'float8'::regtype) THEN 'epoch' END;
+			IF tkind IS NULL THEN
+				RAISE EXCEPTION 'creation time column "%" of relation % has type %', tcol, relation, typ
+					USING ERRCODE = 'datatype_mismatch',
+					      HINT = 'Use timestamptz, timestamp, or epoch seconds in an integer or numeric column.';
+			END IF;
+		END IF;
+	ELSIF event_time IS NOT NULL OR event_type IS NOT NULL OR event_value IS NOT NULL THEN
+		RAISE EXCEPTION 'event_time, event_type and event_value apply to interactions datasets only'
+			USING ERRCODE = 'invalid_parameter_value',
+			      HINT = 'For an items dataset, event_time names the creation time column.';
+	END IF;
+
+	FOREACH m IN ARRAY coalesce(metadata, '{}') LOOP
+		mcol := @extschema@._role_column(relation, 'metadata', m, NULL, 'metadata');
+		typ := @extschema@._column_type(relation, mcol);
+		IF typ NOT IN ('text'::regtype, 'varchar'::regtype, 'bpchar'::regtype, 'bool'::regtype, 'text[]'::regtype,
+		               'int2'::regtype, 'int4'::regtype, 'int8'::regtype, 'numeric'::regtype, 'float4'::regtype,
+		               'float8'::regtype, 'timestamptz'::regtype, 'timestamp'::regtype, 'date'::regtype)
+		   AND (SELECT t.typtype FROM pg_type t WHERE t.oid = typ) <> 'e' THEN
+			RAISE EXCEPTION 'metadata column "%" of relation % has type %', mcol, relation, typ
+				USING ERRCODE = 'datatype_mismatch',
+				      HINT = 'Metadata columns must be text, enum, boolean, text[] (categorical) or numeric.';
+		END IF;
+		meta := meta || mcol;
+	END LOOP;
+
+	INSERT INTO @extschema@.dataset (dataset_group, dataset_type, relation, user_column, item_column,
+		time_column, time_kind, event_type_column, event_value_column, metadata_columns)
+	VALUES (dataset_group, dataset_type, relation, ucol, icol, tcol, tkind, etcol, evcol, meta);
+
+	IF dataset_type = 'interactions' AND NOT EXISTS (
+		SELECT 1 FROM pg_index i
+		 WHERE i.indrelid = relation
+		   AND i.indkey[0] = (SELECT attnum FROM pg_attribute WHERE attrelid = relation AND attname = ucol)) THEN
+		RAISE NOTICE 'relation % has no index on its user column "%"', relation, ucol
+			USING HINT = format('recommend() reads each user''s recent history; CREATE INDEX ON %s (%I, %I) makes that fast.',
+			                    relation, ucol, tcol);
+	END IF;
+END $$;
