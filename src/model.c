@@ -330,7 +330,7 @@ model_load(int64 version)
 	SPITupleTable *tt;
 	int32		n;
 
-	rc = CatalogExecute("SELECT s.recipe, v.users, v.hyperparameters, v.items "
+	rc = CatalogExecute("SELECT coalesce(v.recipe, s.recipe), v.users, v.hyperparameters, v.items "
 							   "FROM personalize.solution_version v "
 							   "JOIN personalize.solution s ON s.name = v.solution "
 							   "WHERE v.id = $1 AND v.status = 'ACTIVE'",
