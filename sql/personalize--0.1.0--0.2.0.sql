@@ -954,11 +954,6 @@ BEGIN
 	PERFORM @extschema@._require(name, 'name');
 	perform_hpo := coalesce(perform_hpo, false);
 	perform_automl := coalesce(perform_automl, false);
-	IF perform_hpo AND perform_automl THEN
-		RAISE EXCEPTION 'perform_hpo and perform_automl cannot be combined'
-			USING ERRCODE = 'invalid_parameter_value',
-			      HINT = 'Choose a recipe with perform_automl, then tune it in a solution of that recipe with perform_hpo.';
-	END IF;
 	-- AutoML chooses the recipe: recipe only says whose hyperparameters are given
 	IF perform_automl THEN
 		recipe := coalesce(recipe, 'user-personalization');
@@ -969,6 +964,11 @@ BEGIN
 	IF EXISTS (SELECT 1 FROM @extschema@.solution s WHERE s.name = create_solution.name) THEN
 		RAISE EXCEPTION 'solution "%" already exists', name
 			USING ERRCODE = 'duplicate_object', HINT = 'Choose another name, or drop it with personalize.drop_solution.';
+	END IF;
+	IF perform_hpo AND perform_automl THEN
+		RAISE EXCEPTION 'perform_hpo and perform_automl cannot be combined'
+			USING ERRCODE = 'invalid_parameter_value',
+			      HINT = 'Choose a recipe with perform_automl, then tune it in a solution of that recipe with perform_hpo.';
 	END IF;
 	resolved := @extschema@._resolve_hyperparameters(recipe, hyperparameters);
 	IF event_value_threshold = 'NaN'::float8 OR event_value_threshold IN ('Infinity'::float8, '-Infinity'::float8) THEN
