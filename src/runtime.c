@@ -35,7 +35,7 @@
 	"d.item_column, d.time_column, d.time_kind, d.event_type_column, d.event_value_column, " \
 	"v.created, v.id "
 #define TARGET_JOINS "JOIN personalize.solution s ON s.name = v.solution " \
-	"JOIN personalize.recipe r ON r.name = coalesce(v.recipe, s.recipe) " \
+	"JOIN personalize.recipe r ON r.name = s.recipe " \
 	"LEFT JOIN personalize.dataset d ON d.dataset_group = s.dataset_group " \
 	"AND d.dataset_type = 'interactions' "
 

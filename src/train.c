@@ -172,9 +172,8 @@ training_begin(TrainingJob *job, const char *status)
 	values[2] = JsonbPGetDatum(job->hyperparameters);
 	values[3] = CStringGetTextDatum(status);
 	rc = CatalogExecute("INSERT INTO personalize.solution_version "
-							   "(solution, status, training_mode, hyperparameters, recipe) "
-							   "SELECT $1, $4, $2, $3, s.recipe FROM personalize.solution s "
-							   "WHERE s.name = $1 RETURNING id",
+							   "(solution, status, training_mode, hyperparameters) "
+							   "VALUES ($1, $4, $2, $3) RETURNING id",
 							   4, argtypes, values, NULL, false, 1);
 	if (rc != SPI_OK_INSERT_RETURNING || SPI_processed != 1)
 		elog(ERROR, "could not insert solution version: %s", SPI_result_code_string(rc));
@@ -327,8 +326,8 @@ training_warm_start(TrainingJob *job)
 	pg_prng_state rng;
 
 	if (CatalogExecute("SELECT id, created, (metrics || jsonb_build_object('metrics_from_version', id))::text, "
-					   "hyperparameters, recipe "
-					   "FROM personalize.solution_version WHERE solution = $1 AND status = 'ACTIVE' "
+					   "hyperparameters, to_jsonb(v) ->> 'recipe' "
+					   "FROM personalize.solution_version v WHERE solution = $1 AND status = 'ACTIVE' "
 					   "ORDER BY id DESC LIMIT 1", 1, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read the previous solution version");
 	if (SPI_processed == 0)
@@ -493,10 +492,10 @@ training_sync_campaigns(const TrainingJob *job)
 bool
 TrainingFinish(TrainingJob *job, const char *reason)
 {
-	Oid			argtypes[10] = {INT8OID, TEXTOID, JSONBOID, TEXTOID, INT4OID, INT4OID, INT8OID, FLOAT8OID,
-	JSONBOID, TEXTOID};
-	Datum		values[10];
-	char		nulls[10] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
+	Oid			argtypes[9] = {INT8OID, TEXTOID, JSONBOID, TEXTOID, INT4OID, INT4OID, INT8OID, FLOAT8OID,
+	JSONBOID};
+	Datum		values[9];
+	char		nulls[9] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
 	instr_time	elapsed;
 	int			rc;
 
@@ -521,26 +520,32 @@ TrainingFinish(TrainingJob *job, const char *reason)
 	else
 		nulls[4] = nulls[5] = nulls[6] = 'n';
 	values[7] = Float8GetDatum(INSTR_TIME_GET_DOUBLE(elapsed));
-	/* hyperparameters as tuned and the recipe AutoML chose */
+	/* hyperparameters as tuned (HPO) or of the recipe chosen (AutoML) */
 	if (reason == NULL)
-	{
 		values[8] = JsonbPGetDatum(job->hyperparameters);
-		values[9] = CStringGetTextDatum(job->recipe->name);
-	}
 	else
-		nulls[8] = nulls[9] = 'n';
+		nulls[8] = 'n';
 
 	rc = CatalogExecute("UPDATE personalize.solution_version SET status = $2, metrics = $3, "
 							   "failure_reason = $4, users = $5, items = $6, interactions = $7, "
 							   "training_seconds = $8, progress = CASE WHEN $3 IS NULL THEN progress ELSE 1 END, "
 							   "finished = clock_timestamp(), "
-							   "hyperparameters = coalesce($9, hyperparameters), recipe = coalesce($10, recipe) "
+							   "hyperparameters = coalesce($9, hyperparameters) "
 							   "WHERE id = $1 AND status IN ('CREATE PENDING', 'CREATE IN_PROGRESS')",
-							   10, argtypes, values, nulls, false, 0);
+							   9, argtypes, values, nulls, false, 0);
 	if (rc != SPI_OK_UPDATE)
 		elog(ERROR, "could not update solution version: %s", SPI_result_code_string(rc));
 	if (SPI_processed != 1)
 		return false;
+	if (reason == NULL && job->tune.automl)
+	{
+		/* the version serves the recipe AutoML chose (NULL: the solution's) */
+		values[1] = CStringGetTextDatum(job->recipe->name);
+		rc = CatalogExecute("UPDATE personalize.solution_version SET recipe = $2 WHERE id = $1",
+							2, argtypes, values, NULL, false, 0);
+		if (rc != SPI_OK_UPDATE)
+			elog(ERROR, "could not update solution version: %s", SPI_result_code_string(rc));
+	}
 	if (reason == NULL)
 		training_sync_campaigns(job);
 	return true;

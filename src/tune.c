@@ -108,6 +108,17 @@ TuneReadPlan(const char *solution, MemoryContext context, TunePlan *plan)
 	bool		isnull;
 
 	memset(plan, 0, sizeof(TunePlan));
+
+	/*
+	 * Look at the flags first: under the schema of 0.1.0 (before ALTER
+	 * EXTENSION UPDATE) they are always false and hpo_config does not exist.
+	 */
+	if (CatalogExecute("SELECT 1 FROM personalize.solution s "
+					   "WHERE s.name = $1 AND (s.perform_hpo OR s.perform_automl)",
+					   1, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read solution \"%s\"", solution);
+	if (SPI_processed == 0)
+		return;
 	if (CatalogExecute("SELECT s.perform_hpo, s.perform_automl, (c->>'max_trials')::int, c->>'objective', "
 					   "r.key, r.value->>'type' = 'integer', r.value->>'scale' = 'log', "
 					   "(r.value->>'min')::float8, (r.value->>'max')::float8 "
