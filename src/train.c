@@ -298,9 +298,17 @@ training_check_memory(const TrainingJob *job, const InteractionLog *log)
 	int			k = (int) HyperparamNumber(job->hyperparameters, "factors", 0);
 	Size		rows = (Size) log->users.n + log->items.n;
 	Size		need = mul_size(log->n, LOG_BYTES_PER_INTERACTION);
+	int			matrices = 2;
 
-	need = add_size(need, mul_size(log->n, 2 * 2 * (sizeof(int32) + sizeof(float))));
-	need = add_size(need, mul_size(rows, 2 * 2 * sizeof(int64)));
+	/* HPO and AutoML add the validation split's matrix and may try more factors */
+	if (job->tune.hpo || job->tune.automl)
+		matrices = 3;
+	for (int r = 0; r < job->tune.n_ranges; r++)
+		if (strcmp(job->tune.ranges[r].name, "factors") == 0)
+			k = Max(k, (int) job->tune.ranges[r].max);
+
+	need = add_size(need, mul_size(log->n, matrices * 2 * (sizeof(int32) + sizeof(float))));
+	need = add_size(need, mul_size(rows, matrices * 2 * sizeof(int64)));
 	need = add_size(need, mul_size(mul_size(rows, Max(k, 0)), 2 * sizeof(float)));
 	need = add_size(need, mul_size(rows, 64));	/* ids and their hash entries */
 	training_require_memory(job, need, "its matrices and factors");
