@@ -33,6 +33,7 @@ OBJS = \
 	src/recipe_metadata.o \
 	src/metadata.o \
 	src/evaluate.o \
+	src/tune.o \
 	src/model.o \
 	src/train.o \
 	src/worker.o \

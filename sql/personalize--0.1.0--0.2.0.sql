@@ -10,6 +10,9 @@
  * impression and the session to columns; the similar-items and
  * user-personalization-metadata recipes (item and user metadata), and the
  * creation time of items.
+ *
+ * Adds perform_hpo and perform_automl (create_solution's hpo_config, the
+ * recipe of each version) and the event_weights hyperparameter.
  */
 
 \echo Use "ALTER EXTENSION personalize UPDATE TO '0.2.0'" to load this file. \quit
@@ -823,3 +826,367 @@ BEGIN
 			                    relation, ucol, tcol);
 	END IF;
 END $$;
+
+-- ---------------------------------------------------------------------------
+-- HPO, AutoML and event weights: create_solution gains hpo_config (kept on
+-- the solution); a version records the recipe it was trained with (AutoML's
+-- choice; NULL on versions from 0.1.0, which used the solution's); the
+-- event_weights hyperparameter is an object, checked by its own helper.
+-- ---------------------------------------------------------------------------
+
+ALTER TABLE @extschema@.solution ADD COLUMN hpo_config jsonb;
+ALTER TABLE @extschema@.solution_version ADD COLUMN recipe text REFERENCES @extschema@.recipe (name);
+
+-- event_weights (an object, checked by _check_event_weights) on the recipes
+-- that learn from how strongly users interact
+UPDATE @extschema@.recipe SET hyperparameters = hyperparameters || jsonb_build_object('event_weights',
+	jsonb_build_object('type', 'object', 'default', '{}'::jsonb, 'description',
+		'weight of each event type, e.g. {"purchase": 3, "click": 1}: event types match case-insensitively, those not listed weigh 1, 0 leaves a type out'))
+ WHERE name IN ('user-personalization', 'personalized-ranking', 'item-affinity', 'ease', 'sims');
+
+CREATE OR REPLACE VIEW @extschema@.solutions AS
+	SELECT name, dataset_group, recipe, hyperparameters, event_type,
+	       event_value_threshold, perform_hpo, perform_automl, owner, created, hpo_config
+	FROM @extschema@.solution;
+
+CREATE OR REPLACE VIEW @extschema@.solution_versions AS
+	SELECT v.id, v.solution, coalesce(v.recipe, s.recipe) AS recipe, v.status, v.progress, v.failure_reason,
+	       v.training_mode, v.hyperparameters, v.metrics, v.users, v.items,
+	       v.interactions, v.training_seconds, v.created, v.finished
+	FROM @extschema@.solution_version v
+	JOIN @extschema@.solution s ON s.name = v.solution;
+
+CREATE OR REPLACE VIEW @extschema@.campaigns AS
+	SELECT c.name, v.solution, c.solution_version, coalesce(v.recipe, s.recipe) AS recipe, c.config, c.created, c.updated
+	FROM @extschema@.campaign c
+	JOIN @extschema@.solution_version v ON v.id = c.solution_version
+	JOIN @extschema@.solution s ON s.name = v.solution;
+
+CREATE OR REPLACE FUNCTION @extschema@._resolve_hyperparameters(recipe_name text, given jsonb)
+RETURNS jsonb LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	declared jsonb;
+	resolved jsonb := '{}';
+	key text;
+	spec jsonb;
+	value jsonb;
+	num numeric;
+	valid text;
+BEGIN
+	SELECT r.hyperparameters INTO declared FROM @extschema@.recipe r WHERE r.name = recipe_name;
+	IF declared IS NULL THEN
+		PERFORM @extschema@._not_found('recipe', recipe_name,
+			'Valid recipes are: ' || (SELECT string_agg(name, ', ' ORDER BY name) FROM @extschema@.recipe) || '.');
+	END IF;
+	given := coalesce(given, '{}');
+	IF jsonb_typeof(given) <> 'object' THEN
+		RAISE EXCEPTION 'hyperparameters must be a JSON object'
+			USING ERRCODE = 'invalid_parameter_value',
+			      HINT = 'Pass for example ''{"factors": 32}''.';
+	END IF;
+	SELECT coalesce(string_agg(k, ', ' ORDER BY k), '(none)') INTO valid FROM jsonb_object_keys(declared) k;
+	FOR key, value IN SELECT * FROM jsonb_each(given) LOOP
+		spec := declared -> key;
+		IF spec IS NULL THEN
+			RAISE EXCEPTION 'unknown hyperparameter "%" for recipe "%"', key, recipe_name
+				USING ERRCODE = 'invalid_parameter_value',
+				      HINT = format('Valid hyperparameters of recipe "%s" are: %s.', recipe_name, valid);
+		END IF;
+		IF spec->>'type' = 'object' THEN
+			given := jsonb_set(given, ARRAY[key], @extschema@._check_event_weights(key, value));
+			CONTINUE;
+		END IF;
+		IF jsonb_typeof(value) <> 'number' THEN
+			RAISE EXCEPTION 'hyperparameter "%" must be a number, not %', key, value
+				USING ERRCODE = 'invalid_parameter_value',
+				      HINT = format('Valid values are %s to %s.', spec->>'min', spec->>'max');
+		END IF;
+		num := value::text::numeric;
+		IF num < (spec->>'min')::numeric OR num > (spec->>'max')::numeric
+		   OR (spec->>'type' = 'integer' AND num <> trunc(num)) THEN
+			RAISE EXCEPTION 'hyperparameter "%" value % is out of range', key, value
+				USING ERRCODE = 'invalid_parameter_value',
+				      HINT = format('Valid values of "%s" are %s %s to %s.', key,
+				                    CASE WHEN spec->>'type' = 'integer' THEN 'integers' ELSE 'numbers' END,
+				                    spec->>'min', spec->>'max');
+		END IF;
+		IF spec ? 'values' AND NOT (spec->'values') @> jsonb_build_array(value) THEN
+			RAISE EXCEPTION 'hyperparameter "%" value % is not allowed', key, value
+				USING ERRCODE = 'invalid_parameter_value',
+				      HINT = format('Valid values of "%s" are %s.', key, spec->'values');
+		END IF;
+	END LOOP;
+	SELECT coalesce(jsonb_object_agg(k, coalesce(given -> k, declared -> k -> 'default')), '{}')
+	  INTO resolved FROM jsonb_object_keys(declared) k;
+	RETURN resolved;
+END $$;
+COMMENT ON FUNCTION @extschema@._resolve_hyperparameters(text, jsonb) IS 'internal: validate hyperparameters against a recipe and merge them over its defaults';
+
+/*
+ * Check the event_weights hyperparameter (the only object-valued one): an
+ * object of event type -> weight from 0 to 1000000.  Returns it with the
+ * event types lower-cased, since they match case-insensitively.
+ */
+CREATE FUNCTION @extschema@._check_event_weights(name text, value jsonb)
+RETURNS jsonb LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	event text;
+	weight jsonb;
+	result jsonb := '{}';
+BEGIN
+	IF jsonb_typeof(value) IS DISTINCT FROM 'object' THEN
+		RAISE EXCEPTION 'hyperparameter "%" must be a JSON object mapping event types to weights, not %', name, value
+			USING ERRCODE = 'invalid_parameter_value',
+			      HINT = format('Pass for example ''{"%s": {"purchase": 3, "click": 1}}''.', name);
+	END IF;
+	FOR event, weight IN SELECT * FROM jsonb_each(value) LOOP
+		IF jsonb_typeof(weight) <> 'number' OR weight::text::numeric < 0 OR weight::text::numeric > 1000000 THEN
+			RAISE EXCEPTION 'weight % of event type "%" in hyperparameter "%" is not valid', weight, event, name
+				USING ERRCODE = 'invalid_parameter_value',
+				      HINT = 'Weights are numbers from 0 to 1000000: 0 leaves the event type out, event types not listed weigh 1.';
+		END IF;
+		IF result ? lower(event) THEN
+			RAISE EXCEPTION 'event type "%" appears twice in hyperparameter "%"', lower(event), name
+				USING ERRCODE = 'invalid_parameter_value',
+				      HINT = 'Event types match case-insensitively: list each once.';
+		END IF;
+		result := result || jsonb_build_object(lower(event), weight);
+	END LOOP;
+	RETURN result;
+END $$;
+COMMENT ON FUNCTION @extschema@._check_event_weights(text, jsonb) IS 'internal: validate the event_weights hyperparameter and lower-case its event types';
+
+/*
+ * Validate a solution's hpo_config and resolve it: for HPO
+ * {"max_trials": n, "objective": metric, "ranges": {name: {"type", "min",
+ * "max", "scale"}}}, for AutoML {"objective": metric}.  given is the
+ * solution's own hyperparameters: those it sets are fixed, not searched.
+ * Default ranges (when hpo_config has none) are the hyperparameters worth
+ * tuning, narrowed from the recipe's ranges to sensible search ranges,
+ * log-scale for penalties and sizes.
+ */
+CREATE FUNCTION @extschema@._resolve_hpo_config(recipe_name text, given jsonb, hpo_config jsonb, automl boolean)
+RETURNS jsonb LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	objectives text[] := ARRAY['coverage', 'mean_reciprocal_rank_at_25',
+		'normalized_discounted_cumulative_gain_at_5', 'normalized_discounted_cumulative_gain_at_10',
+		'normalized_discounted_cumulative_gain_at_25', 'precision_at_5', 'precision_at_10',
+		'precision_at_25', 'recall_at_10', 'recall_at_25'];
+	cfg jsonb := coalesce(hpo_config, '{}');
+	declared jsonb;
+	rtype text;
+	objective text;
+	trials numeric;
+	ranges jsonb := '{}';
+	key text;
+	spec jsonb;
+	r jsonb;
+	lo numeric;
+	hi numeric;
+	scale text;
+	tunable text;
+BEGIN
+	given := coalesce(given, '{}');
+	SELECT x.hyperparameters, x.recipe_type INTO declared, rtype FROM @extschema@.recipe x WHERE x.name = recipe_name;
+	IF jsonb_typeof(cfg) <> 'object' THEN
+		RAISE EXCEPTION 'hpo_config must be a JSON object, not %', cfg
+			USING ERRCODE = 'invalid_parameter_value',
+			      HINT = 'Pass for example ''{"max_trials": 8, "objective": "normalized_discounted_cumulative_gain_at_10"}''.';
+	END IF;
+	FOR key IN SELECT jsonb_object_keys(cfg) LOOP
+		IF automl AND key IN ('max_trials', 'ranges') THEN
+			RAISE EXCEPTION 'hpo_config key "%" does not apply to perform_automl', key
+				USING ERRCODE = 'invalid_parameter_value',
+				      HINT = 'AutoML trains each candidate recipe once; its hpo_config takes only "objective".';
+		ELSIF key NOT IN ('max_trials', 'objective', 'ranges') THEN
+			RAISE EXCEPTION 'unknown hpo_config key "%"', key
+				USING ERRCODE = 'invalid_parameter_value',
+				      HINT = 'Valid keys are max_trials, objective and ranges.';
+		END IF;
+	END LOOP;
+	IF cfg ? 'objective' AND (jsonb_typeof(cfg -> 'objective') <> 'string' OR NOT (cfg ->> 'objective') = ANY (objectives)) THEN
+		RAISE EXCEPTION 'unknown hpo_config objective %', cfg -> 'objective'
+			USING ERRCODE = 'invalid_parameter_value',
+			      HINT = 'Valid objectives are the metric names: ' || array_to_string(objectives, ', ') || '.';
+	END IF;
+	objective := coalesce(cfg ->> 'objective', 'normalized_discounted_cumulative_gain_at_10');
+	IF automl THEN
+		RETURN jsonb_build_object('objective', objective);
+	END IF;
+
+	IF rtype = 'POPULAR_ITEMS' THEN
+		RAISE EXCEPTION 'perform_hpo does not apply to recipe "%"', recipe_name
+			USING ERRCODE = 'invalid_parameter_value',
+			      HINT = 'Its answers come from the live interactions at request time and have no offline objective; create the solution without perform_hpo.';
+	END IF;
+	IF cfg ? 'max_trials' AND (jsonb_typeof(cfg -> 'max_trials') <> 'number'
+	   OR (cfg ->> 'max_trials')::numeric NOT BETWEEN 1 AND 50
+	   OR (cfg ->> 'max_trials')::numeric <> trunc((cfg ->> 'max_trials')::numeric)) THEN
+		RAISE EXCEPTION 'hpo_config max_trials % is out of range', cfg -> 'max_trials'
+			USING ERRCODE = 'invalid_parameter_value',
+			      HINT = 'Valid values are integers 1 to 50; each trial trains the recipe once.';
+	END IF;
+	trials := coalesce((cfg ->> 'max_trials')::numeric, 10);
+
+	SELECT coalesce(string_agg(k, ', ' ORDER BY k), '(none)') INTO tunable
+	  FROM jsonb_each(declared) AS d(k, v) WHERE v ->> 'type' IN ('number', 'integer') AND NOT v ? 'values';
+	IF cfg ? 'ranges' THEN
+		IF jsonb_typeof(cfg -> 'ranges') <> 'object' OR cfg -> 'ranges' = '{}' THEN
+			RAISE EXCEPTION 'hpo_config ranges must be a non-empty JSON object, not %', cfg -> 'ranges'
+				USING ERRCODE = 'invalid_parameter_value',
+				      HINT = 'Pass for example ''{"ranges": {"regularization": {"min": 0.1, "max": 10}}}''.';
+		END IF;
+		FOR key, r IN SELECT * FROM jsonb_each(cfg -> 'ranges') LOOP
+			spec := declared -> key;
+			IF spec IS NULL OR spec ->> 'type' NOT IN ('number', 'integer') OR spec ? 'values' THEN
+				RAISE EXCEPTION 'hyperparameter "%" of recipe "%" cannot be tuned', key, recipe_name
+					USING ERRCODE = 'invalid_parameter_value',
+					      HINT = format('Hyperparameters of recipe "%s" that can be tuned are: %s.', recipe_name, tunable);
+			END IF;
+			IF given ? key THEN
+				RAISE EXCEPTION 'hyperparameter "%" is both set and given an hpo_config range', key
+					USING ERRCODE = 'invalid_parameter_value',
+					      HINT = 'Remove it from hyperparameters to tune it, or from the ranges to fix it.';
+			END IF;
+			IF jsonb_typeof(r) <> 'object' OR jsonb_typeof(r -> 'min') IS DISTINCT FROM 'number'
+			   OR jsonb_typeof(r -> 'max') IS DISTINCT FROM 'number'
+			   OR EXISTS (SELECT 1 FROM jsonb_object_keys(r) k WHERE k NOT IN ('min', 'max', 'scale'))
+			   OR (r ? 'scale' AND (r ->> 'scale') IS DISTINCT FROM 'linear' AND (r ->> 'scale') IS DISTINCT FROM 'log') THEN
+				RAISE EXCEPTION 'hpo_config range of "%" is not valid: %', key, r
+					USING ERRCODE = 'invalid_parameter_value',
+					      HINT = 'A range is {"min": number, "max": number} with an optional "scale": "linear" or "log".';
+			END IF;
+			lo := (r ->> 'min')::numeric;
+			hi := (r ->> 'max')::numeric;
+			IF lo > hi THEN
+				RAISE EXCEPTION 'hpo_config range of "%" has min % greater than max %', key, lo, hi
+					USING ERRCODE = 'invalid_parameter_value', HINT = 'Swap min and max.';
+			END IF;
+			IF lo < (spec ->> 'min')::numeric OR hi > (spec ->> 'max')::numeric THEN
+				RAISE EXCEPTION 'hpo_config range of "%" (% to %) is outside the range of recipe "%"', key, lo, hi, recipe_name
+					USING ERRCODE = 'invalid_parameter_value',
+					      HINT = format('Valid values of "%s" are %s to %s.', key, spec ->> 'min', spec ->> 'max');
+			END IF;
+			IF spec ->> 'type' = 'integer' AND (lo <> trunc(lo) OR hi <> trunc(hi)) THEN
+				RAISE EXCEPTION 'hpo_config range of "%" must have integer bounds', key
+					USING ERRCODE = 'invalid_parameter_value', HINT = format('"%s" is an integer hyperparameter.', key);
+			END IF;
+			scale := coalesce(r ->> 'scale', CASE WHEN lo > 0 AND hi >= 10 * lo THEN 'log' ELSE 'linear' END);
+			IF scale = 'log' AND lo <= 0 THEN
+				RAISE EXCEPTION 'hpo_config range of "%" is log-scale but its min is %', key, lo
+					USING ERRCODE = 'invalid_parameter_value', HINT = 'A log-scale range needs min > 0; use "scale": "linear".';
+			END IF;
+			ranges := ranges || jsonb_build_object(key, jsonb_build_object('type', spec ->> 'type', 'min', lo, 'max', hi, 'scale', scale));
+		END LOOP;
+	ELSE
+		SELECT coalesce(jsonb_object_agg(d.name, jsonb_build_object('type', declared -> d.name ->> 'type',
+		                                 'min', d.lo, 'max', d.hi, 'scale', d.scale)), '{}')
+		  INTO ranges
+		  FROM (VALUES ('user-personalization', 'regularization', 0.1, 100, 'log'),
+		               ('user-personalization', 'alpha', 0.1, 40, 'log'),
+		               ('user-personalization', 'factors', 16, 128, 'log'),
+		               ('ease', 'lambda', 10, 10000, 'log'),
+		               ('sims', 'popularity_discount_factor', 0, 1, 'linear'),
+		               ('sims', 'min_cointeraction_count', 0, 10, 'linear')) AS d(recipe, name, lo, hi, scale)
+		 WHERE d.recipe = CASE WHEN recipe_name IN ('personalized-ranking', 'item-affinity') THEN 'user-personalization' ELSE recipe_name END
+		   AND declared ? d.name AND NOT given ? d.name;
+		IF ranges = '{}' THEN
+			RAISE EXCEPTION 'recipe "%" has no hyperparameters left to tune', recipe_name
+				USING ERRCODE = 'invalid_parameter_value',
+				      HINT = format('Give hpo_config ranges (tunable: %s), or create the solution without perform_hpo.', tunable);
+		END IF;
+	END IF;
+	RETURN jsonb_build_object('max_trials', trials, 'objective', objective, 'ranges', ranges);
+END $$;
+COMMENT ON FUNCTION @extschema@._resolve_hpo_config(text, jsonb, jsonb, boolean) IS 'internal: validate a solution''s hpo_config and resolve its trials, objective and search ranges';
+
+/*
+ * The recipes AutoML tries, in order, each with its resolved
+ * hyperparameters: those of given that the recipe declares (seed,
+ * event_weights, ...), its defaults otherwise.
+ */
+CREATE FUNCTION @extschema@._automl_candidates(given jsonb)
+RETURNS TABLE(recipe text, hyperparameters jsonb) LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp AS $$
+	SELECT c.name,
+	       @extschema@._resolve_hyperparameters(c.name,
+	           (SELECT coalesce(jsonb_object_agg(g.key, g.value), '{}')
+	              FROM jsonb_each(coalesce(_automl_candidates.given, '{}')) g
+	             WHERE r.hyperparameters ? g.key))
+	  FROM unnest(ARRAY['user-personalization', 'ease', 'popularity-count']) WITH ORDINALITY AS c(name, position)
+	  JOIN @extschema@.recipe r ON r.name = c.name
+	 ORDER BY c.position
+$$;
+COMMENT ON FUNCTION @extschema@._automl_candidates(jsonb) IS 'internal: the recipes perform_automl tries, in order, with their resolved hyperparameters';
+
+DROP FUNCTION @extschema@.create_solution(text, text, text, jsonb, text, float8, boolean, boolean);
+CREATE FUNCTION @extschema@.create_solution(name text, dataset_group text, recipe text,
+	hyperparameters jsonb DEFAULT '{}', event_type text DEFAULT NULL,
+	event_value_threshold float8 DEFAULT NULL, perform_hpo boolean DEFAULT false,
+	perform_automl boolean DEFAULT false, hpo_config jsonb DEFAULT NULL)
+RETURNS void LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	grp @extschema@.dataset_group;
+	resolved jsonb;
+	recipe_type text;
+BEGIN
+	PERFORM @extschema@._require(name, 'name');
+	perform_hpo := coalesce(perform_hpo, false);
+	perform_automl := coalesce(perform_automl, false);
+	-- AutoML chooses the recipe: recipe only says whose hyperparameters are given
+	IF perform_automl THEN
+		recipe := coalesce(recipe, 'user-personalization');
+	END IF;
+	PERFORM @extschema@._require(recipe, 'recipe');
+	PERFORM @extschema@._check_name('solution', name);
+	grp := @extschema@._owned_group(dataset_group);
+	IF EXISTS (SELECT 1 FROM @extschema@.solution s WHERE s.name = create_solution.name) THEN
+		RAISE EXCEPTION 'solution "%" already exists', name
+			USING ERRCODE = 'duplicate_object', HINT = 'Choose another name, or drop it with personalize.drop_solution.';
+	END IF;
+	IF perform_hpo AND perform_automl THEN
+		RAISE EXCEPTION 'perform_hpo and perform_automl cannot be combined'
+			USING ERRCODE = 'invalid_parameter_value',
+			      HINT = 'Choose a recipe with perform_automl, then tune it in a solution of that recipe with perform_hpo.';
+	END IF;
+	resolved := @extschema@._resolve_hyperparameters(recipe, hyperparameters);
+	IF event_value_threshold = 'NaN'::float8 OR event_value_threshold IN ('Infinity'::float8, '-Infinity'::float8) THEN
+		RAISE EXCEPTION 'event_value_threshold must be a finite number'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF coalesce(resolved -> 'event_weights', '{}') <> '{}' AND EXISTS (
+		SELECT 1 FROM @extschema@.dataset d WHERE d.dataset_group = create_solution.dataset_group
+		   AND d.dataset_type = 'interactions' AND d.event_type_column IS NULL) THEN
+		RAISE EXCEPTION 'event_weights need an event type column, and the interactions dataset of dataset group "%" has none', dataset_group
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+			      HINT = 'Register the interactions with event_type => ''column'', or remove event_weights.';
+	END IF;
+	IF perform_automl THEN
+		SELECT r.recipe_type INTO recipe_type FROM @extschema@.recipe r WHERE r.name = create_solution.recipe;
+		IF recipe_type <> 'USER_PERSONALIZATION' THEN
+			RAISE EXCEPTION 'perform_automl chooses among USER_PERSONALIZATION recipes, and recipe "%" is %', recipe, recipe_type
+				USING ERRCODE = 'invalid_parameter_value',
+				      HINT = 'Pass recipe => NULL (or the USER_PERSONALIZATION recipe whose hyperparameters you set), or perform_automl => false.';
+		END IF;
+	END IF;
+	IF hpo_config IS NOT NULL AND NOT (perform_hpo OR perform_automl) THEN
+		RAISE EXCEPTION 'hpo_config applies only with perform_hpo or perform_automl'
+			USING ERRCODE = 'invalid_parameter_value',
+			      HINT = 'Set perform_hpo => true, or leave hpo_config out.';
+	END IF;
+	IF perform_hpo OR perform_automl THEN
+		PERFORM @extschema@._resolve_hpo_config(recipe, hyperparameters, hpo_config, perform_automl);
+	END IF;
+	INSERT INTO @extschema@.solution (name, dataset_group, recipe, hyperparameters, event_type,
+		event_value_threshold, perform_hpo, perform_automl, hpo_config)
+	VALUES (name, dataset_group, recipe, coalesce(hyperparameters, '{}'), event_type,
+		event_value_threshold, perform_hpo, perform_automl, hpo_config);
+END $$;
+COMMENT ON FUNCTION @extschema@.create_solution(text, text, text, jsonb, text, float8, boolean, boolean, jsonb) IS
+	'create a solution: a recipe with hyperparameters (checked against the recipe''s ranges) on a dataset group; perform_hpo tunes them, perform_automl chooses the recipe (hpo_config: trials, objective, ranges)';
+-- administration, as the other training functions
+REVOKE ALL ON FUNCTION @extschema@.create_solution(text, text, text, jsonb, text, float8, boolean, boolean, jsonb) FROM PUBLIC;

@@ -58,7 +58,8 @@ CREATE TABLE @extschema@.solution (
 	perform_hpo	boolean NOT NULL DEFAULT false,
 	perform_automl	boolean NOT NULL DEFAULT false,
 	owner		regrole NOT NULL DEFAULT current_user::regrole,
-	created		timestamptz NOT NULL DEFAULT pg_catalog.now()
+	created		timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	hpo_config	jsonb		-- perform_hpo / perform_automl settings, as given
 );
 COMMENT ON TABLE @extschema@.solution IS 'solutions: a recipe with hyperparameters on a dataset group (internal; read personalize.solutions)';
 
@@ -77,7 +78,8 @@ CREATE TABLE @extschema@.solution_version (
 	training_seconds float8,
 	worker_pid	integer,
 	created		timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
-	finished	timestamptz
+	finished	timestamptz,
+	recipe		text REFERENCES @extschema@.recipe (name)	-- what was trained (AutoML's choice); NULL before 0.2.0: the solution's
 );
 COMMENT ON TABLE @extschema@.solution_version IS 'trained (or failed) versions of solutions (internal; read personalize.solution_versions)';
 
@@ -245,6 +247,13 @@ SELECT x.name, x.recipe_type, r.hyperparameters, x.description
        ) AS x(name, recipe_type, description)
  WHERE r.name = 'user-personalization';
 
+-- event_weights (an object, checked by _check_event_weights) on the recipes
+-- that learn from how strongly users interact
+UPDATE @extschema@.recipe SET hyperparameters = hyperparameters || jsonb_build_object('event_weights',
+	jsonb_build_object('type', 'object', 'default', '{}'::jsonb, 'description',
+		'weight of each event type, e.g. {"purchase": 3, "click": 1}: event types match case-insensitively, those not listed weigh 1, 0 leaves a type out'))
+ WHERE name IN ('user-personalization', 'personalized-ranking', 'item-affinity', 'ease', 'sims');
+
 -- ---------------------------------------------------------------------------
 -- Views
 -- ---------------------------------------------------------------------------
@@ -266,12 +275,12 @@ COMMENT ON VIEW @extschema@.recipes IS 'available recipes with each hyperparamet
 
 CREATE VIEW @extschema@.solutions AS
 	SELECT name, dataset_group, recipe, hyperparameters, event_type,
-	       event_value_threshold, perform_hpo, perform_automl, owner, created
+	       event_value_threshold, perform_hpo, perform_automl, owner, created, hpo_config
 	FROM @extschema@.solution;
 COMMENT ON VIEW @extschema@.solutions IS 'solutions';
 
 CREATE VIEW @extschema@.solution_versions AS
-	SELECT v.id, v.solution, s.recipe, v.status, v.progress, v.failure_reason,
+	SELECT v.id, v.solution, coalesce(v.recipe, s.recipe) AS recipe, v.status, v.progress, v.failure_reason,
 	       v.training_mode, v.hyperparameters, v.metrics, v.users, v.items,
 	       v.interactions, v.training_seconds, v.created, v.finished
 	FROM @extschema@.solution_version v
@@ -279,7 +288,7 @@ CREATE VIEW @extschema@.solution_versions AS
 COMMENT ON VIEW @extschema@.solution_versions IS 'solution versions: status, progress, failure reason, resolved hyperparameters, metrics and sizes';
 
 CREATE VIEW @extschema@.campaigns AS
-	SELECT c.name, v.solution, c.solution_version, s.recipe, c.config, c.created, c.updated
+	SELECT c.name, v.solution, c.solution_version, coalesce(v.recipe, s.recipe) AS recipe, c.config, c.created, c.updated
 	FROM @extschema@.campaign c
 	JOIN @extschema@.solution_version v ON v.id = c.solution_version
 	JOIN @extschema@.solution s ON s.name = v.solution;
@@ -375,6 +384,10 @@ BEGIN
 				USING ERRCODE = 'invalid_parameter_value',
 				      HINT = format('Valid hyperparameters of recipe "%s" are: %s.', recipe_name, valid);
 		END IF;
+		IF spec->>'type' = 'object' THEN
+			given := jsonb_set(given, ARRAY[key], @extschema@._check_event_weights(key, value));
+			CONTINUE;
+		END IF;
 		IF jsonb_typeof(value) <> 'number' THEN
 			RAISE EXCEPTION 'hyperparameter "%" must be a number, not %', key, value
 				USING ERRCODE = 'invalid_parameter_value',
@@ -400,6 +413,205 @@ BEGIN
 	RETURN resolved;
 END $$;
 COMMENT ON FUNCTION @extschema@._resolve_hyperparameters(text, jsonb) IS 'internal: validate hyperparameters against a recipe and merge them over its defaults';
+
+/*
+ * Check the event_weights hyperparameter (the only object-valued one): an
+ * object of event type -> weight from 0 to 1000000.  Returns it with the
+ * event types lower-cased, since they match case-insensitively.
+ */
+CREATE FUNCTION @extschema@._check_event_weights(name text, value jsonb)
+RETURNS jsonb LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	event text;
+	weight jsonb;
+	result jsonb := '{}';
+BEGIN
+	IF jsonb_typeof(value) IS DISTINCT FROM 'object' THEN
+		RAISE EXCEPTION 'hyperparameter "%" must be a JSON object mapping event types to weights, not %', name, value
+			USING ERRCODE = 'invalid_parameter_value',
+			      HINT = format('Pass for example ''{"%s": {"purchase": 3, "click": 1}}''.', name);
+	END IF;
+	FOR event, weight IN SELECT * FROM jsonb_each(value) LOOP
+		IF jsonb_typeof(weight) <> 'number' OR weight::text::numeric < 0 OR weight::text::numeric > 1000000 THEN
+			RAISE EXCEPTION 'weight % of event type "%" in hyperparameter "%" is not valid', weight, event, name
+				USING ERRCODE = 'invalid_parameter_value',
+				      HINT = 'Weights are numbers from 0 to 1000000: 0 leaves the event type out, event types not listed weigh 1.';
+		END IF;
+		IF result ? lower(event) THEN
+			RAISE EXCEPTION 'event type "%" appears twice in hyperparameter "%"', lower(event), name
+				USING ERRCODE = 'invalid_parameter_value',
+				      HINT = 'Event types match case-insensitively: list each once.';
+		END IF;
+		result := result || jsonb_build_object(lower(event), weight);
+	END LOOP;
+	RETURN result;
+END $$;
+COMMENT ON FUNCTION @extschema@._check_event_weights(text, jsonb) IS 'internal: validate the event_weights hyperparameter and lower-case its event types';
+
+/*
+ * Validate a solution's hpo_config and resolve it: for HPO
+ * {"max_trials": n, "objective": metric, "ranges": {name: {"type", "min",
+ * "max", "scale"}}}, for AutoML {"objective": metric}.  given is the
+ * solution's own hyperparameters: those it sets are fixed, not searched.
+ * Default ranges (when hpo_config has none) are the hyperparameters worth
+ * tuning, narrowed from the recipe's ranges to sensible search ranges,
+ * log-scale for penalties and sizes.
+ */
+CREATE FUNCTION @extschema@._resolve_hpo_config(recipe_name text, given jsonb, hpo_config jsonb, automl boolean)
+RETURNS jsonb LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	objectives text[] := ARRAY['coverage', 'mean_reciprocal_rank_at_25',
+		'normalized_discounted_cumulative_gain_at_5', 'normalized_discounted_cumulative_gain_at_10',
+		'normalized_discounted_cumulative_gain_at_25', 'precision_at_5', 'precision_at_10',
+		'precision_at_25', 'recall_at_10', 'recall_at_25'];
+	cfg jsonb := coalesce(hpo_config, '{}');
+	declared jsonb;
+	rtype text;
+	objective text;
+	trials numeric;
+	ranges jsonb := '{}';
+	key text;
+	spec jsonb;
+	r jsonb;
+	lo numeric;
+	hi numeric;
+	scale text;
+	tunable text;
+BEGIN
+	given := coalesce(given, '{}');
+	SELECT x.hyperparameters, x.recipe_type INTO declared, rtype FROM @extschema@.recipe x WHERE x.name = recipe_name;
+	IF jsonb_typeof(cfg) <> 'object' THEN
+		RAISE EXCEPTION 'hpo_config must be a JSON object, not %', cfg
+			USING ERRCODE = 'invalid_parameter_value',
+			      HINT = 'Pass for example ''{"max_trials": 8, "objective": "normalized_discounted_cumulative_gain_at_10"}''.';
+	END IF;
+	FOR key IN SELECT jsonb_object_keys(cfg) LOOP
+		IF automl AND key IN ('max_trials', 'ranges') THEN
+			RAISE EXCEPTION 'hpo_config key "%" does not apply to perform_automl', key
+				USING ERRCODE = 'invalid_parameter_value',
+				      HINT = 'AutoML trains each candidate recipe once; its hpo_config takes only "objective".';
+		ELSIF key NOT IN ('max_trials', 'objective', 'ranges') THEN
+			RAISE EXCEPTION 'unknown hpo_config key "%"', key
+				USING ERRCODE = 'invalid_parameter_value',
+				      HINT = 'Valid keys are max_trials, objective and ranges.';
+		END IF;
+	END LOOP;
+	IF cfg ? 'objective' AND (jsonb_typeof(cfg -> 'objective') <> 'string' OR NOT (cfg ->> 'objective') = ANY (objectives)) THEN
+		RAISE EXCEPTION 'unknown hpo_config objective %', cfg -> 'objective'
+			USING ERRCODE = 'invalid_parameter_value',
+			      HINT = 'Valid objectives are the metric names: ' || array_to_string(objectives, ', ') || '.';
+	END IF;
+	objective := coalesce(cfg ->> 'objective', 'normalized_discounted_cumulative_gain_at_10');
+	IF automl THEN
+		RETURN jsonb_build_object('objective', objective);
+	END IF;
+
+	IF rtype = 'POPULAR_ITEMS' THEN
+		RAISE EXCEPTION 'perform_hpo does not apply to recipe "%"', recipe_name
+			USING ERRCODE = 'invalid_parameter_value',
+			      HINT = 'Its answers come from the live interactions at request time and have no offline objective; create the solution without perform_hpo.';
+	END IF;
+	IF cfg ? 'max_trials' AND (jsonb_typeof(cfg -> 'max_trials') <> 'number'
+	   OR (cfg ->> 'max_trials')::numeric NOT BETWEEN 1 AND 50
+	   OR (cfg ->> 'max_trials')::numeric <> trunc((cfg ->> 'max_trials')::numeric)) THEN
+		RAISE EXCEPTION 'hpo_config max_trials % is out of range', cfg -> 'max_trials'
+			USING ERRCODE = 'invalid_parameter_value',
+			      HINT = 'Valid values are integers 1 to 50; each trial trains the recipe once.';
+	END IF;
+	trials := coalesce((cfg ->> 'max_trials')::numeric, 10);
+
+	SELECT coalesce(string_agg(k, ', ' ORDER BY k), '(none)') INTO tunable
+	  FROM jsonb_each(declared) AS d(k, v) WHERE v ->> 'type' IN ('number', 'integer') AND NOT v ? 'values';
+	IF cfg ? 'ranges' THEN
+		IF jsonb_typeof(cfg -> 'ranges') <> 'object' OR cfg -> 'ranges' = '{}' THEN
+			RAISE EXCEPTION 'hpo_config ranges must be a non-empty JSON object, not %', cfg -> 'ranges'
+				USING ERRCODE = 'invalid_parameter_value',
+				      HINT = 'Pass for example ''{"ranges": {"regularization": {"min": 0.1, "max": 10}}}''.';
+		END IF;
+		FOR key, r IN SELECT * FROM jsonb_each(cfg -> 'ranges') LOOP
+			spec := declared -> key;
+			IF spec IS NULL OR spec ->> 'type' NOT IN ('number', 'integer') OR spec ? 'values' THEN
+				RAISE EXCEPTION 'hyperparameter "%" of recipe "%" cannot be tuned', key, recipe_name
+					USING ERRCODE = 'invalid_parameter_value',
+					      HINT = format('Hyperparameters of recipe "%s" that can be tuned are: %s.', recipe_name, tunable);
+			END IF;
+			IF given ? key THEN
+				RAISE EXCEPTION 'hyperparameter "%" is both set and given an hpo_config range', key
+					USING ERRCODE = 'invalid_parameter_value',
+					      HINT = 'Remove it from hyperparameters to tune it, or from the ranges to fix it.';
+			END IF;
+			IF jsonb_typeof(r) <> 'object' OR jsonb_typeof(r -> 'min') IS DISTINCT FROM 'number'
+			   OR jsonb_typeof(r -> 'max') IS DISTINCT FROM 'number'
+			   OR EXISTS (SELECT 1 FROM jsonb_object_keys(r) k WHERE k NOT IN ('min', 'max', 'scale'))
+			   OR (r ? 'scale' AND (r ->> 'scale') IS DISTINCT FROM 'linear' AND (r ->> 'scale') IS DISTINCT FROM 'log') THEN
+				RAISE EXCEPTION 'hpo_config range of "%" is not valid: %', key, r
+					USING ERRCODE = 'invalid_parameter_value',
+					      HINT = 'A range is {"min": number, "max": number} with an optional "scale": "linear" or "log".';
+			END IF;
+			lo := (r ->> 'min')::numeric;
+			hi := (r ->> 'max')::numeric;
+			IF lo > hi THEN
+				RAISE EXCEPTION 'hpo_config range of "%" has min % greater than max %', key, lo, hi
+					USING ERRCODE = 'invalid_parameter_value', HINT = 'Swap min and max.';
+			END IF;
+			IF lo < (spec ->> 'min')::numeric OR hi > (spec ->> 'max')::numeric THEN
+				RAISE EXCEPTION 'hpo_config range of "%" (% to %) is outside the range of recipe "%"', key, lo, hi, recipe_name
+					USING ERRCODE = 'invalid_parameter_value',
+					      HINT = format('Valid values of "%s" are %s to %s.', key, spec ->> 'min', spec ->> 'max');
+			END IF;
+			IF spec ->> 'type' = 'integer' AND (lo <> trunc(lo) OR hi <> trunc(hi)) THEN
+				RAISE EXCEPTION 'hpo_config range of "%" must have integer bounds', key
+					USING ERRCODE = 'invalid_parameter_value', HINT = format('"%s" is an integer hyperparameter.', key);
+			END IF;
+			scale := coalesce(r ->> 'scale', CASE WHEN lo > 0 AND hi >= 10 * lo THEN 'log' ELSE 'linear' END);
+			IF scale = 'log' AND lo <= 0 THEN
+				RAISE EXCEPTION 'hpo_config range of "%" is log-scale but its min is %', key, lo
+					USING ERRCODE = 'invalid_parameter_value', HINT = 'A log-scale range needs min > 0; use "scale": "linear".';
+			END IF;
+			ranges := ranges || jsonb_build_object(key, jsonb_build_object('type', spec ->> 'type', 'min', lo, 'max', hi, 'scale', scale));
+		END LOOP;
+	ELSE
+		SELECT coalesce(jsonb_object_agg(d.name, jsonb_build_object('type', declared -> d.name ->> 'type',
+		                                 'min', d.lo, 'max', d.hi, 'scale', d.scale)), '{}')
+		  INTO ranges
+		  FROM (VALUES ('user-personalization', 'regularization', 0.1, 100, 'log'),
+		               ('user-personalization', 'alpha', 0.1, 40, 'log'),
+		               ('user-personalization', 'factors', 16, 128, 'log'),
+		               ('ease', 'lambda', 10, 10000, 'log'),
+		               ('sims', 'popularity_discount_factor', 0, 1, 'linear'),
+		               ('sims', 'min_cointeraction_count', 0, 10, 'linear')) AS d(recipe, name, lo, hi, scale)
+		 WHERE d.recipe = CASE WHEN recipe_name IN ('personalized-ranking', 'item-affinity') THEN 'user-personalization' ELSE recipe_name END
+		   AND declared ? d.name AND NOT given ? d.name;
+		IF ranges = '{}' THEN
+			RAISE EXCEPTION 'recipe "%" has no hyperparameters left to tune', recipe_name
+				USING ERRCODE = 'invalid_parameter_value',
+				      HINT = format('Give hpo_config ranges (tunable: %s), or create the solution without perform_hpo.', tunable);
+		END IF;
+	END IF;
+	RETURN jsonb_build_object('max_trials', trials, 'objective', objective, 'ranges', ranges);
+END $$;
+COMMENT ON FUNCTION @extschema@._resolve_hpo_config(text, jsonb, jsonb, boolean) IS 'internal: validate a solution''s hpo_config and resolve its trials, objective and search ranges';
+
+/*
+ * The recipes AutoML tries, in order, each with its resolved
+ * hyperparameters: those of given that the recipe declares (seed,
+ * event_weights, ...), its defaults otherwise.
+ */
+CREATE FUNCTION @extschema@._automl_candidates(given jsonb)
+RETURNS TABLE(recipe text, hyperparameters jsonb) LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp AS $$
+	SELECT c.name,
+	       @extschema@._resolve_hyperparameters(c.name,
+	           (SELECT coalesce(jsonb_object_agg(g.key, g.value), '{}')
+	              FROM jsonb_each(coalesce(_automl_candidates.given, '{}')) g
+	             WHERE r.hyperparameters ? g.key))
+	  FROM unnest(ARRAY['user-personalization', 'ease', 'popularity-count']) WITH ORDINALITY AS c(name, position)
+	  JOIN @extschema@.recipe r ON r.name = c.name
+	 ORDER BY c.position
+$$;
+COMMENT ON FUNCTION @extschema@._automl_candidates(jsonb) IS 'internal: the recipes perform_automl tries, in order, with their resolved hyperparameters';
 
 /* Reject an empty or over-long name for a new object of some kind. */
 CREATE FUNCTION @extschema@._check_name(kind text, name text)
@@ -964,13 +1176,21 @@ COMMENT ON FUNCTION @extschema@.put_users(text, jsonb) IS 'upsert Personalize-sh
 CREATE FUNCTION @extschema@.create_solution(name text, dataset_group text, recipe text,
 	hyperparameters jsonb DEFAULT '{}', event_type text DEFAULT NULL,
 	event_value_threshold float8 DEFAULT NULL, perform_hpo boolean DEFAULT false,
-	perform_automl boolean DEFAULT false)
+	perform_automl boolean DEFAULT false, hpo_config jsonb DEFAULT NULL)
 RETURNS void LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	grp @extschema@.dataset_group;
+	resolved jsonb;
+	recipe_type text;
 BEGIN
 	PERFORM @extschema@._require(name, 'name');
+	perform_hpo := coalesce(perform_hpo, false);
+	perform_automl := coalesce(perform_automl, false);
+	-- AutoML chooses the recipe: recipe only says whose hyperparameters are given
+	IF perform_automl THEN
+		recipe := coalesce(recipe, 'user-personalization');
+	END IF;
 	PERFORM @extschema@._require(recipe, 'recipe');
 	PERFORM @extschema@._check_name('solution', name);
 	grp := @extschema@._owned_group(dataset_group);
@@ -978,23 +1198,46 @@ BEGIN
 		RAISE EXCEPTION 'solution "%" already exists', name
 			USING ERRCODE = 'duplicate_object', HINT = 'Choose another name, or drop it with personalize.drop_solution.';
 	END IF;
-	PERFORM @extschema@._resolve_hyperparameters(recipe, hyperparameters);
+	IF perform_hpo AND perform_automl THEN
+		RAISE EXCEPTION 'perform_hpo and perform_automl cannot be combined'
+			USING ERRCODE = 'invalid_parameter_value',
+			      HINT = 'Choose a recipe with perform_automl, then tune it in a solution of that recipe with perform_hpo.';
+	END IF;
+	resolved := @extschema@._resolve_hyperparameters(recipe, hyperparameters);
 	IF event_value_threshold = 'NaN'::float8 OR event_value_threshold IN ('Infinity'::float8, '-Infinity'::float8) THEN
 		RAISE EXCEPTION 'event_value_threshold must be a finite number'
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
-	IF coalesce(perform_hpo, false) OR coalesce(perform_automl, false) THEN
-		RAISE EXCEPTION 'perform_hpo and perform_automl are not supported yet'
-			USING ERRCODE = 'feature_not_supported',
-			      HINT = 'Set hyperparameters explicitly and compare versions with personalize.solution_metrics.';
+	IF coalesce(resolved -> 'event_weights', '{}') <> '{}' AND EXISTS (
+		SELECT 1 FROM @extschema@.dataset d WHERE d.dataset_group = create_solution.dataset_group
+		   AND d.dataset_type = 'interactions' AND d.event_type_column IS NULL) THEN
+		RAISE EXCEPTION 'event_weights need an event type column, and the interactions dataset of dataset group "%" has none', dataset_group
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+			      HINT = 'Register the interactions with event_type => ''column'', or remove event_weights.';
+	END IF;
+	IF perform_automl THEN
+		SELECT r.recipe_type INTO recipe_type FROM @extschema@.recipe r WHERE r.name = create_solution.recipe;
+		IF recipe_type <> 'USER_PERSONALIZATION' THEN
+			RAISE EXCEPTION 'perform_automl chooses among USER_PERSONALIZATION recipes, and recipe "%" is %', recipe, recipe_type
+				USING ERRCODE = 'invalid_parameter_value',
+				      HINT = 'Pass recipe => NULL (or the USER_PERSONALIZATION recipe whose hyperparameters you set), or perform_automl => false.';
+		END IF;
+	END IF;
+	IF hpo_config IS NOT NULL AND NOT (perform_hpo OR perform_automl) THEN
+		RAISE EXCEPTION 'hpo_config applies only with perform_hpo or perform_automl'
+			USING ERRCODE = 'invalid_parameter_value',
+			      HINT = 'Set perform_hpo => true, or leave hpo_config out.';
+	END IF;
+	IF perform_hpo OR perform_automl THEN
+		PERFORM @extschema@._resolve_hpo_config(recipe, hyperparameters, hpo_config, perform_automl);
 	END IF;
 	INSERT INTO @extschema@.solution (name, dataset_group, recipe, hyperparameters, event_type,
-		event_value_threshold, perform_hpo, perform_automl)
+		event_value_threshold, perform_hpo, perform_automl, hpo_config)
 	VALUES (name, dataset_group, recipe, coalesce(hyperparameters, '{}'), event_type,
-		event_value_threshold, coalesce(perform_hpo, false), coalesce(perform_automl, false));
+		event_value_threshold, perform_hpo, perform_automl, hpo_config);
 END $$;
-COMMENT ON FUNCTION @extschema@.create_solution(text, text, text, jsonb, text, float8, boolean, boolean) IS
-	'create a solution: a recipe with hyperparameters (checked against the recipe''s ranges) on a dataset group';
+COMMENT ON FUNCTION @extschema@.create_solution(text, text, text, jsonb, text, float8, boolean, boolean, jsonb) IS
+	'create a solution: a recipe with hyperparameters (checked against the recipe''s ranges) on a dataset group; perform_hpo tunes them, perform_automl chooses the recipe (hpo_config: trials, objective, ranges)';
 
 CREATE FUNCTION @extschema@.drop_solution(name text)
 RETURNS void LANGUAGE plpgsql VOLATILE
@@ -1664,7 +1907,7 @@ REVOKE ALL ON FUNCTION
 	@extschema@.put_events(text, text, text, jsonb),
 	@extschema@.put_items(text, jsonb),
 	@extschema@.put_users(text, jsonb),
-	@extschema@.create_solution(text, text, text, jsonb, text, float8, boolean, boolean),
+	@extschema@.create_solution(text, text, text, jsonb, text, float8, boolean, boolean, jsonb),
 	@extschema@.drop_solution(text),
 	@extschema@.create_solution_version(text, text, boolean),
 	@extschema@.wait_for_solution_version(bigint, interval),

@@ -199,14 +199,17 @@ dataset_time_expression(const InteractionsDataset *ds)
  */
 void
 DatasetReadInteractions(const InteractionsDataset *ds, const char *event_type,
-						const double *event_value_threshold, InteractionLog *log)
+						const double *event_value_threshold, InteractionLog *log,
+						Jsonb *event_weights)
 {
 	char	   *relname = dataset_relation_name(ds);
 	StringInfoData sql;
-	Oid			argtypes[2];
-	Datum		values[2];
+	Oid			argtypes[3];
+	Datum		values[3];
 	int			nargs = 0;
 	Portal		portal;
+	bool		weighted = event_weights != NULL && JB_ROOT_IS_OBJECT(event_weights) &&
+		JB_ROOT_COUNT(event_weights) > 0;
 
 	dataset_check_select(ds, relname);
 	(void) dataset_column_type(ds, ds->user_column);
@@ -214,11 +217,36 @@ DatasetReadInteractions(const InteractionsDataset *ds, const char *event_type,
 	(void) dataset_column_type(ds, ds->time_column);
 
 	initStringInfo(&sql);
-	appendStringInfo(&sql, "SELECT %s::text, %s::text, %s FROM %s WHERE %s IS NOT NULL AND %s IS NOT NULL AND %s IS NOT NULL",
+	appendStringInfo(&sql, "SELECT %s::text, %s::text, %s",
 					 quote_identifier(ds->user_column), quote_identifier(ds->item_column),
-					 dataset_time_expression(ds), relname,
+					 dataset_time_expression(ds));
+	if (weighted)
+	{
+		/*
+		 * event_weights keys were lower-cased when validated: event types
+		 * match case-insensitively, unlisted types weigh 1, and weight 0
+		 * drops the event.
+		 */
+		if (ds->event_type_column == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("the interactions dataset of dataset group \"%s\" has no event type column to apply event_weights to",
+							ds->dataset_group),
+					 errhint("Register it with event_type => 'column', or remove event_weights from the solution's hyperparameters.")));
+		(void) dataset_column_type(ds, ds->event_type_column);
+		nargs++;
+		argtypes[nargs - 1] = JSONBOID;
+		values[nargs - 1] = JsonbPGetDatum(event_weights);
+		appendStringInfo(&sql, ", coalesce(($%d ->> lower(%s::text))::float4, 1)",
+						 nargs, quote_identifier(ds->event_type_column));
+	}
+	appendStringInfo(&sql, " FROM %s WHERE %s IS NOT NULL AND %s IS NOT NULL AND %s IS NOT NULL",
+					 relname,
 					 quote_identifier(ds->user_column), quote_identifier(ds->item_column),
 					 quote_identifier(ds->time_column));
+	if (weighted)
+		appendStringInfo(&sql, " AND coalesce(($%d ->> lower(%s::text))::float4, 1) > 0",
+						 nargs, quote_identifier(ds->event_type_column));
 	if (event_type != NULL)
 	{
 		if (ds->event_type_column == NULL)
@@ -268,8 +296,11 @@ DatasetReadInteractions(const InteractionsDataset *ds, const char *event_type,
 			char	   *user = TextDatumGetCString(SPI_getbinval(tuple, tt->tupdesc, 1, &isnull));
 			char	   *item = TextDatumGetCString(SPI_getbinval(tuple, tt->tupdesc, 2, &isnull));
 			double		time = DatumGetFloat8(SPI_getbinval(tuple, tt->tupdesc, 3, &isnull));
+			float		weight = 1.0f;
 
-			InteractionLogAdd(log, user, item, time);
+			if (weighted)
+				weight = DatumGetFloat4(SPI_getbinval(tuple, tt->tupdesc, 4, &isnull));
+			InteractionLogAddWeighted(log, user, item, time, weight);
 			pfree(user);
 			pfree(item);
 		}

@@ -16,6 +16,8 @@
 
 #include "postgres.h"
 
+#include "utils/jsonb.h"
+
 #include "matrix.h"
 
 /* The registration of an interactions relation. */
@@ -38,7 +40,8 @@ extern bool DatasetIdFitsType(const char *id, Oid type);
 extern bool DatasetIdAsInt64(const char *id, int64 *value);
 extern void DatasetLookupInteractions(const char *dataset_group, InteractionsDataset *ds);
 extern void DatasetReadInteractions(const InteractionsDataset *ds, const char *event_type,
-									const double *event_value_threshold, InteractionLog *log);
+									const double *event_value_threshold, InteractionLog *log,
+									Jsonb *event_weights);
 extern int	DatasetReadTrends(const InteractionsDataset *ds, double window_seconds,
 							  char ***items, double **recent, double **earlier);
 extern int	DatasetReadHistory(const InteractionsDataset *ds, const char *user_id,

@@ -43,16 +43,6 @@
 
 static const int eval_cutoffs[] = {5, 10, 25};
 
-/* Running sums of the metrics of one model. */
-typedef struct MetricSums
-{
-	double		precision[3];
-	double		recall[3];
-	double		ndcg[3];
-	double		mrr;
-	bool	   *recommended;	/* n_items: recommended to someone */
-} MetricSums;
-
 /* An entry of one user's history while ordering it by time. */
 typedef struct TimedItem
 {
@@ -79,7 +69,7 @@ static void
 evaluate_user(const Recipe *recipe, const RecipeModel *model,
 			  const TimedItem *items, int n_input, int n_relevant,
 			  int32 *input, float *counts, float *scores, int32 *top,
-			  MetricSums *sums)
+			  EvaluationMetrics *sums, bool *recommended)
 {
 	int			n_top;
 	double		dcg = 0.0;
@@ -104,7 +94,7 @@ evaluate_user(const Recipe *recipe, const RecipeModel *model,
 
 		if (pos < n_top)
 		{
-			sums->recommended[top[pos]] = true;
+			recommended[top[pos]] = true;
 			for (int j = 0; j < n_relevant; j++)
 				if (items[n_input + j].item == top[pos])
 					hit = true;
@@ -134,96 +124,133 @@ evaluate_user(const Recipe *recipe, const RecipeModel *model,
 }
 
 /*
- * Append the averaged metrics of sums to out as JSON members.
+ * Append the metrics as JSON members "<prefix><name>": value to out.
  */
-static void
-append_metrics(StringInfo out, const char *prefix, const MetricSums *sums,
-			   int users, int32 n_items)
+void
+EvaluationAppendJson(StringInfo out, const char *prefix, const EvaluationMetrics *metrics)
 {
-	int32		covered = 0;
-
-	for (int32 i = 0; i < n_items; i++)
-		if (sums->recommended[i])
-			covered++;
-	appendStringInfo(out, "\"%scoverage\": %.6f", prefix, n_items > 0 ? (double) covered / n_items : 0.0);
-	appendStringInfo(out, ", \"%smean_reciprocal_rank_at_25\": %.6f", prefix, sums->mrr / users);
+	appendStringInfo(out, "\"%scoverage\": %.6f", prefix, metrics->coverage);
+	appendStringInfo(out, ", \"%smean_reciprocal_rank_at_25\": %.6f", prefix, metrics->mrr);
 	for (int c = 0; c < lengthof(eval_cutoffs); c++)
 	{
 		appendStringInfo(out, ", \"%snormalized_discounted_cumulative_gain_at_%d\": %.6f",
-						 prefix, eval_cutoffs[c], sums->ndcg[c] / users);
+						 prefix, eval_cutoffs[c], metrics->ndcg[c]);
 		appendStringInfo(out, ", \"%sprecision_at_%d\": %.6f",
-						 prefix, eval_cutoffs[c], sums->precision[c] / users);
+						 prefix, eval_cutoffs[c], metrics->precision[c]);
 		if (eval_cutoffs[c] >= 10)
 			appendStringInfo(out, ", \"%srecall_at_%d\": %.6f",
-							 prefix, eval_cutoffs[c], sums->recall[c] / users);
+							 prefix, eval_cutoffs[c], metrics->recall[c]);
 	}
 }
 
 /*
- * Hold out users of m, train recipe and popularity-count on the rest, and
- * append the metrics of both as a JSON object to metrics.
+ * Set *value to the metric called name (a name EvaluationAppendJson writes)
+ * and return true, or return false for an unknown name.
  */
-void
-EvaluateRecipe(const InteractionMatrix *m, const Recipe *recipe,
-			   Jsonb *hyperparameters, uint64 seed,
-			   ProgressCallback progress, void *arg, StringInfo metrics)
+bool
+EvaluationMetricValue(const EvaluationMetrics *metrics, const char *name, double *value)
+{
+	char		buf[64];
+
+	if (strcmp(name, "coverage") == 0)
+	{
+		*value = metrics->coverage;
+		return true;
+	}
+	if (strcmp(name, "mean_reciprocal_rank_at_25") == 0)
+	{
+		*value = metrics->mrr;
+		return true;
+	}
+	for (int c = 0; c < lengthof(eval_cutoffs); c++)
+	{
+		snprintf(buf, sizeof(buf), "normalized_discounted_cumulative_gain_at_%d", eval_cutoffs[c]);
+		if (strcmp(name, buf) == 0)
+		{
+			*value = metrics->ndcg[c];
+			return true;
+		}
+		snprintf(buf, sizeof(buf), "precision_at_%d", eval_cutoffs[c]);
+		if (strcmp(name, buf) == 0)
+		{
+			*value = metrics->precision[c];
+			return true;
+		}
+		snprintf(buf, sizeof(buf), "recall_at_%d", eval_cutoffs[c]);
+		if (eval_cutoffs[c] >= 10 && strcmp(name, buf) == 0)
+		{
+			*value = metrics->recall[c];
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * Hold out users of m: among the users whose eligible[] is true (all users
+ * when eligible is NULL) and who have two or more items, draw
+ * max(pool / divisor, 1) with seed, where pool counts the eligible users.
+ * Sets keep[u] = false for each (the caller initialises keep) and writes
+ * them to heldout (n_users entries); returns how many.
+ */
+int32
+EvaluateHoldOut(const InteractionMatrix *m, const bool *eligible, int divisor,
+				uint64 seed, bool *keep, int32 *heldout)
 {
 	pg_prng_state rng;
-	int32	   *candidates = palloc(sizeof(int32) * Max(m->n_users, 1));
 	int32		n_candidates = 0;
+	int32		pool = 0;
 	int32		n_holdout;
-	bool	   *keep = palloc(sizeof(bool) * Max(m->n_users, 1));
-	InteractionMatrix *train;
-	RecipeModel model = {0};
-	RecipeModel baseline = {0};
-	MetricSums	sums = {0};
-	MetricSums	base_sums = {0};
-	int32		max_len = 0;
-	TimedItem  *items;
-	int32	   *input;
-	float	   *counts;
-	float	   *scores;
-	int32	   *top;
-	int			evaluated = 0;
 
-	/* Draw the held-out users among those with two or more items. */
 	for (int32 u = 0; u < m->n_users; u++)
 	{
-		int32		len = (int32) (m->user_ptr[u + 1] - m->user_ptr[u]);
-
-		keep[u] = true;
-		max_len = Max(max_len, len);
-		if (len >= 2)
-			candidates[n_candidates++] = u;
+		if (eligible != NULL && !eligible[u])
+			continue;
+		pool++;
+		if (m->user_ptr[u + 1] - m->user_ptr[u] >= 2)
+			heldout[n_candidates++] = u;
 	}
-	n_holdout = Min(Max(m->n_users / 10, 1), n_candidates);
+	n_holdout = Min(Max(pool / divisor, 1), n_candidates);
 	pg_prng_seed(&rng, seed);
 	for (int32 j = 0; j < n_holdout; j++)
 	{
 		int32		pick = j + (int32) pg_prng_uint64_range(&rng, 0, n_candidates - 1 - j);
-		int32		t = candidates[j];
+		int32		t = heldout[j];
 
-		candidates[j] = candidates[pick];
-		candidates[pick] = t;
-		keep[candidates[j]] = false;
+		heldout[j] = heldout[pick];
+		heldout[pick] = t;
+		keep[heldout[j]] = false;
 	}
+	return n_holdout;
+}
 
-	train = MatrixSelectUsers(m, keep);
-	recipe->train(train, hyperparameters, &model, progress, arg);
-	RecipeFinishModel(recipe, &model);
-	RecipeCountPopularity(train, &baseline);
+/*
+ * Score the n held-out users of m with model (trained without them) and
+ * set metrics to their averages.
+ */
+void
+EvaluateUsers(const InteractionMatrix *m, const Recipe *recipe, const RecipeModel *model,
+			  const int32 *users, int32 n, EvaluationMetrics *metrics)
+{
+	int32		max_len = 1;
+	TimedItem  *items;
+	int32	   *input;
+	float	   *counts;
+	float	   *scores = palloc(sizeof(float) * Max(m->n_items, 1));
+	int32	   *top = palloc(sizeof(int32) * EVAL_TOP);
+	bool	   *recommended = palloc0(sizeof(bool) * Max(m->n_items, 1));
+	EvaluationMetrics sums = {0};
+	int32		covered = 0;
 
-	items = palloc(sizeof(TimedItem) * Max(max_len, 1));
-	input = palloc(sizeof(int32) * Max(max_len, 1));
-	counts = palloc(sizeof(float) * Max(max_len, 1));
-	scores = palloc(sizeof(float) * Max(m->n_items, 1));
-	top = palloc(sizeof(int32) * EVAL_TOP);
-	sums.recommended = palloc0(sizeof(bool) * Max(m->n_items, 1));
-	base_sums.recommended = palloc0(sizeof(bool) * Max(m->n_items, 1));
+	for (int32 j = 0; j < n; j++)
+		max_len = Max(max_len, (int32) (m->user_ptr[users[j] + 1] - m->user_ptr[users[j]]));
+	items = palloc(sizeof(TimedItem) * max_len);
+	input = palloc(sizeof(int32) * max_len);
+	counts = palloc(sizeof(float) * max_len);
 
-	for (int32 j = 0; j < n_holdout; j++)
+	for (int32 j = 0; j < n; j++)
 	{
-		int32		u = candidates[j];
+		int32		u = users[j];
 		int32		len = (int32) (m->user_ptr[u + 1] - m->user_ptr[u]);
 		int			n_relevant = Max(len / 10, 1);
 
@@ -237,20 +264,70 @@ EvaluateRecipe(const InteractionMatrix *m, const Recipe *recipe,
 			items[e].time = m->user_times[pos];
 		}
 		qsort(items, len, sizeof(TimedItem), timed_item_cmp);
-		evaluate_user(recipe, &model, items, len - n_relevant, n_relevant,
-					  input, counts, scores, top, &sums);
-		evaluate_user(&PopularityCountRecipe, &baseline, items, len - n_relevant,
-					  n_relevant, input, counts, scores, top, &base_sums);
-		evaluated++;
+		evaluate_user(recipe, model, items, len - n_relevant, n_relevant,
+					  input, counts, scores, top, &sums, recommended);
 	}
 
-	appendStringInfoChar(metrics, '{');
-	if (evaluated > 0)
+	for (int32 i = 0; i < m->n_items; i++)
+		if (recommended[i])
+			covered++;
+	memset(metrics, 0, sizeof(EvaluationMetrics));
+	metrics->users = n;
+	if (n == 0)
+		return;
+	metrics->coverage = m->n_items > 0 ? (double) covered / m->n_items : 0.0;
+	metrics->mrr = sums.mrr / n;
+	for (int c = 0; c < lengthof(eval_cutoffs); c++)
 	{
-		append_metrics(metrics, "", &sums, evaluated, m->n_items);
+		metrics->precision[c] = sums.precision[c] / n;
+		metrics->recall[c] = sums.recall[c] / n;
+		metrics->ndcg[c] = sums.ndcg[c] / n;
+	}
+	pfree(items);
+	pfree(input);
+	pfree(counts);
+	pfree(scores);
+	pfree(top);
+	pfree(recommended);
+}
+
+/*
+ * Hold out users of m, train recipe and popularity-count on the rest, and
+ * append the metrics of both as a JSON object to metrics.
+ */
+void
+EvaluateRecipe(const InteractionMatrix *m, const Recipe *recipe,
+			   Jsonb *hyperparameters, uint64 seed,
+			   ProgressCallback progress, void *arg, StringInfo metrics)
+{
+	bool	   *keep = palloc(sizeof(bool) * Max(m->n_users, 1));
+	int32	   *heldout = palloc(sizeof(int32) * Max(m->n_users, 1));
+	int32		n_holdout;
+	InteractionMatrix *train;
+	RecipeModel model = {0};
+	RecipeModel baseline = {0};
+	EvaluationMetrics result;
+	EvaluationMetrics base_result;
+
+	for (int32 u = 0; u < m->n_users; u++)
+		keep[u] = true;
+	n_holdout = EvaluateHoldOut(m, NULL, 10, seed, keep, heldout);
+
+	train = MatrixSelectUsers(m, keep);
+	recipe->train(train, hyperparameters, &model, progress, arg);
+	RecipeFinishModel(recipe, &model);
+	RecipeCountPopularity(train, &baseline);
+
+	EvaluateUsers(m, recipe, &model, heldout, n_holdout, &result);
+	EvaluateUsers(m, &PopularityCountRecipe, &baseline, heldout, n_holdout, &base_result);
+
+	appendStringInfoChar(metrics, '{');
+	if (n_holdout > 0)
+	{
+		EvaluationAppendJson(metrics, "", &result);
 		appendStringInfoString(metrics, ", ");
-		append_metrics(metrics, "baseline_", &base_sums, evaluated, m->n_items);
+		EvaluationAppendJson(metrics, "baseline_", &base_result);
 		appendStringInfoString(metrics, ", ");
 	}
-	appendStringInfo(metrics, "\"evaluated_users\": %d}", evaluated);
+	appendStringInfo(metrics, "\"evaluated_users\": %d}", n_holdout);
 }

@@ -17,6 +17,26 @@
 
 #include "recipe.h"
 
+/* Averaged metrics of one model over some held-out users (cutoffs 5, 10, 25). */
+typedef struct EvaluationMetrics
+{
+	int32		users;
+	double		coverage;
+	double		mrr;			/* at 25 */
+	double		precision[3];
+	double		recall[3];		/* reported at 10 and 25 */
+	double		ndcg[3];
+} EvaluationMetrics;
+
+extern int32 EvaluateHoldOut(const InteractionMatrix *m, const bool *eligible, int divisor,
+							 uint64 seed, bool *keep, int32 *heldout);
+extern void EvaluateUsers(const InteractionMatrix *m, const Recipe *recipe,
+						  const RecipeModel *model, const int32 *users, int32 n,
+						  EvaluationMetrics *metrics);
+extern void EvaluationAppendJson(StringInfo out, const char *prefix,
+								 const EvaluationMetrics *metrics);
+extern bool EvaluationMetricValue(const EvaluationMetrics *metrics, const char *name,
+								  double *value);
 extern void EvaluateRecipe(const InteractionMatrix *m, const Recipe *recipe,
 						   Jsonb *hyperparameters, uint64 seed,
 						   ProgressCallback progress, void *arg,

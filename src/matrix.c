@@ -100,6 +100,7 @@ InteractionLogInit(InteractionLog *log)
 	log->user = palloc(sizeof(int32) * log->capacity);
 	log->item = palloc(sizeof(int32) * log->capacity);
 	log->time = palloc(sizeof(double) * log->capacity);
+	log->weight = NULL;
 	IdMapInit(&log->users, 1024);
 	IdMapInit(&log->items, 1024);
 }
@@ -110,16 +111,37 @@ InteractionLogInit(InteractionLog *log)
 void
 InteractionLogAdd(InteractionLog *log, const char *user, const char *item, double time)
 {
+	InteractionLogAddWeighted(log, user, item, time, 1.0f);
+}
+
+/*
+ * Append one event of the given weight.  The weight array exists only once
+ * some event weighs other than 1, so unweighted logs cost nothing more.
+ */
+void
+InteractionLogAddWeighted(InteractionLog *log, const char *user, const char *item,
+						  double time, float weight)
+{
+	if (weight != 1.0f && log->weight == NULL)
+	{
+		log->weight = MemoryContextAllocHuge(log->context, sizeof(float) * log->capacity);
+		for (int64 e = 0; e < log->n; e++)
+			log->weight[e] = 1.0f;
+	}
 	if (log->n == log->capacity)
 	{
 		log->capacity *= 2;
 		log->user = repalloc_huge(log->user, sizeof(int32) * log->capacity);
 		log->item = repalloc_huge(log->item, sizeof(int32) * log->capacity);
 		log->time = repalloc_huge(log->time, sizeof(double) * log->capacity);
+		if (log->weight != NULL)
+			log->weight = repalloc_huge(log->weight, sizeof(float) * log->capacity);
 	}
 	log->user[log->n] = IdMapIntern(&log->users, user);
 	log->item[log->n] = IdMapIntern(&log->items, item);
 	log->time[log->n] = time;
+	if (log->weight != NULL)
+		log->weight[log->n] = weight;
 	log->n++;
 }
 
@@ -127,6 +149,7 @@ InteractionLogAdd(InteractionLog *log, const char *user, const char *item, doubl
 typedef struct RowEntry
 {
 	int32		item;
+	float		weight;
 	double		time;
 } RowEntry;
 
@@ -177,6 +200,18 @@ InteractionMatrix *
 MatrixBuild(int32 n_users, int32 n_items, int64 n,
 			const int32 *user, const int32 *item, const double *time)
 {
+	return MatrixBuildWeighted(n_users, n_items, n, user, item, time, NULL);
+}
+
+/*
+ * Build the matrix from n events (user, item, time, weight) with dense
+ * indexes; weight NULL means every event weighs 1.
+ */
+InteractionMatrix *
+MatrixBuildWeighted(int32 n_users, int32 n_items, int64 n,
+					const int32 *user, const int32 *item, const double *time,
+					const float *weight)
+{
 	InteractionMatrix *m = palloc0(sizeof(InteractionMatrix));
 	int64	   *start = palloc0(sizeof(int64) * ((Size) n_users + 1));
 	int64	   *next;
@@ -200,6 +235,7 @@ MatrixBuild(int32 n_users, int32 n_items, int64 n,
 		if ((e & 0xFFFF) == 0)
 			CHECK_FOR_INTERRUPTS();
 		bucket[pos].item = item[e];
+		bucket[pos].weight = weight != NULL ? weight[e] : 1.0f;
 		bucket[pos].time = time[e];
 	}
 	pfree(next);
@@ -221,12 +257,12 @@ MatrixBuild(int32 n_users, int32 n_items, int64 n,
 		{
 			if (out > m->user_ptr[u] && m->user_items[out - 1] == bucket[e].item)
 			{
-				m->user_weights[out - 1] += 1.0f;
+				m->user_weights[out - 1] += bucket[e].weight;
 				m->user_times[out - 1] = Max(m->user_times[out - 1], bucket[e].time);
 				continue;
 			}
 			m->user_items[out] = bucket[e].item;
-			m->user_weights[out] = 1.0f;
+			m->user_weights[out] = bucket[e].weight;
 			m->user_times[out] = bucket[e].time;
 			out++;
 		}

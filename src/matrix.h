@@ -56,16 +56,20 @@ typedef struct InteractionLog
 	int32	   *user;
 	int32	   *item;
 	double	   *time;			/* epoch seconds */
+	float	   *weight;			/* event weights (event_weights), or NULL: all 1 */
 	IdMap		users;
 	IdMap		items;
 } InteractionLog;
 
 extern void InteractionLogInit(InteractionLog *log);
 extern void InteractionLogAdd(InteractionLog *log, const char *user, const char *item, double time);
+extern void InteractionLogAddWeighted(InteractionLog *log, const char *user, const char *item,
+									  double time, float weight);
 
 /*
  * Sparse user x item matrix in both orientations.  Repeated (user, item)
- * events are merged: weight counts them, time keeps the latest.  Within a
+ * events are merged: weight sums their weights (counts them when events are
+ * unweighted), time keeps the latest.  Within a
  * user row, entries are ordered by item index.
  */
 typedef struct InteractionMatrix
@@ -88,6 +92,9 @@ typedef struct InteractionMatrix
 extern InteractionMatrix *MatrixBuild(int32 n_users, int32 n_items, int64 n,
 									  const int32 *user, const int32 *item,
 									  const double *time);
+extern InteractionMatrix *MatrixBuildWeighted(int32 n_users, int32 n_items, int64 n,
+											  const int32 *user, const int32 *item,
+											  const double *time, const float *weight);
 extern InteractionMatrix *MatrixSelectUsers(const InteractionMatrix *m, const bool *keep);
 extern int32 MatrixUsersWithAtLeast(const InteractionMatrix *m, int min_items);
 

@@ -448,7 +448,8 @@ model_load(int64 version)
 	SPITupleTable *tt;
 	int32		n;
 
-	rc = CatalogExecute("SELECT s.recipe, v.users, v.hyperparameters, v.items "
+	/* v.recipe (AutoML's choice) through to_jsonb: absent before 0.2.0's schema */
+	rc = CatalogExecute("SELECT coalesce(to_jsonb(v) ->> 'recipe', s.recipe), v.users, v.hyperparameters, v.items "
 							   "FROM personalize.solution_version v "
 							   "JOIN personalize.solution s ON s.name = v.solution "
 							   "WHERE v.id = $1 AND v.status = 'ACTIVE'",

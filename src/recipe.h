@@ -110,6 +110,8 @@ extern void RecipeFinishModel(const Recipe *recipe, RecipeModel *model);
 
 /* Hyperparameter access (hyperparams.c); values were validated in SQL. */
 extern double HyperparamNumber(Jsonb *hyperparameters, const char *name, double fallback);
+extern Jsonb *HyperparamObject(Jsonb *hyperparameters, const char *name);
+extern Jsonb *HyperparamsWith(Jsonb *hyperparameters, const char *name, double value, bool integer);
 
 /* Shared by recipes: popularity from a matrix, and popularity scores. */
 extern void RecipeCountPopularity(const InteractionMatrix *m, RecipeModel *model);

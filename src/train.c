@@ -153,6 +153,7 @@ training_begin(TrainingJob *job, const char *status)
 				 errmsg("training_mode UPDATE does not apply to recipe \"%s\" of solution \"%s\"",
 						recipe_name, job->solution),
 				 errhint("UPDATE refreshes user-personalization and personalized-ranking versions; use training_mode => 'FULL'.")));
+	TuneReadPlan(job->solution, job->context, &job->tune);
 
 	/*
 	 * Versions of this solution left pending or in progress by workers that
@@ -222,6 +223,7 @@ TrainingClaimVersion(TrainingJob *job)
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("recipe \"%s\" of solution \"%s\" cannot be trained by this version of personalize",
 						recipe_name, job->solution)));
+	TuneReadPlan(job->solution, job->context, &job->tune);
 	return true;
 }
 
@@ -297,9 +299,17 @@ training_check_memory(const TrainingJob *job, const InteractionLog *log)
 	int			k = (int) HyperparamNumber(job->hyperparameters, "factors", 0);
 	Size		rows = (Size) log->users.n + log->items.n;
 	Size		need = mul_size(log->n, LOG_BYTES_PER_INTERACTION);
+	int			matrices = 2;
 
-	need = add_size(need, mul_size(log->n, 2 * 2 * (sizeof(int32) + sizeof(float))));
-	need = add_size(need, mul_size(rows, 2 * 2 * sizeof(int64)));
+	/* HPO and AutoML add the validation split's matrix and may try more factors */
+	if (job->tune.hpo || job->tune.automl)
+		matrices = 3;
+	for (int r = 0; r < job->tune.n_ranges; r++)
+		if (strcmp(job->tune.ranges[r].name, "factors") == 0)
+			k = Max(k, (int) job->tune.ranges[r].max);
+
+	need = add_size(need, mul_size(log->n, matrices * 2 * (sizeof(int32) + sizeof(float))));
+	need = add_size(need, mul_size(rows, matrices * 2 * sizeof(int64)));
 	need = add_size(need, mul_size(mul_size(rows, Max(k, 0)), 2 * sizeof(float)));
 	need = add_size(need, mul_size(rows, 64));	/* ids and their hash entries */
 	training_require_memory(job, need, "its matrices and factors");
@@ -324,8 +334,9 @@ training_warm_start(TrainingJob *job)
 	float	   *warm;
 	pg_prng_state rng;
 
-	if (CatalogExecute("SELECT id, created, (metrics || jsonb_build_object('metrics_from_version', id))::text "
-					   "FROM personalize.solution_version WHERE solution = $1 AND status = 'ACTIVE' "
+	if (CatalogExecute("SELECT id, created, (metrics || jsonb_build_object('metrics_from_version', id))::text, "
+					   "hyperparameters, to_jsonb(v) ->> 'recipe' "
+					   "FROM personalize.solution_version v WHERE solution = $1 AND status = 'ACTIVE' "
 					   "ORDER BY id DESC LIMIT 1", 1, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read the previous solution version");
 	if (SPI_processed == 0)
@@ -337,6 +348,22 @@ training_warm_start(TrainingJob *job)
 	created = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
 	MemoryContextSwitchTo(job->context);
 	metrics = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3);
+	if (job->tune.hpo || job->tune.automl)
+	{
+		/* an update does not search again: it keeps what the search chose */
+		char	   *recipe_name = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 5);
+
+		job->hyperparameters = DatumGetJsonbPCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4, &isnull));
+		if (recipe_name != NULL && RecipeLookup(recipe_name) != NULL)
+			job->recipe = RecipeLookup(recipe_name);
+		if (!job->recipe->incremental)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("training_mode UPDATE does not apply to recipe \"%s\", which AutoML chose for solution \"%s\"",
+							job->recipe->name, job->solution),
+					 errhint("Use training_mode => 'FULL'.")));
+		k = (int) HyperparamNumber(job->hyperparameters, "factors", 64);
+	}
 	lm = ModelGet(previous, created);
 	MemoryContextSwitchTo(job->context);
 	if (lm->model.factors == NULL || lm->model.k != k)
@@ -424,14 +451,17 @@ TrainingRead(TrainingJob *job)
 	/* SPI calls leave SPI's own context current: allocate in the job's */
 	MemoryContextSwitchTo(job->context);
 	InteractionLogInit(&job->log);
+	job->event_weights = HyperparamObject(job->hyperparameters, "event_weights");
 	DatasetReadInteractions(&ds, job->event_type,
-							job->has_threshold ? &job->event_value_threshold : NULL, &job->log);
+							job->has_threshold ? &job->event_value_threshold : NULL, &job->log,
+							job->event_weights);
 	MemoryContextSwitchTo(job->context);
 	training_progress(job, 1.0, "read");
 	training_check_memory(job, &job->log);
 	training_read_metadata(job);
-	job->matrix = MatrixBuild(job->log.users.n, job->log.items.n, job->log.n,
-							  job->log.user, job->log.item, job->log.time);
+	job->matrix = MatrixBuildWeighted(job->log.users.n, job->log.items.n, job->log.n,
+									  job->log.user, job->log.item, job->log.time,
+									  job->log.weight);
 	job->matrix->item_metadata = job->item_metadata;
 	job->matrix->user_metadata = job->user_metadata;
 	training_check_minimums(job, &job->log, job->matrix);
@@ -449,17 +479,36 @@ TrainingCompute(TrainingJob *job)
 	StringInfoData metrics;
 	uint64		seed = (uint64) HyperparamNumber(job->hyperparameters, "seed", 42);
 
+	bool		tuning = !job->update && (job->tune.hpo || job->tune.automl);
+
 	MemoryContextSwitchTo(job->context);
+	if (tuning)
+	{
+		StringInfoData record;
+
+		/* choose hyperparameters or recipe on training users only (tune.c) */
+		training_phase(job, job->tune.automl ? "choosing a recipe" : "tuning hyperparameters", 0.5);
+		initStringInfo(&record);
+		TuneRun(&job->tune, job->matrix, seed, &job->recipe, &job->hyperparameters,
+				training_progress, job, &record);
+		job->tune_record = record.data;
+	}
 	if (!job->update)			/* an update keeps the previous metrics */
 	{
-		training_phase(job, "evaluation split", 0.45);
+		training_phase(job, "evaluation split", tuning ? 0.2 : 0.45);
 		initStringInfo(&metrics);
 		EvaluateRecipe(job->matrix, job->recipe, job->hyperparameters, seed,
 					   training_progress, job, &metrics);
+		if (job->tune_record != NULL)
+		{
+			/* {..., "evaluated_users": n} -> {..., "evaluated_users": n, <record>} */
+			metrics.data[--metrics.len] = '\0';
+			appendStringInfo(&metrics, ", %s}", job->tune_record);
+		}
 		job->metrics = metrics.data;
 	}
 
-	training_phase(job, "training on all data", job->update ? 0.9 : 0.45);
+	training_phase(job, "training on all data", job->update ? 0.9 : tuning ? 0.2 : 0.45);
 	job->recipe->train(job->matrix, job->hyperparameters, &job->model, training_progress, job);
 }
 
@@ -503,9 +552,10 @@ training_sync_campaigns(const TrainingJob *job)
 bool
 TrainingFinish(TrainingJob *job, const char *reason)
 {
-	Oid			argtypes[8] = {INT8OID, TEXTOID, JSONBOID, TEXTOID, INT4OID, INT4OID, INT8OID, FLOAT8OID};
-	Datum		values[8];
-	char		nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
+	Oid			argtypes[9] = {INT8OID, TEXTOID, JSONBOID, TEXTOID, INT4OID, INT4OID, INT8OID, FLOAT8OID,
+	JSONBOID};
+	Datum		values[9];
+	char		nulls[9] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
 	instr_time	elapsed;
 	int			rc;
 
@@ -530,17 +580,32 @@ TrainingFinish(TrainingJob *job, const char *reason)
 	else
 		nulls[4] = nulls[5] = nulls[6] = 'n';
 	values[7] = Float8GetDatum(INSTR_TIME_GET_DOUBLE(elapsed));
+	/* hyperparameters as tuned (HPO) or of the recipe chosen (AutoML) */
+	if (reason == NULL)
+		values[8] = JsonbPGetDatum(job->hyperparameters);
+	else
+		nulls[8] = 'n';
 
 	rc = CatalogExecute("UPDATE personalize.solution_version SET status = $2, metrics = $3, "
 							   "failure_reason = $4, users = $5, items = $6, interactions = $7, "
 							   "training_seconds = $8, progress = CASE WHEN $3 IS NULL THEN progress ELSE 1 END, "
-							   "finished = clock_timestamp() "
+							   "finished = clock_timestamp(), "
+							   "hyperparameters = coalesce($9, hyperparameters) "
 							   "WHERE id = $1 AND status IN ('CREATE PENDING', 'CREATE IN_PROGRESS')",
-							   8, argtypes, values, nulls, false, 0);
+							   9, argtypes, values, nulls, false, 0);
 	if (rc != SPI_OK_UPDATE)
 		elog(ERROR, "could not update solution version: %s", SPI_result_code_string(rc));
 	if (SPI_processed != 1)
 		return false;
+	if (reason == NULL && job->tune.automl)
+	{
+		/* the version serves the recipe AutoML chose (NULL: the solution's) */
+		values[1] = CStringGetTextDatum(job->recipe->name);
+		rc = CatalogExecute("UPDATE personalize.solution_version SET recipe = $2 WHERE id = $1",
+							2, argtypes, values, NULL, false, 0);
+		if (rc != SPI_OK_UPDATE)
+			elog(ERROR, "could not update solution version: %s", SPI_result_code_string(rc));
+	}
 	if (reason == NULL)
 		training_sync_campaigns(job);
 	return true;

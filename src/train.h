@@ -19,6 +19,7 @@
 
 #include "matrix.h"
 #include "recipe.h"
+#include "tune.h"
 
 /* What one training job knows about itself, and what it has made so far. */
 typedef struct TrainingJob
@@ -28,7 +29,9 @@ typedef struct TrainingJob
 	char	   *dataset_group;
 	const Recipe *recipe;
 	char	   *training_mode;
-	Jsonb	   *hyperparameters;	/* resolved */
+	Jsonb	   *hyperparameters;	/* resolved, then tuned */
+	Jsonb	   *event_weights;	/* hyperparameter event_weights, or NULL */
+	TunePlan	tune;			/* perform_hpo / perform_automl */
 	char	   *event_type;		/* or NULL */
 	bool		has_threshold;
 	double		event_value_threshold;
@@ -47,6 +50,7 @@ typedef struct TrainingJob
 	InteractionMatrix *matrix;
 	RecipeModel model;
 	char	   *metrics;		/* JSON text */
+	char	   *tune_record;	/* JSON members "hpo" or "automl", or NULL */
 } TrainingJob;
 
 /* Phases; the caller provides SPI and transactions where noted. */

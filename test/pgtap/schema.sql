@@ -30,7 +30,8 @@ SELECT has_function('personalize', 'drop_dataset', ARRAY['text', 'text']);
 SELECT has_function('personalize', 'put_events', ARRAY['text', 'text', 'text', 'jsonb']);
 SELECT has_function('personalize', 'put_items', ARRAY['text', 'jsonb']);
 SELECT has_function('personalize', 'put_users', ARRAY['text', 'jsonb']);
-SELECT has_function('personalize', 'create_solution', ARRAY['text', 'text', 'text', 'jsonb', 'text', 'double precision', 'boolean', 'boolean']);
+-- create_solution: SPEC's arguments in order, then hpo_config (issue 3)
+SELECT has_function('personalize', 'create_solution', ARRAY['text', 'text', 'text', 'jsonb', 'text', 'double precision', 'boolean', 'boolean', 'jsonb']);
 SELECT has_function('personalize', 'create_solution_version', ARRAY['text', 'text', 'boolean']);
 SELECT has_function('personalize', 'solution_metrics', ARRAY['bigint']);
 SELECT has_function('personalize', 'wait_for_solution_version', ARRAY['bigint', 'interval']);
@@ -101,7 +102,7 @@ SELECT function_privs_are('personalize', f, a, 'public', ARRAY[]::text[], f || '
 	('put_events', ARRAY['text', 'text', 'text', 'jsonb']),
 	('put_items', ARRAY['text', 'jsonb']),
 	('put_users', ARRAY['text', 'jsonb']),
-	('create_solution', ARRAY['text', 'text', 'text', 'jsonb', 'text', 'double precision', 'boolean', 'boolean']),
+	('create_solution', ARRAY['text', 'text', 'text', 'jsonb', 'text', 'double precision', 'boolean', 'boolean', 'jsonb']),
 	('drop_solution', ARRAY['text']),
 	('create_solution_version', ARRAY['text', 'text', 'boolean']),
 	('wait_for_solution_version', ARRAY['bigint', 'interval']),

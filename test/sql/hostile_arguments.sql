@@ -9,7 +9,8 @@
 -- the SQLSTATE each case got ('-' when it returned normally).  No case may
 -- crash the server or raise an internal error (XX000): every reachable
 -- error carries its own SQLSTATE.  The case count is printed first (518
--- cases over 49 functions when this was written); keep it growing.
+-- cases over 49 functions when this was written, 547 over 52 with HPO);
+-- keep it growing.
 SET client_min_messages = error;
 \set SHOW_CONTEXT never
 SELECT setval(pg_get_serial_sequence('personalize.solution_version', 'id'), 7000) IS NOT NULL AS numbered;
@@ -94,6 +95,53 @@ SELECT * FROM hostile_case WHERE sqlstate LIKE 'XX%';
 SELECT count(*) FROM personalize.recommend('x', 'u1', 3);
 -- every case, by function and argument
 SELECT fn, arg, given, sqlstate FROM hostile_case ORDER BY fn, arg, given;
+
+-- create_solution's hpo_config and the event_weights hyperparameter only
+-- come into play with perform_hpo / perform_automl on a fresh name and a
+-- real recipe: their hostile shapes, case by case (a table of their own)
+CREATE TEMP TABLE hostile_hpo_case (solution_argument text, perform_hpo_automl text, given text, sqlstate text);
+DO $$
+DECLARE
+	c record;
+	state text;
+BEGIN
+	FOR c IN SELECT * FROM (VALUES
+		('hpo_config', 'true, false', 'NULL::jsonb'), ('hpo_config', 'true, false', $q$'[]'::jsonb$q$),
+		('hpo_config', 'true, false', $q$'"x"'::jsonb$q$), ('hpo_config', 'true, false', $q$'{"": null}'::jsonb$q$),
+		('hpo_config', 'true, false', $q$'{"max_trials": 0}'$q$), ('hpo_config', 'true, false', $q$'{"max_trials": 1e400}'$q$),
+		('hpo_config', 'true, false', $q$'{"max_trials": -1}'$q$), ('hpo_config', 'true, false', $q$'{"max_trials": "8"}'$q$),
+		('hpo_config', 'true, false', $q$'{"objective": null}'$q$), ('hpo_config', 'true, false', $q$'{"objective": ["ndcg"]}'$q$),
+		('hpo_config', 'true, false', $q$'{"ranges": []}'$q$), ('hpo_config', 'true, false', $q$'{"ranges": {}}'$q$),
+		('hpo_config', 'true, false', $q$'{"ranges": {"factors": null}}'$q$),
+		('hpo_config', 'true, false', $q$'{"ranges": {"factors": {"min": "1", "max": 2}}}'$q$),
+		('hpo_config', 'true, false', $q$'{"ranges": {"factors": {"min": 1e308, "max": 1e309}}}'$q$),
+		('hpo_config', 'true, false', $q$'{"ranges": {"regularization": {"min": -1e400, "max": 0}}}'$q$),
+		('hpo_config', 'true, false', $q$'{"ranges": {"regularization": {"min": 0, "max": 1, "scale": "log"}}}'$q$),
+		('hpo_config', 'true, false', $q$'{"ranges": {"": {"min": 0, "max": 1}}}'$q$),
+		('hpo_config', 'false, true', $q$'{"max_trials": 3}'$q$), ('hpo_config', 'false, false', $q$'{}'$q$),
+		('event_weights', 'false, false', $q$'{"event_weights": null}'$q$),
+		('event_weights', 'false, false', $q$'{"event_weights": []}'$q$),
+		('event_weights', 'false, false', $q$'{"event_weights": {"a": "1"}}'$q$),
+		('event_weights', 'false, false', $q$'{"event_weights": {"a": 1e400}}'$q$),
+		('event_weights', 'false, false', $q$'{"event_weights": {"a": -0.001}}'$q$),
+		('event_weights', 'false, false', $q$'{"event_weights": {"A": 1, "a": 2}}'$q$),
+		('event_weights', 'false, false', $q$'{"event_weights": {"": 1}}'$q$)) AS v(arg, flags, given)
+	LOOP
+		BEGIN
+			EXECUTE format('SELECT personalize.create_solution(%L, %L, %L, %s, NULL, NULL, %s, %s)',
+			               'hostile', 'x', 'user-personalization',
+			               CASE c.arg WHEN 'event_weights' THEN c.given ELSE $q$'{}'$q$ END, c.flags,
+			               CASE c.arg WHEN 'hpo_config' THEN c.given ELSE 'NULL' END);
+			RAISE EXCEPTION USING ERRCODE = 'P0099';	-- roll back what it did
+		EXCEPTION WHEN OTHERS THEN
+			state := SQLSTATE;
+		END;
+		INSERT INTO hostile_hpo_case VALUES (c.arg, c.flags, c.given, CASE state WHEN 'P0099' THEN '-' ELSE state END);
+	END LOOP;
+END $$;
+
+SELECT * FROM hostile_hpo_case WHERE sqlstate LIKE 'XX%';
+SELECT * FROM hostile_hpo_case ORDER BY 1, 2, 3;
 
 SELECT personalize.drop_campaign('x');
 SELECT personalize.drop_dataset_group('x', cascade => true);

@@ -11,27 +11,28 @@ SET personalize.min_users = 10;
 -- 3 taste clusters of 10 items; users 1-60 in cluster u % 3.  Cluster c is
 -- the genre 'g<c>'; the items 'n<c>' (one per cluster) are new: metadata,
 -- no interactions.
-CREATE TABLE views (user_id int, item_id text, ts bigint);
-INSERT INTO views
+CREATE TABLE meta_views (user_id int, item_id text, ts bigint);
+INSERT INTO meta_views
 SELECT u, 'c' || (u % 3) || ((u + j) % 10), u * 100 + j + 1
   FROM generate_series(1, 60) u, generate_series(0, 5) j;
-CREATE INDEX ON views (user_id, ts);
-CREATE TABLE titles (item_id text, genre text, tags text[], family boolean, price numeric, creation_timestamp bigint);
-INSERT INTO titles
+CREATE INDEX ON meta_views (user_id, ts);
+CREATE TABLE meta_titles (item_id text, genre text, tags text[], family boolean, price numeric, creation_timestamp bigint);
+INSERT INTO meta_titles
 SELECT 'c' || c || i, 'g' || c || CASE WHEN i = 0 THEN '|classic' ELSE '' END, ARRAY['t' || c], c = 0, 10 * c + i, 1000 + i
   FROM generate_series(0, 2) c, generate_series(0, 9) i;
-INSERT INTO titles SELECT 'n' || c, 'g' || c, ARRAY['t' || c], c = 0, 10 * c + 5, 9000 FROM generate_series(0, 2) c;
+INSERT INTO meta_titles SELECT 'n' || c, 'g' || c, ARRAY['t' || c], c = 0, 10 * c + 5, 9000 FROM generate_series(0, 2) c;
 -- users: the cluster shows in the occupation; 61-63 are new (no history)
-CREATE TABLE members (user_id int, occupation text, age int);
-INSERT INTO members SELECT u, 'job' || (u % 3), 20 + u % 40 FROM generate_series(1, 63) u;
+CREATE TABLE meta_members (user_id int, occupation text, age int);
+INSERT INTO meta_members SELECT u, 'job' || (u % 3), 20 + u % 40 FROM generate_series(1, 63) u;
 
 SELECT personalize.create_dataset_group('meta');
-SELECT personalize.create_dataset('meta', 'interactions', 'views', event_time => 'ts');
+SELECT personalize.create_dataset('meta', 'interactions', 'meta_views', event_time => 'ts');
 
 -- both recipes need metadata: a clear failure without it
 SELECT personalize.create_solution('meta-similar', 'meta', 'similar-items');
 SELECT personalize.create_solution('meta-upm', 'meta', 'user-personalization-metadata');
-SET client_min_messages = notice;
+-- (each a WARNING naming the version, whose id depends on the tests before)
+SET client_min_messages = error;
 SELECT personalize.create_solution_version('meta-similar') IS NOT NULL AS returned;
 SELECT personalize.create_solution_version('meta-upm') IS NOT NULL AS returned;
 SET client_min_messages = warning;
@@ -39,14 +40,14 @@ SELECT solution, status, failure_reason FROM personalize.solution_versions WHERE
 
 -- items: |-separated text, text[], boolean and numeric metadata; the
 -- creation time column is found by its Personalize name
-SELECT personalize.create_dataset('meta', 'items', 'titles', metadata => ARRAY['genre', 'tags', 'family', 'price']);
+SELECT personalize.create_dataset('meta', 'items', 'meta_titles', metadata => ARRAY['genre', 'tags', 'family', 'price']);
 SELECT dataset_type, time_column, metadata_columns FROM personalize.datasets WHERE dataset_group = 'meta' ORDER BY 1;
-SELECT personalize.create_dataset('meta', 'users', 'members', metadata => ARRAY['occupation', 'age']);
+SELECT personalize.create_dataset('meta', 'users', 'meta_members', metadata => ARRAY['occupation', 'age']);
 -- a creation time of the wrong type, event_time on a users dataset
-CREATE TABLE bad_titles (item_id text, creation_timestamp text);
+CREATE TABLE meta_bad_titles (item_id text, creation_timestamp text);
 SELECT personalize.create_dataset_group('meta-bad');
-SELECT personalize.create_dataset('meta-bad', 'items', 'bad_titles');
-SELECT personalize.create_dataset('meta-bad', 'users', 'members', event_time => 'age');
+SELECT personalize.create_dataset('meta-bad', 'items', 'meta_bad_titles');
+SELECT personalize.create_dataset('meta-bad', 'users', 'meta_members', event_time => 'age');
 
 SELECT name, jsonb_object_keys(hyperparameters) AS hyperparameter FROM personalize.recipes
  WHERE name IN ('similar-items', 'user-personalization-metadata') ORDER BY 1, 2;
@@ -96,23 +97,26 @@ SELECT (SELECT array_agg(item_id) FROM personalize.recommend('meta-upm', 'nobody
      = (SELECT array_agg(item_id) FROM personalize.recommend('meta-popular', 'nobody', 5)) AS popular;
 -- a role that cannot read the users dataset cannot be served a cold user from it
 CREATE ROLE personalize_regress_meta_app;
-GRANT SELECT ON views TO personalize_regress_meta_app;
+GRANT SELECT ON meta_views TO personalize_regress_meta_app;
 SET ROLE personalize_regress_meta_app;
 SELECT count(*) FROM personalize.recommend('meta-upm', '4', 3);
 SELECT count(*) FROM personalize.recommend('meta-upm', '61', 3);
 RESET ROLE;
 -- a users metadata column renamed after training
-ALTER TABLE members RENAME COLUMN occupation TO job;
+ALTER TABLE meta_members RENAME COLUMN occupation TO job;
 SELECT count(*) FROM personalize.recommend('meta-upm', '61', 3);
-ALTER TABLE members RENAME COLUMN job TO occupation;
+ALTER TABLE meta_members RENAME COLUMN job TO occupation;
 
 -- a metadata column that was renamed after registration fails training clearly
-ALTER TABLE titles RENAME COLUMN genre TO kind;
+ALTER TABLE meta_titles RENAME COLUMN genre TO kind;
+SET client_min_messages = error;
 SELECT personalize.create_solution_version('meta-similar') IS NOT NULL AS returned;
+SET client_min_messages = warning;
 SELECT status, failure_reason FROM personalize.solution_versions WHERE solution = 'meta-similar' ORDER BY id DESC LIMIT 1;
-ALTER TABLE titles RENAME COLUMN kind TO genre;
+ALTER TABLE meta_titles RENAME COLUMN kind TO genre;
 
 SELECT personalize.drop_dataset_group('meta', true);
 SELECT personalize.drop_dataset_group('meta-bad', true);
+DROP TABLE meta_views, meta_titles, meta_members, meta_bad_titles;
 DROP OWNED BY personalize_regress_meta_app;
 DROP ROLE personalize_regress_meta_app;

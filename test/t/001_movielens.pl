@@ -135,6 +135,58 @@ SKIP:
 	cmp_ok($related, '>=', 1.4 * $random, 'related items share genres far more often than random pairs');
 }
 
+# HPO and AutoML, evaluated on the same split as the default version (the
+# search only sees a validation split of the training users).  Measured
+# with seeds 42, 1, 2, 3, 4: HPO (10 trials) against the defaults moved
+# NDCG@10 by +0.004 +0.006 +0.002 -0.002 +0.015, precision@10 by at worst
+# -0.006 and MRR@25 by at worst -0.003; asserted: no metric more than 0.015
+# below the defaults (about one standard error over 94 held-out users).
+# AutoML chose ease every time, 1.7x to 2.0x popularity's NDCG@10.
+$node->safe_psql('postgres', q{
+	SELECT personalize.create_solution('movies-hpo', 'movies', 'user-personalization', perform_hpo => true);
+	SELECT personalize.create_solution('movies-auto', 'movies', NULL, perform_automl => true)});
+my $hpo = $node->safe_psql('postgres', q{SET client_min_messages = warning;
+	SELECT personalize.create_solution_version('movies-hpo')});
+my $auto = $node->safe_psql('postgres', q{SET client_min_messages = warning;
+	SELECT personalize.create_solution_version('movies-auto')});
+my %figures;
+for my $row (split /\n/, $node->safe_psql('postgres', qq{
+	SELECT v.id, v.recipe, round(v.training_seconds::numeric, 2), m.metric, m.value
+	  FROM personalize.solution_versions v, personalize.solution_metrics(v.id) m
+	 WHERE v.id IN ($up, $hpo, $auto)
+	   AND m.metric IN ('normalized_discounted_cumulative_gain_at_10', 'precision_at_10', 'mean_reciprocal_rank_at_25',
+	                    'baseline_normalized_discounted_cumulative_gain_at_10', 'baseline_precision_at_10',
+	                    'baseline_mean_reciprocal_rank_at_25')}))
+{
+	my ($id, $recipe, $seconds, $metric, $value) = split /\|/, $row;
+	$figures{$id}{$metric} = $value;
+	$figures{$id}{recipe} = $recipe;
+	$figures{$id}{seconds} = $seconds;
+}
+for my $id ($up, $hpo, $auto)
+{
+	diag(sprintf('%-8s %-22s NDCG@10 %.4f  precision@10 %.4f  MRR@25 %.4f  %s s',
+		$id == $up ? 'default' : $id == $hpo ? 'HPO' : 'AutoML', $figures{$id}{recipe},
+		map({ $figures{$id}{$_} } qw(normalized_discounted_cumulative_gain_at_10 precision_at_10 mean_reciprocal_rank_at_25)),
+		$figures{$id}{seconds}));
+}
+diag('HPO tuned ' . $node->safe_psql('postgres', "SELECT metrics->'hpo'->'tuned' FROM personalize.solution_versions WHERE id = $hpo"));
+for my $metric (qw(normalized_discounted_cumulative_gain_at_10 precision_at_10 mean_reciprocal_rank_at_25))
+{
+	cmp_ok($figures{$hpo}{$metric}, '>=', $figures{$up}{$metric} - 0.015,
+		"HPO's hyperparameters do no worse than the defaults on $metric");
+	cmp_ok($figures{$auto}{$metric}, '>=', $figures{$auto}{"baseline_$metric"},
+		"AutoML's choice is at least as good as popularity-count on $metric");
+}
+is($node->safe_psql('postgres', qq{
+	SELECT jsonb_array_length(metrics->'hpo'->'trials') || ' ' || (metrics->'automl' IS NULL)
+	  FROM personalize.solution_versions WHERE id = $hpo}), '10 true', 'HPO ran its 10 default trials');
+is($node->safe_psql('postgres', qq{
+	SELECT string_agg(c->>'recipe', ',') || ' ' || (v.recipe = v.metrics->'automl'->>'chosen')
+	  FROM personalize.solution_versions v, jsonb_array_elements(v.metrics->'automl'->'candidates') c
+	 WHERE v.id = $auto GROUP BY v.recipe, v.metrics}),
+	'user-personalization,ease,popularity-count true', 'AutoML trained the three candidates and serves its choice');
+
 $node->safe_psql('postgres', "SELECT personalize.create_campaign('movies', $up)");
 my $before = $node->safe_psql('postgres', q{SELECT string_agg(item_id, ',') FROM personalize.recommend('movies', '42', 10)});
 is(scalar(split /,/, $before), 10, 'ten recommendations for user 42');

@@ -67,6 +67,17 @@ is($node->safe_psql('upgraded', q{SELECT string_agg(item_id, ',' ORDER BY rank) 
 	$node->safe_psql('upgraded', q{SELECT string_agg(item_id, ',') FROM personalize.recommend('radio', '42', 10, filter => 'jazz')}),
 	'a filtered batch job gives what recommend gives');
 
+# AutoML on the upgraded installation: versions from 0.1.0 have no recipe
+# of their own (the view shows the solution's), the new one records its choice
+$node->safe_psql('upgraded', q{SET client_min_messages = warning;
+	SELECT personalize.create_solution('radio-auto', 'radio', NULL, perform_automl => true);
+	SELECT personalize.create_solution_version('radio-auto')});
+is($node->safe_psql('upgraded', q{
+	SELECT string_agg(v.solution || ':' || v.status || ':' || (v.recipe = coalesce(v.metrics->'automl'->>'chosen', s.recipe)), ',' ORDER BY v.id)
+	  FROM personalize.solution_versions v JOIN personalize.solutions s ON s.name = v.solution}),
+	'radio-up:ACTIVE:true,radio-sims:ACTIVE:true,radio-up:ACTIVE:true,radio-auto:ACTIVE:true',
+	'AutoML trains after the update; every version shows the recipe it serves');
+
 # The upgraded schema, described object by object, equals a fresh install.
 $node->safe_psql('fresh', 'CREATE EXTENSION personalize');
 my %describe = (
