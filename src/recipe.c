@@ -25,6 +25,7 @@ static const Recipe *const recipes[] = {
 	&PersonalizedRankingRecipe,
 	&TrendingNowRecipe,
 	&ItemAffinityRecipe,
+	&ItemAttributeAffinityRecipe,
 };
 
 /*

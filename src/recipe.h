@@ -69,6 +69,9 @@ typedef struct Recipe
 	/* Does the model keep user factors (USER_SEGMENTATION)? */
 	bool		keeps_users;
 
+	/* Are its segments asked for by item attribute predicate, not item id? */
+	bool		segments_by_attributes;
+
 	/*
 	 * Train from m with resolved hyperparameters into model (zeroed, but for
 	 * warm_factors when an incremental recipe refreshes a version).
@@ -108,6 +111,7 @@ extern const Recipe SimsRecipe;
 extern const Recipe PersonalizedRankingRecipe;
 extern const Recipe TrendingNowRecipe;
 extern const Recipe ItemAffinityRecipe;
+extern const Recipe ItemAttributeAffinityRecipe;
 
 extern float TrendScore(double recent, double earlier);
 
