@@ -1636,7 +1636,11 @@ DECLARE
 	n bigint;
 	with_values boolean := false;
 BEGIN
-	SELECT * INTO j FROM @extschema@.batch_job b WHERE b.id = job;
+	SELECT * INTO j FROM @extschema@.batch_job b WHERE b.id = job AND b.job_type = 'BATCH_SEGMENT';
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'batch segment job % does not exist', job
+			USING ERRCODE = 'undefined_object', HINT = 'See personalize.jobs.';
+	END IF;
 	-- the input query and the output table name resolve as they did for the requester
 	PERFORM set_config('search_path', j.search_path, true);
 	SELECT s.recipe INTO recipe
