@@ -877,27 +877,37 @@ put_item_segment(Emitter *e, const CampaignTarget *target, const LoadedModel *lm
 
 /*
  * The segment of an item-attribute-affinity campaign for a predicate on
- * the items dataset.  A user's score is the mean of their predicted
- * preference over the matching items the model knows, each weighted by
- * its popularity (its training users): the preference for the item such
- * a user would meet, as the matching items are met.  By linearity that is
- * the dot product with the popularity-weighted mean of the items' factors,
- * one pass over the users whatever the number of matches.  A mean, not a
- * sum, so scores sit on item-affinity's per-item scale and do not grow
- * with the number of items a predicate matches; popular items, whose
- * factors the training pinned down best, count most.  No item matching
- * (or none known to the model) gives an empty segment, as an unknown item
- * does for item-affinity: a batch job over many predicates keeps going.
+ * the items dataset.  A user's score is the probability that their next
+ * interaction is with a matching item: the share of the matching items in
+ * the softmax of the user's predicted preferences over the whole
+ * catalogue, as recommend() scores items.  It lies in [0, 1] whatever the
+ * number of matches (a predicate matching every item scores 1 for every
+ * user), so scores compare across users, predicates and campaigns; and,
+ * being a share of the user's own preferences, it ranks users by their
+ * taste for the matching items rather than by how much they interact (raw
+ * dot products against the items' mean factors favoured heavy users of
+ * every genre: on MovieLens their later ratings were no richer in the
+ * genre than anyone's).  The items a user already interacted with stay in
+ * the softmax: the user's factors were fit to them, and leaving them out
+ * (as recommend() does) gave segments whose later ratings were less rich
+ * in the genre, besides a read of every interaction per request.  Each
+ * user costs one pass over the catalogue (users x items x factors).  No
+ * item matching (or none known to the model) gives an empty segment, as an
+ * unknown item does for item-affinity: a batch job over many predicates
+ * keeps going.
  */
 static void
 put_attribute_segment(Emitter *e, const CampaignTarget *target, const LoadedModel *lm, const char *predicate)
 {
 	const RecipeModel *model = &lm->model;
-	int			k = model->k;
+	int32		n_items = model->n_items;
+	int32		n_users = model->n_users;
 	char	  **ids;
 	int			n_match;
-	float	   *mean = palloc0(sizeof(float) * k);
-	double		total = 0.0;
+	int32	   *matches;
+	int			n_known = 0;
+	float	   *item_scores;
+	float	   *scores;
 
 	if (IdMapLookup(&lm->items, predicate) >= 0 && !FilterIsAttributePredicate(predicate))
 		ereport(ERROR,
@@ -907,24 +917,36 @@ put_attribute_segment(Emitter *e, const CampaignTarget *target, const LoadedMode
 				 errhint("Pass a predicate such as ITEMS.GENRE = \"Comedy\", or ask a campaign of an item-affinity solution for the users of item \"%s\".",
 						 predicate)));
 	n_match = FilterMatchItems(target->campaign, target->dataset_group, predicate, &ids);
+	matches = palloc(sizeof(int32) * Max(n_match, 1));
 	for (int i = 0; i < n_match; i++)
 	{
-		int32		item;
-		float		weight;
+		int32		item = IdMapLookup(&lm->items, ids[i]);
+
+		if (item >= 0)
+			matches[n_known++] = item;
+	}
+	if (n_known == 0)
+		return;
+
+	item_scores = palloc(sizeof(float) * n_items);
+	scores = palloc(sizeof(float) * Max(n_users, 1));
+	for (int32 u = 0; u < n_users; u++)
+	{
+		double		total = 0.0;
+		double		matching = 0.0;
+		float		max = -INFINITY;
 
 		CHECK_FOR_INTERRUPTS();
-		item = IdMapLookup(&lm->items, ids[i]);
-		if (item < 0)
-			continue;
-		weight = Max(model->popularity[item], 1.0f);
-		BlasAxpy(weight, model->factors + (Size) item * k, mean, k);
-		total += weight;
+		BlasGemv(model->factors, n_items, model->k, model->user_factors + (Size) u * model->k, item_scores);
+		for (int32 i = 0; i < n_items; i++)
+			max = Max(max, item_scores[i]);
+		for (int32 i = 0; i < n_items; i++)
+			total += exp((double) item_scores[i] - max);
+		for (int m = 0; m < n_known; m++)
+			matching += exp((double) item_scores[matches[m]] - max);
+		scores[u] = (float) (matching / total);
 	}
-	if (total == 0.0)
-		return;
-	for (int f = 0; f < k; f++)
-		mean[f] = (float) (mean[f] / total);
-	emit_users_by(e, lm, mean);
+	emit_ranked_ids(e, scores, n_users, lm->user_ids, map_raw, NULL);
 }
 
 /*
