@@ -137,6 +137,9 @@ DECLARE
 	with_values boolean := false;
 BEGIN
 	SELECT * INTO j FROM @extschema@.batch_job b WHERE b.id = job;
+	IF j.job_type = 'BATCH_SEGMENT' THEN
+		RETURN @extschema@._run_batch_segment_job(job);
+	END IF;
 	-- the input query and the output table name resolve as they did for the requester
 	PERFORM set_config('search_path', j.search_path, true);
 	SELECT r.recipe_type INTO recipe_type
@@ -215,7 +218,7 @@ BEGIN
 	 WHERE s.name = v.solution;
 	IF recipe_type NOT IN ('USER_PERSONALIZATION', 'RELATED_ITEMS', 'POPULAR_ITEMS', 'PERSONALIZED_RANKING') THEN
 		RAISE EXCEPTION 'batch inference does not support % solution versions', recipe_type
-			USING ERRCODE = 'feature_not_supported', HINT = 'Call personalize.user_segment in a query.';
+			USING ERRCODE = 'object_not_in_prerequisite_state', HINT = 'Call personalize.create_batch_segment_job for it.';
 	END IF;
 	IF num_results OPERATOR(pg_catalog.<) 1 OR num_results OPERATOR(pg_catalog.>) max_results THEN
 		RAISE EXCEPTION 'num_results % is out of range for batch job "%"', num_results, name
@@ -842,7 +845,7 @@ ALTER TABLE @extschema@.solution_version ADD COLUMN recipe text REFERENCES @exts
 UPDATE @extschema@.recipe SET hyperparameters = hyperparameters || jsonb_build_object('event_weights',
 	jsonb_build_object('type', 'object', 'default', '{}'::jsonb, 'description',
 		'weight of each event type, e.g. {"purchase": 3, "click": 1}: event types match case-insensitively, those not listed weigh 1, 0 leaves a type out'))
- WHERE name IN ('user-personalization', 'personalized-ranking', 'item-affinity', 'ease', 'sims');
+ WHERE name IN ('user-personalization', 'personalized-ranking', 'item-affinity', 'ease', 'sims', 'similar-items', 'user-personalization-metadata');
 
 CREATE OR REPLACE VIEW @extschema@.solutions AS
 	SELECT name, dataset_group, recipe, hyperparameters, event_type,
@@ -1190,3 +1193,164 @@ COMMENT ON FUNCTION @extschema@.create_solution(text, text, text, jsonb, text, f
 	'create a solution: a recipe with hyperparameters (checked against the recipe''s ranges) on a dataset group; perform_hpo tunes them, perform_automl chooses the recipe (hpo_config: trials, objective, ranges)';
 -- administration, as the other training functions
 REVOKE ALL ON FUNCTION @extschema@.create_solution(text, text, text, jsonb, text, float8, boolean, boolean, jsonb) FROM PUBLIC;
+-- ---------------------------------------------------------------------------
+-- The item-attribute-affinity recipe (USER_SEGMENTATION), and batch
+-- segment jobs in the batch_job table.
+-- ---------------------------------------------------------------------------
+
+INSERT INTO @extschema@.recipe (name, recipe_type, hyperparameters, description)
+SELECT 'item-attribute-affinity', 'USER_SEGMENTATION', r.hyperparameters,
+       'the user-personalization model with its user factors: user_segment finds the users most likely to interact with items matching an attribute predicate (ITEMS.GENRE = "Comedy"), scored by their popularity-weighted mean predicted preference for those items'
+  FROM @extschema@.recipe r
+ WHERE r.name = 'user-personalization';
+
+ALTER TABLE @extschema@.batch_job DROP CONSTRAINT batch_job_job_type_check,
+	ADD CONSTRAINT batch_job_job_type_check CHECK (job_type IN ('BATCH_INFERENCE', 'BATCH_SEGMENT'));
+
+-- ---------------------------------------------------------------------------
+-- Batch segment jobs: for each item id (item-affinity) or item attribute
+-- predicate (item-attribute-affinity) of an input query, the users most
+-- likely to interact, through _segment_version; the job machinery (table
+-- batch_job, personalize.jobs, the background worker) is the batch
+-- inference jobs'.
+-- ---------------------------------------------------------------------------
+
+CREATE FUNCTION @extschema@._segment_version(solution_version bigint, item text, num_users integer,
+	filter text DEFAULT NULL, filter_values jsonb DEFAULT NULL)
+RETURNS TABLE(user_id text, score float8)
+AS 'MODULE_PATHNAME', 'personalize_segment_version'
+LANGUAGE C STABLE PARALLEL SAFE ROWS 25 COST 1000;
+COMMENT ON FUNCTION @extschema@._segment_version(bigint, text, integer, text, jsonb) IS
+	'internal: user_segment() for an ACTIVE solution version instead of a campaign (batch segment jobs)';
+
+/*
+ * Run a batch segment job (called by _run_batch_job for BATCH_SEGMENT
+ * jobs): create its output table from its input query with the caller's
+ * privileges, then mark it ACTIVE.
+ */
+CREATE FUNCTION @extschema@._run_batch_segment_job(job bigint)
+RETURNS bigint LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	j @extschema@.batch_job;
+	recipe text;
+	n bigint;
+	with_values boolean := false;
+BEGIN
+	SELECT * INTO j FROM @extschema@.batch_job b WHERE b.id = job AND b.job_type = 'BATCH_SEGMENT';
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'batch segment job % does not exist', job
+			USING ERRCODE = 'undefined_object', HINT = 'See personalize.jobs.';
+	END IF;
+	-- the input query and the output table name resolve as they did for the requester
+	PERFORM set_config('search_path', j.search_path, true);
+	SELECT s.recipe INTO recipe
+	  FROM @extschema@.solution_version v JOIN @extschema@.solution s ON s.name = v.solution
+	 WHERE v.id = j.solution_version;
+	-- with a filter, the input's second column, when there is one, holds each row's filter values
+	IF j.filter IS NOT NULL THEN
+		BEGIN
+			EXECUTE format('SELECT 1 FROM (%s) AS input(id, filter_values) LIMIT 0', j.input);
+			with_values := true;
+		EXCEPTION WHEN invalid_column_reference THEN
+			with_values := false;
+		END;
+	END IF;
+	EXECUTE format('CREATE TABLE %s AS SELECT input.id::text AS %I, r.rank::integer AS rank, r.user_id, r.score '
+	               'FROM (%s) AS input(id%s) CROSS JOIN LATERAL @extschema@._segment_version(%s, input.id::text, %s, %L, %s) '
+	               'WITH ORDINALITY AS r(user_id, score, rank)',
+	               @extschema@._quoted_table_name(j.output_table),
+	               CASE recipe WHEN 'item-attribute-affinity' THEN 'item_attributes' ELSE 'item_id' END,
+	               j.input,
+	               CASE WHEN with_values THEN ', filter_values' ELSE '' END,
+	               j.solution_version,	-- bigint: its text form is a literal
+	               j.num_results,		-- integer: the number of users
+	               j.filter,
+	               CASE WHEN with_values THEN 'input.filter_values::jsonb' ELSE 'NULL' END);
+	GET DIAGNOSTICS n = ROW_COUNT;
+	UPDATE @extschema@.batch_job b SET status = 'ACTIVE', rows = n, finished = clock_timestamp() WHERE b.id = job;
+	RETURN n;
+END $$;
+COMMENT ON FUNCTION @extschema@._run_batch_segment_job(bigint) IS 'internal: run a batch segment job';
+
+/*
+ * Deliberately without SET search_path, as create_batch_inference_job: the
+ * input query and the output table name are the caller's SQL and resolve
+ * in the caller's search_path, which is recorded for the job.  Every
+ * object of this body is qualified.
+ */
+CREATE FUNCTION @extschema@.create_batch_segment_job(name text, solution_version bigint, input text,
+	output_table text, num_users integer DEFAULT 25, filter text DEFAULT NULL, wait boolean DEFAULT false)
+RETURNS bigint LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+	v @extschema@.solution_version;
+	recipe text;
+	recipe_type text;
+	job bigint;
+BEGIN
+	PERFORM @extschema@._require(name, 'name');
+	PERFORM @extschema@._require(solution_version, 'solution_version');
+	PERFORM @extschema@._require(input, 'input');
+	PERFORM @extschema@._require(output_table, 'output_table');
+	PERFORM @extschema@._require(num_users, 'num_users');
+	IF EXISTS (SELECT 1 FROM @extschema@.batch_job b WHERE b.name = create_batch_segment_job.name) THEN
+		RAISE EXCEPTION 'batch job "%" already exists', name
+			USING ERRCODE = 'duplicate_object', HINT = 'Choose another name; see personalize.jobs.';
+	END IF;
+	SELECT * INTO v FROM @extschema@.solution_version x WHERE x.id = create_batch_segment_job.solution_version;
+	IF NOT FOUND OR v.status <> 'ACTIVE' THEN
+		RAISE EXCEPTION 'solution version % does not exist or is not active', solution_version
+			USING ERRCODE = 'object_not_in_prerequisite_state', HINT = 'See personalize.solution_versions.';
+	END IF;
+	SELECT s.recipe, r.recipe_type INTO recipe, recipe_type
+	  FROM @extschema@.solution s JOIN @extschema@.recipe r ON r.name = s.recipe
+	 WHERE s.name = v.solution;
+	IF recipe_type <> 'USER_SEGMENTATION' THEN
+		RAISE EXCEPTION 'solution version % serves a % recipe, which batch segment jobs do not accept', solution_version, recipe_type
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+			      HINT = 'Call personalize.create_batch_inference_job for it; segment jobs take item-affinity and item-attribute-affinity versions.';
+	END IF;
+	-- as user_segment's limit (recommend.c, MAX_SEGMENT_USERS)
+	IF num_users OPERATOR(pg_catalog.<) 1 OR num_users OPERATOR(pg_catalog.>) 100000 THEN
+		RAISE EXCEPTION 'num_users % is out of range for batch job "%"', num_users, name
+			USING ERRCODE = 'invalid_parameter_value', HINT = 'Valid values are 1 to 100000.';
+	END IF;
+	IF filter IS NOT NULL AND NOT EXISTS (
+		SELECT 1 FROM @extschema@.filter f JOIN @extschema@.solution s ON s.dataset_group = f.dataset_group
+		 WHERE f.name = create_batch_segment_job.filter AND s.name = v.solution) THEN
+		RAISE EXCEPTION 'filter "%" does not exist in the dataset group of solution version %', filter, solution_version
+			USING ERRCODE = 'undefined_object',
+			      HINT = 'See personalize.filters; a filter applies to the dataset group it was created in.';
+	END IF;
+	IF pg_catalog.to_regclass(@extschema@._quoted_table_name(output_table)) IS NOT NULL THEN
+		RAISE EXCEPTION 'output table % already exists', output_table
+			USING ERRCODE = 'duplicate_table', HINT = 'Drop it or choose another name.';
+	END IF;
+	-- the input must be a query this role can run; check it now, returning no row
+	BEGIN
+		EXECUTE pg_catalog.format('SELECT 1 FROM (%s) AS input LIMIT 0', input);
+	EXCEPTION WHEN syntax_error OR undefined_table OR undefined_column OR insufficient_privilege OR wrong_object_type THEN
+		RAISE EXCEPTION 'input of batch job "%" is not a valid query: %', name, SQLERRM
+			USING ERRCODE = 'invalid_parameter_value',
+			      HINT = CASE recipe WHEN 'item-attribute-affinity'
+			             THEN 'Pass a query whose first column holds item attribute predicates, e.g. ''SELECT predicate FROM audiences''.'
+			             ELSE 'Pass a query whose first column holds item ids, e.g. ''SELECT id FROM promoted_items''.' END;
+	END;
+	INSERT INTO @extschema@.batch_job (name, job_type, solution_version, input, search_path, output_table, num_results, status, filter)
+	VALUES (name, 'BATCH_SEGMENT', solution_version, input, pg_catalog.current_setting('search_path'), output_table, num_users,
+	        CASE WHEN coalesce(wait, false) THEN 'CREATE IN_PROGRESS' ELSE 'CREATE PENDING' END, filter)
+	RETURNING id INTO job;
+	IF coalesce(wait, false) THEN
+		PERFORM @extschema@._run_batch_job(job);
+	ELSE
+		PERFORM @extschema@._launch_batch_worker(job);
+	END IF;
+	RETURN job;
+END $$;
+COMMENT ON FUNCTION @extschema@.create_batch_segment_job(text, bigint, text, text, integer, text, boolean) IS
+	'write the users most likely to interact with each item id (item-affinity) or item attribute predicate (item-attribute-affinity) returned by a query into a new table, here (wait => true) or in a background worker';
+
+REVOKE ALL ON FUNCTION
+	@extschema@.create_batch_segment_job(text, bigint, text, text, integer, text, boolean),
+	@extschema@._run_batch_segment_job(bigint)
+FROM PUBLIC;

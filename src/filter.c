@@ -88,6 +88,9 @@ typedef struct FilterCompiler
 	bool		sql_form;
 	bool		uses_current_item;	/* compares with CurrentItem fields ($4) */
 	bool		for_users;		/* UserID expressions: the candidates are users */
+	/* an item attribute predicate: its literals become $1[n], in order */
+	bool		attributes;
+	List	   *literals;
 } FilterCompiler;
 
 /* FilterAllocator over palloc (zeroed), for the parser. */
@@ -227,6 +230,19 @@ filter_current_item_sql(FilterCompiler *fc, const FilterValue *v, Oid *type)
 }
 
 /*
+ * Return SQL for a literal: quoted into a filter's query (which is kept as
+ * the filter's compiled text), or a parameter of an attribute predicate.
+ */
+static char *
+filter_literal_sql(FilterCompiler *fc, const char *text)
+{
+	if (!fc->attributes)
+		return quote_literal_cstr(text);
+	fc->literals = lappend(fc->literals, pstrdup(text));
+	return psprintf("$1[%d]", list_length(fc->literals));
+}
+
+/*
  * Return SQL for the value of a comparison: a quoted literal (a number is
  * checked as one), a read of the filter values or a CurrentItem field.
  */
@@ -247,7 +263,7 @@ filter_scalar_sql(FilterCompiler *fc, const FilterValue *v)
 	if (v->kind == FILTER_VALUE_NUMBER)
 		(void) DirectFunctionCall3(numeric_in, CStringGetDatum(v->text),
 								   ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
-	return quote_literal_cstr(v->text);
+	return filter_literal_sql(fc, v->text);
 }
 
 /*
@@ -282,7 +298,7 @@ filter_list_sql(FilterCompiler *fc, const FilterValue *values)
 				appendStringInfo(&sql, " || string_to_array(%s::text, '|')", value);
 		}
 		else
-			appendStringInfo(&literals, "%s%s", literals.len ? ", " : "", quote_literal_cstr(v->text));
+			appendStringInfo(&literals, "%s%s", literals.len ? ", " : "", filter_literal_sql(fc, v->text));
 	}
 	return psprintf("(ARRAY[%s]::text[]%s)", literals.data, sql.data);
 }
@@ -326,6 +342,7 @@ filter_condition_sql(FilterCompiler *fc, const FilterNode *node)
 	ValueKind	kind;
 	bool		event_type = false;
 	char	   *condition;
+	FilterOp	op = node->op;
 
 	if (pg_strcasecmp(dataset, "Items") == 0)
 		rel = &fc->items;
@@ -364,6 +381,12 @@ filter_condition_sql(FilterCompiler *fc, const FilterNode *node)
 	}
 	else
 		column = filter_column(rel, node->field, &type);
+	if (column == NULL && fc->attributes)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("field \"%s\" at position %d of the attribute predicate for campaign \"%s\" is not a column of %s",
+						node->field_text, node->position, fc->name, rel->name),
+				 errhint("Compare a column of the registered items relation.")));
 	if (column == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_COLUMN),
@@ -375,7 +398,16 @@ filter_condition_sql(FilterCompiler *fc, const FilterNode *node)
 					  quote_identifier(column));
 	kind = filter_value_kind(type);
 
-	if (node->op == FILTER_OP_IN || node->op == FILTER_OP_NOT_IN)
+	/*
+	 * In an attribute predicate, = on a categorical field means "is one of
+	 * its values" (ITEMS.GENRES = "Comedy" matches Comedy|Drama), as in
+	 * Personalize's itemAttributes; so it compiles as IN.
+	 */
+	if (fc->attributes && (kind == VALUE_TEXT || kind == VALUE_ARRAY) &&
+		(node->op == FILTER_OP_EQ || node->op == FILTER_OP_NE))
+		op = node->op == FILTER_OP_EQ ? FILTER_OP_IN : FILTER_OP_NOT_IN;
+
+	if (op == FILTER_OP_IN || op == FILTER_OP_NOT_IN)
 	{
 		char	   *list = filter_list_sql(fc, node->values);
 
@@ -391,22 +423,22 @@ filter_condition_sql(FilterCompiler *fc, const FilterNode *node)
 			condition = psprintf("(%s::text = ANY (%s) OR (strpos(%s::text, '|') > 0 AND string_to_array(%s::text, '|') && %s))",
 								 target, list, target, target, list);
 		}
-		if (node->op == FILTER_OP_NOT_IN)
+		if (op == FILTER_OP_NOT_IN)
 			condition = psprintf("NOT coalesce(%s, false)", condition);
 	}
 	else
 	{
-		const char *op = filter_op_sql(node->op);
+		const char *op_sql = filter_op_sql(op);
 		char	   *value = filter_scalar_sql(fc, node->values);
 
 		if (kind == VALUE_NUMBER)
-			condition = psprintf("(%s::numeric %s (%s)::numeric)", target, op, value);
+			condition = psprintf("(%s::numeric %s (%s)::numeric)", target, op_sql, value);
 		else if (kind == VALUE_TIME)
-			condition = psprintf("(extract(epoch FROM %s) %s (%s)::numeric)", target, op, value);
+			condition = psprintf("(extract(epoch FROM %s) %s (%s)::numeric)", target, op_sql, value);
 		else if (event_type)
-			condition = psprintf("(lower(%s::text) %s lower(%s))", target, op, value);
+			condition = psprintf("(lower(%s::text) %s lower(%s))", target, op_sql, value);
 		else
-			condition = psprintf("(%s::text %s (%s)::text)", target, op, value);
+			condition = psprintf("(%s::text %s (%s)::text)", target, op_sql, value);
 	}
 
 	if (rel == &fc->items)
@@ -879,4 +911,81 @@ personalize_check_filter(PG_FUNCTION_ARGS)
 	sql = MemoryContextStrdup(caller_context, filter->sql);	/* SPI_finish frees SPI memory */
 	SPI_finish();
 	PG_RETURN_TEXT_P(cstring_to_text(sql));
+}
+
+/*
+ * Does text parse as an item attribute predicate (ITEMS.GENRE = "Comedy"
+ * AND ITEMS.PRICE < 20)?  Tells it from an item id in messages.
+ */
+bool
+FilterIsAttributePredicate(const char *text)
+{
+	FilterAllocator allocator = {filter_palloc0, NULL};
+	FilterSyntaxError error;
+
+	return FilterParseAttributes(text, &allocator, &error) != NULL;
+}
+
+/*
+ * Return the ids of the items of dataset_group's items dataset that match
+ * an item attribute predicate (the segments of campaign, named in
+ * messages), in *ids, and how many.  The items relation is read with the
+ * caller's privileges; the predicate's literals are parameters, its
+ * fields resolved against the relation and quoted.  The caller is
+ * connected to SPI.
+ */
+int
+FilterMatchItems(const char *campaign, const char *dataset_group, const char *predicate, char ***ids)
+{
+	FilterCompiler fc = {0};
+	FilterAllocator allocator = {filter_palloc0, NULL};
+	FilterSyntaxError error;
+	FilterNode *tree;
+	char	   *condition;
+	Datum	   *literals;
+	Datum		args[1];
+	Oid			argtypes[1] = {TEXTARRAYOID};
+	int			n = 0;
+	int			rc;
+	ListCell   *lc;
+
+	tree = FilterParseAttributes(predicate, &allocator, &error);
+	if (tree == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_SYNTAX_ERROR),
+				 errmsg("syntax error at or near \"%s\" at position %d of the attribute predicate for campaign \"%s\"",
+						error.near, error.position, campaign),
+				 error.detail ? errdetail("%s", error.detail) : 0,
+				 errhint("Pass a predicate on item fields such as ITEMS.GENRE = \"Comedy\" AND ITEMS.PRICE < 20, "
+						 "or Items.GENRE IN (\"Comedy\", \"Drama\").")));
+	fc.name = campaign;
+	fc.expression = predicate;
+	fc.attributes = true;
+	filter_load_relations(&fc, dataset_group);
+	if (!OidIsValid(fc.items.relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("campaign \"%s\" segments users by item attributes but dataset group \"%s\" has no items dataset",
+						campaign, dataset_group),
+				 errhint("Register the items relation with personalize.create_dataset('%s', 'items', ...).",
+						 dataset_group)));
+	condition = filter_node_sql(&fc, tree);
+
+	literals = palloc(sizeof(Datum) * Max(list_length(fc.literals), 1));
+	foreach(lc, fc.literals)
+		literals[n++] = CStringGetTextDatum(lfirst(lc));
+	args[0] = PointerGetDatum(n == 0 ? construct_empty_array(TEXTOID)
+							  : construct_array(literals, n, TEXTOID, -1, false, TYPALIGN_INT));
+	rc = SPI_execute_with_args(psprintf("SELECT DISTINCT items.%s::text FROM %s AS items "
+										"WHERE items.%s IS NOT NULL AND coalesce(%s, false)",
+										quote_identifier(fc.items.item_column), fc.items.name,
+										quote_identifier(fc.items.item_column), condition),
+							   1, argtypes, args, NULL, true, 0);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "could not read the items matching an attribute predicate: %s", SPI_result_code_string(rc));
+	n = (int) SPI_processed;
+	*ids = palloc(sizeof(char *) * Max(n, 1));
+	for (int i = 0; i < n; i++)
+		(*ids)[i] = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+	return n;
 }

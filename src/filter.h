@@ -41,4 +41,9 @@ extern CompiledFilter *FilterLoad(const char *name, const char *dataset_group, J
 extern int	FilterApply(const CompiledFilter *filter, const char *user_id, const char *current_item,
 						Jsonb *values, char **candidates, int n, char **passing);
 
+/* Item attribute predicates (item-attribute-affinity segments). */
+extern bool FilterIsAttributePredicate(const char *text);
+extern int	FilterMatchItems(const char *campaign, const char *dataset_group,
+							 const char *predicate, char ***ids);
+
 #endif							/* PERSONALIZE_FILTER_H */

@@ -13,6 +13,10 @@
  *     condition  := Dataset.FIELD ([NOT] IN '(' value (',' value)* ')' | op value)
  *     value      := "text" | 'text' | number | $PLACEHOLDER | CurrentItem.FIELD
  *
+ * An item attribute predicate (item-attribute-affinity segments, Personalize's
+ * itemAttributes) is an or over Items fields alone, compared with "text" and
+ * numbers: ITEMS.GENRE = "Comedy" AND ITEMS.PRICE < 20.
+ *
  * Keywords are case-insensitive.  ItemID expressions filter items on Items
  * and Interactions fields, CurrentUser (only, and only there) in the IF
  * part; UserID expressions filter users (segments) on Users fields.  Whether a dataset is registered, a field a column and a number a
@@ -65,6 +69,7 @@ typedef struct Parser
 	int			depth;			/* of parentheses */
 	bool		in_if;			/* parsing the IF part */
 	bool		users;			/* parsing a UserID expression */
+	bool		attributes;		/* parsing an item attribute predicate */
 	FilterSyntaxError *error;
 	jmp_buf		on_error;
 } Parser;
@@ -248,6 +253,8 @@ parse_value(Parser *p)
 		v->kind = FILTER_VALUE_STRING;
 	else if (p->token.kind == TOK_NUMBER)
 		v->kind = FILTER_VALUE_NUMBER;
+	else if (p->attributes)
+		parse_error(p, "Attribute predicates compare with \"text\" or a number.");
 	else if (p->token.kind == TOK_PLACEHOLDER)
 		v->kind = FILTER_VALUE_PLACEHOLDER;
 	else if (p->token.kind == TOK_WORD && (dot = strchr(p->token.text, '.')) != NULL &&
@@ -295,12 +302,18 @@ parse_condition(Parser *p)
 
 	node->kind = FILTER_NODE_CONDITION;
 	if (p->token.kind != TOK_WORD || (dot = strchr(p->token.text, '.')) == NULL)
-		parse_error(p, "Expected a field such as Items.GENRE or Interactions.EVENT_TYPE.");
+		parse_error(p, p->attributes ? "Expected a field such as Items.GENRE."
+					: "Expected a field such as Items.GENRE or Interactions.EVENT_TYPE.");
 	node->field_text = p->token.text;
 	node->position = p->token.position;
 	node->dataset = parse_strndup(p, p->token.text, dot - p->token.text);
 	node->field = dot + 1;
-	if (p->users)
+	if (p->attributes)
+	{
+		if (ascii_strcasecmp(node->dataset, "Items") != 0)
+			parse_error(p, "Attribute predicates are on Items fields, e.g. ITEMS.GENRE = \"Comedy\".");
+	}
+	else if (p->users)
 	{
 		if (ascii_strcasecmp(node->dataset, "Users") != 0)
 			parse_error(p, "UserID expressions filter on Users fields, e.g. Users.AGE > 18.");
@@ -478,6 +491,27 @@ FilterParse(const char *text, const FilterAllocator *allocator, FilterSyntaxErro
 		parse_next(&p);
 	}
 	return first;
+}
+
+FilterNode *
+FilterParseAttributes(const char *text, const FilterAllocator *allocator, FilterSyntaxError *error)
+{
+	Parser		p;
+	FilterNode *node;
+
+	memset(&p, 0, sizeof(p));
+	p.text = text;
+	p.allocator = allocator;
+	p.error = error;
+	p.attributes = true;
+	if (setjmp(p.on_error) != 0)
+		return NULL;
+
+	parse_next(&p);
+	node = parse_or(&p);
+	if (p.token.kind != TOK_END)
+		parse_error(&p, "Expected AND, OR or the end of the predicate.");
+	return node;
 }
 
 bool

@@ -111,6 +111,13 @@ extern FilterExpr *FilterParse(const char *text, const FilterAllocator *allocato
 							   FilterSyntaxError *error);
 
 /*
+ * Parse an item attribute predicate (Items fields compared with literals,
+ * AND, OR, parentheses): the tree, or NULL with *error filled in.
+ */
+extern FilterNode *FilterParseAttributes(const char *text, const FilterAllocator *allocator,
+										 FilterSyntaxError *error);
+
+/*
  * Personalize's form of a placeholder's values in one string,
  * "\"Comedy\",\"Drama\"": when s (len bytes, not NUL-terminated) starts
  * with a quote after blanks, call emit for each quoted value and return

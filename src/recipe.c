@@ -27,6 +27,7 @@ static const Recipe *const recipes[] = {
 	&ItemAffinityRecipe,
 	&SimilarItemsRecipe,
 	&UserPersonalizationMetadataRecipe,
+	&ItemAttributeAffinityRecipe,
 };
 
 /*

@@ -76,6 +76,9 @@ typedef struct Recipe
 	/* Does the model keep user factors (USER_SEGMENTATION)? */
 	bool		keeps_users;
 
+	/* Are its segments asked for by item attribute predicate, not item id? */
+	bool		segments_by_attributes;
+
 	/*
 	 * Which metadata training reads (into InteractionMatrix.item_metadata
 	 * and user_metadata), and which it cannot do without.
@@ -125,6 +128,7 @@ extern const Recipe SimsRecipe;
 extern const Recipe PersonalizedRankingRecipe;
 extern const Recipe TrendingNowRecipe;
 extern const Recipe ItemAffinityRecipe;
+extern const Recipe ItemAttributeAffinityRecipe;
 
 extern const Recipe SimilarItemsRecipe;
 extern const Recipe UserPersonalizationMetadataRecipe;

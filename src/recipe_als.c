@@ -365,6 +365,20 @@ const Recipe ItemAffinityRecipe = {
 	.score = AlsScore,
 };
 
+/*
+ * The same model with user factors, whose segments are asked for by item
+ * attribute predicate (user_segment, recommend.c, scores the users against
+ * the matching items).
+ */
+const Recipe ItemAttributeAffinityRecipe = {
+	.name = "item-attribute-affinity",
+	.keeps_users = true,
+	.segments_by_attributes = true,
+	.train = affinity_train,
+	.prepare = AlsPrepare,
+	.score = AlsScore,
+};
+
 /* The same model, deployed for personalized_rank only (PERSONALIZED_RANKING). */
 const Recipe PersonalizedRankingRecipe = {
 	.name = "personalized-ranking",

@@ -163,7 +163,7 @@ RuntimeRequireRecipeType(const CampaignTarget *target, const char *function, ...
 	else if (strcmp(target->recipe_type, "PERSONALIZED_RANKING") == 0)
 		hint = psprintf("Call personalize.personalized_rank('%s', user_id, items).", c);
 	else if (strcmp(target->recipe_type, "USER_SEGMENTATION") == 0)
-		hint = psprintf("Call personalize.user_segment('%s', item_id).", c);
+		hint = psprintf("Call personalize.user_segment('%s', item_id), with an attribute predicate as item_id for item-attribute-affinity.", c);
 	else if (strcmp(target->recipe_type, "POPULAR_ITEMS") == 0)
 		hint = psprintf("Call personalize.recommend('%s'), with user_id => ... to leave out what the user has seen.", c);
 	else

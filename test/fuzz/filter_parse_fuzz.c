@@ -8,7 +8,8 @@
  * Each input is parsed into a tree that is then walked; a crash, a
  * sanitizer report or a broken invariant (a position outside the text, a
  * tree deeper than the nesting limit, an SQL predicate that does not
- * point into the text) aborts.
+ * point into the text, an attribute predicate with other than Items
+ * fields and literals) aborts.
  *
  * Copyright (c) 2026, personalize developers
  *
@@ -76,6 +77,22 @@ check_node(const FilterNode *node, size_t length, int depth)
 		check_node(child, length, depth + (child->parenthesized ? 1 : 0));
 }
 
+/* A parsed attribute predicate: a tree of Items conditions on literals. */
+static void
+check_attributes(const FilterNode *node, size_t length, int depth)
+{
+	check_node(node, length, depth);
+	if (node->kind == FILTER_NODE_CONDITION)
+	{
+		check(strlen(node->dataset) == 5);
+		for (const FilterValue *v = node->values; v != NULL; v = v->next)
+			check(v->kind == FILTER_VALUE_STRING || v->kind == FILTER_VALUE_NUMBER);
+		return;
+	}
+	for (const FilterNode *child = node->children; child != NULL; child = child->next)
+		check_attributes(child, length, depth + (child->parenthesized ? 1 : 0));
+}
+
 /* The bounds of the input, for checking what the value splitter emits. */
 typedef struct Bounds
 {
@@ -124,6 +141,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (e->if_condition)
 				check_node(e->if_condition, length, 0);
 		}
+	}
+
+	/* the same text as an item attribute predicate: Items fields and literals only */
+	{
+		FilterNode *attributes = FilterParseAttributes(text, &allocator, &error);
+
+		if (attributes == NULL)
+			check(error.position >= 1 && (size_t) error.position <= length + 1 && error.near != NULL);
+		else
+			check_attributes(attributes, length, attributes->parenthesized ? 1 : 0);
 	}
 
 	/* the same bytes as a placeholder's value string (not NUL-terminated) */

@@ -37,6 +37,7 @@ SELECT has_function('personalize', 'solution_metrics', ARRAY['bigint']);
 SELECT has_function('personalize', 'wait_for_solution_version', ARRAY['bigint', 'interval']);
 SELECT has_function('personalize', 'stop_solution_version', ARRAY['bigint']);
 SELECT has_function('personalize', 'create_batch_inference_job', ARRAY['text', 'bigint', 'text', 'text', 'integer', 'text', 'boolean']);
+SELECT has_function('personalize', 'create_batch_segment_job', ARRAY['text', 'bigint', 'text', 'text', 'integer', 'text', 'boolean']);
 SELECT has_function('personalize', 'create_filter', ARRAY['text', 'text', 'text']);
 SELECT has_function('personalize', 'drop_filter', ARRAY['text']);
 SELECT has_function('personalize', 'create_recommender', ARRAY['text', 'text', 'text', 'jsonb']);
@@ -87,7 +88,7 @@ SELECT is(count(*), 0::bigint, 'every SQL and PL/pgSQL function sets search_path
  WHERE pronamespace = 'personalize'::regnamespace AND l.lanname IN ('sql', 'plpgsql')
    AND NOT coalesce(array_to_string(proconfig, ',') LIKE '%search_path=pg_catalog, pg_temp%', false)
    -- runs the caller's input query in the caller's search_path, every object qualified
-   AND p.proname <> 'create_batch_inference_job';
+   AND p.proname NOT IN ('create_batch_inference_job', 'create_batch_segment_job');
 SELECT is(count(*), 0::bigint, 'every function has a comment')
   FROM pg_proc p WHERE pronamespace = 'personalize'::regnamespace
    AND obj_description(p.oid, 'pg_proc') IS NULL;
@@ -108,6 +109,7 @@ SELECT function_privs_are('personalize', f, a, 'public', ARRAY[]::text[], f || '
 	('wait_for_solution_version', ARRAY['bigint', 'interval']),
 	('stop_solution_version', ARRAY['bigint']),
 	('create_batch_inference_job', ARRAY['text', 'bigint', 'text', 'text', 'integer', 'text', 'boolean']),
+	('create_batch_segment_job', ARRAY['text', 'bigint', 'text', 'text', 'integer', 'text', 'boolean']),
 	('create_filter', ARRAY['text', 'text', 'text']),
 	('drop_filter', ARRAY['text']),
 	('create_recommender', ARRAY['text', 'text', 'text', 'jsonb']),

@@ -9,8 +9,10 @@
 -- the SQLSTATE each case got ('-' when it returned normally).  No case may
 -- crash the server or raise an internal error (XX000): every reachable
 -- error carries its own SQLSTATE.  The case count is printed first (518
--- cases over 49 functions when this was written, 547 over 52 with HPO);
--- keep it growing.
+-- cases over 49 functions when this was written, 547 over 52 with HPO,
+-- 566 with batch segment jobs); keep it growing.
+-- The USER_SEGMENTATION functions get a second pass against an
+-- item-attribute-affinity campaign "xa", with hostile attribute predicates.
 SET client_min_messages = error;
 \set SHOW_CONTEXT never
 SELECT setval(pg_get_serial_sequence('personalize.solution_version', 'id'), 7000) IS NOT NULL AS numbered;
@@ -142,7 +144,80 @@ END $$;
 
 SELECT * FROM hostile_hpo_case WHERE sqlstate LIKE 'XX%';
 SELECT * FROM hostile_hpo_case ORDER BY 1, 2, 3;
+-- The USER_SEGMENTATION functions again, against an item-attribute-affinity
+-- campaign and version "xa" whose item argument is an attribute predicate
+-- (Items.KIND = "a"), with hostile predicates besides the hostile texts.
+CREATE TABLE x_items (item_id text, kind text, price int);
+INSERT INTO x_items SELECT 'i' || i, CASE WHEN i < 4 THEN 'a' ELSE 'b' END, i FROM generate_series(0, 7) i;
+SELECT personalize.create_dataset('x', 'items', 'x_items');
+SELECT personalize.create_solution('xa', 'x', 'item-attribute-affinity', '{"factors": 4, "iterations": 2}');
+SELECT personalize.create_campaign('xa', personalize.create_solution_version('xa'));
+SELECT solution_version AS xa_version FROM personalize.campaigns WHERE name = 'xa' \gset
+SET personalize_test.xa_version = :xa_version;
+CREATE TEMP TABLE hostile_segment_case (fn text, arg int, given text, sqlstate text);
+
+DO $$
+DECLARE
+	f record;
+	i int;
+	hostile text;
+	args text[];
+	state text;
+	version text := current_setting('personalize_test.xa_version');
+	predicate text := $q$'Items.KIND = "a"'$q$;
+BEGIN
+	FOR f IN SELECT p.proname, p.proargtypes::regtype[] AS types, p.pronargs, p.proargnames AS names
+	           FROM pg_proc p WHERE p.pronamespace = 'personalize'::regnamespace
+	            AND p.proname IN ('user_segment', '_segment_version', 'create_batch_segment_job')
+	          ORDER BY p.oid::regprocedure::text LOOP
+		FOR i IN 1 .. f.pronargs LOOP
+			FOREACH hostile IN ARRAY CASE
+				WHEN f.names[i] IN ('item_id', 'item') THEN ARRAY['NULL::text', $q$''$q$, $q$repeat('x''"', 3334)$q$, $q$'i1'$q$,
+					$q$'Items.NOPE = 1'$q$, $q$'Items.KIND = $X'$q$, $q$'Users.AGE > 3'$q$, $q$'Items.KIND IN ('$q$,
+					$q$'Items.PRICE < 1e999999'$q$, $q$'Items.PRICE < ''x'''$q$, $q$'Items.KIND = "a" | INCLUDE WHERE true'$q$,
+					$q$repeat('(', 2000) || 'Items.KIND = "a"' || repeat(')', 2000)$q$]
+				WHEN f.names[i] = 'input' THEN ARRAY['NULL::text', $q$''$q$, $q$'SELECT NULL::text'$q$,
+					$q$'SELECT ''Items.NOPE = 1'''$q$, $q$'SELECT ''i1'''$q$]
+				WHEN f.types[i - 1]::text = 'text' THEN ARRAY['NULL::text', $q$''$q$, $q$repeat('x''"', 3334)$q$, $q$' x'$q$]
+				WHEN f.types[i - 1]::text = 'jsonb' THEN ARRAY['NULL::jsonb', $q$'[]'::jsonb$q$, $q$'"x"'::jsonb$q$, $q$'{"": null}'::jsonb$q$]
+				WHEN f.types[i - 1]::text = 'integer' THEN ARRAY['NULL::integer', '0', '-1', '501', '100001', '2147483647']
+				WHEN f.types[i - 1]::text = 'bigint' THEN ARRAY['NULL::bigint', '-1::bigint', '9223372036854775807']
+				ELSE ARRAY[format('NULL::%s', f.types[i - 1])] END
+			LOOP
+				args := ARRAY[]::text[];
+				FOR j IN 1 .. f.pronargs LOOP
+					args := args || CASE
+						WHEN j = i THEN hostile
+						WHEN f.names[j] IN ('item_id', 'item') THEN predicate
+						WHEN f.names[j] = 'input' THEN $q$'SELECT ''Items.KIND = "a"'''$q$
+						WHEN f.names[j] IN ('filter', 'filter_values') THEN format('NULL::%s', f.types[j - 1])
+						WHEN f.types[j - 1]::text = 'text' THEN $q$'xa'$q$
+						WHEN f.types[j - 1]::text = 'bigint' THEN version
+						WHEN f.types[j - 1]::text = 'integer' THEN '3'
+						WHEN f.types[j - 1]::text = 'boolean' THEN 'true'
+						ELSE format('NULL::%s', f.types[j - 1]) END;
+				END LOOP;
+				BEGIN
+					EXECUTE format('SELECT * FROM personalize.%I(%s)', f.proname, array_to_string(args, ', '));
+					RAISE EXCEPTION USING ERRCODE = 'P0099';	-- roll back what it did
+				EXCEPTION WHEN OTHERS THEN
+					state := SQLSTATE;
+				END;
+				INSERT INTO hostile_segment_case VALUES (f.proname, i,
+					CASE WHEN length(hostile) > 40 THEN left(hostile, 37) || '...' ELSE hostile END,
+					CASE state WHEN 'P0099' THEN '-' ELSE state END);
+			END LOOP;
+		END LOOP;
+	END LOOP;
+END $$;
+
+SELECT count(*) AS cases, count(DISTINCT fn) AS functions FROM hostile_segment_case;
+SELECT * FROM hostile_segment_case WHERE sqlstate LIKE 'XX%';
+-- the campaign still serves
+SELECT count(*) FROM personalize.user_segment('xa', 'Items.KIND = "a"', 3);
+SELECT fn, arg, given, sqlstate FROM hostile_segment_case ORDER BY fn, arg, given;
 
 SELECT personalize.drop_campaign('x');
+SELECT personalize.drop_campaign('xa');
 SELECT personalize.drop_dataset_group('x', cascade => true);
-DROP TABLE x_events;
+DROP TABLE x_events, x_items;
