@@ -5,8 +5,9 @@
  *
  * A job has three phases: TrainingRead (read the interactions with the
  * requesting role's privileges, check memory and minimum data, build the
- * matrix), TrainingCompute (the evaluation split and its metrics, then
- * training on all data; pure computation) and TrainingStore (write the
+ * matrix), TrainingCompute (for perform_hpo / perform_automl the search of
+ * tune.c first, then the evaluation split and its metrics, then training
+ * on all data; pure computation) and TrainingStore (write the
  * model rows), followed by TrainingFinish (status ACTIVE or CREATE
  * FAILED).
  *
@@ -478,7 +479,6 @@ TrainingCompute(TrainingJob *job)
 {
 	StringInfoData metrics;
 	uint64		seed = (uint64) HyperparamNumber(job->hyperparameters, "seed", 42);
-
 	bool		tuning = !job->update && (job->tune.hpo || job->tune.automl);
 
 	MemoryContextSwitchTo(job->context);
