@@ -3,7 +3,7 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS personalize;
-SELECT plan(127);
+SELECT plan(129);
 
 SELECT has_schema('personalize');
 SELECT has_extension('personalize');
