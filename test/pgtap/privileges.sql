@@ -63,7 +63,7 @@ INSERT INTO runtime_functions VALUES ('recommend'), ('related_items'), ('persona
 	('solution_metrics'), ('describe_recommender');
 
 -- 1. functions: who may execute what
-SELECT is((SELECT count(*) FROM admin_functions), 23::bigint, 'the administrative functions are the 23 revoked from PUBLIC');
+SELECT is((SELECT count(*) FROM admin_functions), 25::bigint, 'the administrative functions are the 25 revoked from PUBLIC');
 SELECT is((SELECT array_agg(f::text ORDER BY f::text) FROM admin_functions WHERE NOT has_function_privilege('pgtap_owner', f, 'EXECUTE')),
 	NULL, 'owner may execute every administrative function');
 SELECT is((SELECT array_agg(f::text ORDER BY f::text) FROM admin_functions, unnest(ARRAY['pgtap_analyst', 'pgtap_app', 'pgtap_stranger']) r
