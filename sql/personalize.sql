@@ -1525,7 +1525,7 @@ RETURNS TABLE(user_id text, score float8)
 AS 'MODULE_PATHNAME', 'personalize_user_segment'
 LANGUAGE C STABLE PARALLEL SAFE ROWS 25 COST 1000;
 COMMENT ON FUNCTION @extschema@.user_segment(text, text, integer, text, jsonb) IS
-	'the users of a USER_SEGMENTATION campaign most likely to interact with an item, best first, scored by affinity; filter: INCLUDE|EXCLUDE UserID expressions';
+	'the users of a USER_SEGMENTATION campaign most likely to interact with an item (item-attribute-affinity: with the items matching an attribute predicate passed as item_id), best first, scored; filter: INCLUDE|EXCLUDE UserID expressions';
 
 CREATE FUNCTION @extschema@.personalized_rank(campaign text, user_id text, items text[],
 	filter text DEFAULT NULL, filter_values jsonb DEFAULT NULL, context jsonb DEFAULT NULL)

@@ -27,6 +27,11 @@
  * standalone); here the tree's fields are resolved against the registered
  * relations and turned into SQL.
  *
+ * The same compiler turns an item attribute predicate (item-attribute-
+ * affinity segments: ITEMS.GENRE = "Comedy" AND ITEMS.PRICE < 20) into a
+ * query over the items relation, its literals passed as parameters
+ * (FilterMatchItems).
+ *
  * Copyright (c) 2026, personalize developers
  *
  * IDENTIFICATION
