@@ -30,6 +30,7 @@ OBJS = \
 	src/recipe_sims.o \
 	src/recipe_trending.o \
 	src/evaluate.o \
+	src/evaluate_split.o \
 	src/model.o \
 	src/train.o \
 	src/worker.o \

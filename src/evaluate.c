@@ -53,14 +53,6 @@ typedef struct MetricSums
 	bool	   *recommended;	/* n_items: recommended to someone */
 } MetricSums;
 
-/* An entry of one user's history while ordering it by time. */
-typedef struct TimedItem
-{
-	int32		item;
-	float		count;
-	double		time;
-} TimedItem;
-
 static int
 timed_item_cmp(const void *a, const void *b)
 {
@@ -70,6 +62,62 @@ timed_item_cmp(const void *a, const void *b)
 	if (x->time != y->time)
 		return x->time < y->time ? -1 : 1;
 	return (x->item > y->item) - (x->item < y->item);
+}
+
+/*
+ * Draw the held-out users of m with seed: n_users / 10 (at least one) among
+ * the users with two or more items.  Writes them to held_out[0..n) (room
+ * for m->n_users), sets keep[u] false for them and true for every other
+ * user, and returns n.  The split SQL function (evaluate_split.c) calls
+ * this too, so reference implementations see exactly our split.
+ */
+int32
+EvaluationHoldout(const InteractionMatrix *m, uint64 seed, int32 *held_out, bool *keep)
+{
+	pg_prng_state rng;
+	int32		n_candidates = 0;
+	int32		n_holdout;
+
+	for (int32 u = 0; u < m->n_users; u++)
+	{
+		keep[u] = true;
+		if (m->user_ptr[u + 1] - m->user_ptr[u] >= 2)
+			held_out[n_candidates++] = u;
+	}
+	n_holdout = Min(Max(m->n_users / 10, 1), n_candidates);
+	pg_prng_seed(&rng, seed);
+	for (int32 j = 0; j < n_holdout; j++)
+	{
+		int32		pick = j + (int32) pg_prng_uint64_range(&rng, 0, n_candidates - 1 - j);
+		int32		t = held_out[j];
+
+		held_out[j] = held_out[pick];
+		held_out[pick] = t;
+		keep[held_out[j]] = false;
+	}
+	return n_holdout;
+}
+
+/*
+ * Copy user u's distinct items into items (room for the row's length),
+ * oldest first (ties by item index), and return how many there are.  The
+ * first len - EVALUATION_RELEVANT(len) are the input, the rest relevant.
+ */
+int32
+EvaluationUserItems(const InteractionMatrix *m, int32 u, TimedItem *items)
+{
+	int32		len = (int32) (m->user_ptr[u + 1] - m->user_ptr[u]);
+
+	for (int32 e = 0; e < len; e++)
+	{
+		int64		pos = m->user_ptr[u] + e;
+
+		items[e].item = m->user_items[pos];
+		items[e].count = m->user_weights[pos];
+		items[e].time = m->user_times[pos];
+	}
+	qsort(items, len, sizeof(TimedItem), timed_item_cmp);
+	return len;
 }
 
 /*
@@ -168,9 +216,7 @@ EvaluateRecipe(const InteractionMatrix *m, const Recipe *recipe,
 			   Jsonb *hyperparameters, uint64 seed,
 			   ProgressCallback progress, void *arg, StringInfo metrics)
 {
-	pg_prng_state rng;
 	int32	   *candidates = palloc(sizeof(int32) * Max(m->n_users, 1));
-	int32		n_candidates = 0;
 	int32		n_holdout;
 	bool	   *keep = palloc(sizeof(bool) * Max(m->n_users, 1));
 	InteractionMatrix *train;
@@ -186,27 +232,9 @@ EvaluateRecipe(const InteractionMatrix *m, const Recipe *recipe,
 	int32	   *top;
 	int			evaluated = 0;
 
-	/* Draw the held-out users among those with two or more items. */
+	n_holdout = EvaluationHoldout(m, seed, candidates, keep);
 	for (int32 u = 0; u < m->n_users; u++)
-	{
-		int32		len = (int32) (m->user_ptr[u + 1] - m->user_ptr[u]);
-
-		keep[u] = true;
-		max_len = Max(max_len, len);
-		if (len >= 2)
-			candidates[n_candidates++] = u;
-	}
-	n_holdout = Min(Max(m->n_users / 10, 1), n_candidates);
-	pg_prng_seed(&rng, seed);
-	for (int32 j = 0; j < n_holdout; j++)
-	{
-		int32		pick = j + (int32) pg_prng_uint64_range(&rng, 0, n_candidates - 1 - j);
-		int32		t = candidates[j];
-
-		candidates[j] = candidates[pick];
-		candidates[pick] = t;
-		keep[candidates[j]] = false;
-	}
+		max_len = Max(max_len, (int32) (m->user_ptr[u + 1] - m->user_ptr[u]));
 
 	train = MatrixSelectUsers(m, keep);
 	recipe->train(train, hyperparameters, &model, progress, arg);
@@ -224,19 +252,10 @@ EvaluateRecipe(const InteractionMatrix *m, const Recipe *recipe,
 	for (int32 j = 0; j < n_holdout; j++)
 	{
 		int32		u = candidates[j];
-		int32		len = (int32) (m->user_ptr[u + 1] - m->user_ptr[u]);
-		int			n_relevant = Max(len / 10, 1);
+		int32		len = EvaluationUserItems(m, u, items);
+		int			n_relevant = EVALUATION_RELEVANT(len);
 
 		CHECK_FOR_INTERRUPTS();
-		for (int32 e = 0; e < len; e++)
-		{
-			int64		pos = m->user_ptr[u] + e;
-
-			items[e].item = m->user_items[pos];
-			items[e].count = m->user_weights[pos];
-			items[e].time = m->user_times[pos];
-		}
-		qsort(items, len, sizeof(TimedItem), timed_item_cmp);
 		evaluate_user(recipe, &model, items, len - n_relevant, n_relevant,
 					  input, counts, scores, top, &sums);
 		evaluate_user(&PopularityCountRecipe, &baseline, items, len - n_relevant,
