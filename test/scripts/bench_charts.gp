@@ -24,13 +24,17 @@ fit f(x) dir."/training-".scale.".dat" using ($1 / 1e6):2 via a
 plot dir."/training-".scale.".dat" using ($1 / 1e6):2 with linespoints pt 7 lw 2 title "personalize", \
 	f(x) with lines dt 2 lc rgb "gray" title sprintf("linear fit: %.2f s per million", a)
 
-# Serving: recommend(25) latency against catalogue size
+# Serving: recommend(25) latency against catalogue size (the 1M-item model
+# loads in seconds: bench.sh leaves each connection's first call out)
 set output dir."/latency-".scale.".svg"
 set title "recommend(25) latency from one connection (k = 64)"
 set xlabel "items in the catalogue"
 set ylabel "milliseconds"
-set logscale x
+# both axes logarithmic: catalogues span three decades, latencies two
+set logscale xy
 set xrange [*:*]
+set yrange [*:*]
 set format x "%.0s%c"
+set format y "%g"
 plot dir."/latency-".scale.".dat" using 1:2 with linespoints pt 7 lw 2 title "median", \
 	"" using 1:3 with linespoints pt 5 lw 1 dt 3 title "p99"
