@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """reference.py: plain NumPy/SciPy references that `make bench` measures in
 the same run as the extension (test/scripts/bench.sh calls it).
 
@@ -21,7 +21,6 @@ change them together.
 """
 import argparse
 import os
-import struct
 import time
 
 import numpy as np
@@ -33,6 +32,9 @@ import scipy.sparse as sp
 ALS = dict(factors=64, regularization=1.0, alpha=1.0, iterations=15, cg_steps=3, seed=42)
 # ease's default lambda
 EASE_LAMBDA = 500.0
+# both recipes' default recency_half_life: how scoring weighs a held-out
+# user's input (events x 0.5 ^ (newer_events / half-life))
+RECENCY_HALF_LIFE = 20
 CUTOFFS = (5, 10, 25)
 TOP = 25
 
@@ -261,7 +263,7 @@ def ease_time(args):
     print("read_seconds %.2f" % (time.perf_counter() - t))
     t = time.perf_counter()
     b = ease_fit(split.train_binary(), EASE_LAMBDA)
-    evaluate(split, lambda h, w: w @ b[h], 20)
+    evaluate(split, lambda h, w: w @ b[h], RECENCY_HALF_LIFE)
     everyone = sp.csr_matrix((np.ones(len(split.user)), (split.user, split.item)),
                              shape=(split.n_users, split.n_items))
     ease_fit(everyone, EASE_LAMBDA)
@@ -274,10 +276,10 @@ def ease_quality(args):
     b = ease_fit(split.train_binary(), EASE_LAMBDA)
     # plain EASE scores the binary history: every input item weighs 1
     plain, users = evaluate(split, lambda h, w: b[h].sum(axis=0), 0)
-    recent, _ = evaluate(split, lambda h, w: w @ b[h], 20)
+    recent, _ = evaluate(split, lambda h, w: w @ b[h], RECENCY_HALF_LIFE)
     items, _ = als_fit(split.train_counts(), ALS["iterations"], ALS["factors"], ALS["regularization"],
                        ALS["alpha"], ALS["cg_steps"], ALS["seed"])
-    als, _ = evaluate(split, lambda h, w: als_fold_in(items, ALS["regularization"], ALS["alpha"], h, w), 20)
+    als, _ = evaluate(split, lambda h, w: als_fold_in(items, ALS["regularization"], ALS["alpha"], h, w), RECENCY_HALF_LIFE)
     print("evaluated_users %d" % users)
     for prefix, metrics in (("ease", plain), ("ease_recency", recent), ("als", als)):
         for name, value in sorted(metrics.items()):
