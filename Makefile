@@ -34,6 +34,7 @@ OBJS = \
 	src/metadata.o \
 	src/evaluate.o \
 	src/tune.o \
+	src/evaluate_split.o \
 	src/model.o \
 	src/train.o \
 	src/worker.o \

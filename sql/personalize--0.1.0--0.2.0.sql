@@ -1354,3 +1354,19 @@ REVOKE ALL ON FUNCTION
 	@extschema@.create_batch_segment_job(text, bigint, text, text, integer, text, boolean),
 	@extschema@._run_batch_segment_job(bigint)
 FROM PUBLIC;
+
+-- ---------------------------------------------------------------------------
+-- The evaluation split as rows (make bench compares ease with NumPy on it).
+-- ---------------------------------------------------------------------------
+
+/*
+ * The evaluation split of a dataset group (internal, for make bench's
+ * reference implementations): which users a solution version with this
+ * seed trains on, and each held-out user's input and relevant items.
+ */
+CREATE FUNCTION @extschema@._evaluation_split(dataset_group text, seed integer DEFAULT 42)
+RETURNS TABLE (user_id text, item_id text, role text, events real, newer_events integer)
+AS 'MODULE_PATHNAME', 'personalize_evaluation_split'
+LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION @extschema@._evaluation_split(text, integer) IS
+	'internal: the offline-evaluation split of a dataset group for a seed (role train, input or relevant), read with the caller''s privileges';

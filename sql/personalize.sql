@@ -1336,6 +1336,18 @@ END $$;
 COMMENT ON FUNCTION @extschema@.solution_metrics(bigint) IS
 	'offline metrics of an ACTIVE solution version (Personalize names; baseline_* are popularity-count on the same split)';
 
+/*
+ * The evaluation split of a dataset group (internal, for make bench's
+ * reference implementations): which users a solution version with this
+ * seed trains on, and each held-out user's input and relevant items.
+ */
+CREATE FUNCTION @extschema@._evaluation_split(dataset_group text, seed integer DEFAULT 42)
+RETURNS TABLE (user_id text, item_id text, role text, events real, newer_events integer)
+AS 'MODULE_PATHNAME', 'personalize_evaluation_split'
+LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION @extschema@._evaluation_split(text, integer) IS
+	'internal: the offline-evaluation split of a dataset group for a seed (role train, input or relevant), read with the caller''s privileges';
+
 -- ---------------------------------------------------------------------------
 -- Campaigns
 -- ---------------------------------------------------------------------------

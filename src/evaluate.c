@@ -43,14 +43,6 @@
 
 static const int eval_cutoffs[] = {5, 10, 25};
 
-/* An entry of one user's history while ordering it by time. */
-typedef struct TimedItem
-{
-	int32		item;
-	float		count;
-	double		time;
-} TimedItem;
-
 static int
 timed_item_cmp(const void *a, const void *b)
 {
@@ -225,6 +217,28 @@ EvaluateHoldOut(const InteractionMatrix *m, const bool *eligible, int divisor,
 }
 
 /*
+ * Write user u's history to items (room for its length) ordered from oldest
+ * to newest, and return its length: the last EVALUATION_RELEVANT(len) are
+ * what the evaluation holds out, the rest is the input.
+ */
+int32
+EvaluationUserItems(const InteractionMatrix *m, int32 u, TimedItem *items)
+{
+	int32		len = (int32) (m->user_ptr[u + 1] - m->user_ptr[u]);
+
+	for (int32 e = 0; e < len; e++)
+	{
+		int64		pos = m->user_ptr[u] + e;
+
+		items[e].item = m->user_items[pos];
+		items[e].count = m->user_weights[pos];
+		items[e].time = m->user_times[pos];
+	}
+	qsort(items, len, sizeof(TimedItem), timed_item_cmp);
+	return len;
+}
+
+/*
  * Score the n held-out users of m with model (trained without them) and
  * set metrics to their averages.
  */
@@ -251,19 +265,12 @@ EvaluateUsers(const InteractionMatrix *m, const Recipe *recipe, const RecipeMode
 	for (int32 j = 0; j < n; j++)
 	{
 		int32		u = users[j];
-		int32		len = (int32) (m->user_ptr[u + 1] - m->user_ptr[u]);
-		int			n_relevant = Max(len / 10, 1);
+		int32		len;
+		int			n_relevant;
 
 		CHECK_FOR_INTERRUPTS();
-		for (int32 e = 0; e < len; e++)
-		{
-			int64		pos = m->user_ptr[u] + e;
-
-			items[e].item = m->user_items[pos];
-			items[e].count = m->user_weights[pos];
-			items[e].time = m->user_times[pos];
-		}
-		qsort(items, len, sizeof(TimedItem), timed_item_cmp);
+		len = EvaluationUserItems(m, u, items);
+		n_relevant = EVALUATION_RELEVANT(len);
 		evaluate_user(recipe, model, items, len - n_relevant, n_relevant,
 					  input, counts, scores, top, &sums, recommended);
 	}

@@ -17,6 +17,17 @@
 
 #include "recipe.h"
 
+/* An entry of one user's history while ordering it by time. */
+typedef struct TimedItem
+{
+	int32		item;
+	float		count;
+	double		time;
+} TimedItem;
+
+/* Relevant (newest) items of a held-out user with len distinct items. */
+#define EVALUATION_RELEVANT(len) Max((len) / 10, 1)
+
 /* Averaged metrics of one model over some held-out users (cutoffs 5, 10, 25). */
 typedef struct EvaluationMetrics
 {
@@ -30,6 +41,7 @@ typedef struct EvaluationMetrics
 
 extern int32 EvaluateHoldOut(const InteractionMatrix *m, const bool *eligible, int divisor,
 							 uint64 seed, bool *keep, int32 *heldout);
+extern int32 EvaluationUserItems(const InteractionMatrix *m, int32 u, TimedItem *items);
 extern void EvaluateUsers(const InteractionMatrix *m, const Recipe *recipe,
 						  const RecipeModel *model, const int32 *users, int32 n,
 						  EvaluationMetrics *metrics);

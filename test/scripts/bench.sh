@@ -3,43 +3,78 @@
 # loads MovieLens-100K (when ../shared/data/ml-100k exists) and a synthetic
 # set of MovieLens-20M's shape, trains each recipe, measures serving with
 # pgbench against a primary-key lookup, and prints a table (figure, value,
-# reference, ratio) that is also written as CSV under bench/results/.
+# reference, ratio, bar) that is also written as CSV under bench/results/.
+# References measured in the same run: a primary-key lookup for serving,
+# and plain NumPy/SciPy implementations (bench/reference.py) of ALS and EASE
+# with the same hyperparameters, EASE scored on the very evaluation split of
+# the extension (personalize._evaluation_split).  Draws two SVG charts with
+# gnuplot: training seconds against interactions, and recommend latency
+# against catalogue size.
 #   SCALE=small  ~1M synthetic interactions (under two minutes)
-#   SCALE=full   138,493 users x 26,744 items x ~20M interactions
+#   SCALE=full   138,493 users x 26,744 items x ~20M interactions, training
+#                at 2M, 5M, 10M and 20M, recommend over up to 1M items
+# A figure with a bar (the issues' targets) prints PASS or FAIL; STRICT=1
+# makes the script exit 1 when one fails.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$(pwd)
 source test/scripts/lib.sh
 SCALE=${SCALE:-small}
 case "$SCALE" in
-	small) users=50000; items=10000; per_user=20 ;;
-	full) users=138493; items=26744; per_user=144 ;;
+	# scaling: fractions of the synthetic users trained on besides all of
+	# them; catalogues: items of the recommend latency series; short/long:
+	# seconds of each pgbench run (brief: each catalogue's); numpy_iterations:
+	# ALS sweeps NumPy times (its 15-sweep time is 15 times the mean sweep)
+	small) users=50000; items=10000; per_user=20; scaling="0.25 0.5"; catalogues="1000 10000 26744"
+		short=3; long=5; brief=2; numpy_iterations=1 ;;
+	full) users=138493; items=26744; per_user=144; scaling="0.1 0.25 0.5"; catalogues="1000 26744 1000000"
+		short=5; long=10; brief=5; numpy_iterations=2 ;;
 	*) echo "SCALE must be small or full" >&2; exit 1 ;;
 esac
 
-bash test/scripts/deps.sh
+bash test/scripts/deps.sh --bench
+PYTHON=${PYTHON:-/usr/bin/python3}	# Debian's, which has python3-numpy
 build_and_install
 make_workdir
 trap cleanup EXIT
 start_cluster
 mkdir -p bench/results
 csv="bench/results/bench-$SCALE-$(date -u +%Y%m%dT%H%M%SZ).csv"
-echo "figure,value,reference,ratio" > "$csv"
+echo "figure,value,reference,ratio,bar,verdict" > "$csv"
 rows=()
+failed=()
 
 psql_b() { as_pg psql -X -q -v ON_ERROR_STOP=1 -d postgres "$@"; }
-record() {	# figure value reference
-	local ratio=""
-	[[ -n "$3" ]] && ratio=$(awk -v a="$2" -v b="$3" 'BEGIN { if (b > 0) printf "%.2f", a / b }')
-	echo "$1,$2,$3,$ratio" >> "$csv"
-	rows+=("$(printf '%-72s %12s %12s %8s' "$1" "$2" "$3" "$ratio")")
+# record figure value reference [bar condition]: the bar is shown as is;
+# the condition is an awk expression of v (value) and r (value/reference)
+record() {
+	local ratio="" bar="${4:-}" verdict=""
+	[[ -n "$3" ]] && ratio=$(awk -v a="$2" -v b="$3" 'BEGIN { if (b > 0) printf "%.3f", a / b }')
+	if [[ -n "${5:-}" ]]; then
+		verdict=$(awk -v v="$2" -v r="${ratio:-0}" "BEGIN { print (($5) ? \"PASS\" : \"FAIL\") }")
+		[[ "$verdict" == FAIL ]] && failed+=("$1")
+	fi
+	echo "\"$1\",$2,$3,$ratio,\"$bar\",$verdict" >> "$csv"
+	rows+=("$(printf '%-74s %12s %12s %7s  %s %s' "$1" "$2" "$3" "$ratio" "$bar" "$verdict")")
 }
-# median and p99 latency (ms) of a pgbench script, one client
+# issue 6's training and serving bars are set for the full synthetic set
+# (20M interactions, 27k items): at SCALE=small the figures show no verdict
+full_only() { if [[ "$SCALE" == full ]]; then printf '%s' "$1"; fi; }
+seconds_since() { awk -v s="$1" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }'; }
+# a metric of the latest version of a solution
+metric() {	# solution metric
+	psql_b -At -c "SELECT round((metrics->>'$2')::numeric, 4) FROM personalize.solution_versions WHERE solution = '$1' ORDER BY id DESC LIMIT 1"
+}
+reference() {	# subcommand args...: bench/reference.py, its "name value" lines
+	"$PYTHON" bench/reference.py "$@" --spool "$WORKDIR"
+}
+# median and p99 latency (ms) of a pgbench script from one warm connection:
+# the first call, which loads the model into the backend, is left out
 latency() {	# script-file seconds
 	local log="$WORKDIR/pgbench"
 	rm -f "$log".*
 	(cd "$WORKDIR" && as_pg pgbench -n -T "$2" -c 1 -f "$1" -l --log-prefix="$log" postgres >/dev/null)
-	cat "$log".* | awk '{ print $3 / 1000 }' | sort -n | awk '{ v[NR] = $1 } END { printf "%.3f %.3f", v[int(NR * 0.5) + 1], v[int(NR * 0.99) + 1] }'
+	cat "$log".* | awk '$2 > 0 { print $3 / 1000 }' | sort -n | awk '{ v[NR] = $1 } END { printf "%.3f %.3f", v[int(NR * 0.5) + 1], v[int(NR * 0.99) + 1] }'
 }
 throughput() {	# script-file seconds clients
 	(cd "$WORKDIR" && as_pg pgbench -n -T "$2" -c "$3" -j 2 -f "$1" postgres) | awk '/^tps/ { printf "%.0f", $3 }'
@@ -51,14 +86,24 @@ psql_b -c "CREATE EXTENSION personalize" -c "SET personalize.ease_max_items = 12
 echo '\set id random(1, 100000)
 SELECT * FROM pk WHERE id = :id;' > "$WORKDIR/pk.sql"
 
-train() {	# dataset solution recipe -> prints seconds
-	psql_b -At <<SQL | tail -1
-SET client_min_messages = warning;
+# train dataset solution recipe [hyperparameters [notice-file]] -> prints
+# seconds; the notice file gets the training's progress NOTICEs
+train() {
+	local hyperparameters=${4:-'{}'} notices=${5:-/dev/null} level=warning
+	[[ -n "${5:-}" ]] && level=notice
+	psql_b -At 2>"$notices" <<SQL | tail -1
+SET client_min_messages = $level;
 SET personalize.ease_max_items = 12000;
-SELECT personalize.create_solution('$2', '$1', '$3') \g /dev/null
+SELECT personalize.create_solution('$2', '$1', '$3', '$hyperparameters') \g /dev/null
 SELECT personalize.create_solution_version('$2') AS v \gset
 SELECT round(training_seconds::numeric, 2) FROM personalize.solution_versions WHERE id = :v;
 SQL
+}
+# seconds per ALS sweep of the training on all data, from its progress
+# NOTICEs ("training on all data, iteration 4 of 15, 62% done, 0.4 s elapsed")
+sweep_seconds() {	# notice-file
+	sed -n 's/.*training on all data, iteration \([0-9]*\) of [0-9]*, [0-9]*% done, \([0-9.]*\) s elapsed.*/\1 \2/p' "$1" \
+		| awk 'NR == 1 { i0 = $1; t0 = $2 } { i = $1; t = $2 } END { if (i > i0) printf "%.3f", (t - t0) / (i - i0) }'
 }
 
 ml100k="$ROOT/../shared/data/ml-100k"
@@ -69,18 +114,44 @@ if [[ -r "$ml100k/u.data" ]]; then
 		-c "\\copy ratings FROM '$WORKDIR/u.data'" -c "CREATE INDEX ON ratings (user_id, ts)" \
 		-c "SELECT personalize.create_dataset_group('ml100k')" \
 		-c "SELECT personalize.create_dataset('ml100k', 'interactions', 'ratings', event_time => 'ts')" >/dev/null
-	for recipe in popularity-count user-personalization ease sims; do
+	for recipe in popularity-count user-personalization sims; do
 		record "ml-100k: train $recipe (split + full), s" "$(train ml100k "ml-$recipe" "$recipe")" ""
 	done
-	psql_b -At -c "SELECT 'ml-100k: ' || s.recipe || ' NDCG@10', round((v.metrics->>'normalized_discounted_cumulative_gain_at_10')::numeric, 4), round((v.metrics->>'baseline_normalized_discounted_cumulative_gain_at_10')::numeric, 4) FROM personalize.solution_versions v JOIN personalize.solutions s ON s.name = v.solution WHERE s.dataset_group = 'ml100k' AND s.recipe <> 'popularity-count' ORDER BY v.id" \
+	# ease against NumPy: the time of the same work (EASE on the split's
+	# training users, scoring the held-out users, EASE on everyone)
+	ease_s=$(train ml100k ml-ease ease)
+	reference ease-time ml100k > "$WORKDIR/ease-time"
+	record "ml-100k: train ease (split + full), s (ref: NumPy, same work)" "$ease_s" \
+		"$(awk '$1 == "fit_seconds" { print $2 }' "$WORKDIR/ease-time")"
+	# ease against NumPy on the same split (issue 3: within 2%): plain EASE
+	# scores the binary history; ours weighs it by recency by default, so it
+	# is also trained without (recency_half_life 0: must match) and NumPy
+	# also scores with our recency weights (must match ours)
+	train ml100k ml-ease-flat ease '{"recency_half_life": 0}' >/dev/null
+	reference ease-quality ml100k > "$WORKDIR/ease-quality"
+	for m in normalized_discounted_cumulative_gain_at_10 precision_at_10 mean_reciprocal_rank_at_25; do
+		short_name=$(echo "$m" | sed 's/normalized_discounted_cumulative_gain_at_/NDCG@/; s/precision_at_/precision@/; s/mean_reciprocal_rank_at_/MRR@/')
+		record "ml-100k: ease, recency_half_life 0, $short_name (ref: plain NumPy EASE)" "$(metric ml-ease-flat "$m")" \
+			"$(awk -v m="ease.$m" '$1 == m { printf "%.4f", $2 }' "$WORKDIR/ease-quality")" "within 2%" "r >= 0.98 && r <= 1.02"
+		record "ml-100k: ease, default, $short_name (ref: plain NumPy EASE)" "$(metric ml-ease "$m")" \
+			"$(awk -v m="ease.$m" '$1 == m { printf "%.4f", $2 }' "$WORKDIR/ease-quality")" "not 2% worse" "r >= 0.98"
+		record "ml-100k: ease, default, $short_name (ref: NumPy EASE, our recency weights)" "$(metric ml-ease "$m")" \
+			"$(awk -v m="ease_recency.$m" '$1 == m { printf "%.4f", $2 }' "$WORKDIR/ease-quality")" "within 2%" "r >= 0.98 && r <= 1.02"
+	done
+	record "ml-100k: user-personalization NDCG@10 (ref: NumPy ALS, same split)" \
+		"$(metric ml-user-personalization normalized_discounted_cumulative_gain_at_10)" \
+		"$(awk '$1 == "als.normalized_discounted_cumulative_gain_at_10" { printf "%.4f", $2 }' "$WORKDIR/ease-quality")"
+	psql_b -At -c "SELECT 'ml-100k: ' || s.recipe || ' NDCG@10', round((v.metrics->>'normalized_discounted_cumulative_gain_at_10')::numeric, 4), round((v.metrics->>'baseline_normalized_discounted_cumulative_gain_at_10')::numeric, 4) FROM personalize.solution_versions v JOIN personalize.solutions s ON s.name = v.solution WHERE s.dataset_group = 'ml100k' AND s.recipe <> 'popularity-count' AND s.name <> 'ml-ease-flat' ORDER BY v.id" \
 		| while IFS='|' read -r fig val ref; do echo "$fig|$val|$ref"; done > "$WORKDIR/ndcg"
 	while IFS='|' read -r fig val ref; do record "$fig (ref: popularity)" "$val" "$ref"; done < "$WORKDIR/ndcg"
+else
+	echo "MovieLens-100K not found in $ml100k: its figures and the EASE quality bar are skipped" >&2
 fi
 
 echo "Generating the synthetic set (SCALE=$SCALE: $users users, $items items)"
 start=$(date +%s.%N)
 psql_b -v users="$users" -v items="$items" -v per_user="$per_user" -f test/scripts/bench_data.sql
-record "synthetic: generate data, s" "$(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }')" ""
+record "synthetic: generate data, s" "$(seconds_since "$start")" ""
 n=$(psql_b -At -c "SELECT count(*) FROM bench_ratings")
 record "synthetic: interactions" "$n" ""
 psql_b -c "SELECT personalize.create_dataset_group('synthetic')" \
@@ -88,11 +159,44 @@ psql_b -c "SELECT personalize.create_dataset_group('synthetic')" \
 	-c "SELECT personalize.create_dataset('synthetic', 'items', 'bench_items', metadata => ARRAY['category'])" \
 	-c "SELECT personalize.create_filter('category', 'synthetic', 'INCLUDE ItemID WHERE Items.CATEGORY IN (\$C)')" \
 	-c "SELECT personalize.create_filter('not-recent', 'synthetic', 'EXCLUDE ItemID WHERE Interactions.TS > 1400000000')" >/dev/null
-for recipe in popularity-count user-personalization sims; do
-	record "synthetic: train $recipe (split + full), s" "$(train synthetic "syn-$recipe" "$recipe")" ""
-done
+# user-personalization with its progress NOTICEs, for the seconds per sweep
+record "synthetic: train popularity-count (split + full), s" "$(train synthetic syn-popularity-count popularity-count)" ""
+als_s=$(train synthetic syn-user-personalization user-personalization '{}' "$WORKDIR/als-notices")
+record "synthetic: train sims (split + full), s" "$(train synthetic syn-sims sims)" ""
 psql_b -c "SELECT personalize.create_campaign('syn', (SELECT max(id) FROM personalize.solution_versions WHERE solution = 'syn-user-personalization'))" \
 	-c "SELECT personalize.create_campaign('syn-sims', (SELECT max(id) FROM personalize.solution_versions WHERE solution = 'syn-sims'))" >/dev/null
+
+# ALS against NumPy/SciPy on the same interactions and hyperparameters.
+# Ours trains twice (on the evaluation split, then on everything) and
+# reads the data; NumPy's reference is one 15-sweep fit, reading excluded.
+echo "NumPy/SciPy ALS reference: $numpy_iterations sweep(s)"
+reference als-time bench_ratings --iterations "$numpy_iterations" > "$WORKDIR/als-time"
+np_sweep=$(awk '$1 == "seconds_per_iteration" { print $2 }' "$WORKDIR/als-time")
+np_fit=$(awk -v s="$np_sweep" 'BEGIN { printf "%.1f", 15 * s }')
+record "synthetic: ALS seconds per sweep, k = 64 (ref: NumPy/SciPy)" "$(sweep_seconds "$WORKDIR/als-notices")" "$np_sweep" \
+	"$(full_only "<= 1/5")" "$(full_only "r <= 0.2")"
+if [[ "$SCALE" == full ]]; then
+	record "synthetic: train user-personalization (split + full, reading incl.), s (ref: NumPy 15 sweeps)" \
+		"$als_s" "$np_fit" "<= 30 s and <= 1/5" "v <= 30 && r <= 0.2"
+else
+	record "synthetic: train user-personalization (split + full, reading incl.), s (ref: NumPy 15 sweeps)" "$als_s" "$np_fit"
+fi
+
+# Training time against interactions: the first users of the synthetic set
+echo "interactions seconds" > "bench/results/training-$SCALE.dat"
+for f in $scaling; do
+	cutoff=$(awk -v u="$users" -v f="$f" 'BEGIN { printf "%d", u * f }')
+	psql_b -c "SET client_min_messages = warning" -c "CREATE UNLOGGED TABLE scale_$cutoff AS SELECT * FROM bench_ratings WHERE user_id <= $cutoff" \
+		-c "SELECT personalize.create_dataset_group('scale-$cutoff')" \
+		-c "SELECT personalize.create_dataset('scale-$cutoff', 'interactions', 'scale_$cutoff', event_time => 'ts')" >/dev/null
+	m=$(psql_b -At -c "SELECT count(*) FROM scale_$cutoff")
+	t=$(train "scale-$cutoff" "scale-$cutoff" user-personalization)
+	record "scaling: train user-personalization on $m interactions, s" "$t" ""
+	echo "$m $t" >> "bench/results/training-$SCALE.dat"
+	psql_b -c "SELECT personalize.drop_dataset_group('scale-$cutoff', cascade => true)" -c "DROP TABLE scale_$cutoff" >/dev/null
+done
+echo "$n $als_s" >> "bench/results/training-$SCALE.dat"
+
 
 echo "\\set u random(1, $users)
 SELECT * FROM personalize.recommend('syn', :u::text, 25);" > "$WORKDIR/rec.sql"
@@ -105,24 +209,62 @@ SELECT * FROM personalize.related_items('syn-sims', :i::text, 25);" > "$WORKDIR/
 echo "\\set u random(1, $users)
 SELECT * FROM personalize.personalized_rank('syn', :u::text, ARRAY(SELECT g::text FROM generate_series(1, 100) g));" > "$WORKDIR/rank.sql"
 [[ $(id -u) -eq 0 ]] && chown postgres: "$WORKDIR"/*.sql
-read -r pk_med pk_p99 <<< "$(latency "$WORKDIR/pk.sql" 5)"
-read -r rec_med rec_p99 <<< "$(latency "$WORKDIR/rec.sql" 10)"
-read -r rel_med rel_p99 <<< "$(latency "$WORKDIR/rel.sql" 5)"
-read -r rank_med rank_p99 <<< "$(latency "$WORKDIR/rank.sql" 5)"
-read -r cat_med cat_p99 <<< "$(latency "$WORKDIR/rec_category.sql" 5)"
-read -r int_med int_p99 <<< "$(latency "$WORKDIR/rec_interactions.sql" 5)"
-record "recommend(25) median latency, ms (ref: PK lookup)" "$rec_med" "$pk_med"
+read -r pk_med pk_p99 <<< "$(latency "$WORKDIR/pk.sql" "$short")"
+read -r rec_med rec_p99 <<< "$(latency "$WORKDIR/rec.sql" "$long")"
+read -r rel_med rel_p99 <<< "$(latency "$WORKDIR/rel.sql" "$short")"
+read -r rank_med rank_p99 <<< "$(latency "$WORKDIR/rank.sql" "$short")"
+read -r cat_med cat_p99 <<< "$(latency "$WORKDIR/rec_category.sql" "$short")"
+read -r int_med int_p99 <<< "$(latency "$WORKDIR/rec_interactions.sql" "$short")"
+record "recommend(25) median latency, ms (ref: PK lookup)" "$rec_med" "$pk_med" "$(full_only "<= 0.25 ms")" "$(full_only "v <= 0.25")"
 record "recommend(25) p99 latency, ms (ref: PK lookup)" "$rec_p99" "$pk_p99"
 record "related_items(25) median latency, ms (ref: PK lookup)" "$rel_med" "$pk_med"
-record "personalized_rank(100) median latency, ms (ref: PK lookup)" "$rank_med" "$pk_med"
-record "recommend(25), 10% category filter, median ms (ref: unfiltered)" "$cat_med" "$rec_med"
+record "personalized_rank(100) median latency, ms (ref: PK lookup)" "$rank_med" "$pk_med" "$(full_only "<= 0.3 ms")" "$(full_only "v <= 0.3")"
+record "recommend(25), 10% category filter, median ms (ref: unfiltered)" "$cat_med" "$rec_med" "$(full_only "<= 3x")" "$(full_only "r <= 3")"
 record "recommend(25), Interactions EXCLUDE filter, median ms (ref: unfiltered)" "$int_med" "$rec_med"
-pk_tps=$(throughput "$WORKDIR/pk.sql" 5 8)
-rec_tps=$(throughput "$WORKDIR/rec.sql" 10 8)
-record "recommend(25) tps, 8 clients (ref: PK lookup)" "$rec_tps" "$pk_tps"
+pk_tps=$(throughput "$WORKDIR/pk.sql" "$short" 8)
+rec_tps=$(throughput "$WORKDIR/rec.sql" "$long" 8)
+record "recommend(25) tps, 8 clients (ref: PK lookup)" "$rec_tps" "$pk_tps" "$(full_only ">= 0.25x")" "$(full_only "r >= 0.25")"
+
+# Recommend latency against catalogue size: 1,000 users with 100 items each
+# (more for large catalogues, so that every item occurs), one ALS sweep
+# (latency does not depend on quality)
+echo "items median p99" > "bench/results/latency-$SCALE.dat"
+for c in $catalogues; do
+	per=$(( (2 * c + 999) / 1000 > 100 ? (2 * c + 999) / 1000 : 100 ))
+	psql_b -c "CREATE UNLOGGED TABLE catalogue_$c AS SELECT u AS user_id, ((u * $per + j) * 7919::bigint % $c)::int AS item_id, 1400000000 + j AS ts FROM generate_series(1, 1000) u, generate_series(0, $per - 1) j" \
+		-c "CREATE INDEX ON catalogue_$c (user_id, ts)" \
+		-c "SELECT personalize.create_dataset_group('catalogue-$c')" \
+		-c "SELECT personalize.create_dataset('catalogue-$c', 'interactions', 'catalogue_$c', event_time => 'ts')" >/dev/null
+	train "catalogue-$c" "catalogue-$c" user-personalization '{"iterations": 1}' >/dev/null
+	psql_b -c "SELECT personalize.create_campaign('catalogue-$c', (SELECT max(id) FROM personalize.solution_versions WHERE solution = 'catalogue-$c'))" >/dev/null
+	echo "\\set u random(1, 1000)
+SELECT * FROM personalize.recommend('catalogue-$c', :u::text, 25);" > "$WORKDIR/catalogue.sql"
+	[[ $(id -u) -eq 0 ]] && chown postgres: "$WORKDIR/catalogue.sql"
+	# loading a million items' factors takes seconds: give it time
+	read -r c_med c_p99 <<< "$(latency "$WORKDIR/catalogue.sql" $((c >= 1000000 ? brief + 15 : brief)))"
+	if [[ "$c" -ge 1000000 ]]; then
+		record "recommend(25) over $c items, median ms (ref: PK lookup)" "$c_med" "$pk_med" "<= 5 ms" "v <= 5"
+	else
+		record "recommend(25) over $c items, median ms (ref: PK lookup)" "$c_med" "$pk_med"
+	fi
+	echo "$c $c_med $c_p99" >> "bench/results/latency-$SCALE.dat"
+	psql_b -c "SELECT personalize.drop_campaign('catalogue-$c')" \
+		-c "SELECT personalize.drop_dataset_group('catalogue-$c', cascade => true)" -c "DROP TABLE catalogue_$c" >/dev/null
+done
+
+# Charts (SVG, gnuplot)
+gnuplot -e "scale='$SCALE'; dir='bench/results'" test/scripts/bench_charts.gp
 
 echo
-printf '%-58s %12s %12s %8s\n' figure value reference ratio
+printf '%-74s %12s %12s %7s  %s\n' figure value reference ratio bar
 for r in "${rows[@]}"; do echo "$r"; done
 echo
 echo "CSV: $csv"
+echo "charts: bench/results/training-$SCALE.svg, bench/results/latency-$SCALE.svg"
+if [[ ${#failed[@]} -gt 0 ]]; then
+	echo "bars failed: ${#failed[@]}"
+	for f in "${failed[@]}"; do echo "  FAIL $f"; done
+	if [[ -n "${STRICT:-}" ]]; then exit 1; fi
+else
+	echo "bars failed: 0"
+fi

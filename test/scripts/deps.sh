@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # deps.sh: make sure the Debian packages that building, `make demo`,
-# `make check` and `make bench` need are installed (what `make deps` runs).
+# `make check` and `make bench` need are installed (what `make deps` runs;
+# with --bench, also what only `make bench` needs).
 # Quiet when nothing is missing. As root, installs what is missing; otherwise
 # prints the one apt-get line to run and exits 1.
 set -euo pipefail
@@ -12,6 +13,10 @@ packages=(
 	libipc-run-perl		# PostgreSQL::Test::Cluster (TAP tests) needs IPC::Run
 	postgresql-15-cron
 )
+# `make bench` also measures NumPy/SciPy references and draws charts
+# (deps.sh --bench)
+bench_packages=(python3-numpy python3-scipy python3-psycopg gnuplot-nox)
+[[ "${1:-}" == "--bench" ]] && packages+=("${bench_packages[@]}")
 
 # Print the packages of the list that dpkg does not report as installed.
 missing_packages() {
