@@ -35,6 +35,7 @@ OBJS = \
 	src/evaluate.o \
 	src/tune.o \
 	src/evaluate_split.o \
+	src/exploration.o \
 	src/model.o \
 	src/train.o \
 	src/worker.o \

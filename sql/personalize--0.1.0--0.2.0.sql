@@ -1370,3 +1370,11 @@ AS 'MODULE_PATHNAME', 'personalize_evaluation_split'
 LANGUAGE C VOLATILE STRICT;
 COMMENT ON FUNCTION @extschema@._evaluation_split(text, integer) IS
 	'internal: the offline-evaluation split of a dataset group for a seed (role train, input or relevant), read with the caller''s privileges';
+
+-- ---------------------------------------------------------------------------
+-- Exploration (campaign config exploration_weight and
+-- exploration_item_age_cut_off): each model row records its item's age.
+-- ---------------------------------------------------------------------------
+ALTER TABLE @extschema@.model_item ADD COLUMN age_days real;
+COMMENT ON COLUMN @extschema@.model_item.age_days IS
+	'days from the item''s creation time (else its first interaction) to the newest interaction of the training data; NULL when unknown';

@@ -97,6 +97,7 @@ CREATE TABLE @extschema@.model_item (
 	factors		real[],
 	neighbors	integer[],
 	neighbor_scores	real[],
+	age_days	real,			-- exploration: item age at training
 	PRIMARY KEY (solution_version, item_index)
 );
 CREATE TABLE @extschema@.model_user (
@@ -126,6 +127,8 @@ CREATE TABLE @extschema@.model_feature (
 COMMENT ON TABLE @extschema@.model_feature IS 'model rows: user metadata features and their factor weights, for users without history (internal)';
 
 COMMENT ON TABLE @extschema@.model_item IS 'model rows: per-item popularity and factors of each solution version (internal; read personalize.item_embeddings)';
+COMMENT ON COLUMN @extschema@.model_item.age_days IS
+	'days from the item''s creation time (else its first interaction) to the newest interaction of the training data; NULL when unknown';
 
 CREATE TABLE @extschema@.campaign (
 	name		text PRIMARY KEY,

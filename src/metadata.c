@@ -311,6 +311,14 @@ count_desc_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y ? 1 : 0;
 }
 
+/* Append ", <creation time as epoch seconds>" to a select list of src. */
+static void
+append_creation_time(StringInfo sql, const MetadataSource *src)
+{
+	appendStringInfo(sql, strcmp(src->time_kind, "epoch") == 0 ? ", %s::float8" : ", extract(epoch FROM %s)::float8",
+					 quote_identifier(src->time_column));
+}
+
 /*
  * Read the metadata of dataset_type ('items' or 'users') of the dataset
  * group into md, rows indexed by ids.  Entities not in ids are added when
@@ -355,8 +363,7 @@ MetadataRead(const char *dataset_group, const char *dataset_type,
 	initStringInfo(&sql);
 	appendStringInfo(&sql, "SELECT %s::text%s", quote_identifier(src.id_column), select_list(&src));
 	if (src.time_column != NULL)
-		appendStringInfo(&sql, strcmp(src.time_kind, "epoch") == 0 ? ", %s::float8" : ", extract(epoch FROM %s)::float8",
-						 quote_identifier(src.time_column));
+		append_creation_time(&sql, &src);
 	appendStringInfo(&sql, " FROM %s WHERE %s IS NOT NULL", src.relname, quote_identifier(src.id_column));
 
 	portal = SPI_cursor_open_with_args(NULL, sql.data, 0, NULL, NULL, NULL, true, CURSOR_OPT_NO_SCROLL);
@@ -567,6 +574,65 @@ MetadataRead(const char *dataset_group, const char *dataset_type,
 		for (int32 r = 0; r < ids->n; r++)
 			md->created[r] = r < created_capacity ? created[r] : NAN;
 	}
+	return true;
+}
+
+/*
+ * Read the creation time (epoch seconds) of the items in ids from the
+ * items dataset of the dataset group into *created (ids->n entries, NaN
+ * where unknown); items not in ids are skipped.  Returns false, leaving
+ * *created alone, when the group registers no items dataset or no creation
+ * time.  Needs SPI; allocates in the current memory context.
+ */
+bool
+MetadataReadCreated(const char *dataset_group, const IdMap *ids, double **created)
+{
+	MemoryContext context = CurrentMemoryContext;
+	MetadataSource src;
+	StringInfoData sql;
+	Portal		portal;
+	double	   *times;
+
+	if (!metadata_source(dataset_group, "items", &src) || src.time_column == NULL)
+	{
+		MemoryContextSwitchTo(context);
+		return false;
+	}
+	MemoryContextSwitchTo(context);
+	times = palloc_extended(sizeof(double) * Max(ids->n, 1), MCXT_ALLOC_HUGE);
+	for (int32 i = 0; i < ids->n; i++)
+		times[i] = NAN;
+
+	initStringInfo(&sql);
+	appendStringInfo(&sql, "SELECT %s::text", quote_identifier(src.id_column));
+	append_creation_time(&sql, &src);
+	appendStringInfo(&sql, " FROM %s WHERE %s IS NOT NULL", src.relname, quote_identifier(src.id_column));
+	portal = SPI_cursor_open_with_args(NULL, sql.data, 0, NULL, NULL, NULL, true, CURSOR_OPT_NO_SCROLL);
+	for (;;)
+	{
+		SPITupleTable *tt;
+
+		CHECK_FOR_INTERRUPTS();
+		SPI_cursor_fetch(portal, true, METADATA_FETCH_ROWS);
+		if (SPI_processed == 0)
+			break;
+		tt = SPI_tuptable;
+		for (uint64 r = 0; r < SPI_processed; r++)
+		{
+			bool		isnull;
+			char	   *id = TextDatumGetCString(SPI_getbinval(tt->vals[r], tt->tupdesc, 1, &isnull));
+			int32		row = IdMapLookup(ids, id);
+			Datum		d = SPI_getbinval(tt->vals[r], tt->tupdesc, 2, &isnull);
+
+			pfree(id);
+			if (row >= 0 && !isnull)
+				times[row] = DatumGetFloat8(d);
+		}
+		SPI_freetuptable(tt);
+	}
+	SPI_cursor_close(portal);
+	MemoryContextSwitchTo(context);
+	*created = times;
 	return true;
 }
 

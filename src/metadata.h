@@ -60,6 +60,7 @@ typedef struct EntityMetadata
 extern bool MetadataRead(const char *dataset_group, const char *dataset_type,
 						 IdMap *ids, bool add_new, int min_count, int max_features,
 						 EntityMetadata *md);
+extern bool MetadataReadCreated(const char *dataset_group, const IdMap *ids, double **created);
 extern int	MetadataReadUser(const char *dataset_group, const FeatureSpace *space,
 							 const char *user_id, int32 **features);
 

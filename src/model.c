@@ -31,7 +31,10 @@
  */
 #include "postgres.h"
 
+#include <math.h>
+
 #include "access/htup_details.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
@@ -40,6 +43,7 @@
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/syscache.h"
 
 #include "metadata.h"
 #include "model.h"
@@ -288,31 +292,65 @@ model_load_features(LoadedModel *lm, int64 version)
 }
 
 /*
+ * Does personalize.model_item have the age_days column?  Not until
+ * ALTER EXTENSION personalize UPDATE has run: this library may serve and
+ * train for a schema of version 0.1.0 meanwhile.
+ */
+static bool
+model_item_has_ages(void)
+{
+	Oid			relid = get_relname_relid("model_item", get_namespace_oid("personalize", false));
+
+	return OidIsValid(relid) &&
+		SearchSysCacheExists2(ATTNAME, ObjectIdGetDatum(relid), CStringGetDatum("age_days"));
+}
+
+/*
  * Write model (items in index order, ids from items) as rows of version,
  * a chunk of items per INSERT.  The caller is connected to SPI.
  */
 void
 ModelStore(int64 version, const RecipeModel *model, const IdMap *items, const IdMap *users)
 {
+	static const char *insert_with_ages =
+		"INSERT INTO personalize.model_item "
+		"(solution_version, item_index, item_id, popularity, factors, "
+		" neighbors, neighbor_scores, age_days) "
+		"SELECT $1, $9 + (u.o - 1)::int4, u.id, u.pop, "
+		"       $4[(u.o - 1) * $5 + 1 : u.o * $5], "
+		"       $6[$8[u.o] + 1 : $8[u.o + 1]], $7[$8[u.o] + 1 : $8[u.o + 1]], "
+		"       nullif(u.age, 'NaN') "
+		"FROM unnest($2, $3, $10) WITH ORDINALITY AS u(id, pop, age, o)";
+	/* the same without the ages, for a schema not yet updated */
+	static const char *insert_without_ages =
+		"INSERT INTO personalize.model_item "
+		"(solution_version, item_index, item_id, popularity, factors, "
+		" neighbors, neighbor_scores) "
+		"SELECT $1, $9 + (u.o - 1)::int4, u.id, u.pop, "
+		"       $4[(u.o - 1) * $5 + 1 : u.o * $5], "
+		"       $6[$8[u.o] + 1 : $8[u.o + 1]], $7[$8[u.o] + 1 : $8[u.o + 1]] "
+		"FROM unnest($2, $3, $10) WITH ORDINALITY AS u(id, pop, age, o)";
+	bool		has_ages;
 	int32		n = model->n_items;
 	int32		widest = model->k;
 	int32		chunk;
-	Oid			argtypes[9] = {INT8OID, TEXTARRAYOID, FLOAT8ARRAYOID, FLOAT4ARRAYOID, INT4OID,
-	INT4ARRAYOID, FLOAT4ARRAYOID, INT4ARRAYOID, INT4OID};
+	Oid			argtypes[10] = {INT8OID, TEXTARRAYOID, FLOAT8ARRAYOID, FLOAT4ARRAYOID, INT4OID,
+	INT4ARRAYOID, FLOAT4ARRAYOID, INT4ARRAYOID, INT4OID, FLOAT4ARRAYOID};
 
 	/* size chunks by the longest row: factors or a neighbour list */
 	if (model->neighbor_ptr != NULL)
 		for (int32 i = 0; i < n; i++)
 			widest = Max(widest, model->neighbor_ptr[i + 1] - model->neighbor_ptr[i]);
 	chunk = model_chunk_rows(widest);
+	has_ages = model_item_has_ages();
 
 	for (int32 first = 0; first < n; first += chunk)
 	{
 		int32		rows = Min(chunk, n - first);
 		Datum	   *ids = palloc(sizeof(Datum) * rows);
 		Datum	   *pops = palloc(sizeof(Datum) * rows);
-		Datum		values[9];
-		char		nulls[9] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
+		Datum		values[10];
+		char		nulls[10] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
 		int			rc;
 
 		CHECK_FOR_INTERRUPTS();
@@ -347,20 +385,18 @@ ModelStore(int64 version, const RecipeModel *model, const IdMap *items, const Id
 		else
 			nulls[5] = nulls[6] = nulls[7] = 'n';
 		values[8] = Int32GetDatum(first);
+		if (model->item_age_days != NULL)
+			values[9] = PointerGetDatum(float_array(model->item_age_days + first, rows));
+		else
+			nulls[9] = 'n';
 
-		rc = CatalogExecute("INSERT INTO personalize.model_item "
-							"(solution_version, item_index, item_id, popularity, factors, "
-							" neighbors, neighbor_scores) "
-							"SELECT $1, $9 + (u.o - 1)::int4, u.id, u.pop, "
-							"       $4[(u.o - 1) * $5 + 1 : u.o * $5], "
-							"       $6[$8[u.o] + 1 : $8[u.o + 1]], $7[$8[u.o] + 1 : $8[u.o + 1]] "
-							"FROM unnest($2, $3) WITH ORDINALITY AS u(id, pop, o)",
-							9, argtypes, values, nulls, false, 0);
+		rc = CatalogExecute(has_ages ? insert_with_ages : insert_without_ages,
+							10, argtypes, values, nulls, false, 0);
 		if (rc != SPI_OK_INSERT)
 			elog(ERROR, "could not store model rows: %s", SPI_result_code_string(rc));
 		SPI_freetuptable(SPI_tuptable);
-		for (int a = 1; a <= 7; a++)
-			if (nulls[a] != 'n' && a != 4)
+		for (int a = 1; a <= 9; a++)
+			if (nulls[a] != 'n' && a != 4 && a != 8)
 				pfree(DatumGetPointer(values[a]));
 		pfree(ids);
 		pfree(pops);
@@ -369,6 +405,25 @@ ModelStore(int64 version, const RecipeModel *model, const IdMap *items, const Id
 		model_store_users(version, model, users);
 	if (model->user_space != NULL)
 		model_store_features(version, model);
+}
+
+/*
+ * Set item i's age in model->item_age_days (allocated, all unknown, at the
+ * first known age: models of versions trained before ages were recorded
+ * have none).
+ */
+static void
+model_load_age(RecipeModel *model, int32 i, Datum age, bool isnull)
+{
+	if (isnull)
+		return;
+	if (model->item_age_days == NULL)
+	{
+		model->item_age_days = palloc_extended(sizeof(float) * Max(model->n_items, 1), MCXT_ALLOC_HUGE);
+		for (int32 j = 0; j < model->n_items; j++)
+			model->item_age_days[j] = NAN;
+	}
+	model->item_age_days[i] = DatumGetFloat4(age);
 }
 
 /*
@@ -482,10 +537,12 @@ model_load(int64 version)
 	n = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4, &isnull));
 	MemoryContextSwitchTo(old);
 
-	rc = CatalogExecute("SELECT item_id, popularity, factors, neighbors, neighbor_scores "
-							   "FROM personalize.model_item "
-							   "WHERE solution_version = $1 ORDER BY item_index",
-							   1, argtypes, values, NULL, true, 0);
+	rc = CatalogExecute(model_item_has_ages() ?
+						"SELECT item_id, popularity, factors, neighbors, neighbor_scores, age_days "
+						"FROM personalize.model_item WHERE solution_version = $1 ORDER BY item_index" :
+						"SELECT item_id, popularity, factors, neighbors, neighbor_scores, NULL::real "
+						"FROM personalize.model_item WHERE solution_version = $1 ORDER BY item_index",
+						1, argtypes, values, NULL, true, 0);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "could not read model rows: %s", SPI_result_code_string(rc));
 	if ((int64) SPI_processed != n)
@@ -507,6 +564,7 @@ model_load(int64 version)
 			CHECK_FOR_INTERRUPTS();
 		IdMapIntern(&lm->items, id);
 		lm->model.popularity[i] = (float) DatumGetFloat8(SPI_getbinval(tuple, tt->tupdesc, 2, &isnull));
+		model_load_age(&lm->model, i, SPI_getbinval(tuple, tt->tupdesc, 6, &isnull), isnull);
 		factors = SPI_getbinval(tuple, tt->tupdesc, 3, &isnull);
 		if (!isnull)
 		{

@@ -57,6 +57,12 @@ typedef struct RecipeModel
 	float	   *user_feature_weights;
 	/* item factors to start from (training_mode UPDATE), or NULL */
 	float	   *warm_factors;
+	/*
+	 * Days from each item's creation time (else its first interaction) to
+	 * the newest interaction of the training data, NaN when unknown
+	 * (n_items), or NULL; exploration (exploration.c) reads it.
+	 */
+	float	   *item_age_days;
 	/* related items (CSR): neighbours of item i, best first, with scores */
 	int32	   *neighbor_ptr;	/* n_items + 1, or NULL */
 	int32	   *neighbors;
@@ -86,6 +92,12 @@ typedef struct Recipe
 	bool		uses_item_metadata;
 	bool		uses_user_metadata;
 	bool		requires_item_metadata;
+
+	/*
+	 * Does recommend() explore young items with it (campaign config
+	 * exploration_weight and exploration_item_age_cut_off)?
+	 */
+	bool		explores;
 
 	/*
 	 * Train from m with resolved hyperparameters into model (zeroed, but for

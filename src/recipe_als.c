@@ -351,6 +351,7 @@ AlsScore(const RecipeModel *model, int n, const int32 *history,
 const Recipe UserPersonalizationRecipe = {
 	.name = "user-personalization",
 	.incremental = true,
+	.explores = true,
 	.train = als_train,
 	.prepare = AlsPrepare,
 	.score = AlsScore,

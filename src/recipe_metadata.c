@@ -165,6 +165,7 @@ const Recipe UserPersonalizationMetadataRecipe = {
 	.name = "user-personalization-metadata",
 	.uses_item_metadata = true,
 	.uses_user_metadata = true,
+	.explores = true,
 	.train = metadata_train,
 	.prepare = AlsPrepare,
 	.score = AlsScore,

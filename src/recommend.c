@@ -38,6 +38,7 @@
 #include "utils/tuplestore.h"
 
 #include "blas.h"
+#include "exploration.h"
 #include "filter.h"
 #include "personalize.h"
 #include "runtime.h"
@@ -469,6 +470,10 @@ recommend_target(ReturnSetInfo *rsinfo, const CampaignTarget *target, const Requ
 		{
 			sm.max = us.scores[best];
 			sm.denominator = SoftmaxDenominator(us.scores, us.model->model.n_items, sm.max);
+			if (us.model->recipe->explores)
+				sm.denominator = ExplorationApply(&us.model->model, us.scores, sm.max,
+												  sm.denominator, target->exploration_weight,
+												  target->exploration_age_cut_off);
 		}
 	}
 	emit_ranked(&e, us.scores, us.model, map_softmax, &sm);

@@ -27,6 +27,7 @@
 #include "utils/timestamp.h"
 
 #include "personalize.h"
+#include "exploration.h"
 #include "metadata.h"
 #include "runtime.h"
 
@@ -102,8 +103,14 @@ runtime_fill_target(CampaignTarget *target)
 void
 RuntimeResolveCampaign(const char *campaign, CampaignTarget *target)
 {
+	bool		isnull;
+	Datum		d;
+
 	if (!runtime_target_query(&campaign_plan,
-							  "SELECT " TARGET_COLUMNS "FROM personalize.campaign c "
+							  "SELECT " TARGET_COLUMNS ", "
+							  "(c.config->>'exploration_weight')::float8, "
+							  "(c.config->>'exploration_item_age_cut_off')::float8 "
+							  "FROM personalize.campaign c "
 							  "JOIN personalize.solution_version v ON v.id = c.solution_version "
 							  TARGET_JOINS "WHERE c.name = $1",
 							  TEXTOID, CStringGetTextDatum(campaign)))
@@ -112,6 +119,10 @@ RuntimeResolveCampaign(const char *campaign, CampaignTarget *target)
 				 errmsg("campaign \"%s\" does not exist", campaign),
 				 errhint("See personalize.campaigns for the existing ones, or create one with personalize.create_campaign.")));
 	target->campaign = pstrdup(campaign);
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 12, &isnull);
+	target->exploration_weight = isnull ? EXPLORATION_DEFAULT_WEIGHT : DatumGetFloat8(d);
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 13, &isnull);
+	target->exploration_age_cut_off = isnull ? EXPLORATION_DEFAULT_AGE_CUT_OFF : DatumGetFloat8(d);
 	runtime_fill_target(target);
 }
 
@@ -131,6 +142,8 @@ RuntimeResolveVersion(int64 version, CampaignTarget *target)
 				 errmsg("solution version " INT64_FORMAT " does not exist or is not active", version),
 				 errhint("See personalize.solution_versions.")));
 	target->campaign = psprintf("solution version " INT64_FORMAT, version);
+	target->exploration_weight = 0.0;	/* batch jobs rank by relevance */
+	target->exploration_age_cut_off = EXPLORATION_DEFAULT_AGE_CUT_OFF;
 	runtime_fill_target(target);
 }
 

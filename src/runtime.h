@@ -30,6 +30,9 @@ typedef struct CampaignTarget
 	char	   *dataset_group;
 	bool		has_dataset;
 	InteractionsDataset dataset;
+	/* campaign config (exploration.c); weight 0 when serving a version */
+	double		exploration_weight;
+	double		exploration_age_cut_off;	/* days */
 } CampaignTarget;
 
 /* One user's scores over the model's catalogue. */

@@ -29,6 +29,8 @@
  */
 #include "postgres.h"
 
+#include <math.h>
+
 #include "access/htup_details.h"
 #include "access/xact.h"
 #include "catalog/pg_class.h"
@@ -438,6 +440,56 @@ training_read_metadata(TrainingJob *job)
 }
 
 /*
+ * Set job->item_age_days: per item, the days from its creation time (the
+ * items dataset's, else its first interaction) to the newest interaction,
+ * which is "now" for the exploration of young items, as in Personalize.
+ * Needs SPI when the items dataset registers creation times.
+ */
+static void
+training_item_ages(TrainingJob *job)
+{
+	const InteractionLog *log = &job->log;
+	int32		n = log->items.n;
+	double	   *created = NULL;
+	double	   *first;
+	double		newest = -INFINITY;
+
+	if (job->item_metadata != NULL && job->item_metadata->created != NULL)
+		created = job->item_metadata->created;
+	else
+	{
+		(void) MetadataReadCreated(job->dataset_group, &log->items, &created);
+		MemoryContextSwitchTo(job->context);
+	}
+	first = palloc_extended(sizeof(double) * Max(n, 1), MCXT_ALLOC_HUGE);
+	for (int32 i = 0; i < n; i++)
+		first[i] = INFINITY;
+	for (int64 e = 0; e < log->n; e++)
+	{
+		double		t = log->time[e];
+
+		if ((e & 0xFFFFF) == 0)
+			CHECK_FOR_INTERRUPTS();
+		if (t < first[log->item[e]])
+			first[log->item[e]] = t;
+		if (t > newest)
+			newest = t;
+	}
+	job->item_age_days = NULL;
+	if (isfinite(newest))
+	{
+		job->item_age_days = palloc_extended(sizeof(float) * Max(n, 1), MCXT_ALLOC_HUGE);
+		for (int32 i = 0; i < n; i++)
+		{
+			double		born = created != NULL && !isnan(created[i]) ? created[i] : first[i];
+
+			job->item_age_days[i] = isfinite(born) ? (float) ((newest - born) / SECS_PER_DAY) : NAN;
+		}
+	}
+	pfree(first);
+}
+
+/*
  * Read the interactions into job->log and job->matrix, checking memory and
  * minimum data on the way.  Needs SPI and a transaction.
  */
@@ -460,6 +512,7 @@ TrainingRead(TrainingJob *job)
 	training_progress(job, 1.0, "read");
 	training_check_memory(job, &job->log);
 	training_read_metadata(job);
+	training_item_ages(job);
 	job->matrix = MatrixBuildWeighted(job->log.users.n, job->log.items.n, job->log.n,
 									  job->log.user, job->log.item, job->log.time,
 									  job->log.weight);
@@ -510,6 +563,7 @@ TrainingCompute(TrainingJob *job)
 
 	training_phase(job, "training on all data", job->update ? 0.9 : tuning ? 0.2 : 0.45);
 	job->recipe->train(job->matrix, job->hyperparameters, &job->model, training_progress, job);
+	job->model.item_age_days = job->item_age_days;
 }
 
 /*

@@ -47,6 +47,7 @@ typedef struct TrainingJob
 	InteractionLog log;
 	struct EntityMetadata *item_metadata;	/* or NULL */
 	struct EntityMetadata *user_metadata;	/* or NULL */
+	float	   *item_age_days;	/* RecipeModel.item_age_days, or NULL */
 	InteractionMatrix *matrix;
 	RecipeModel model;
 	char	   *metrics;		/* JSON text */

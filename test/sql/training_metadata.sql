@@ -73,7 +73,8 @@ SELECT bool_and(score = 0) AS only_popular_fill FROM personalize.related_items('
 SELECT personalize.create_solution_version('meta-upm') AS upm_version \gset
 SELECT status, items, metrics ? 'normalized_discounted_cumulative_gain_at_10' AS has_metrics
   FROM personalize.solution_versions WHERE id = :upm_version;
-SELECT personalize.create_campaign('meta-upm', :upm_version);
+-- relevance only here (every item of this set is young): exploration.sql tests exploration
+SELECT personalize.create_campaign('meta-upm', :upm_version, '{"exploration_weight": 0}');
 -- the map from user features to a factor: one row per occupation value and
 -- age bucket, and the bias
 SELECT count(*) FILTER (WHERE feature_column = 'occupation') AS occupations,

@@ -18,7 +18,8 @@ SELECT personalize.create_solution('music-up', 'music', 'user-personalization', 
 SELECT personalize.create_solution_version('music-up') AS up \gset
 SELECT personalize.create_solution('music-sims', 'music', 'sims');
 SELECT personalize.create_solution_version('music-sims') AS sims \gset
-SELECT personalize.create_campaign('music', :up);
+-- batch jobs rank by relevance: equal to a campaign that does not explore
+SELECT personalize.create_campaign('music', :up, '{"exploration_weight": 0}');
 
 -- here: the output matches recommend() row for row
 SELECT personalize.create_batch_inference_job('nightly', :up, 'SELECT id FROM listeners', 'recs', 5, wait => true) AS job \gset

@@ -1,0 +1,27 @@
+/*-------------------------------------------------------------------------
+ *
+ * exploration.h
+ *	  Exploration of young items in recommend(), as Personalize's
+ *	  user-personalization does (campaign config exploration_weight and
+ *	  exploration_item_age_cut_off).
+ *
+ * Copyright (c) 2026, personalize developers
+ *
+ * IDENTIFICATION
+ *	  src/exploration.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PERSONALIZE_EXPLORATION_H
+#define PERSONALIZE_EXPLORATION_H
+
+#include "recipe.h"
+
+/* Personalize's defaults for a campaign whose config does not set them. */
+#define EXPLORATION_DEFAULT_WEIGHT 0.3
+#define EXPLORATION_DEFAULT_AGE_CUT_OFF 30.0
+
+extern double ExplorationApply(const RecipeModel *model, float *scores, float max_score,
+							   double denominator, double weight, double age_cut_off);
+
+#endif							/* PERSONALIZE_EXPLORATION_H */
