@@ -35,7 +35,7 @@ $node->safe_psql('postgres', q{
 	SELECT personalize.create_dataset('radio', 'interactions', 'plays', event_time => 'ts');
 	SELECT personalize.create_solution('radio-up', 'radio', 'user-personalization', '{"factors": 16, "iterations": 4}');
 	SELECT personalize.create_campaign('radio', personalize.create_solution_version('radio-up'),
-		'{"sync_with_latest_solution_version": true}');
+		'{"sync_with_latest_solution_version": true, "exploration_weight": 0}');
 	CREATE TABLE answers (at timestamptz DEFAULT clock_timestamp(), version bigint, items text);
 });
 my $first = $node->safe_psql('postgres', q{SELECT solution_version FROM personalize.campaigns WHERE name = 'radio'});
@@ -89,7 +89,8 @@ for my $s (@switches)
 is($node->safe_psql('postgres', q{SELECT solution_version FROM personalize.campaigns WHERE name = 'radio'}),
 	$switches[-1][0], 'the campaign switched to the last version');
 
-# every answer the watcher saw is one version's whole answer
+# every answer the watcher saw is one version's whole answer (the campaign
+# does not explore, so its answers equal _recommend_version's)
 my $versions = join(',', $first, map { $_->[0] } @switches);
 my $mixed = $node->safe_psql('postgres', qq{
 	WITH expected AS (
