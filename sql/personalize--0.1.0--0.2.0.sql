@@ -13,6 +13,9 @@
  *
  * Adds perform_hpo and perform_automl (create_solution's hpo_config, the
  * recipe of each version) and the event_weights hyperparameter.
+ *
+ * Adds promotions (recommend's trailing promotion argument: the function
+ * is dropped and created again) and get_recommendations.
  */
 
 \echo Use "ALTER EXTENSION personalize UPDATE TO '0.2.0'" to load this file. \quit
@@ -1370,3 +1373,28 @@ AS 'MODULE_PATHNAME', 'personalize_evaluation_split'
 LANGUAGE C VOLATILE STRICT;
 COMMENT ON FUNCTION @extschema@._evaluation_split(text, integer) IS
 	'internal: the offline-evaluation split of a dataset group for a seed (role train, input or relevant), read with the caller''s privileges';
+
+-- ---------------------------------------------------------------------------
+-- Promotions (recommend's trailing promotion argument) and
+-- get_recommendations, recommend with Personalize's item list (promotion
+-- name and reason of each row).
+-- ---------------------------------------------------------------------------
+
+DROP FUNCTION @extschema@.recommend(text, text, integer, text, text, jsonb, jsonb);
+CREATE FUNCTION @extschema@.recommend(campaign text, user_id text DEFAULT NULL, num_results integer DEFAULT 25,
+	item_id text DEFAULT NULL, filter text DEFAULT NULL, filter_values jsonb DEFAULT NULL,
+	context jsonb DEFAULT NULL, promotion jsonb DEFAULT NULL)
+RETURNS TABLE(item_id text, score float8)
+AS 'MODULE_PATHNAME', 'personalize_recommend'
+LANGUAGE C STABLE PARALLEL SAFE ROWS 25 COST 1000;
+COMMENT ON FUNCTION @extschema@.recommend(text, text, integer, text, text, jsonb, jsonb, jsonb) IS
+	'recommend items for a user from a campaign, best first, excluding items in the user''s current history';
+
+CREATE FUNCTION @extschema@.get_recommendations(campaign text, user_id text DEFAULT NULL,
+	num_results integer DEFAULT 25, item_id text DEFAULT NULL, filter text DEFAULT NULL,
+	filter_values jsonb DEFAULT NULL, context jsonb DEFAULT NULL, promotion jsonb DEFAULT NULL)
+RETURNS TABLE(item_id text, score float8, promotion_name text, reason text[])
+AS 'MODULE_PATHNAME', 'personalize_get_recommendations'
+LANGUAGE C STABLE PARALLEL SAFE ROWS 25 COST 1000;
+COMMENT ON FUNCTION @extschema@.get_recommendations(text, text, integer, text, text, jsonb, jsonb, jsonb) IS
+	'recommend() with Personalize''s GetRecommendations item list: each row''s promotion and reason (Promoted item, Popular item)';

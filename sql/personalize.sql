@@ -1500,12 +1500,21 @@ COMMENT ON FUNCTION @extschema@.drop_campaign(text) IS 'drop a campaign (its sol
 
 CREATE FUNCTION @extschema@.recommend(campaign text, user_id text DEFAULT NULL, num_results integer DEFAULT 25,
 	item_id text DEFAULT NULL, filter text DEFAULT NULL, filter_values jsonb DEFAULT NULL,
-	context jsonb DEFAULT NULL)
+	context jsonb DEFAULT NULL, promotion jsonb DEFAULT NULL)
 RETURNS TABLE(item_id text, score float8)
 AS 'MODULE_PATHNAME', 'personalize_recommend'
 LANGUAGE C STABLE PARALLEL SAFE ROWS 25 COST 1000;
-COMMENT ON FUNCTION @extschema@.recommend(text, text, integer, text, text, jsonb, jsonb) IS
+COMMENT ON FUNCTION @extschema@.recommend(text, text, integer, text, text, jsonb, jsonb, jsonb) IS
 	'recommend items for a user from a campaign, best first, excluding items in the user''s current history';
+
+CREATE FUNCTION @extschema@.get_recommendations(campaign text, user_id text DEFAULT NULL,
+	num_results integer DEFAULT 25, item_id text DEFAULT NULL, filter text DEFAULT NULL,
+	filter_values jsonb DEFAULT NULL, context jsonb DEFAULT NULL, promotion jsonb DEFAULT NULL)
+RETURNS TABLE(item_id text, score float8, promotion_name text, reason text[])
+AS 'MODULE_PATHNAME', 'personalize_get_recommendations'
+LANGUAGE C STABLE PARALLEL SAFE ROWS 25 COST 1000;
+COMMENT ON FUNCTION @extschema@.get_recommendations(text, text, integer, text, text, jsonb, jsonb, jsonb) IS
+	'recommend() with Personalize''s GetRecommendations item list: each row''s promotion and reason (Promoted item, Popular item)';
 
 CREATE FUNCTION @extschema@._recommend_version(solution_version bigint, user_id text, item_id text, num_results integer,
 	filter text DEFAULT NULL, filter_values jsonb DEFAULT NULL)
