@@ -2192,3 +2192,34 @@ CREATE POLICY owner_writes ON @extschema@.model_feature
 	                     WHERE v.id OPERATOR(pg_catalog.=) model_feature.solution_version
 	                       AND pg_catalog.pg_has_role(s.owner, 'MEMBER')));
 -- recipe: no write policy, the catalogue of recipes is the extension's own
+
+-- ---------------------------------------------------------------------------
+-- Context
+-- ---------------------------------------------------------------------------
+
+/*
+ * Context (context.c): for each context column (a metadata column of the
+ * interactions dataset) and value, the log-lift log(P(item | value) /
+ * P(item)) of the items seen in that context, and of every other item.
+ * Written for the versions of recipes that use context.
+ */
+CREATE TABLE @extschema@.model_context (
+	solution_version bigint NOT NULL REFERENCES @extschema@.solution_version (id) ON DELETE CASCADE,
+	context_column	text NOT NULL,
+	context_value	text NOT NULL,
+	item_ids	text[] NOT NULL,
+	log_lifts	real[] NOT NULL,
+	unseen_log_lift	real NOT NULL,
+	PRIMARY KEY (solution_version, context_column, context_value)
+);
+COMMENT ON TABLE @extschema@.model_context IS 'model rows: each item''s log-lift in each value of each context column, for requests with context (internal)';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.model_context', '');
+ALTER TABLE @extschema@.model_context ENABLE ROW LEVEL SECURITY;
+CREATE POLICY readable ON @extschema@.model_context FOR SELECT USING (true);
+CREATE POLICY owner_writes ON @extschema@.model_context
+	USING (EXISTS (SELECT FROM @extschema@.solution_version v JOIN @extschema@.solution s ON s.name OPERATOR(pg_catalog.=) v.solution
+	                WHERE v.id OPERATOR(pg_catalog.=) model_context.solution_version
+	                  AND pg_catalog.pg_has_role(s.owner, 'MEMBER')))
+	WITH CHECK (EXISTS (SELECT FROM @extschema@.solution_version v JOIN @extschema@.solution s ON s.name OPERATOR(pg_catalog.=) v.solution
+	                     WHERE v.id OPERATOR(pg_catalog.=) model_context.solution_version
+	                       AND pg_catalog.pg_has_role(s.owner, 'MEMBER')));

@@ -42,6 +42,7 @@
 #include "utils/tuplestore.h"
 
 #include "blas.h"
+#include "context.h"
 #include "filter.h"
 #include "personalize.h"
 #include "promotion.h"
@@ -515,7 +516,8 @@ check_num_results(int32 num_results, const char *campaign)
  * unless the recipe ranks by popularity anyway.  Callers connect to SPI.
  */
 static void
-recommend_target(Emitter *e, const CampaignTarget *target, const char *user_id, const char *item_id)
+recommend_target(Emitter *e, const CampaignTarget *target, const char *user_id, const char *item_id,
+				 Jsonb *context)
 {
 	const char *campaign = target->campaign;
 	UserScores	us;
@@ -525,6 +527,7 @@ recommend_target(Emitter *e, const CampaignTarget *target, const char *user_id, 
 	{
 		require_argument(item_id == NULL, "item_id",
 						 psprintf("Campaign \"%s\" recommends items related to an item: pass item_id => 'id'.", campaign));
+		ContextApply(target->version, target->dataset_group, context, NULL, NULL, false);
 		put_related(e, target, item_id);
 		return;
 	}
@@ -536,6 +539,7 @@ recommend_target(Emitter *e, const CampaignTarget *target, const char *user_id, 
 				 errhint("Omit item_id; it applies to RELATED_ITEMS campaigns.")));
 	if (strcmp(target->recipe_type, "POPULAR_ITEMS") == 0)
 	{
+		ContextApply(target->version, target->dataset_group, context, NULL, NULL, false);
 		put_trending(e, target, user_id);
 		return;
 	}
@@ -544,6 +548,7 @@ recommend_target(Emitter *e, const CampaignTarget *target, const char *user_id, 
 					 psprintf("Campaign \"%s\" recommends for a user: pass user_id => 'id'.", campaign));
 
 	RuntimeScoreUser(target, user_id, &us);
+	ContextApply(target->version, target->dataset_group, context, us.model, us.scores, us.logits);
 	for (int h = 0; h < us.n_seen; h++)
 		us.scores[us.seen[h]] = -INFINITY;
 	sm.logits = us.logits;
@@ -583,7 +588,7 @@ emitter_keep(Emitter *e)
 static void
 recommend_request(ReturnSetInfo *rsinfo, const CampaignTarget *target, const RequestFilter *rf,
 				  const Promotion *promotion, const char *user_id, const char *item_id,
-				  int num_results)
+				  int num_results, Jsonb *context)
 {
 	Emitter		regular;
 	Emitter		promoted;
@@ -599,7 +604,7 @@ recommend_request(ReturnSetInfo *rsinfo, const CampaignTarget *target, const Req
 	emitter_init(&regular, rsinfo, rf, user_id, num_results);
 	if (promotion == NULL)
 	{
-		recommend_target(&regular, target, user_id, item_id);
+		recommend_target(&regular, target, user_id, item_id, context);
 		return;
 	}
 
@@ -608,7 +613,7 @@ recommend_request(ReturnSetInfo *rsinfo, const CampaignTarget *target, const Req
 	slots = Min(PromotionSlots(promotion, num_results), num_results);
 
 	emitter_keep(&regular);
-	recommend_target(&regular, target, user_id, item_id);
+	recommend_target(&regular, target, user_id, item_id, context);
 
 	/* the promoted items: not among the regular items sure to be returned */
 	IdMapInit(&taken, num_results);
@@ -617,7 +622,7 @@ recommend_request(ReturnSetInfo *rsinfo, const CampaignTarget *target, const Req
 	emitter_init(&promoted, rsinfo, &prf, user_id, slots);
 	emitter_keep(&promoted);
 	promoted.skip = &taken;
-	recommend_target(&promoted, target, user_id, item_id);
+	recommend_target(&promoted, target, user_id, item_id, context);
 
 	/* the regular items fill the rest, leaving out the promoted ones */
 	for (int i = 0; i < promoted.emitted; i++)
@@ -692,10 +697,11 @@ in_model_scope(PGFunction body, FunctionCallInfo fcinfo)
  *
  * The num_results best items for the user, best first, excluding items in
  * the user's current history; with a promotion, its share of the rows are
- * the best items passing the promotion filter, placed among the others.  An unknown user gets popular items.  For a
- * RELATED_ITEMS campaign, the items related to item_id (as related_items);
- * for a POPULAR_ITEMS campaign, the trending items (user_id optional).
- * context is accepted and has no effect on the recipes available yet.
+ * the best items passing the promotion filter, placed among the others.
+ * An unknown user gets popular items.  For a RELATED_ITEMS campaign, the
+ * items related to item_id (as related_items); for a POPULAR_ITEMS
+ * campaign, the trending items (user_id optional).  context re-weights
+ * items by their lift in it (context.c).
  */
 static Datum
 recommend_call(PG_FUNCTION_ARGS)
@@ -725,7 +731,8 @@ recommend_call(PG_FUNCTION_ARGS)
 	RuntimeResolveCampaign(campaign, &target);
 	load_request_filter(fcinfo, 4, &target, &rf, false);
 	recommend_request((ReturnSetInfo *) fcinfo->resultinfo, &target, &rf, promotion,
-					  text_argument_or_null(fcinfo, 1), text_argument_or_null(fcinfo, 3), num_results);
+					  text_argument_or_null(fcinfo, 1), text_argument_or_null(fcinfo, 3), num_results,
+					  PG_ARGISNULL(6) ? NULL : PG_GETARG_JSONB_P(6));
 	SPI_finish();
 	return (Datum) 0;
 }
@@ -760,7 +767,7 @@ recommend_version_call(PG_FUNCTION_ARGS)
 	if (PG_NARGS() >= 6)
 		load_request_filter(fcinfo, 4, &target, &rf, false);
 	recommend_request((ReturnSetInfo *) fcinfo->resultinfo, &target, &rf, NULL,
-					  text_argument_or_null(fcinfo, 1), text_argument_or_null(fcinfo, 2), num_results);
+					  text_argument_or_null(fcinfo, 1), text_argument_or_null(fcinfo, 2), num_results, NULL);
 	SPI_finish();
 	return (Datum) 0;
 }
@@ -854,7 +861,7 @@ rank_items_argument(ArrayType *array, const char *label, Datum **elems, bool **n
  */
 static void
 put_ranked(ReturnSetInfo *rsinfo, const CampaignTarget *target, const RequestFilter *rf,
-		   const char *user_id, Datum *elems, bool *elem_nulls, int n_elems)
+		   const char *user_id, Datum *elems, bool *elem_nulls, int n_elems, Jsonb *context)
 {
 	RankItem   *items;
 	int			n_items = 0;
@@ -863,6 +870,7 @@ put_ranked(ReturnSetInfo *rsinfo, const CampaignTarget *target, const RequestFil
 	double		total = 0.0;
 
 	RuntimeScoreUser(target, user_id, &us);
+	ContextApply(target->version, target->dataset_group, context, us.model, us.scores, us.logits);
 
 	items = palloc(sizeof(RankItem) * n_elems);
 	for (int e = 0; e < n_elems; e++)
@@ -967,7 +975,8 @@ personalized_rank_call(PG_FUNCTION_ARGS)
 	load_request_filter(fcinfo, 3, &target, &rf, false);
 	RuntimeRequireRecipeType(&target, "personalized_rank", "USER_PERSONALIZATION",
 							 "PERSONALIZED_RANKING", NULL);
-	put_ranked((ReturnSetInfo *) fcinfo->resultinfo, &target, &rf, user_id, elems, elem_nulls, n_elems);
+	put_ranked((ReturnSetInfo *) fcinfo->resultinfo, &target, &rf, user_id, elems, elem_nulls, n_elems,
+			   PG_ARGISNULL(5) ? NULL : PG_GETARG_JSONB_P(5));
 	SPI_finish();
 	return (Datum) 0;
 }
@@ -1005,7 +1014,7 @@ rank_version_call(PG_FUNCTION_ARGS)
 	RuntimeRequireRecipeType(&target, "_rank_version", "USER_PERSONALIZATION",
 							 "PERSONALIZED_RANKING", NULL);
 	put_ranked((ReturnSetInfo *) fcinfo->resultinfo, &target, &rf,
-			   text_to_cstring(PG_GETARG_TEXT_PP(1)), elems, elem_nulls, n_elems);
+			   text_to_cstring(PG_GETARG_TEXT_PP(1)), elems, elem_nulls, n_elems, NULL);
 	SPI_finish();
 	return (Datum) 0;
 }

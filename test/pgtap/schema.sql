@@ -3,7 +3,7 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS personalize;
-SELECT plan(133);
+SELECT plan(135);
 
 SELECT has_schema('personalize');
 SELECT has_extension('personalize');
@@ -11,7 +11,7 @@ SELECT has_extension('personalize');
 -- catalog tables and views
 SELECT has_table('personalize', t, 'table ' || t) FROM unnest(ARRAY[
 	'dataset_group', 'dataset', 'recipe', 'solution', 'solution_version', 'model_item', 'campaign',
-	'batch_job', 'filter', 'recommender', 'model_user', 'model_feature']) t;
+	'batch_job', 'filter', 'recommender', 'model_user', 'model_feature', 'model_context']) t;
 SELECT has_view('personalize', v, 'view ' || v) FROM unnest(ARRAY[
 	'dataset_groups', 'datasets', 'recipes', 'solutions', 'solution_versions', 'campaigns', 'item_embeddings',
 	'related_item_lists', 'jobs', 'filters', 'recommenders']) v;
@@ -140,7 +140,7 @@ SELECT function_privs_are('personalize', 'user_segment', ARRAY['text', 'text', '
 	'public', ARRAY['EXECUTE']);
 SELECT table_privs_are('personalize', t, 'public', ARRAY[]::text[], 'catalog table ' || t || ' is private')
   FROM unnest(ARRAY['dataset_group', 'dataset', 'recipe', 'solution', 'solution_version', 'model_item', 'campaign',
-	'batch_job', 'filter', 'recommender', 'model_user', 'model_feature']) t;
+	'batch_job', 'filter', 'recommender', 'model_user', 'model_feature', 'model_context']) t;
 SELECT table_privs_are('personalize', v, 'public', ARRAY['SELECT'], 'view ' || v || ' is readable')
   FROM unnest(ARRAY['dataset_groups', 'datasets', 'recipes', 'solutions', 'solution_versions', 'campaigns', 'jobs',
 	'filters', 'recommenders']) v;
