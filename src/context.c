@@ -230,7 +230,7 @@ ContextApply(int64 version, const char *dataset_group, Jsonb *context,
 	JsonbIteratorToken token;
 	JsonbValue	key;
 	JsonbValue	value;
-	int32		n_items = lm->model.n_items;
+	int32		n_items = lm ? lm->model.n_items : 0;
 	float	   *log_lifts = NULL;
 
 	if (context == NULL)

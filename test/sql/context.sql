@@ -71,6 +71,13 @@ SELECT personalize.create_solution('ctx-pop', 'ctx', 'popularity-count');
 SELECT personalize.create_campaign('ctx-pop', personalize.create_solution_version('ctx-pop'));
 SELECT (SELECT array_agg(item_id) FROM personalize.recommend('ctx-pop', '5', 6))
      = (SELECT array_agg(item_id) FROM personalize.recommend('ctx-pop', '5', 6, context => '{"device": "mobile"}')) AS popularity_unchanged;
+-- related items ignore context, but check it
+SELECT personalize.create_solution('ctx-sims', 'ctx', 'sims', '{"min_cointeraction_count": 1}');
+SELECT personalize.create_campaign('ctx-sims', personalize.create_solution_version('ctx-sims'));
+SELECT (SELECT array_agg(item_id) FROM personalize.recommend('ctx-sims', item_id => 'm1', num_results => 4))
+     = (SELECT array_agg(item_id) FROM personalize.recommend('ctx-sims', item_id => 'm1', num_results => 4,
+                                                              context => '{"device": "desktop"}')) AS related_unchanged;
+SELECT * FROM personalize.recommend('ctx-sims', item_id => 'm1', num_results => 4, context => '{"browser": "firefox"}');
 
 -- errors: a key that is not a context column (named, with the columns in
 -- the hint), context that is not an object, a value that is not a scalar
@@ -90,3 +97,7 @@ SELECT personalize.create_campaign('ctx-plain', personalize.create_solution_vers
 SELECT * FROM personalize.recommend('ctx-plain', '5', 6, context => '{"device": "mobile"}');
 SELECT count(*) AS no_context_rows FROM personalize.model_context c JOIN personalize.campaigns p ON p.solution_version = c.solution_version
  WHERE p.name = 'ctx-plain';
+
+-- clean up (the regression database is shared by every test)
+SELECT personalize.drop_dataset_group(g, cascade => true) FROM unnest(ARRAY['ctx', 'ctx-plain']) g;
+DROP TABLE ctx_events, ctx_plain;

@@ -143,3 +143,7 @@ SELECT count(*) AS rows, count(promotion_name) AS promoted
   FROM personalize.get_recommendations('promo', '3', 5,
 	promotion => '{"filter": "promo-genre", "filter_values": {"GENRES": "''); DROP TABLE promo_items; --"}, "percent": 40}');
 SELECT count(*) AS items_still_there FROM promo_items;
+
+-- clean up (the regression database is shared by every test)
+SELECT personalize.drop_dataset_group(g, cascade => true) FROM unnest(ARRAY['promo', 'promo-other']) g;
+DROP TABLE promo_events, promo_items, promo_users;
