@@ -190,6 +190,7 @@ typedef struct Emitter
 	const char *current_item;	/* of a related-items request, or NULL */
 	int			wanted;
 	int			emitted;
+	int			passed;			/* candidates the filter let through */
 	int			n;				/* buffered candidates */
 	int			capacity;
 	char	  **ids;
@@ -211,6 +212,7 @@ emitter_init(Emitter *e, ReturnSetInfo *rsinfo, const RequestFilter *rf,
 	e->current_item = NULL;
 	e->wanted = wanted;
 	e->emitted = 0;
+	e->passed = 0;
 	e->n = 0;
 	e->capacity = 0;
 	e->reason = NULL;
@@ -254,6 +256,7 @@ emitter_flush(Emitter *e)
 	if (e->n == 0)
 		return;
 	n_pass = FilterApply(e->rf->filter, e->user_id, e->current_item, e->rf->values, e->ids, e->n, e->passing);
+	e->passed += n_pass;
 	for (int j = 0; j < e->n && p < n_pass && !emitter_full(e); j++)
 	{
 		if (strcmp(e->ids[j], e->passing[p]) != 0)
@@ -297,14 +300,62 @@ emitter_add(Emitter *e, const char *id, double score)
 typedef double (*ScoreMap) (float raw, int32 item, const void *arg);
 
 /*
+ * The share of candidates that recent requests in this backend saw pass
+ * each filter, to size a request's first batch so that one filter query
+ * usually suffices.  Only a size hint: a wrong guess costs one more batch,
+ * never a wrong answer, so it may be stale.  A few filters are kept, the
+ * slot of a new one taken round-robin.
+ */
+#define PASS_RATE_SLOTS 16
+static struct
+{
+	char		name[NAMEDATALEN];
+	double		rate;
+}			pass_rates[PASS_RATE_SLOTS];
+static int	pass_rate_next = 0;
+
+/* The remembered pass rate of filter, or 0 when none. */
+static double
+pass_rate_get(const CompiledFilter *filter)
+{
+	for (int i = 0; i < PASS_RATE_SLOTS; i++)
+		if (strncmp(pass_rates[i].name, filter->name, NAMEDATALEN - 1) == 0)
+			return pass_rates[i].rate;
+	return 0.0;
+}
+
+/* Remember the pass rate a request saw for filter. */
+static void
+pass_rate_put(const CompiledFilter *filter, double rate)
+{
+	int			slot = -1;
+
+	for (int i = 0; i < PASS_RATE_SLOTS && slot < 0; i++)
+		if (strncmp(pass_rates[i].name, filter->name, NAMEDATALEN - 1) == 0)
+			slot = i;
+	if (slot < 0)
+	{
+		slot = pass_rate_next;
+		pass_rate_next = (pass_rate_next + 1) % PASS_RATE_SLOTS;
+		strlcpy(pass_rates[slot].name, filter->name, NAMEDATALEN);
+	}
+	pass_rates[slot].rate = rate;
+}
+
+/*
  * Offer the n ids in decreasing order of scores (ids at -Infinity are
  * skipped), in batches sized to what a filter lets through, until the
- * request is full or the ids exhausted.  Consumes scores.
+ * request is full or the ids exhausted.  Consumes scores.  With a filter,
+ * the first batch is sized from the pass rate the filter last had in this
+ * backend, else 4 times what is wanted.
  */
 static void
 emit_ranked_ids(Emitter *e, float *scores, int32 n_items, char **ids, ScoreMap map, const void *arg)
 {
-	int			batch = e->rf->filter ? Max(e->wanted * 4, 64) : e->wanted;
+	double		known_rate = e->rf->filter ? pass_rate_get(e->rf->filter) : 0.0;
+	int			batch = !e->rf->filter ? e->wanted
+		: known_rate > 0 ? (int) Min(1.5 * e->wanted / known_rate + 16, (double) Max(n_items, 1))
+		: Max(e->wanted * 4, 64);
 	int			offered = 0;
 	int32	   *top = palloc(sizeof(int32) * Max(Min(batch, n_items), 1));
 
@@ -339,6 +390,8 @@ emit_ranked_ids(Emitter *e, float *scores, int32 n_items, char **ids, ScoreMap m
 		else
 			batch *= 8;
 	}
+	if (e->rf->filter && offered > 0 && e->passed > 0)
+		pass_rate_put(e->rf->filter, (double) e->passed / offered);
 }
 
 /* emit_ranked_ids over the model's items. */
