@@ -43,7 +43,9 @@ OBJS = \
 	src/filter_parse.o \
 	src/filter_values.o \
 	src/runtime.o \
-	src/recommend.o
+	src/recommend.o \
+	src/promotion.o \
+	src/context.o
 PGFILEDESC = "personalize - recommendations inside PostgreSQL"
 
 # `make demo DATA=dir` names the demo's dataset, but PGXS installs $(DATA):

@@ -13,6 +13,10 @@
  *
  * Adds perform_hpo and perform_automl (create_solution's hpo_config, the
  * recipe of each version) and the event_weights hyperparameter.
+ *
+ * Adds promotions (recommend's trailing promotion argument: the function
+ * is dropped and created again), get_recommendations, and the model rows
+ * of context columns (model_context).
  */
 
 \echo Use "ALTER EXTENSION personalize UPDATE TO '0.2.0'" to load this file. \quit
@@ -1378,3 +1382,59 @@ COMMENT ON FUNCTION @extschema@._evaluation_split(text, integer) IS
 ALTER TABLE @extschema@.model_item ADD COLUMN age_days real;
 COMMENT ON COLUMN @extschema@.model_item.age_days IS
 	'days from the item''s creation time (else its first interaction) to the newest interaction of the training data; NULL when unknown';
+
+-- ---------------------------------------------------------------------------
+-- Promotions (recommend's trailing promotion argument) and
+-- get_recommendations, recommend with Personalize's item list (promotion
+-- name and reason of each row).
+-- ---------------------------------------------------------------------------
+
+DROP FUNCTION @extschema@.recommend(text, text, integer, text, text, jsonb, jsonb);
+CREATE FUNCTION @extschema@.recommend(campaign text, user_id text DEFAULT NULL, num_results integer DEFAULT 25,
+	item_id text DEFAULT NULL, filter text DEFAULT NULL, filter_values jsonb DEFAULT NULL,
+	context jsonb DEFAULT NULL, promotion jsonb DEFAULT NULL)
+RETURNS TABLE(item_id text, score float8)
+AS 'MODULE_PATHNAME', 'personalize_recommend'
+LANGUAGE C STABLE PARALLEL SAFE ROWS 25 COST 1000;
+COMMENT ON FUNCTION @extschema@.recommend(text, text, integer, text, text, jsonb, jsonb, jsonb) IS
+	'recommend items for a user from a campaign, best first, excluding items in the user''s current history';
+
+CREATE FUNCTION @extschema@.get_recommendations(campaign text, user_id text DEFAULT NULL,
+	num_results integer DEFAULT 25, item_id text DEFAULT NULL, filter text DEFAULT NULL,
+	filter_values jsonb DEFAULT NULL, context jsonb DEFAULT NULL, promotion jsonb DEFAULT NULL)
+RETURNS TABLE(item_id text, score float8, promotion_name text, reason text[])
+AS 'MODULE_PATHNAME', 'personalize_get_recommendations'
+LANGUAGE C STABLE PARALLEL SAFE ROWS 25 COST 1000;
+COMMENT ON FUNCTION @extschema@.get_recommendations(text, text, integer, text, text, jsonb, jsonb, jsonb) IS
+	'recommend() with Personalize''s GetRecommendations item list: each row''s promotion and reason (Promoted item, Popular item)';
+
+-- ---------------------------------------------------------------------------
+-- Context: the model rows of context columns (context.c).
+-- ---------------------------------------------------------------------------
+
+/*
+ * Context (context.c): for each context column (a metadata column of the
+ * interactions dataset) and value, the log-lift log(P(item | value) /
+ * P(item)) of the items seen in that context, and of every other item.
+ * Written for the versions of recipes that use context.
+ */
+CREATE TABLE @extschema@.model_context (
+	solution_version bigint NOT NULL REFERENCES @extschema@.solution_version (id) ON DELETE CASCADE,
+	context_column	text NOT NULL,
+	context_value	text NOT NULL,
+	item_ids	text[] NOT NULL,
+	log_lifts	real[] NOT NULL,
+	unseen_log_lift	real NOT NULL,
+	PRIMARY KEY (solution_version, context_column, context_value)
+);
+COMMENT ON TABLE @extschema@.model_context IS 'model rows: each item''s log-lift in each value of each context column, for requests with context (internal)';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.model_context', '');
+ALTER TABLE @extschema@.model_context ENABLE ROW LEVEL SECURITY;
+CREATE POLICY readable ON @extschema@.model_context FOR SELECT USING (true);
+CREATE POLICY owner_writes ON @extschema@.model_context
+	USING (EXISTS (SELECT FROM @extschema@.solution_version v JOIN @extschema@.solution s ON s.name OPERATOR(pg_catalog.=) v.solution
+	                WHERE v.id OPERATOR(pg_catalog.=) model_context.solution_version
+	                  AND pg_catalog.pg_has_role(s.owner, 'MEMBER')))
+	WITH CHECK (EXISTS (SELECT FROM @extschema@.solution_version v JOIN @extschema@.solution s ON s.name OPERATOR(pg_catalog.=) v.solution
+	                     WHERE v.id OPERATOR(pg_catalog.=) model_context.solution_version
+	                       AND pg_catalog.pg_has_role(s.owner, 'MEMBER')));

@@ -1503,12 +1503,21 @@ COMMENT ON FUNCTION @extschema@.drop_campaign(text) IS 'drop a campaign (its sol
 
 CREATE FUNCTION @extschema@.recommend(campaign text, user_id text DEFAULT NULL, num_results integer DEFAULT 25,
 	item_id text DEFAULT NULL, filter text DEFAULT NULL, filter_values jsonb DEFAULT NULL,
-	context jsonb DEFAULT NULL)
+	context jsonb DEFAULT NULL, promotion jsonb DEFAULT NULL)
 RETURNS TABLE(item_id text, score float8)
 AS 'MODULE_PATHNAME', 'personalize_recommend'
 LANGUAGE C STABLE PARALLEL SAFE ROWS 25 COST 1000;
-COMMENT ON FUNCTION @extschema@.recommend(text, text, integer, text, text, jsonb, jsonb) IS
+COMMENT ON FUNCTION @extschema@.recommend(text, text, integer, text, text, jsonb, jsonb, jsonb) IS
 	'recommend items for a user from a campaign, best first, excluding items in the user''s current history';
+
+CREATE FUNCTION @extschema@.get_recommendations(campaign text, user_id text DEFAULT NULL,
+	num_results integer DEFAULT 25, item_id text DEFAULT NULL, filter text DEFAULT NULL,
+	filter_values jsonb DEFAULT NULL, context jsonb DEFAULT NULL, promotion jsonb DEFAULT NULL)
+RETURNS TABLE(item_id text, score float8, promotion_name text, reason text[])
+AS 'MODULE_PATHNAME', 'personalize_get_recommendations'
+LANGUAGE C STABLE PARALLEL SAFE ROWS 25 COST 1000;
+COMMENT ON FUNCTION @extschema@.get_recommendations(text, text, integer, text, text, jsonb, jsonb, jsonb) IS
+	'recommend() with Personalize''s GetRecommendations item list: each row''s promotion and reason (Promoted item, Popular item)';
 
 CREATE FUNCTION @extschema@._recommend_version(solution_version bigint, user_id text, item_id text, num_results integer,
 	filter text DEFAULT NULL, filter_values jsonb DEFAULT NULL)
@@ -2186,3 +2195,34 @@ CREATE POLICY owner_writes ON @extschema@.model_feature
 	                     WHERE v.id OPERATOR(pg_catalog.=) model_feature.solution_version
 	                       AND pg_catalog.pg_has_role(s.owner, 'MEMBER')));
 -- recipe: no write policy, the catalogue of recipes is the extension's own
+
+-- ---------------------------------------------------------------------------
+-- Context
+-- ---------------------------------------------------------------------------
+
+/*
+ * Context (context.c): for each context column (a metadata column of the
+ * interactions dataset) and value, the log-lift log(P(item | value) /
+ * P(item)) of the items seen in that context, and of every other item.
+ * Written for the versions of recipes that use context.
+ */
+CREATE TABLE @extschema@.model_context (
+	solution_version bigint NOT NULL REFERENCES @extschema@.solution_version (id) ON DELETE CASCADE,
+	context_column	text NOT NULL,
+	context_value	text NOT NULL,
+	item_ids	text[] NOT NULL,
+	log_lifts	real[] NOT NULL,
+	unseen_log_lift	real NOT NULL,
+	PRIMARY KEY (solution_version, context_column, context_value)
+);
+COMMENT ON TABLE @extschema@.model_context IS 'model rows: each item''s log-lift in each value of each context column, for requests with context (internal)';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.model_context', '');
+ALTER TABLE @extschema@.model_context ENABLE ROW LEVEL SECURITY;
+CREATE POLICY readable ON @extschema@.model_context FOR SELECT USING (true);
+CREATE POLICY owner_writes ON @extschema@.model_context
+	USING (EXISTS (SELECT FROM @extschema@.solution_version v JOIN @extschema@.solution s ON s.name OPERATOR(pg_catalog.=) v.solution
+	                WHERE v.id OPERATOR(pg_catalog.=) model_context.solution_version
+	                  AND pg_catalog.pg_has_role(s.owner, 'MEMBER')))
+	WITH CHECK (EXISTS (SELECT FROM @extschema@.solution_version v JOIN @extschema@.solution s ON s.name OPERATOR(pg_catalog.=) v.solution
+	                     WHERE v.id OPERATOR(pg_catalog.=) model_context.solution_version
+	                       AND pg_catalog.pg_has_role(s.owner, 'MEMBER')));

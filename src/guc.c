@@ -20,6 +20,7 @@
 
 #include "utils/guc.h"
 
+#include "context.h"
 #include "personalize.h"
 
 int			personalize_min_interactions = 1000;
@@ -80,6 +81,8 @@ GucInit(void)
 							&personalize_ease_max_items,
 							10000, 1, 20000,
 							PGC_USERSET, 0, NULL, NULL, NULL);
+
+	ContextGucInit();
 
 	MarkGUCPrefixReserved("personalize");
 }

@@ -15,6 +15,10 @@
  * enough pass.  User-personalization scores are a softmax over the
  * candidate items (they sum to 1 before filtering, as in Personalize);
  * recipes whose scores are already normalised return them as they are.
+ * get_recommendations() runs recommend()'s code and also returns each
+ * row's promotion and reason ("Popular item" for popular stand-ins,
+ * "Promoted item"); a promotion (promotion.c) takes a second pass of the
+ * same code under the promotion filter, both lists kept and merged.
  *
  * Copyright (c) 2026, personalize developers
  *
@@ -38,13 +42,18 @@
 #include "utils/tuplestore.h"
 
 #include "blas.h"
+#include "context.h"
 #include "exploration.h"
 #include "filter.h"
 #include "personalize.h"
+#include "promotion.h"
 #include "runtime.h"
 #include "topk.h"
 
 #define RECOMMEND_COLUMNS 2
+#define GET_RECOMMENDATIONS_COLUMNS 4	/* + promotion_name, reason */
+#define REASON_POPULAR "Popular item"
+#define REASON_PROMOTED "Promoted item"
 #define MAX_RANK_ITEMS 500
 
 /*
@@ -66,6 +75,28 @@ typedef struct RequestFilter
 	CompiledFilter *filter;		/* NULL: no filter */
 	Jsonb	   *values;
 } RequestFilter;
+
+/*
+ * Load the filter named name for target with its values, checking that it
+ * filters what the function returns (users for user_segment, else items).
+ * label names the argument in messages.
+ */
+static CompiledFilter *
+request_filter(const char *name, const CampaignTarget *target, Jsonb *values, bool for_users,
+			   const char *label)
+{
+	CompiledFilter *filter = FilterLoad(name, target->dataset_group, values);
+
+	if (filter->for_users != for_users)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s \"%s\" filters %s, not %s", label, filter->name,
+						filter->for_users ? "users" : "items", for_users ? "users" : "items"),
+				 errhint(filter->for_users
+						 ? "Filters of UserID expressions apply to personalize.user_segment."
+						 : "user_segment takes filters of INCLUDE|EXCLUDE UserID expressions.")));
+	return filter;
+}
 
 /*
  * Read the filter and filter_values arguments (positions filter_arg and
@@ -91,32 +122,61 @@ load_request_filter(FunctionCallInfo fcinfo, int filter_arg, const CampaignTarge
 					 errhint("Pass filter => 'name' too, or omit filter_values.")));
 		return;
 	}
-	rf->filter = FilterLoad(text_to_cstring(PG_GETARG_TEXT_PP(filter_arg)), target->dataset_group, rf->values);
-	if (rf->filter->for_users != for_users)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("filter \"%s\" filters %s, not %s", rf->filter->name,
-						rf->filter->for_users ? "users" : "items", for_users ? "users" : "items"),
-				 errhint(rf->filter->for_users
-						 ? "Filters of UserID expressions apply to personalize.user_segment."
-						 : "user_segment takes filters of INCLUDE|EXCLUDE UserID expressions.")));
+	rf->filter = request_filter(text_to_cstring(PG_GETARG_TEXT_PP(filter_arg)), target, rf->values,
+								for_users, "filter");
 }
 
 /*
- * Append one result row.
+ * Append one result row: (item_id, score), and for get_recommendations()
+ * (four columns) the promotion's name and the reason, NULL when the item
+ * is simply the model's choice.
+ */
+static void
+put_row_full(ReturnSetInfo *rsinfo, const char *item_id, bool has_score, double score,
+			 const char *promotion_name, const char *reason)
+{
+	Datum		values[GET_RECOMMENDATIONS_COLUMNS];
+	bool		nulls[GET_RECOMMENDATIONS_COLUMNS] = {false, false, true, true};
+
+	Assert(rsinfo->setDesc->natts == RECOMMEND_COLUMNS ||
+		   rsinfo->setDesc->natts == GET_RECOMMENDATIONS_COLUMNS);
+	values[0] = CStringGetTextDatum(item_id);
+	values[1] = Float8GetDatum(score);
+	nulls[1] = !has_score;
+	if (rsinfo->setDesc->natts == GET_RECOMMENDATIONS_COLUMNS)
+	{
+		if (promotion_name != NULL)
+		{
+			values[2] = CStringGetTextDatum(promotion_name);
+			nulls[2] = false;
+		}
+		if (reason != NULL)
+		{
+			Datum		element = CStringGetTextDatum(reason);
+
+			values[3] = PointerGetDatum(construct_array(&element, 1, TEXTOID, -1, false, TYPALIGN_INT));
+			nulls[3] = false;
+		}
+	}
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+}
+
+/*
+ * Append one (item_id, score) row.
  */
 static void
 put_row(ReturnSetInfo *rsinfo, const char *item_id, bool has_score, double score)
 {
-	Datum		values[RECOMMEND_COLUMNS];
-	bool		nulls[RECOMMEND_COLUMNS] = {false, false};
-
-	Assert(rsinfo->setDesc->natts == RECOMMEND_COLUMNS);
-	values[0] = CStringGetTextDatum(item_id);
-	values[1] = Float8GetDatum(score);
-	nulls[1] = !has_score;
-	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	put_row_full(rsinfo, item_id, has_score, score, NULL, NULL);
 }
+
+/* A row kept for later (the two lists of a promotion). */
+typedef struct KeptRow
+{
+	const char *id;
+	double		score;
+	const char *reason;
+} KeptRow;
 
 /*
  * Rows on their way out: without a filter they go straight to the result;
@@ -131,11 +191,16 @@ typedef struct Emitter
 	const char *current_item;	/* of a related-items request, or NULL */
 	int			wanted;
 	int			emitted;
+	int			passed;			/* candidates the filter let through */
 	int			n;				/* buffered candidates */
 	int			capacity;
 	char	  **ids;
 	double	   *scores;
 	char	  **passing;
+	const char *reason;			/* of the candidates offered now, or NULL */
+	const char **reasons;		/* of the buffered candidates */
+	const IdMap *skip;			/* ids never to emit, or NULL */
+	KeptRow    *kept;			/* rows kept rather than returned, or NULL */
 } Emitter;
 
 static void
@@ -148,8 +213,29 @@ emitter_init(Emitter *e, ReturnSetInfo *rsinfo, const RequestFilter *rf,
 	e->current_item = NULL;
 	e->wanted = wanted;
 	e->emitted = 0;
+	e->passed = 0;
 	e->n = 0;
 	e->capacity = 0;
+	e->reason = NULL;
+	e->skip = NULL;
+	e->kept = NULL;
+}
+
+/*
+ * Emit one row that passed: into the result, or kept for a promotion.
+ */
+static void
+emitter_put(Emitter *e, const char *id, double score, const char *reason)
+{
+	if (e->kept != NULL)
+	{
+		e->kept[e->emitted].id = id;
+		e->kept[e->emitted].score = score;
+		e->kept[e->emitted].reason = reason;
+	}
+	else
+		put_row_full(e->rsinfo, id, true, score, NULL, reason);
+	e->emitted++;
 }
 
 /* Has the request all the rows it wants? */
@@ -171,12 +257,12 @@ emitter_flush(Emitter *e)
 	if (e->n == 0)
 		return;
 	n_pass = FilterApply(e->rf->filter, e->user_id, e->current_item, e->rf->values, e->ids, e->n, e->passing);
+	e->passed += n_pass;
 	for (int j = 0; j < e->n && p < n_pass && !emitter_full(e); j++)
 	{
 		if (strcmp(e->ids[j], e->passing[p]) != 0)
 			continue;
-		put_row(e->rsinfo, e->ids[j], true, e->scores[j]);
-		e->emitted++;
+		emitter_put(e, e->ids[j], e->scores[j], e->reasons[j]);
 		p++;
 	}
 	e->n = 0;
@@ -190,10 +276,11 @@ emitter_add(Emitter *e, const char *id, double score)
 {
 	if (emitter_full(e))
 		return;
+	if (e->skip != NULL && IdMapLookup(e->skip, id) >= 0)
+		return;
 	if (e->rf->filter == NULL)
 	{
-		put_row(e->rsinfo, id, true, score);
-		e->emitted++;
+		emitter_put(e, id, score, e->reason);
 		return;
 	}
 	if (e->n == e->capacity)
@@ -202,9 +289,11 @@ emitter_add(Emitter *e, const char *id, double score)
 		e->ids = e->n ? repalloc(e->ids, sizeof(char *) * e->capacity) : palloc(sizeof(char *) * e->capacity);
 		e->scores = e->n ? repalloc(e->scores, sizeof(double) * e->capacity) : palloc(sizeof(double) * e->capacity);
 		e->passing = e->n ? repalloc(e->passing, sizeof(char *) * e->capacity) : palloc(sizeof(char *) * e->capacity);
+		e->reasons = e->n ? repalloc(e->reasons, sizeof(char *) * e->capacity) : palloc(sizeof(char *) * e->capacity);
 	}
 	e->ids[e->n] = (char *) id;
 	e->scores[e->n] = score;
+	e->reasons[e->n] = e->reason;
 	e->n++;
 }
 
@@ -212,14 +301,62 @@ emitter_add(Emitter *e, const char *id, double score)
 typedef double (*ScoreMap) (float raw, int32 item, const void *arg);
 
 /*
+ * The share of candidates that recent requests in this backend saw pass
+ * each filter, to size a request's first batch so that one filter query
+ * usually suffices.  Only a size hint: a wrong guess costs one more batch,
+ * never a wrong answer, so it may be stale.  A few filters are kept, the
+ * slot of a new one taken round-robin.
+ */
+#define PASS_RATE_SLOTS 16
+static struct
+{
+	char		name[NAMEDATALEN];
+	double		rate;
+}			pass_rates[PASS_RATE_SLOTS];
+static int	pass_rate_next = 0;
+
+/* The remembered pass rate of filter, or 0 when none. */
+static double
+pass_rate_get(const CompiledFilter *filter)
+{
+	for (int i = 0; i < PASS_RATE_SLOTS; i++)
+		if (strncmp(pass_rates[i].name, filter->name, NAMEDATALEN - 1) == 0)
+			return pass_rates[i].rate;
+	return 0.0;
+}
+
+/* Remember the pass rate a request saw for filter. */
+static void
+pass_rate_put(const CompiledFilter *filter, double rate)
+{
+	int			slot = -1;
+
+	for (int i = 0; i < PASS_RATE_SLOTS && slot < 0; i++)
+		if (strncmp(pass_rates[i].name, filter->name, NAMEDATALEN - 1) == 0)
+			slot = i;
+	if (slot < 0)
+	{
+		slot = pass_rate_next;
+		pass_rate_next = (pass_rate_next + 1) % PASS_RATE_SLOTS;
+		strlcpy(pass_rates[slot].name, filter->name, NAMEDATALEN);
+	}
+	pass_rates[slot].rate = rate;
+}
+
+/*
  * Offer the n ids in decreasing order of scores (ids at -Infinity are
  * skipped), in batches sized to what a filter lets through, until the
- * request is full or the ids exhausted.  Consumes scores.
+ * request is full or the ids exhausted.  Consumes scores.  With a filter,
+ * the first batch is sized from the pass rate the filter last had in this
+ * backend, else 4 times what is wanted.
  */
 static void
 emit_ranked_ids(Emitter *e, float *scores, int32 n_items, char **ids, ScoreMap map, const void *arg)
 {
-	int			batch = e->rf->filter ? Max(e->wanted * 4, 64) : e->wanted;
+	double		known_rate = e->rf->filter ? pass_rate_get(e->rf->filter) : 0.0;
+	int			batch = !e->rf->filter ? e->wanted
+		: known_rate > 0 ? (int) Min(1.5 * e->wanted / known_rate + 16, (double) Max(n_items, 1))
+		: Max(e->wanted * 4, 64);
 	int			offered = 0;
 	int32	   *top = palloc(sizeof(int32) * Max(Min(batch, n_items), 1));
 
@@ -254,6 +391,8 @@ emit_ranked_ids(Emitter *e, float *scores, int32 n_items, char **ids, ScoreMap m
 		else
 			batch *= 8;
 	}
+	if (e->rf->filter && offered > 0 && e->passed > 0)
+		pass_rate_put(e->rf->filter, (double) e->passed / offered);
 }
 
 /* emit_ranked_ids over the model's items. */
@@ -331,7 +470,9 @@ put_related(Emitter *e, const CampaignTarget *target, const char *item_id)
 		if (e->rf->filter)
 			emitter_flush(e);
 	}
+	e->reason = REASON_POPULAR;
 	emit_ranked(e, fill, lm, item >= 0 ? map_zero : map_raw, NULL);
+	e->reason = NULL;
 }
 
 /* A live trending item: its id and trend. */
@@ -422,25 +563,26 @@ check_num_results(int32 num_results, const char *campaign)
 }
 
 /*
- * Return the num_results recommendations of target for its recipe type:
+ * Emit the recommendations of target for its recipe type through e:
  * related items of item_id, trending items (user_id optional), or the
- * user's best items (user_id required).  Callers connect to SPI.
+ * user's best items (user_id required).  A user the model cannot place
+ * (no known history, no metadata) gets popular items, marked as such
+ * unless the recipe ranks by popularity anyway.  Callers connect to SPI.
  */
 static void
-recommend_target(ReturnSetInfo *rsinfo, const CampaignTarget *target, const RequestFilter *rf,
-				 const char *user_id, const char *item_id, int num_results)
+recommend_target(Emitter *e, const CampaignTarget *target, const char *user_id, const char *item_id,
+				 Jsonb *context)
 {
 	const char *campaign = target->campaign;
 	UserScores	us;
 	Softmax		sm = {0.0f, 1.0, false};
-	Emitter		e;
 
-	emitter_init(&e, rsinfo, rf, user_id, num_results);
 	if (strcmp(target->recipe_type, "RELATED_ITEMS") == 0)
 	{
 		require_argument(item_id == NULL, "item_id",
 						 psprintf("Campaign \"%s\" recommends items related to an item: pass item_id => 'id'.", campaign));
-		put_related(&e, target, item_id);
+		ContextApply(target->version, target->dataset_group, context, NULL, NULL, false);
+		put_related(e, target, item_id);
 		return;
 	}
 	if (item_id != NULL)
@@ -451,7 +593,8 @@ recommend_target(ReturnSetInfo *rsinfo, const CampaignTarget *target, const Requ
 				 errhint("Omit item_id; it applies to RELATED_ITEMS campaigns.")));
 	if (strcmp(target->recipe_type, "POPULAR_ITEMS") == 0)
 	{
-		put_trending(&e, target, user_id);
+		ContextApply(target->version, target->dataset_group, context, NULL, NULL, false);
+		put_trending(e, target, user_id);
 		return;
 	}
 	RuntimeRequireRecipeType(target, "recommend", "USER_PERSONALIZATION", NULL);
@@ -459,6 +602,7 @@ recommend_target(ReturnSetInfo *rsinfo, const CampaignTarget *target, const Requ
 					 psprintf("Campaign \"%s\" recommends for a user: pass user_id => 'id'.", campaign));
 
 	RuntimeScoreUser(target, user_id, &us);
+	ContextApply(target->version, target->dataset_group, context, us.model, us.scores, us.logits);
 	for (int h = 0; h < us.n_seen; h++)
 		us.scores[us.seen[h]] = -INFINITY;
 	sm.logits = us.logits;
@@ -476,7 +620,96 @@ recommend_target(ReturnSetInfo *rsinfo, const CampaignTarget *target, const Requ
 												  target->exploration_age_cut_off);
 		}
 	}
-	emit_ranked(&e, us.scores, us.model, map_softmax, &sm);
+	if (us.n_history == 0 && !us.logits && strcmp(us.model->recipe->name, "popularity-count") != 0)
+		e->reason = REASON_POPULAR;
+	emit_ranked(e, us.scores, us.model, map_softmax, &sm);
+	e->reason = NULL;
+}
+
+/*
+ * Keep the rows e emits rather than return them: at most e->wanted.
+ */
+static void
+emitter_keep(Emitter *e)
+{
+	e->kept = palloc(sizeof(KeptRow) * Max(e->wanted, 1));
+}
+
+/*
+ * Return the num_results recommendations of target, with a promotion if
+ * given (promotion.c): the regular list under the request filter, the
+ * promoted list under the promotion filter (items of the regular list's
+ * guaranteed part left out), then the two merged, the promoted items at
+ * positions drawn from the request, in their own order.  Each list costs
+ * one pass of recommend_target.  Callers connect to SPI.
+ */
+static void
+recommend_request(ReturnSetInfo *rsinfo, const CampaignTarget *target, const RequestFilter *rf,
+				  const Promotion *promotion, const char *user_id, const char *item_id,
+				  int num_results, Jsonb *context)
+{
+	Emitter		regular;
+	Emitter		promoted;
+	RequestFilter prf;
+	IdMap		taken;
+	int			slots;
+	int			n_regular;
+	int			n_total;
+	bool	   *at;
+	int			r = 0;
+	int			p = 0;
+
+	emitter_init(&regular, rsinfo, rf, user_id, num_results);
+	if (promotion == NULL)
+	{
+		recommend_target(&regular, target, user_id, item_id, context);
+		return;
+	}
+
+	prf.values = promotion->filter_values;
+	prf.filter = request_filter(promotion->filter, target, promotion->filter_values, false, "promotion filter");
+	slots = Min(PromotionSlots(promotion, num_results), num_results);
+
+	emitter_keep(&regular);
+	recommend_target(&regular, target, user_id, item_id, context);
+
+	/* the promoted items: not among the regular items sure to be returned */
+	IdMapInit(&taken, num_results);
+	for (int i = 0; i < Min(regular.emitted, num_results - slots); i++)
+		IdMapIntern(&taken, regular.kept[i].id);
+	emitter_init(&promoted, rsinfo, &prf, user_id, slots);
+	emitter_keep(&promoted);
+	promoted.skip = &taken;
+	recommend_target(&promoted, target, user_id, item_id, context);
+
+	/* the regular items fill the rest, leaving out the promoted ones */
+	for (int i = 0; i < promoted.emitted; i++)
+		IdMapIntern(&taken, promoted.kept[i].id);
+	n_regular = 0;
+	for (int i = 0; i < regular.emitted && n_regular < num_results - promoted.emitted; i++)
+		if (i < num_results - slots || IdMapLookup(&taken, regular.kept[i].id) < 0)
+			regular.kept[n_regular++] = regular.kept[i];
+	n_total = n_regular + promoted.emitted;
+
+	at = palloc(sizeof(bool) * Max(n_total, 1));
+	PromotionPositions(psprintf("%s/%s/%s/%s", target->campaign, user_id ? user_id : "",
+								item_id ? item_id : "", promotion->name),
+					   n_total, promoted.emitted, at);
+	for (int pos = 0; pos < n_total; pos++)
+	{
+		if (at[pos])
+		{
+			put_row_full(rsinfo, promoted.kept[p].id, true, promoted.kept[p].score,
+						 promotion->name, REASON_PROMOTED);
+			p++;
+		}
+		else
+		{
+			put_row_full(rsinfo, regular.kept[r].id, true, regular.kept[r].score,
+						 NULL, regular.kept[r].reason);
+			r++;
+		}
+	}
 }
 
 /*
@@ -516,14 +749,17 @@ in_model_scope(PGFunction body, FunctionCallInfo fcinfo)
 /*
  * recommend(campaign text, user_id text DEFAULT NULL, num_results int DEFAULT 25,
  *           item_id text DEFAULT NULL, filter text DEFAULT NULL,
- *           filter_values jsonb DEFAULT NULL, context jsonb DEFAULT NULL)
+ *           filter_values jsonb DEFAULT NULL, context jsonb DEFAULT NULL,
+ *           promotion jsonb DEFAULT NULL)
  *   RETURNS TABLE(item_id text, score float8)
  *
  * The num_results best items for the user, best first, excluding items in
- * the user's current history.  An unknown user gets popular items.  For a
- * RELATED_ITEMS campaign, the items related to item_id (as related_items);
- * for a POPULAR_ITEMS campaign, the trending items (user_id optional).
- * context is accepted and has no effect on the recipes available yet.
+ * the user's current history; with a promotion, its share of the rows are
+ * the best items passing the promotion filter, placed among the others.
+ * An unknown user gets popular items.  For a RELATED_ITEMS campaign, the
+ * items related to item_id (as related_items); for a POPULAR_ITEMS
+ * campaign, the trending items (user_id optional).  context re-weights
+ * items by their lift in it (context.c).
  */
 static Datum
 recommend_call(PG_FUNCTION_ARGS)
@@ -532,6 +768,8 @@ recommend_call(PG_FUNCTION_ARGS)
 	int32		num_results;
 	CampaignTarget target;
 	RequestFilter rf;
+	Promotion	promotion_arg;
+	Promotion  *promotion = NULL;
 
 	require_argument(PG_ARGISNULL(0), "campaign", NULL);
 	require_argument(PG_ARGISNULL(2), "num_results", "Pass a number of results from 1 to personalize.max_results (500 by default).");
@@ -539,12 +777,20 @@ recommend_call(PG_FUNCTION_ARGS)
 	num_results = PG_GETARG_INT32(2);
 	check_num_results(num_results, campaign);
 
+	/* promotion: absent in the 0.1.0 declaration */
+	if (PG_NARGS() >= 8 && !PG_ARGISNULL(7))
+	{
+		PromotionRead(PG_GETARG_JSONB_P(7), &promotion_arg);
+		promotion = &promotion_arg;
+	}
+
 	InitMaterializedSRF(fcinfo, 0);
 	SPI_connect();
 	RuntimeResolveCampaign(campaign, &target);
 	load_request_filter(fcinfo, 4, &target, &rf, false);
-	recommend_target((ReturnSetInfo *) fcinfo->resultinfo, &target, &rf,
-					 text_argument_or_null(fcinfo, 1), text_argument_or_null(fcinfo, 3), num_results);
+	recommend_request((ReturnSetInfo *) fcinfo->resultinfo, &target, &rf, promotion,
+					  text_argument_or_null(fcinfo, 1), text_argument_or_null(fcinfo, 3), num_results,
+					  PG_ARGISNULL(6) ? NULL : PG_GETARG_JSONB_P(6));
 	SPI_finish();
 	return (Datum) 0;
 }
@@ -578,8 +824,8 @@ recommend_version_call(PG_FUNCTION_ARGS)
 	check_num_results(num_results, target.campaign);
 	if (PG_NARGS() >= 6)
 		load_request_filter(fcinfo, 4, &target, &rf, false);
-	recommend_target((ReturnSetInfo *) fcinfo->resultinfo, &target, &rf,
-					 text_argument_or_null(fcinfo, 1), text_argument_or_null(fcinfo, 2), num_results);
+	recommend_request((ReturnSetInfo *) fcinfo->resultinfo, &target, &rf, NULL,
+					  text_argument_or_null(fcinfo, 1), text_argument_or_null(fcinfo, 2), num_results, NULL);
 	SPI_finish();
 	return (Datum) 0;
 }
@@ -673,7 +919,7 @@ rank_items_argument(ArrayType *array, const char *label, Datum **elems, bool **n
  */
 static void
 put_ranked(ReturnSetInfo *rsinfo, const CampaignTarget *target, const RequestFilter *rf,
-		   const char *user_id, Datum *elems, bool *elem_nulls, int n_elems)
+		   const char *user_id, Datum *elems, bool *elem_nulls, int n_elems, Jsonb *context)
 {
 	RankItem   *items;
 	int			n_items = 0;
@@ -682,6 +928,7 @@ put_ranked(ReturnSetInfo *rsinfo, const CampaignTarget *target, const RequestFil
 	double		total = 0.0;
 
 	RuntimeScoreUser(target, user_id, &us);
+	ContextApply(target->version, target->dataset_group, context, us.model, us.scores, us.logits);
 
 	items = palloc(sizeof(RankItem) * n_elems);
 	for (int e = 0; e < n_elems; e++)
@@ -786,7 +1033,8 @@ personalized_rank_call(PG_FUNCTION_ARGS)
 	load_request_filter(fcinfo, 3, &target, &rf, false);
 	RuntimeRequireRecipeType(&target, "personalized_rank", "USER_PERSONALIZATION",
 							 "PERSONALIZED_RANKING", NULL);
-	put_ranked((ReturnSetInfo *) fcinfo->resultinfo, &target, &rf, user_id, elems, elem_nulls, n_elems);
+	put_ranked((ReturnSetInfo *) fcinfo->resultinfo, &target, &rf, user_id, elems, elem_nulls, n_elems,
+			   PG_ARGISNULL(5) ? NULL : PG_GETARG_JSONB_P(5));
 	SPI_finish();
 	return (Datum) 0;
 }
@@ -824,7 +1072,7 @@ rank_version_call(PG_FUNCTION_ARGS)
 	RuntimeRequireRecipeType(&target, "_rank_version", "USER_PERSONALIZATION",
 							 "PERSONALIZED_RANKING", NULL);
 	put_ranked((ReturnSetInfo *) fcinfo->resultinfo, &target, &rf,
-			   text_to_cstring(PG_GETARG_TEXT_PP(1)), elems, elem_nulls, n_elems);
+			   text_to_cstring(PG_GETARG_TEXT_PP(1)), elems, elem_nulls, n_elems, NULL);
 	SPI_finish();
 	return (Datum) 0;
 }
@@ -1059,6 +1307,28 @@ segment_version_call(PG_FUNCTION_ARGS)
 /* The SQL-callable entry points: each body in its model scope. */
 Datum
 personalize_recommend(PG_FUNCTION_ARGS)
+{
+	return in_model_scope(recommend_call, fcinfo);
+}
+
+PG_FUNCTION_INFO_V1(personalize_get_recommendations);
+
+/*
+ * get_recommendations(campaign text, user_id text DEFAULT NULL,
+ *                     num_results int DEFAULT 25, item_id text DEFAULT NULL,
+ *                     filter text DEFAULT NULL, filter_values jsonb DEFAULT NULL,
+ *                     context jsonb DEFAULT NULL, promotion jsonb DEFAULT NULL)
+ *   RETURNS TABLE(item_id text, score float8, promotion_name text, reason text[])
+ *
+ * recommend() with Personalize's GetRecommendations item list: the same
+ * rows (recommend_call, the same code), plus the promotion that placed an
+ * item and the reason an item is there when the model did not choose it
+ * itself: {"Promoted item"}, or {"Popular item"} for popular items that
+ * stand in for the model (filler after an item's related items, an item
+ * or a user the model does not know).
+ */
+Datum
+personalize_get_recommendations(PG_FUNCTION_ARGS)
 {
 	return in_model_scope(recommend_call, fcinfo);
 }

@@ -8,7 +8,8 @@
  * matrix), TrainingCompute (for perform_hpo / perform_automl the search of
  * tune.c first, then the evaluation split and its metrics, then training
  * on all data; pure computation) and TrainingStore (write the
- * model rows), followed by TrainingFinish (status ACTIVE or CREATE
+ * model rows, and the context lifts of context.c), followed by
+ * TrainingFinish (status ACTIVE or CREATE
  * FAILED).
  *
  * With wait => true the version row is inserted (CREATE IN_PROGRESS) in
@@ -49,6 +50,7 @@
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 
+#include "context.h"
 #include "dataset.h"
 #include "evaluate.h"
 #include "metadata.h"
@@ -574,6 +576,7 @@ TrainingStore(TrainingJob *job)
 {
 	training_phase(job, "writing model", 0.05);
 	ModelStore(job->version, &job->model, &job->log.items, &job->log.users);
+	ContextStore(job->version, job->dataset_group, job->recipe);
 	training_progress(job, 1.0, "written");
 }
 

@@ -59,7 +59,7 @@ GRANT SELECT ON pgtap_events TO pgtap_app;
 -- the runtime functions; every other function is administrative or an
 -- internal helper that runs with its caller's privileges
 CREATE TEMP TABLE runtime_functions (name text);
-INSERT INTO runtime_functions VALUES ('recommend'), ('related_items'), ('personalized_rank'), ('user_segment'),
+INSERT INTO runtime_functions VALUES ('recommend'), ('get_recommendations'), ('related_items'), ('personalized_rank'), ('user_segment'),
 	('solution_metrics'), ('describe_recommender');
 
 -- 1. functions: who may execute what

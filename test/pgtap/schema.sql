@@ -3,7 +3,7 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS personalize;
-SELECT plan(129);
+SELECT plan(135);
 
 SELECT has_schema('personalize');
 SELECT has_extension('personalize');
@@ -11,7 +11,7 @@ SELECT has_extension('personalize');
 -- catalog tables and views
 SELECT has_table('personalize', t, 'table ' || t) FROM unnest(ARRAY[
 	'dataset_group', 'dataset', 'recipe', 'solution', 'solution_version', 'model_item', 'campaign',
-	'batch_job', 'filter', 'recommender', 'model_user', 'model_feature']) t;
+	'batch_job', 'filter', 'recommender', 'model_user', 'model_feature', 'model_context']) t;
 SELECT has_view('personalize', v, 'view ' || v) FROM unnest(ARRAY[
 	'dataset_groups', 'datasets', 'recipes', 'solutions', 'solution_versions', 'campaigns', 'item_embeddings',
 	'related_item_lists', 'jobs', 'filters', 'recommenders']) v;
@@ -46,7 +46,7 @@ SELECT has_function('personalize', 'drop_recommender', ARRAY['text']);
 SELECT has_function('personalize', 'create_campaign', ARRAY['text', 'bigint', 'jsonb']);
 SELECT has_function('personalize', 'update_campaign', ARRAY['text', 'bigint', 'jsonb']);
 SELECT has_function('personalize', 'drop_campaign', ARRAY['text']);
-SELECT has_function('personalize', 'recommend', ARRAY['text', 'text', 'integer', 'text', 'text', 'jsonb', 'jsonb']);
+SELECT has_function('personalize', 'recommend', ARRAY['text', 'text', 'integer', 'text', 'text', 'jsonb', 'jsonb', 'jsonb']);
 SELECT has_function('personalize', 'personalized_rank', ARRAY['text', 'text', 'text[]', 'text', 'jsonb', 'jsonb']);
 SELECT has_function('personalize', 'related_items', ARRAY['text', 'text', 'integer', 'text', 'jsonb']);
 SELECT has_function('personalize', 'user_segment', ARRAY['text', 'text', 'integer', 'text', 'jsonb']);
@@ -55,26 +55,39 @@ SELECT is(
 	'campaign text, item_id text, num_results integer DEFAULT 25, filter text DEFAULT NULL::text, filter_values jsonb DEFAULT NULL::jsonb',
 	'related_items argument names and defaults');
 SELECT function_returns('personalize', 'create_solution_version', ARRAY['text', 'text', 'boolean'], 'bigint');
-SELECT function_returns('personalize', 'recommend', ARRAY['text', 'text', 'integer', 'text', 'text', 'jsonb', 'jsonb'], 'setof record');
+SELECT function_returns('personalize', 'recommend', ARRAY['text', 'text', 'integer', 'text', 'text', 'jsonb', 'jsonb', 'jsonb'], 'setof record');
 SELECT is(
-	(SELECT pg_get_function_result('personalize.recommend(text,text,integer,text,text,jsonb,jsonb)'::regprocedure)),
+	(SELECT pg_get_function_result('personalize.recommend(text,text,integer,text,text,jsonb,jsonb,jsonb)'::regprocedure)),
 	'TABLE(item_id text, score double precision)', 'recommend returns (item_id, score)');
 SELECT is(
-	(SELECT pg_get_function_arguments('personalize.recommend(text,text,integer,text,text,jsonb,jsonb)'::regprocedure)),
-	'campaign text, user_id text DEFAULT NULL::text, num_results integer DEFAULT 25, item_id text DEFAULT NULL::text, filter text DEFAULT NULL::text, filter_values jsonb DEFAULT NULL::jsonb, context jsonb DEFAULT NULL::jsonb',
+	(SELECT pg_get_function_arguments('personalize.recommend(text,text,integer,text,text,jsonb,jsonb,jsonb)'::regprocedure)),
+	'campaign text, user_id text DEFAULT NULL::text, num_results integer DEFAULT 25, item_id text DEFAULT NULL::text, filter text DEFAULT NULL::text, filter_values jsonb DEFAULT NULL::jsonb, context jsonb DEFAULT NULL::jsonb, promotion jsonb DEFAULT NULL::jsonb',
 	'recommend argument names and defaults');
+SELECT is(
+	(SELECT pg_get_function_result('personalize.get_recommendations(text,text,integer,text,text,jsonb,jsonb,jsonb)'::regprocedure)),
+	'TABLE(item_id text, score double precision, promotion_name text, reason text[])',
+	'get_recommendations returns Personalize''s item list (item_id, score, promotion_name, reason)');
+SELECT is(
+	(SELECT pg_get_function_arguments('personalize.get_recommendations(text,text,integer,text,text,jsonb,jsonb,jsonb)'::regprocedure)),
+	(SELECT pg_get_function_arguments('personalize.recommend(text,text,integer,text,text,jsonb,jsonb,jsonb)'::regprocedure)),
+	'get_recommendations takes recommend''s arguments');
+SELECT is((SELECT provolatile::text || proparallel::text FROM pg_proc
+	WHERE oid = 'personalize.get_recommendations(text,text,integer,text,text,jsonb,jsonb,jsonb)'::regprocedure),
+	'ss', 'get_recommendations is stable and parallel safe');
+SELECT function_privs_are('personalize', 'get_recommendations', ARRAY['text', 'text', 'integer', 'text', 'text', 'jsonb', 'jsonb', 'jsonb'],
+	'public', ARRAY['EXECUTE']);
 SELECT is(
 	(SELECT pg_get_function_arguments('personalize.personalized_rank(text,text,text[],text,jsonb,jsonb)'::regprocedure)),
 	'campaign text, user_id text, items text[], filter text DEFAULT NULL::text, filter_values jsonb DEFAULT NULL::jsonb, context jsonb DEFAULT NULL::jsonb',
 	'personalized_rank argument names and defaults');
 
 -- runtime functions are read-only and parallel safe; training is volatile
-SELECT volatility_is('personalize', 'recommend', ARRAY['text', 'text', 'integer', 'text', 'text', 'jsonb', 'jsonb'], 'stable');
+SELECT volatility_is('personalize', 'recommend', ARRAY['text', 'text', 'integer', 'text', 'text', 'jsonb', 'jsonb', 'jsonb'], 'stable');
 SELECT volatility_is('personalize', 'personalized_rank', ARRAY['text', 'text', 'text[]', 'text', 'jsonb', 'jsonb'], 'stable');
 SELECT volatility_is('personalize', 'solution_metrics', ARRAY['bigint'], 'stable');
 SELECT volatility_is('personalize', 'related_items', ARRAY['text', 'text', 'integer', 'text', 'jsonb'], 'stable');
 SELECT volatility_is('personalize', 'create_solution_version', ARRAY['text', 'text', 'boolean'], 'volatile');
-SELECT is((SELECT proparallel FROM pg_proc WHERE oid = 'personalize.recommend(text,text,integer,text,text,jsonb,jsonb)'::regprocedure),
+SELECT is((SELECT proparallel FROM pg_proc WHERE oid = 'personalize.recommend(text,text,integer,text,text,jsonb,jsonb,jsonb)'::regprocedure),
 	's'::"char", 'recommend is parallel safe');
 SELECT is((SELECT proparallel FROM pg_proc WHERE oid = 'personalize.personalized_rank(text,text,text[],text,jsonb,jsonb)'::regprocedure),
 	's'::"char", 'personalized_rank is parallel safe');
@@ -117,7 +130,7 @@ SELECT function_privs_are('personalize', f, a, 'public', ARRAY[]::text[], f || '
 	('create_campaign', ARRAY['text', 'bigint', 'jsonb']),
 	('update_campaign', ARRAY['text', 'bigint', 'jsonb']),
 	('drop_campaign', ARRAY['text'])) AS x(f, a);
-SELECT function_privs_are('personalize', 'recommend', ARRAY['text', 'text', 'integer', 'text', 'text', 'jsonb', 'jsonb'],
+SELECT function_privs_are('personalize', 'recommend', ARRAY['text', 'text', 'integer', 'text', 'text', 'jsonb', 'jsonb', 'jsonb'],
 	'public', ARRAY['EXECUTE']);
 SELECT function_privs_are('personalize', 'personalized_rank', ARRAY['text', 'text', 'text[]', 'text', 'jsonb', 'jsonb'],
 	'public', ARRAY['EXECUTE']);
@@ -127,7 +140,7 @@ SELECT function_privs_are('personalize', 'user_segment', ARRAY['text', 'text', '
 	'public', ARRAY['EXECUTE']);
 SELECT table_privs_are('personalize', t, 'public', ARRAY[]::text[], 'catalog table ' || t || ' is private')
   FROM unnest(ARRAY['dataset_group', 'dataset', 'recipe', 'solution', 'solution_version', 'model_item', 'campaign',
-	'batch_job', 'filter', 'recommender', 'model_user', 'model_feature']) t;
+	'batch_job', 'filter', 'recommender', 'model_user', 'model_feature', 'model_context']) t;
 SELECT table_privs_are('personalize', v, 'public', ARRAY['SELECT'], 'view ' || v || ' is readable')
   FROM unnest(ARRAY['dataset_groups', 'datasets', 'recipes', 'solutions', 'solution_versions', 'campaigns', 'jobs',
 	'filters', 'recommenders']) v;

@@ -219,8 +219,10 @@ record "recommend(25) median latency, ms (ref: PK lookup)" "$rec_med" "$pk_med" 
 record "recommend(25) p99 latency, ms (ref: PK lookup)" "$rec_p99" "$pk_p99"
 record "related_items(25) median latency, ms (ref: PK lookup)" "$rel_med" "$pk_med"
 record "personalized_rank(100) median latency, ms (ref: PK lookup)" "$rank_med" "$pk_med" "$(full_only "<= 0.3 ms")" "$(full_only "v <= 0.3")"
-record "recommend(25), 10% category filter, median ms (ref: unfiltered)" "$cat_med" "$rec_med" "$(full_only "<= 3x")" "$(full_only "r <= 3")"
-record "recommend(25), Interactions EXCLUDE filter, median ms (ref: unfiltered)" "$int_med" "$rec_med"
+# issue 4's filter bars are ratios to the unfiltered call on the same
+# server, so they are judged at every scale
+record "recommend(25), 10% category filter, median ms (ref: unfiltered)" "$cat_med" "$rec_med" "<= 3x" "r <= 3"
+record "recommend(25), Interactions EXCLUDE filter, median ms (ref: unfiltered)" "$int_med" "$rec_med" "<= 2x" "r <= 2"
 pk_tps=$(throughput "$WORKDIR/pk.sql" "$short" 8)
 rec_tps=$(throughput "$WORKDIR/rec.sql" "$long" 8)
 record "recommend(25) tps, 8 clients (ref: PK lookup)" "$rec_tps" "$pk_tps" "$(full_only ">= 0.25x")" "$(full_only "r >= 0.25")"

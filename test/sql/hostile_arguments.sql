@@ -10,7 +10,8 @@
 -- crash the server or raise an internal error (XX000): every reachable
 -- error carries its own SQLSTATE.  The case count is printed first (518
 -- cases over 49 functions when this was written, 547 over 52 with HPO,
--- 566 with batch segment jobs); keep it growing.
+-- 566 with batch segment jobs, 641 over 57 with promotions and
+-- get_recommendations); keep it growing.
 -- The USER_SEGMENTATION functions get a second pass against an
 -- item-attribute-affinity campaign "xa", with hostile attribute predicates.
 SET client_min_messages = error;
@@ -66,6 +67,7 @@ BEGIN
 							WHEN f.names[j] = 'expression' THEN $q$'EXCLUDE WHERE items.item_id = ''i2'''$q$
 							ELSE $q$'x'$q$ END
 						WHEN f.types[j - 1]::text = 'text[]' THEN $q$ARRAY['i1', 'i2']$q$
+						WHEN f.names[j] = 'promotion' THEN $q$'{"filter": "x", "percent": 50}'::jsonb$q$
 						WHEN f.types[j - 1]::text = 'jsonb' THEN $q$'{}'::jsonb$q$
 						WHEN f.types[j - 1]::text = 'bigint' THEN version
 						WHEN f.types[j - 1]::text = 'integer' THEN '3'
