@@ -55,6 +55,18 @@ BlasGram(const float *a, int rows, int cols, float *gram)
 }
 
 /*
+ * gram += a^T a, for a of rows x cols; only gram's upper triangle (cols x
+ * cols, row-major) is updated, as BlasCholeskySolve reads it.
+ */
+void
+BlasGramAdd(const float *a, int rows, int cols, float *gram)
+{
+	BlasInit();
+	cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, cols, rows,
+				1.0f, a, cols, 1.0f, gram, cols);
+}
+
+/*
  * y = a x, for a of rows x cols.
  */
 void

@@ -19,6 +19,7 @@
 
 extern void BlasInit(void);
 extern void BlasGram(const float *a, int rows, int cols, float *gram);
+extern void BlasGramAdd(const float *a, int rows, int cols, float *gram);
 extern void BlasGemv(const float *a, int rows, int cols, const float *x, float *y);
 extern void BlasSymv(const float *a, int n, const float *x, float *y);
 extern float BlasDot(const float *x, const float *y, int n);

@@ -30,11 +30,14 @@ typedef struct LoadedModel
 	MemoryContext context;		/* owns everything above */
 	uint64		last_used;
 	int			pin_depth;		/* outermost running model scope using it; 0: none */
+	float	   *scores_buffer;	/* n_items scores reused across requests, or NULL */
+	int			scores_buffer_scope;	/* model scope using it; 0: free */
 } LoadedModel;
 
 extern void ModelStore(int64 version, const RecipeModel *model, const IdMap *items,
 					   const IdMap *users);
 extern LoadedModel *ModelGet(int64 version, TimestampTz created);
+extern float *ModelScoresBuffer(LoadedModel *lm);
 extern int	ModelScopeBegin(void);
 extern void ModelScopeEnd(int scope);
 

@@ -168,4 +168,5 @@ const Recipe UserPersonalizationMetadataRecipe = {
 	.train = metadata_train,
 	.prepare = AlsPrepare,
 	.score = AlsScore,
+	.fold_in = AlsFoldIn,
 };

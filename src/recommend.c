@@ -675,8 +675,9 @@ put_ranked(ReturnSetInfo *rsinfo, const CampaignTarget *target, const RequestFil
 	UserScores	us;
 	double		max_score = -INFINITY;
 	double		total = 0.0;
-
-	RuntimeScoreUser(target, user_id, &us);
+	LoadedModel *lm = ModelGet(target->version, target->version_created);
+	int32	   *known = palloc(sizeof(int32) * n_elems);
+	int			n_known = 0;
 
 	items = palloc(sizeof(RankItem) * n_elems);
 	for (int e = 0; e < n_elems; e++)
@@ -695,12 +696,20 @@ put_ranked(ReturnSetInfo *rsinfo, const CampaignTarget *target, const RequestFil
 		if (seen)
 			continue;
 		items[n_items].id = id;
-		items[n_items].index = IdMapLookup(&us.model->items, id);
+		items[n_items].index = IdMapLookup(&lm->items, id);
 		items[n_items].position = e;
-		items[n_items].score = items[n_items].index >= 0 ? us.scores[items[n_items].index] : 0.0;
 		if (items[n_items].index >= 0)
-			max_score = Max(max_score, items[n_items].score);
+			known[n_known++] = items[n_items].index;
 		n_items++;
+	}
+
+	/* score only the listed items */
+	RuntimeScoreUserItems(target, user_id, n_known, known, &us);
+	for (int j = 0; j < n_items; j++)
+	{
+		items[j].score = items[j].index >= 0 ? us.scores[items[j].index] : 0.0;
+		if (items[j].index >= 0)
+			max_score = Max(max_score, items[j].score);
 	}
 
 	/* Keep the items that pass the filter, in order. */
