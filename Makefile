@@ -37,6 +37,7 @@ OBJS = \
 	src/tune.o \
 	src/evaluate_split.o \
 	src/model.o \
+	src/model_shared.o \
 	src/train.o \
 	src/worker.o \
 	src/filter.o \

@@ -20,7 +20,8 @@
  * runtime call opens a model scope and the models it uses stay pinned until
  * the scope ends: only unpinned models are evicted.  Should every slot be
  * pinned, the extra model lives until the end of the transaction instead
- * of in the cache.  A model also lends its score buffer to one scope at
+ * of in the cache.  A cached model's item factors may live in shared
+ * memory instead (model_shared.c).  A model also lends its score buffer to one scope at
  * a time (ModelScoresBuffer).
  *
  * Copyright (c) 2026, personalize developers
@@ -592,9 +593,14 @@ ModelGet(int64 version, TimestampTz created)
 		return lm;
 	}
 	if (model_cache[victim] != NULL)
+	{
+		ModelSharedRelease(model_cache[victim]);
 		MemoryContextDelete(model_cache[victim]->context);
+	}
 	model_cache[victim] = lm;
 	model_pin(lm);
+	/* one copy of the factors for every backend, when preloaded */
+	ModelShareFactors(lm);
 	return lm;
 }
 
