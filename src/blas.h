@@ -5,7 +5,8 @@
  *	  wrapper so no BLAS type leaks into the rest of the code.
  *
  * All matrices are float32, row-major.  These functions call no
- * PostgreSQL API except BlasInit (which is idempotent).
+ * PostgreSQL API but BlasInit (which is idempotent) and palloc for the
+ * workspace of BlasCholeskySolve.
  *
  * Copyright (c) 2026, personalize developers
  *

@@ -2,7 +2,8 @@
  *
  * kernel.c
  *	  Vectorised loops of the request path: the maximum and the softmax
- *	  denominator of a score array.
+ *	  denominator of a score array, and the Cholesky solve that folds a
+ *	  user into an ALS model.
  *
  * Every recommend() of a user-personalization campaign takes a softmax over
  * the whole catalogue, so besides the matrix-vector product (OpenBLAS) it
@@ -39,6 +40,7 @@
 #define KERNEL_BLOCK 2048
 /* Independent accumulators per loop: a multiple of any vector width. */
 #define KERNEL_LANES 16
+#define KERNEL_DOUBLE_LANES 8
 
 /*
  * exp(x) for x <= 0, to about 2 ulp in float; 0 below -87 (the terms of a
@@ -147,4 +149,78 @@ KernelSoftmaxDenominator(const float *scores, int32 n, float max_score)
 			sum += lane[j];
 	}
 	return sum;
+}
+
+/* sum over p < n of x[p] * y[p], in double lanes gcc vectorises. */
+static inline double
+kernel_dot_double(const double *x, const double *y, int n)
+{
+	double		lane[KERNEL_DOUBLE_LANES] = {0};
+	double		sum = 0.0;
+	int			p = 0;
+
+	for (; p + KERNEL_DOUBLE_LANES <= n; p += KERNEL_DOUBLE_LANES)
+		for (int j = 0; j < KERNEL_DOUBLE_LANES; j++)
+			lane[j] += x[p + j] * y[p + j];
+	for (; p < n; p++)
+		sum += x[p] * y[p];
+	for (int j = 0; j < KERNEL_DOUBLE_LANES; j++)
+		sum += lane[j];
+	return sum;
+}
+
+/*
+ * Solve a x = b for symmetric positive definite a (n x n, row-major, upper
+ * triangle read), in double: the Cholesky factor L (a = L L^T) goes to
+ * work (n x n + n doubles: L's row-major lower triangle, then z), then forward and back
+ * substitution; the solution replaces b.  Returns false when a is not
+ * positive definite.  Every inner loop of the factorisation is a dot
+ * product of two contiguous rows of L, which vectorises: this is the
+ * per-request fold-in of a user into an ALS model (k x k, k = 64 by
+ * default).
+ */
+KERNEL_CLONES
+bool
+KernelCholeskySolve(const float *a, int n, float *b, double *work)
+{
+	for (int j = 0; j < n; j++)
+	{
+		double	   *lj = work + (Size) j * n;
+		double		d = (double) a[(Size) j * n + j] - kernel_dot_double(lj, lj, j);
+
+		if (!(d > 0.0))
+			return false;
+		d = sqrt(d);
+		lj[j] = d;
+		for (int i = j + 1; i < n; i++)
+		{
+			double	   *li = work + (Size) i * n;
+
+			/* the upper triangle holds a(j, i) */
+			li[j] = ((double) a[(Size) j * n + i] - kernel_dot_double(li, lj, j)) / d;
+		}
+	}
+	/* forward substitution L z = b, z in the n doubles after L */
+	{
+		double	   *z = work + (Size) n * n;
+
+		for (int i = 0; i < n; i++)
+		{
+			const double *li = work + (Size) i * n;
+
+			z[i] = ((double) b[i] - kernel_dot_double(li, z, i)) / li[i];
+		}
+		/* back substitution L^T x = z (column access, n^2 / 2 steps) */
+		for (int i = n - 1; i >= 0; i--)
+		{
+			double		s = z[i];
+
+			for (int p = i + 1; p < n; p++)
+				s -= work[(Size) p * n + i] * z[p];
+			z[i] = s / work[(Size) i * n + i];
+		}
+		for (int i = 0; i < n; i++)
+			b[i] = (float) z[i];
+	}
+	return true;
 }

@@ -15,5 +15,6 @@
 
 extern float KernelMax(const float *scores, int32 n);
 extern double KernelSoftmaxDenominator(const float *scores, int32 n, float max_score);
+extern bool KernelCholeskySolve(const float *a, int n, float *b, double *work);
 
 #endif							/* PERSONALIZE_KERNEL_H */

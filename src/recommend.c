@@ -678,12 +678,13 @@ put_ranked(ReturnSetInfo *rsinfo, const CampaignTarget *target, const RequestFil
 	LoadedModel *lm = ModelGet(target->version, target->version_created);
 	int32	   *known = palloc(sizeof(int32) * n_elems);
 	int			n_known = 0;
+	IdMap		listed;
 
+	IdMapInit(&listed, n_elems);
 	items = palloc(sizeof(RankItem) * n_elems);
 	for (int e = 0; e < n_elems; e++)
 	{
 		char	   *id;
-		bool		seen = false;
 
 		if (elem_nulls[e])
 			ereport(ERROR,
@@ -691,10 +692,9 @@ put_ranked(ReturnSetInfo *rsinfo, const CampaignTarget *target, const RequestFil
 					 errmsg("items cannot contain null (element %d)", e + 1),
 					 errhint("Remove the nulls, e.g. with array_remove(items, NULL).")));
 		id = TextDatumGetCString(elems[e]);
-		for (int j = 0; j < n_items && !seen; j++)
-			seen = strcmp(items[j].id, id) == 0;
-		if (seen)
-			continue;
+		if (IdMapLookup(&listed, id) >= 0)
+			continue;			/* a repeated id: ranked at its first position */
+		IdMapIntern(&listed, id);
 		items[n_items].id = id;
 		items[n_items].index = IdMapLookup(&lm->items, id);
 		items[n_items].position = e;
