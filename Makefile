@@ -24,6 +24,7 @@ OBJS = \
 	src/matrix.o \
 	src/recipe.o \
 	src/topk.o \
+	src/kernel.o \
 	src/recipe_popularity.o \
 	src/recipe_als.o \
 	src/recipe_ease.o \
@@ -37,6 +38,7 @@ OBJS = \
 	src/evaluate_split.o \
 	src/exploration.o \
 	src/model.o \
+	src/model_shared.o \
 	src/train.o \
 	src/worker.o \
 	src/filter.o \
@@ -79,6 +81,11 @@ include $(PGXS)
 ifneq ($(shell test $(MAJORVERSION) -ge 15 2>/dev/null && echo ok),ok)
 $(error personalize requires PostgreSQL 15 or later, found $(MAJORVERSION))
 endif
+
+# The request path's vectorised loops: -O3 lets gcc vectorise them, and
+# -fno-trapping-math lets it turn their comparisons into blends (they rely
+# on no floating-point exception).  See src/kernel.c.
+src/kernel.o: override CFLAGS += -O3 -fno-trapping-math
 
 # PGXS tracks no header dependencies: rebuild everything when a header changes.
 $(OBJS): $(wildcard src/*.h)

@@ -21,6 +21,7 @@
 #include <cblas.h>
 
 #include "blas.h"
+#include "kernel.h"
 
 /* LAPACK, shipped inside OpenBLAS (Fortran calling convention, column-major). */
 extern void spotrf_(const char *uplo, const int *n, float *a, const int *lda, int *info);
@@ -52,6 +53,18 @@ BlasGram(const float *a, int rows, int cols, float *gram)
 	for (int i = 0; i < cols; i++)
 		for (int j = 0; j < i; j++)
 			gram[i * cols + j] = gram[j * cols + i];
+}
+
+/*
+ * gram += a^T a, for a of rows x cols; only gram's upper triangle (cols x
+ * cols, row-major) is updated, as BlasCholeskySolve reads it.
+ */
+void
+BlasGramAdd(const float *a, int rows, int cols, float *gram)
+{
+	BlasInit();
+	cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, cols, rows,
+				1.0f, a, cols, 1.0f, gram, cols);
 }
 
 /*
@@ -94,51 +107,18 @@ BlasAxpy(float alpha, const float *x, float *y, int n)
 }
 
 /*
- * Solve a x = b in place for symmetric positive definite a (n x n, upper
- * triangle read, destroyed); the solution replaces b.  Returns false when
- * a is not positive definite.
+ * Solve a x = b for symmetric positive definite a (n x n, upper triangle
+ * read); the solution replaces b.  Returns false when a is not positive
+ * definite.  In double, with vectorised dot products (kernel.c).
  */
 bool
 BlasCholeskySolve(float *a, int n, float *b)
 {
-	/* Factor a = L L^T, L stored in the lower triangle, in double. */
-	for (int j = 0; j < n; j++)
-	{
-		double		d = a[j * n + j];
+	double	   *work = palloc(sizeof(double) * ((Size) n * n + n));
+	bool		solved = KernelCholeskySolve(a, n, b, work);
 
-		for (int p = 0; p < j; p++)
-			d -= (double) a[j * n + p] * a[j * n + p];
-		if (!(d > 0.0))
-			return false;
-		d = sqrt(d);
-		a[j * n + j] = (float) d;
-		for (int i = j + 1; i < n; i++)
-		{
-			double		s = a[j * n + i];	/* upper triangle holds a(j,i) */
-
-			for (int p = 0; p < j; p++)
-				s -= (double) a[i * n + p] * a[j * n + p];
-			a[i * n + j] = (float) (s / d);
-		}
-	}
-	/* Forward substitution L z = b, then back substitution L^T x = z. */
-	for (int i = 0; i < n; i++)
-	{
-		double		s = b[i];
-
-		for (int p = 0; p < i; p++)
-			s -= (double) a[i * n + p] * b[p];
-		b[i] = (float) (s / a[i * n + i]);
-	}
-	for (int i = n - 1; i >= 0; i--)
-	{
-		double		s = b[i];
-
-		for (int p = i + 1; p < n; p++)
-			s -= (double) a[p * n + i] * b[p];
-		b[i] = (float) (s / a[i * n + i]);
-	}
-	return true;
+	pfree(work);
+	return solved;
 }
 
 /*

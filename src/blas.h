@@ -5,7 +5,8 @@
  *	  wrapper so no BLAS type leaks into the rest of the code.
  *
  * All matrices are float32, row-major.  These functions call no
- * PostgreSQL API except BlasInit (which is idempotent).
+ * PostgreSQL API but BlasInit (which is idempotent) and palloc for the
+ * workspace of BlasCholeskySolve.
  *
  * Copyright (c) 2026, personalize developers
  *
@@ -19,6 +20,7 @@
 
 extern void BlasInit(void);
 extern void BlasGram(const float *a, int rows, int cols, float *gram);
+extern void BlasGramAdd(const float *a, int rows, int cols, float *gram);
 extern void BlasGemv(const float *a, int rows, int cols, const float *x, float *y);
 extern void BlasSymv(const float *a, int n, const float *x, float *y);
 extern float BlasDot(const float *x, const float *y, int n);

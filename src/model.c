@@ -20,7 +20,9 @@
  * runtime call opens a model scope and the models it uses stay pinned until
  * the scope ends: only unpinned models are evicted.  Should every slot be
  * pinned, the extra model lives until the end of the transaction instead
- * of in the cache.
+ * of in the cache.  A cached model's item factors may live in shared
+ * memory instead (model_shared.c).  A model also lends its score buffer to one scope at
+ * a time (ModelScoresBuffer).
  *
  * Copyright (c) 2026, personalize developers
  *
@@ -649,10 +651,35 @@ ModelGet(int64 version, TimestampTz created)
 		return lm;
 	}
 	if (model_cache[victim] != NULL)
+	{
+		ModelSharedRelease(model_cache[victim]);
 		MemoryContextDelete(model_cache[victim]->context);
+	}
 	model_cache[victim] = lm;
 	model_pin(lm);
+	/* one copy of the factors for every backend, when preloaded */
+	ModelShareFactors(lm);
 	return lm;
+}
+
+/*
+ * Return room for lm's n_items scores for the running model scope: the
+ * model's own buffer, reused from request to request (a catalogue of a
+ * million items would otherwise map and fault 4 MB per request), unless a
+ * scope already uses it (a filter predicate calling recommend()) or no
+ * scope runs, when it is a fresh palloc.
+ */
+float *
+ModelScoresBuffer(LoadedModel *lm)
+{
+	Size		size = sizeof(float) * Max(lm->model.n_items, 1);
+
+	if (model_scope_depth == 0 || lm->scores_buffer_scope != 0)
+		return palloc_extended(size, MCXT_ALLOC_HUGE);
+	if (lm->scores_buffer == NULL)
+		lm->scores_buffer = MemoryContextAllocExtended(lm->context, size, MCXT_ALLOC_HUGE);
+	lm->scores_buffer_scope = model_scope_depth;
+	return lm->scores_buffer;
 }
 
 /*
@@ -673,7 +700,13 @@ void
 ModelScopeEnd(int scope)
 {
 	for (int i = 0; i < MODEL_CACHE_SIZE; i++)
-		if (model_cache[i] != NULL && model_cache[i]->pin_depth >= scope)
+	{
+		if (model_cache[i] == NULL)
+			continue;
+		if (model_cache[i]->pin_depth >= scope)
 			model_cache[i]->pin_depth = 0;
+		if (model_cache[i]->scores_buffer_scope >= scope)
+			model_cache[i]->scores_buffer_scope = 0;
+	}
 	model_scope_depth = scope - 1;
 }

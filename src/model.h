@@ -30,12 +30,21 @@ typedef struct LoadedModel
 	MemoryContext context;		/* owns everything above */
 	uint64		last_used;
 	int			pin_depth;		/* outermost running model scope using it; 0: none */
+	float	   *scores_buffer;	/* n_items scores reused across requests, or NULL */
+	int			scores_buffer_scope;	/* model scope using it; 0: free */
+	struct dsm_segment *shared_segment;	/* holding model.factors, or NULL */
 } LoadedModel;
 
 extern void ModelStore(int64 version, const RecipeModel *model, const IdMap *items,
 					   const IdMap *users);
 extern LoadedModel *ModelGet(int64 version, TimestampTz created);
+extern float *ModelScoresBuffer(LoadedModel *lm);
 extern int	ModelScopeBegin(void);
+
+/* Item factors shared by all backends when preloaded (model_shared.c). */
+extern void ModelSharedInit(void);
+extern void ModelShareFactors(LoadedModel *lm);
+extern void ModelSharedRelease(LoadedModel *lm);
 extern void ModelScopeEnd(int scope);
 
 #endif							/* PERSONALIZE_MODEL_H */

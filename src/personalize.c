@@ -29,6 +29,7 @@
 #include "miscadmin.h"
 #include "utils/guc.h"
 
+#include "model.h"
 #include "personalize.h"
 
 PG_MODULE_MAGIC;
@@ -41,6 +42,8 @@ PGDLLEXPORT void _PG_init(void);
 void
 _PG_init(void)
 {
+	/* before GucInit, which reserves the personalize.* prefix */
+	ModelSharedInit();
 	GucInit();
 }
 

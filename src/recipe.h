@@ -118,6 +118,16 @@ typedef struct Recipe
 	 */
 	bool		(*score) (const RecipeModel *model, int n, const int32 *history,
 						  const float *counts, float *scores);
+
+	/*
+	 * Optional, for recipes whose logits are a product with the item
+	 * factors: write the user's k-vector into x (item i's logit being
+	 * factors[i] . x) and return true, or return false when score gives
+	 * no logits for this history (cold user).  The request path then
+	 * scores only the items it needs (runtime.c).
+	 */
+	bool		(*fold_in) (const RecipeModel *model, int n, const int32 *history,
+							const float *counts, float *x);
 } Recipe;
 
 extern const Recipe *RecipeLookup(const char *name);
@@ -155,6 +165,8 @@ extern void AlsFit(const InteractionMatrix *m, Jsonb *hyperparameters, RecipeMod
 extern void AlsPrepare(RecipeModel *model);
 extern bool AlsScore(const RecipeModel *model, int n, const int32 *history,
 					 const float *counts, float *scores);
+extern bool AlsFoldIn(const RecipeModel *model, int n, const int32 *history,
+					  const float *counts, float *x);
 
 /* Scores for a user known only by metadata features (recipe_metadata.c). */
 extern void MetadataScoreUser(const RecipeModel *model, int n, const int32 *features,

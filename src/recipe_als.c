@@ -31,6 +31,8 @@
  */
 #include "postgres.h"
 
+#include <math.h>
+
 #include "common/pg_prng.h"
 #include "miscadmin.h"
 
@@ -304,46 +306,58 @@ AlsPrepare(RecipeModel *model)
 }
 
 /*
- * Fold the user in from history by solving the ALS user system exactly,
- * then score every item by x . y_i.  Cold users get popularity scores.
+ * Fold the user in from history by solving the ALS user system exactly:
+ * (Y^T Y + reg I + sum_h (c_h - 1) y_h y_h^T) x = sum_h c_h y_h, the
+ * history's rank-one terms added in one BLAS update.  Returns false for a
+ * cold user or a system that is not positive definite.
+ */
+bool
+AlsFoldIn(const RecipeModel *model, int n, const int32 *history,
+		  const float *counts, float *x)
+{
+	int			k = model->k;
+	float	   *a;
+	float	   *scaled;
+	bool		solved;
+
+	if (n == 0 || model->factors == NULL)
+		return false;
+	a = palloc(sizeof(float) * k * k);
+	scaled = palloc(sizeof(float) * (Size) n * k);
+	memcpy(a, model->gram, sizeof(float) * k * k);
+	memset(x, 0, sizeof(float) * k);
+	for (int h = 0; h < n; h++)
+	{
+		const float *y = model->factors + (Size) history[h] * k;
+		float		c = 1.0f + (float) model->alpha * counts[h];
+		float		w = sqrtf(Max(c - 1.0f, 0.0f));	/* alpha >= 0 */
+
+		for (int f = 0; f < k; f++)
+			scaled[h * k + f] = w * y[f];
+		BlasAxpy(c, y, x, k);
+	}
+	BlasGramAdd(scaled, n, k, a);
+	solved = BlasCholeskySolve(a, k, x);
+	pfree(a);
+	pfree(scaled);
+	return solved;
+}
+
+/*
+ * Score every item by x . y_i for the folded-in user x.  Cold users get
+ * popularity scores.
  */
 bool
 AlsScore(const RecipeModel *model, int n, const int32 *history,
 		  const float *counts, float *scores)
 {
-	int			k = model->k;
-	float	   *a;
-	float	   *x;
-	bool		solved;
+	float	   *x = palloc(sizeof(float) * Max(model->k, 1));
+	bool		solved = AlsFoldIn(model, n, history, counts, x);
 
-	if (n == 0 || model->factors == NULL)
-	{
-		RecipeScorePopularity(model, scores);
-		return false;
-	}
-	a = palloc(sizeof(float) * k * k);
-	x = palloc0(sizeof(float) * k);
-	memcpy(a, model->gram, sizeof(float) * k * k);
-	for (int h = 0; h < n; h++)
-	{
-		const float *y = model->factors + (Size) history[h] * k;
-		float		c = 1.0f + (float) model->alpha * counts[h];
-
-		for (int f = 0; f < k; f++)
-		{
-			float		w = (c - 1.0f) * y[f];
-
-			for (int g = f; g < k; g++)
-				a[f * k + g] += w * y[g];
-		}
-		BlasAxpy(c, y, x, k);
-	}
-	solved = BlasCholeskySolve(a, k, x);
 	if (solved)
-		BlasGemv(model->factors, model->n_items, k, x, scores);
+		BlasGemv(model->factors, model->n_items, model->k, x, scores);
 	else
 		RecipeScorePopularity(model, scores);
-	pfree(a);
 	pfree(x);
 	return solved;
 }
@@ -355,6 +369,7 @@ const Recipe UserPersonalizationRecipe = {
 	.train = als_train,
 	.prepare = AlsPrepare,
 	.score = AlsScore,
+	.fold_in = AlsFoldIn,
 };
 
 /* The same model with user factors, deployed for user_segment (USER_SEGMENTATION). */
@@ -364,6 +379,7 @@ const Recipe ItemAffinityRecipe = {
 	.train = affinity_train,
 	.prepare = AlsPrepare,
 	.score = AlsScore,
+	.fold_in = AlsFoldIn,
 };
 
 /*
@@ -378,6 +394,7 @@ const Recipe ItemAttributeAffinityRecipe = {
 	.train = affinity_train,
 	.prepare = AlsPrepare,
 	.score = AlsScore,
+	.fold_in = AlsFoldIn,
 };
 
 /* The same model, deployed for personalized_rank only (PERSONALIZED_RANKING). */
@@ -387,4 +404,5 @@ const Recipe PersonalizedRankingRecipe = {
 	.train = als_train,
 	.prepare = AlsPrepare,
 	.score = AlsScore,
+	.fold_in = AlsFoldIn,
 };

@@ -169,4 +169,5 @@ const Recipe UserPersonalizationMetadataRecipe = {
 	.train = metadata_train,
 	.prepare = AlsPrepare,
 	.score = AlsScore,
+	.fold_in = AlsFoldIn,
 };

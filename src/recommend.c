@@ -926,15 +926,16 @@ put_ranked(ReturnSetInfo *rsinfo, const CampaignTarget *target, const RequestFil
 	UserScores	us;
 	double		max_score = -INFINITY;
 	double		total = 0.0;
+	LoadedModel *lm = ModelGet(target->version, target->version_created);
+	int32	   *known = palloc(sizeof(int32) * n_elems);
+	int			n_known = 0;
+	IdMap		listed;
 
-	RuntimeScoreUser(target, user_id, &us);
-	ContextApply(target->version, target->dataset_group, context, us.model, us.scores, us.logits);
-
+	IdMapInit(&listed, n_elems);
 	items = palloc(sizeof(RankItem) * n_elems);
 	for (int e = 0; e < n_elems; e++)
 	{
 		char	   *id;
-		bool		seen = false;
 
 		if (elem_nulls[e])
 			ereport(ERROR,
@@ -942,17 +943,26 @@ put_ranked(ReturnSetInfo *rsinfo, const CampaignTarget *target, const RequestFil
 					 errmsg("items cannot contain null (element %d)", e + 1),
 					 errhint("Remove the nulls, e.g. with array_remove(items, NULL).")));
 		id = TextDatumGetCString(elems[e]);
-		for (int j = 0; j < n_items && !seen; j++)
-			seen = strcmp(items[j].id, id) == 0;
-		if (seen)
-			continue;
+		if (IdMapLookup(&listed, id) >= 0)
+			continue;			/* a repeated id: ranked at its first position */
+		IdMapIntern(&listed, id);
 		items[n_items].id = id;
-		items[n_items].index = IdMapLookup(&us.model->items, id);
+		items[n_items].index = IdMapLookup(&lm->items, id);
 		items[n_items].position = e;
-		items[n_items].score = items[n_items].index >= 0 ? us.scores[items[n_items].index] : 0.0;
 		if (items[n_items].index >= 0)
-			max_score = Max(max_score, items[n_items].score);
+			known[n_known++] = items[n_items].index;
 		n_items++;
+	}
+
+	/* score only the listed items */
+	RuntimeScoreUserItems(target, user_id, n_known, known, &us);
+	/* adds to every entry; only the listed ones are read */
+	ContextApply(target->version, target->dataset_group, context, us.model, us.scores, us.logits);
+	for (int j = 0; j < n_items; j++)
+	{
+		items[j].score = items[j].index >= 0 ? us.scores[items[j].index] : 0.0;
+		if (items[j].index >= 0)
+			max_score = Max(max_score, items[j].score);
 	}
 
 	/* Keep the items that pass the filter, in order. */

@@ -8,7 +8,9 @@
  * executed as the extension owner so that an application role needs only
  * EXECUTE on the runtime functions) and one on the user's interactions
  * (a kept plan, executed as the caller).  The model itself comes from the
- * per-backend cache (model.c).  Nothing here writes, so it runs on hot
+ * per-backend cache (model.c), with a reusable score buffer; recipes that
+ * fold the user into a k-vector (ALS) score only the items a request
+ * needs.  Nothing here writes, so it runs on hot
  * standbys.  Callers must be connected to SPI.
  *
  * Copyright (c) 2026, personalize developers
@@ -26,6 +28,7 @@
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 
+#include "blas.h"
 #include "personalize.h"
 #include "exploration.h"
 #include "metadata.h"
@@ -189,17 +192,21 @@ RuntimeRequireRecipeType(const CampaignTarget *target, const char *function, ...
 }
 
 /*
- * Score the whole catalogue for user_id.  The user's most recent
+ * Score the catalogue for user_id: every item, or when n_wanted >= 0 at
+ * least the n_wanted model indexes of wanted (out->scores of the other
+ * items are then undefined).  The user's most recent
  * personalize.max_history events are folded into the model, each weighted
  * by its recency (the recipe's half-life, in events); every item of
  * the whole history is listed in out->seen for exclusion.  Items unknown
  * to the model are ignored; a user with no known history gets the
  * recipe's cold-start (popularity) scores.
  */
-void
-RuntimeScoreUser(const CampaignTarget *target, const char *user_id, UserScores *out)
+static void
+runtime_score(const CampaignTarget *target, const char *user_id,
+			  int n_wanted, const int32 *wanted, UserScores *out)
 {
 	LoadedModel *lm = ModelGet(target->version, target->version_created);
+	const RecipeModel *model = &lm->model;
 	char	  **events = NULL;
 	int			n_events = 0;
 	float	   *counts;
@@ -230,24 +237,63 @@ RuntimeScoreUser(const CampaignTarget *target, const char *user_id, UserScores *
 			out->history[out->n_history] = index;
 			counts[out->n_history++] = 0.0f;
 		}
-		counts[h] += RecipeRecencyWeight(&lm->model, e);
+		counts[h] += RecipeRecencyWeight(model, e);
 	}
 
-	out->scores = palloc(sizeof(float) * Max(lm->model.n_items, 1));
-	if (out->n_history == 0 && lm->model.user_space != NULL)
+	/* the model's reusable buffer: no catalogue-sized allocation per request */
+	out->scores = ModelScoresBuffer(lm);
+	if (out->n_history == 0 && model->user_space != NULL)
 	{
 		/* no history the model knows: the user's metadata, when there is some */
 		int32	   *features;
-		int			n = MetadataReadUser(target->dataset_group, lm->model.user_space,
+		int			n = MetadataReadUser(target->dataset_group, model->user_space,
 										 user_id, &features);
 
 		if (n > 0)
 		{
-			MetadataScoreUser(&lm->model, n, features, out->scores);
+			MetadataScoreUser(model, n, features, out->scores);
 			out->logits = true;
 			return;
 		}
 	}
-	out->logits = lm->recipe->score(&lm->model, out->n_history, out->history,
+	if (lm->recipe->fold_in != NULL && out->n_history > 0)
+	{
+		/* logits are x . y_i: compute those asked for */
+		float	   *x = palloc(sizeof(float) * model->k);
+
+		if (lm->recipe->fold_in(model, out->n_history, out->history, counts, x))
+		{
+			if (n_wanted < 0)
+				BlasGemv(model->factors, model->n_items, model->k, x, out->scores);
+			else
+				for (int w = 0; w < n_wanted; w++)
+					out->scores[wanted[w]] =
+						BlasDot(model->factors + (Size) wanted[w] * model->k, x, model->k);
+			out->logits = true;
+			return;
+		}
+	}
+	out->logits = lm->recipe->score(model, out->n_history, out->history,
 									counts, out->scores);
+}
+
+/*
+ * Score the whole catalogue for user_id (see runtime_score).
+ */
+void
+RuntimeScoreUser(const CampaignTarget *target, const char *user_id, UserScores *out)
+{
+	runtime_score(target, user_id, -1, NULL, out);
+}
+
+/*
+ * Score for user_id the n model indexes of items (personalized_rank): only
+ * their entries of out->scores are set when the recipe folds the user in,
+ * so a list of 100 items costs 100 dot products, not a catalogue's.
+ */
+void
+RuntimeScoreUserItems(const CampaignTarget *target, const char *user_id,
+					  int n, const int32 *items, UserScores *out)
+{
+	runtime_score(target, user_id, n, items, out);
 }

@@ -52,5 +52,7 @@ extern void RuntimeResolveVersion(int64 version, CampaignTarget *target);
 extern void RuntimeRequireRecipeType(const CampaignTarget *target, const char *function,...);
 extern void RuntimeScoreUser(const CampaignTarget *target, const char *user_id,
 							 UserScores *out);
+extern void RuntimeScoreUserItems(const CampaignTarget *target, const char *user_id,
+								  int n, const int32 *items, UserScores *out);
 
 #endif							/* PERSONALIZE_RUNTIME_H */

@@ -21,6 +21,7 @@
 
 #include "miscadmin.h"
 
+#include "kernel.h"
 #include "topk.h"
 
 /* Does item a (score sa) rank below item b (score sb)? */
@@ -64,15 +65,34 @@ int
 TopK(const float *scores, int32 n, int k, int32 *out)
 {
 	int			size = 0;
+	float		worst = -INFINITY;	/* score of the heap's root once full */
 
 	if (k <= 0)
 		return 0;
+	if (k == 1)
+	{
+		/* the best item: a vectorised maximum, then its first index */
+		float		best = KernelMax(scores, n);
+
+		if (!isfinite(best))
+			return 0;
+		for (int32 i = 0; i < n; i++)
+			if (scores[i] == best)
+			{
+				out[0] = i;
+				return 1;
+			}
+		return 0;				/* not reached */
+	}
 	for (int32 i = 0; i < n; i++)
 	{
 		float		s = scores[i];
 
 		if ((i & 0xFFFF) == 0)
 			CHECK_FOR_INTERRUPTS();
+		/* most items: below the k-th best so far (or excluded), one compare */
+		if (s < worst)
+			continue;
 		if (!isfinite(s))
 			continue;
 		if (size < k)
@@ -95,11 +115,14 @@ TopK(const float *scores, int32 n, int k, int32 *out)
 				}
 				j = parent;
 			}
+			if (size == k)
+				worst = scores[out[0]];
 		}
 		else if (ranks_below(scores[out[0]], out[0], s, i))
 		{
 			out[0] = i;
 			sift_down(out, size, scores, 0);
+			worst = scores[out[0]];
 		}
 	}
 	/* Heap sort: repeatedly move the worst to the end. */
@@ -115,15 +138,11 @@ TopK(const float *scores, int32 n, int k, int32 *out)
 }
 
 /*
- * Return sum over finite scores of exp(score - max_score).
+ * Return sum over finite scores of exp(score - max_score), max_score being
+ * the largest of them: a vectorised loop (kernel.c), to a relative 1e-6.
  */
 double
 SoftmaxDenominator(const float *scores, int32 n, float max_score)
 {
-	double		sum = 0.0;
-
-	for (int32 i = 0; i < n; i++)
-		if (isfinite(scores[i]))
-			sum += exp((double) scores[i] - max_score);
-	return sum;
+	return KernelSoftmaxDenominator(scores, n, max_score);
 }

@@ -37,6 +37,8 @@ PYTHON=${PYTHON:-/usr/bin/python3}	# Debian's, which has python3-numpy
 build_and_install
 make_workdir
 trap cleanup EXIT
+# served as deployed for speed: preloaded, so backends share item factors
+CLUSTER_OPTS="-c shared_preload_libraries=personalize"
 start_cluster
 mkdir -p bench/results
 csv="bench/results/bench-$SCALE-$(date -u +%Y%m%dT%H%M%SZ).csv"

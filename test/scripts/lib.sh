@@ -12,6 +12,7 @@
 #   make_workdir          WORKDIR=fresh temporary directory owned by postgres
 #   give_to_pg PATH...    chown PATH... to postgres when we are root
 #   start_cluster         initdb + start in $WORKDIR/data; exports PGHOST PGPORT PGUSER
+#                         (CLUSTER_OPTS: more server options, e.g. "-c name=value")
 #   stop_cluster          stop it (a no-op when not started)
 #   cleanup               EXIT trap: stop the cluster (printing its log when the
 #                         script failed), remove $WORKDIR (kept if KEEP_WORKDIR=1)
@@ -123,7 +124,7 @@ start_cluster() {
 	fi
 	CLUSTER_STARTED=1
 	if ! as_pg pg_ctl -D "$WORKDIR/data" -l "$WORKDIR/server.log" -w -t 60 \
-		-o "-p $PGPORT -k $WORKDIR -c listen_addresses=''" start >/dev/null; then
+		-o "-p $PGPORT -k $WORKDIR -c listen_addresses='' ${CLUSTER_OPTS:-}" start >/dev/null; then
 		echo "the server did not start; its log:" >&2
 		cat "$WORKDIR/server.log" >&2
 		return 1

@@ -1,0 +1,303 @@
+/*-------------------------------------------------------------------------
+ *
+ * model_shared.c
+ *	  One copy of a model's item factors shared by every backend, in a
+ *	  dynamic shared memory segment, when personalize is preloaded.
+ *
+ * Serving streams a campaign's whole n_items x k factor matrix per request
+ * (the softmax is over the catalogue).  With a copy per backend, eight
+ * backends stream eight copies through the CPU caches; with one shared
+ * copy they stream the same memory.  A backend that caches a model
+ * (model.c) looks it up here: a segment already made by another backend is
+ * attached and the local copy freed; else the backend makes the segment
+ * from its own copy and registers it.
+ *
+ * The directory is a small fixed array in the main shared memory (hence
+ * shared_preload_libraries): personalize.shared_models slots, each naming
+ * a segment by database, solution version and version creation time, the
+ * same key as the per-backend cache.  A solution version never changes
+ * once ACTIVE, so a registered segment is never stale; a campaign moved to
+ * another version looks up another key.  A full directory drops its least
+ * recently registered or attached slot: the segment is unpinned and goes
+ * away when the last backend using it detaches (on evicting the model from
+ * its cache, or exiting).  An attach that races with that drop fails
+ * cleanly and the backend keeps its own copy.  Without preloading, or with
+ * personalize.shared_models = 0, each backend keeps its own copy, as
+ * before.
+ *
+ * Copyright (c) 2026, personalize developers
+ *
+ * IDENTIFICATION
+ *	  src/model_shared.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "miscadmin.h"
+#include "storage/dsm.h"
+#include "storage/ipc.h"
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
+#include "utils/guc.h"
+#include "utils/resowner.h"
+
+#include "model.h"
+
+#define SHARED_MODELS_MAX 1024
+
+/* One shared model: whose factors, in which segment. */
+typedef struct SharedModelSlot
+{
+	Oid			database;		/* InvalidOid: free slot */
+	int64		version;
+	TimestampTz created;
+	Size		bytes;
+	dsm_handle	handle;
+	uint64		last_used;
+} SharedModelSlot;
+
+typedef struct SharedModelDirectory
+{
+	LWLock	   *lock;
+	uint64		clock;
+	SharedModelSlot slots[FLEXIBLE_ARRAY_MEMBER];
+} SharedModelDirectory;
+
+/* personalize.shared_models: directory slots (defined only when preloading) */
+static int	shared_models = 16;
+
+static SharedModelDirectory *directory = NULL;
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+
+static Size
+shared_directory_size(void)
+{
+	return add_size(offsetof(SharedModelDirectory, slots),
+					mul_size(sizeof(SharedModelSlot), shared_models));
+}
+
+static void
+shared_shmem_request(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	RequestAddinShmemSpace(shared_directory_size());
+	RequestNamedLWLockTranche("personalize", 1);
+}
+
+static void
+shared_shmem_startup(void)
+{
+	bool		found;
+
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	directory = ShmemInitStruct("personalize shared models", shared_directory_size(), &found);
+	if (!found)
+	{
+		memset(directory, 0, shared_directory_size());
+		directory->lock = &(GetNamedLWLockTranche("personalize"))->lock;
+	}
+	LWLockRelease(AddinShmemInitLock);
+}
+
+/*
+ * Define personalize.shared_models and reserve the directory; called from
+ * _PG_init, and does anything only while preloading.
+ */
+void
+ModelSharedInit(void)
+{
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+	DefineCustomIntVariable("personalize.shared_models",
+							"Models whose item factors backends share in dynamic shared memory",
+							"One copy of a campaign's factors serves every backend; 0 gives each backend its own copy.",
+							&shared_models,
+							16, 0, SHARED_MODELS_MAX,
+							PGC_POSTMASTER, 0, NULL, NULL, NULL);
+	if (shared_models == 0)
+		return;
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = shared_shmem_request;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = shared_shmem_startup;
+}
+
+/* The slot of (this database, version, created, bytes), or NULL.  Lock held. */
+static SharedModelSlot *
+shared_find(int64 version, TimestampTz created, Size bytes)
+{
+	for (int i = 0; i < shared_models; i++)
+	{
+		SharedModelSlot *slot = &directory->slots[i];
+
+		if (slot->database == MyDatabaseId && slot->version == version &&
+			slot->created == created && slot->bytes == bytes)
+			return slot;
+	}
+	return NULL;
+}
+
+/*
+ * Attach the segment of handle, mapped for the rest of the session, if it
+ * still exists and holds bytes; else NULL.
+ */
+static dsm_segment *
+shared_attach(dsm_handle handle, Size bytes)
+{
+	dsm_segment *seg = dsm_attach(handle);
+
+	if (seg == NULL)
+		return NULL;			/* dropped from the directory meanwhile */
+	if (dsm_segment_map_length(seg) < bytes)
+	{
+		dsm_detach(seg);
+		return NULL;
+	}
+	dsm_pin_mapping(seg);
+	return seg;
+}
+
+/*
+ * A new segment of bytes, or NULL when none can be had: too many segments,
+ * or no room (a small /dev/shm), which dsm_create raises as an error; it
+ * is caught in a subtransaction and logged, and serving goes on with the
+ * backend's own copy.
+ */
+static dsm_segment *
+shared_create(Size bytes)
+{
+	MemoryContext context = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	dsm_segment *volatile seg = NULL;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(context);
+	PG_TRY();
+	{
+		seg = dsm_create(bytes, DSM_CREATE_NULL_IF_MAXSEGMENTS);
+		if (seg != NULL)
+			dsm_pin_mapping(seg);	/* the session's, not the subtransaction's */
+		ReleaseCurrentSubTransaction();
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(context);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		ereport(LOG,
+				(errmsg("personalize: could not share %zu bytes of item factors: %s", bytes, edata->message),
+				 errhint("Each backend keeps its own copy; raise the size of /dev/shm or set personalize.shared_models = 0.")));
+		FreeErrorData(edata);
+		seg = NULL;
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(context);
+	CurrentResourceOwner = owner;
+	return seg;
+}
+
+/*
+ * Put lm's item factors in shared memory, or attach those another backend
+ * put there, and free lm's own copy; do nothing when sharing is off or
+ * the segment cannot be had.  lm must be in the per-backend cache, which
+ * calls ModelSharedRelease when it evicts lm.
+ */
+void
+ModelShareFactors(LoadedModel *lm)
+{
+	Size		bytes;
+	SharedModelSlot *slot;
+	dsm_segment *seg = NULL;
+	dsm_handle	handle = 0;
+
+	if (directory == NULL || lm->model.factors == NULL || lm->shared_segment != NULL)
+		return;
+	bytes = mul_size(mul_size(sizeof(float), lm->model.n_items), lm->model.k);
+
+	LWLockAcquire(directory->lock, LW_EXCLUSIVE);
+	slot = shared_find(lm->version, lm->created, bytes);
+	if (slot != NULL)
+	{
+		slot->last_used = ++directory->clock;
+		handle = slot->handle;
+	}
+	LWLockRelease(directory->lock);
+
+	if (slot != NULL)
+		seg = shared_attach(handle, bytes);
+	else
+	{
+		SharedModelSlot *victim = NULL;
+
+		/* copy outside the lock: a large catalogue takes a while */
+		seg = shared_create(bytes);
+		if (seg == NULL)
+			return;
+		memcpy(dsm_segment_address(seg), lm->model.factors, bytes);
+		dsm_pin_segment(seg);
+
+		LWLockAcquire(directory->lock, LW_EXCLUSIVE);
+		if (shared_find(lm->version, lm->created, bytes) != NULL)
+		{
+			/* registered meanwhile by another backend: ours stays private */
+			LWLockRelease(directory->lock);
+			dsm_unpin_segment(dsm_segment_handle(seg));
+		}
+		else
+		{
+			for (int i = 0; i < shared_models; i++)
+			{
+				SharedModelSlot *s = &directory->slots[i];
+
+				if (s->database == InvalidOid)
+				{
+					victim = s;
+					break;
+				}
+				if (victim == NULL || s->last_used < victim->last_used)
+					victim = s;
+			}
+			if (victim->database != InvalidOid)
+				dsm_unpin_segment(victim->handle);	/* gone at its last detach */
+			victim->database = MyDatabaseId;
+			victim->version = lm->version;
+			victim->created = lm->created;
+			victim->bytes = bytes;
+			victim->handle = dsm_segment_handle(seg);
+			victim->last_used = ++directory->clock;
+			LWLockRelease(directory->lock);
+			elog(DEBUG1, "personalize: item factors of solution version " INT64_FORMAT " put in shared memory (%zu bytes)",
+				 lm->version, bytes);
+		}
+	}
+	if (seg == NULL)
+		return;
+	if (slot != NULL)
+		elog(DEBUG1, "personalize: item factors of solution version " INT64_FORMAT " attached from shared memory",
+			 lm->version);
+	pfree(lm->model.factors);
+	lm->model.factors = dsm_segment_address(seg);
+	lm->shared_segment = seg;
+}
+
+/*
+ * Detach lm from its shared factors, if any, before lm is freed.
+ */
+void
+ModelSharedRelease(LoadedModel *lm)
+{
+	if (lm->shared_segment == NULL)
+		return;
+	lm->model.factors = NULL;
+	dsm_detach(lm->shared_segment);
+	lm->shared_segment = NULL;
+}
