@@ -26,6 +26,8 @@ OBJS = \
 	src/topk.o \
 	src/recipe_popularity.o \
 	src/recipe_als.o \
+	src/als_kernel.o \
+	src/als_parallel.o \
 	src/recipe_ease.o \
 	src/recipe_sims.o \
 	src/recipe_trending.o \
@@ -72,6 +74,10 @@ SHLIB_LINK += $(BLAS_LIBS)
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# The ALS kernel's loops carry "#pragma omp simd": -fopenmp-simd lets the
+# compiler vectorise their sums (no OpenMP runtime, no threads).
+src/als_kernel.o: CFLAGS += -O3 -fopenmp-simd
 
 ifneq ($(shell test $(MAJORVERSION) -ge 15 2>/dev/null && echo ok),ok)
 $(error personalize requires PostgreSQL 15 or later, found $(MAJORVERSION))
