@@ -96,8 +96,12 @@ typedef struct AlsShared
 	bool		stop;			/* the fit is over (or failed): exit */
 	bool		failed;			/* a helper left in the middle of a half sweep */
 	int			busy;			/* helpers inside the current generation */
+	int			attached;		/* helpers ready to take rows */
 	pid_t		leader_pid;
 	pg_atomic_uint32 next_row;	/* first row of the next chunk to take */
+	uint32		chunk;			/* rows per chunk in the current generation */
+	pg_atomic_uint64 helper_rows;	/* rows the helpers solved, for the log */
+	uint64		total_rows;		/* rows all processes solved (leader only) */
 	/* the problem */
 	int			k;
 	int			cg_steps;
@@ -133,16 +137,21 @@ als_take_rows(AlsShared *shared, const AlsSide *side, const float *other,
 			  const float *gram, int k, float alpha, int cg_steps, float *out,
 			  float *work, bool leader)
 {
+	uint32		chunk = shared->chunk;
+
 	for (;;)
 	{
-		uint32		lo = pg_atomic_fetch_add_u32(&shared->next_row, ALS_CHUNK_ROWS);
+		uint32		lo = pg_atomic_fetch_add_u32(&shared->next_row, chunk);
+		uint32		hi;
 
 		if (lo >= (uint32) side->n_rows || shared->stop)
 			break;
-		AlsSolveRows(side, other, gram, k, alpha, cg_steps, out,
-					 (int32) lo, (int32) Min((uint32) side->n_rows, lo + ALS_CHUNK_ROWS), work);
+		hi = Min((uint32) side->n_rows, lo + chunk);
+		AlsSolveRows(side, other, gram, k, alpha, cg_steps, out, (int32) lo, (int32) hi, work);
 		if (leader)
 			CHECK_FOR_INTERRUPTS();
+		else
+			pg_atomic_fetch_add_u64(&shared->helper_rows, hi - lo);
 	}
 }
 
@@ -150,14 +159,11 @@ als_take_rows(AlsShared *shared, const AlsSide *side, const float *other,
  * How many helpers a fit of nnz interactions gets.
  */
 static int
-als_planned_workers(int64 nnz, int32 rows)
+als_planned_workers(int64 nnz)
 {
-	int			n = Min(personalize_max_training_workers, ALS_MAX_WORKERS);
-
 	if (nnz < personalize_min_parallel_training_interactions)
 		return 0;
-	/* no more processes than chunks of the smaller side */
-	return Max(0, Min(n, rows / ALS_CHUNK_ROWS - 1));
+	return Min(personalize_max_training_workers, ALS_MAX_WORKERS);
 }
 
 /*
@@ -252,6 +258,7 @@ als_create_segment(AlsSweeper *sw)
 	ConditionVariableInit(&shared->done_cv);
 	shared->leader_pid = MyProcPid;
 	pg_atomic_init_u32(&shared->next_row, 0);
+	pg_atomic_init_u64(&shared->helper_rows, 0);
 	shared->k = p->k;
 	shared->cg_steps = p->cg_steps;
 	shared->alpha = p->alpha;
@@ -272,6 +279,38 @@ als_create_segment(AlsSweeper *sw)
 
 	on_dsm_detach(sw->seg, als_leader_detach, PointerGetDatum(shared));
 	return true;
+}
+
+/*
+ * Wait until every helper has attached the segment (or stopped), so that
+ * all are there for the first sweep: a few milliseconds, once per fit.
+ */
+static void
+als_wait_for_helpers(AlsSweeper *sw)
+{
+	ConditionVariablePrepareToSleep(&sw->shared->done_cv);
+	for (;;)
+	{
+		int			attached;
+		int			stopped = 0;
+
+		SpinLockAcquire(&sw->shared->mutex);
+		attached = sw->shared->attached;
+		SpinLockRelease(&sw->shared->mutex);
+		if (attached >= sw->nworkers)
+			break;
+		for (int i = 0; i < sw->nworkers; i++)
+		{
+			pid_t		pid;
+
+			if (GetBackgroundWorkerPid(sw->handles[i], &pid) == BGWH_STOPPED)
+				stopped++;
+		}
+		if (attached + stopped >= sw->nworkers)
+			break;
+		(void) ConditionVariableTimedSleep(&sw->shared->done_cv, 10, PG_WAIT_EXTENSION);
+	}
+	ConditionVariableCancelSleep();
 }
 
 /*
@@ -300,6 +339,8 @@ als_start_helpers(AlsSweeper *sw, int n)
 			break;
 		started++;
 	}
+	sw->nworkers = started;
+	als_wait_for_helpers(sw);
 	return started;
 }
 
@@ -314,14 +355,14 @@ AlsSweeperBegin(const AlsProblem *problem)
 {
 	AlsSweeper *sw = palloc0(sizeof(AlsSweeper));
 	int64		nnz = problem->users.ptr[problem->users.n_rows];
-	int			planned = als_planned_workers(nnz, Min(problem->users.n_rows, problem->items.n_rows));
+	int			planned = als_planned_workers(nnz);
 
 	sw->p = *problem;
 	sw->work = palloc(sizeof(float) * 4 * problem->k);
 	BlasInit();
 	if (planned > 0 && als_create_segment(sw))
 	{
-		sw->nworkers = als_start_helpers(sw, planned);
+		(void) als_start_helpers(sw, planned);
 		return sw;
 	}
 	sw->user_factors = palloc_extended(sizeof(float) * Max((Size) problem->users.n_rows * problem->k, 1),
@@ -406,8 +447,13 @@ AlsSweeperUpdate(AlsSweeper *sw, bool users)
 		return;
 	}
 
-	/* open the half sweep (the spinlock orders the writes above before it) */
+	/*
+	 * Open the half sweep (the spinlock orders the writes above before it).
+	 * Chunks are smaller on small sides, so that every process gets some.
+	 */
 	pg_atomic_write_u32(&shared->next_row, 0);
+	shared->chunk = Max(1, Min(ALS_CHUNK_ROWS, side->n_rows / (8 * (sw->nworkers + 1))));
+	shared->total_rows += side->n_rows;
 	SpinLockAcquire(&shared->mutex);
 	shared->users = users;
 	shared->generation++;
@@ -478,6 +524,13 @@ AlsSweeperEnd(AlsSweeper *sw, float **user_factors, float **item_factors)
 	*item_factors = palloc_extended(Max(ibytes, 1), MCXT_ALLOC_HUGE);
 	memcpy(*item_factors, sw->item_factors, ibytes);
 
+	ereport(LOG,
+			(errmsg("personalize: ALS training used %d helper processes, which solved %.0f%% of " UINT64_FORMAT " row updates",
+					sw->nworkers,
+					100.0 * pg_atomic_read_u64(&sw->shared->helper_rows) / Max(sw->shared->total_rows, 1),
+					sw->shared->total_rows),
+			 errhidestmt(true)));
+
 	/* the detach callback tells the helpers to stop */
 	dsm_detach(sw->seg);
 	for (int i = 0; i < sw->nworkers; i++)
@@ -528,6 +581,10 @@ personalize_als_worker_main(Datum main_arg)
 	on_dsm_detach(seg, als_helper_detach, PointerGetDatum(shared));
 	BlasInit();
 	work = MemoryContextAlloc(TopMemoryContext, sizeof(float) * 4 * shared->k);
+	SpinLockAcquire(&shared->mutex);
+	shared->attached++;
+	SpinLockRelease(&shared->mutex);
+	ConditionVariableBroadcast(&shared->done_cv);
 
 	for (;;)
 	{
