@@ -18,8 +18,9 @@ INSERT INTO par_items SELECT i, 'g' || (i % 7) FROM generate_series(0, 99) i;
 SELECT personalize.create_dataset_group('par');
 -- the settings (defined once the library is loaded)
 LOAD 'personalize';
-SHOW personalize.max_training_workers;
-SHOW personalize.min_parallel_training_interactions;
+SELECT name, boot_val, min_val, max_val, context FROM pg_settings
+ WHERE name IN ('personalize.max_training_workers', 'personalize.min_parallel_training_interactions')
+ ORDER BY name;
 SET personalize.max_training_workers = -1;
 SET personalize.max_training_workers = 65;
 SELECT personalize.create_dataset('par', 'interactions', 'par_events', event_time => 'ts');
