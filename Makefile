@@ -75,9 +75,12 @@ PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
-# The ALS kernel's loops carry "#pragma omp simd": -fopenmp-simd lets the
-# compiler vectorise their sums (no OpenMP runtime, no threads).
-src/als_kernel.o: CFLAGS += -O3 -fopenmp-simd
+# The ALS kernel's dot products are vectorised only if their sums may be
+# reassociated (-fassociative-math, which needs the two flags after it); its
+# other loops carry "#pragma omp simd" (-fopenmp-simd: no OpenMP runtime, no
+# threads).  The order is fixed at compile time, so every process computes
+# the same bits.
+src/als_kernel.o: CFLAGS += -O3 -fopenmp-simd -fassociative-math -fno-signed-zeros -fno-trapping-math
 
 ifneq ($(shell test $(MAJORVERSION) -ge 15 2>/dev/null && echo ok),ok)
 $(error personalize requires PostgreSQL 15 or later, found $(MAJORVERSION))
