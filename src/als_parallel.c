@@ -45,6 +45,8 @@
 
 #include <signal.h>
 
+#include "portability/instr_time.h"
+
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "port/atomics.h"
@@ -418,6 +420,23 @@ als_check_helpers(AlsSweeper *sw, int busy)
 }
 
 /*
+ * DEBUG1: how long a half sweep took, per interaction (the item side reads
+ * the user factors, which outgrow the CPU caches on large data sets).
+ */
+static void
+als_debug_half_sweep(bool users, const AlsSide *side, instr_time start)
+{
+	instr_time	now;
+
+	INSTR_TIME_SET_CURRENT(now);
+	INSTR_TIME_SUBTRACT(now, start);
+	elog(DEBUG1, "ALS half sweep over %d %s (" INT64_FORMAT " interactions): %.3f s, %.1f ns per interaction",
+		 side->n_rows, users ? "users" : "items", side->ptr[side->n_rows],
+		 INSTR_TIME_GET_DOUBLE(now),
+		 INSTR_TIME_GET_DOUBLE(now) * 1e9 / Max(side->ptr[side->n_rows], 1));
+}
+
+/*
  * Update every user (users true) or every item against the other side's
  * current factors.
  */
@@ -431,7 +450,9 @@ AlsSweeperUpdate(AlsSweeper *sw, bool users)
 	int			k = sw->p.k;
 	AlsShared  *shared = sw->shared;
 	bool		failed;
+	instr_time	start;
 
+	INSTR_TIME_SET_CURRENT(start);
 	BlasGram(other, other_side->n_rows, k, sw->gram);
 	for (int f = 0; f < k; f++)
 		sw->gram[f * k + f] += sw->p.regularization;
@@ -444,6 +465,7 @@ AlsSweeperUpdate(AlsSweeper *sw, bool users)
 						 lo, Min(side->n_rows, lo + ALS_CHUNK_ROWS), sw->work);
 			CHECK_FOR_INTERRUPTS();
 		}
+		als_debug_half_sweep(users, side, start);
 		return;
 	}
 
@@ -491,6 +513,7 @@ AlsSweeperUpdate(AlsSweeper *sw, bool users)
 				(errcode(ERRCODE_INTERNAL_ERROR),
 				 errmsg("an ALS helper process exited before finishing its rows"),
 				 errhint("Was it terminated?  Training can run without helpers: SET personalize.max_training_workers = 0.")));
+	als_debug_half_sweep(users, side, start);
 }
 
 /*
