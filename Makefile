@@ -27,6 +27,8 @@ OBJS = \
 	src/kernel.o \
 	src/recipe_popularity.o \
 	src/recipe_als.o \
+	src/als_kernel.o \
+	src/als_parallel.o \
 	src/recipe_ease.o \
 	src/recipe_sims.o \
 	src/recipe_trending.o \
@@ -77,6 +79,13 @@ SHLIB_LINK += $(BLAS_LIBS)
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# The ALS kernel's dot products are vectorised only if their sums may be
+# reassociated (-fassociative-math, which needs the two flags after it); its
+# other loops carry "#pragma omp simd" (-fopenmp-simd: no OpenMP runtime, no
+# threads).  The order is fixed at compile time, so every process computes
+# the same bits.
+src/als_kernel.o: CFLAGS += -O3 -fopenmp-simd -fassociative-math -fno-signed-zeros -fno-trapping-math
 
 ifneq ($(shell test $(MAJORVERSION) -ge 15 2>/dev/null && echo ok),ok)
 $(error personalize requires PostgreSQL 15 or later, found $(MAJORVERSION))

@@ -30,6 +30,8 @@ int			personalize_filter_interactions = 100;
 int			personalize_max_results = 500;
 int			personalize_training_memory_kb = 2 * 1024 * 1024;
 int			personalize_ease_max_items = 10000;
+int			personalize_max_training_workers = 2;
+int			personalize_min_parallel_training_interactions = 100000;
 
 /*
  * Define the personalize.* settings.
@@ -83,6 +85,21 @@ GucInit(void)
 							PGC_USERSET, 0, NULL, NULL, NULL);
 
 	ContextGucInit();
+
+	/* parallel ALS training (als_parallel.c) */
+	DefineCustomIntVariable("personalize.max_training_workers",
+							"Helper processes an ALS training may start besides the training process",
+							"0 trains in the training process alone; the result is the same either way.  "
+							"Helpers are background workers, bounded by max_worker_processes.",
+							&personalize_max_training_workers,
+							2, 0, 64,
+							PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("personalize.min_parallel_training_interactions",
+							"Interactions below which ALS training uses no helper processes",
+							"Starting helpers and sharing the matrix costs more than it saves on small data.",
+							&personalize_min_parallel_training_interactions,
+							100000, 0, INT_MAX,
+							PGC_USERSET, 0, NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("personalize");
 }

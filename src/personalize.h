@@ -28,6 +28,8 @@ extern int	personalize_filter_interactions;
 extern int	personalize_max_results;
 extern int	personalize_training_memory_kb;
 extern int	personalize_ease_max_items;
+extern int	personalize_max_training_workers;
+extern int	personalize_min_parallel_training_interactions;
 
 extern void GucInit(void);
 

@@ -19,8 +19,8 @@
  * solving the same system exactly (Cholesky) from the user's current
  * history, so new events count without retraining.
  *
- * The kernels here use plain arrays and call no PostgreSQL API besides
- * memory allocation, CHECK_FOR_INTERRUPTS and the progress callback.
+ * The per-row kernel is als_kernel.c; the sweeps over all rows, in this
+ * process or shared with helper processes, are als_parallel.c.
  *
  * Copyright (c) 2026, personalize developers
  *
@@ -36,97 +36,10 @@
 #include "common/pg_prng.h"
 #include "miscadmin.h"
 
+#include "als.h"
 #include "blas.h"
 #include "metadata.h"
 #include "recipe.h"
-
-/* Sparse rows to solve for: CSR over the "other" side's indexes. */
-typedef struct AlsSide
-{
-	int32		n_rows;
-	const int64 *ptr;
-	const int32 *idx;
-	const float *weight;
-} AlsSide;
-
-/*
- * Update every row factor of side (out, n_rows x k) against the fixed
- * factors of the other side (other, n_other x k) with cg_steps conjugate
- * gradient steps each.
- */
-static void
-als_update(const AlsSide *side, const float *other, int32 n_other, int k,
-		   double regularization, double alpha, int cg_steps, float *out)
-{
-	float	   *gram = palloc(sizeof(float) * k * k);
-	float	   *r = palloc(sizeof(float) * k);
-	float	   *p = palloc(sizeof(float) * k);
-	float	   *ap = palloc(sizeof(float) * k);
-
-	BlasGram(other, n_other, k, gram);
-	for (int f = 0; f < k; f++)
-		gram[f * k + f] += (float) regularization;
-
-	for (int32 u = 0; u < side->n_rows; u++)
-	{
-		float	   *x = out + (Size) u * k;
-		int64		lo = side->ptr[u],
-					hi = side->ptr[u + 1];
-		double		rsold;
-
-		if ((u & 255) == 0)
-			CHECK_FOR_INTERRUPTS();
-		if (lo == hi)
-		{
-			memset(x, 0, sizeof(float) * k);
-			continue;
-		}
-
-		/* r = b - A x */
-		BlasSymv(gram, k, x, r);
-		for (int f = 0; f < k; f++)
-			r[f] = -r[f];
-		for (int64 e = lo; e < hi; e++)
-		{
-			const float *y = other + (Size) side->idx[e] * k;
-			float		c = 1.0f + (float) alpha * side->weight[e];
-
-			BlasAxpy(c - (c - 1.0f) * BlasDot(y, x, k), y, r, k);
-		}
-		memcpy(p, r, sizeof(float) * k);
-		rsold = BlasDot(r, r, k);
-
-		for (int step = 0; step < cg_steps && rsold > 1e-20; step++)
-		{
-			double		pap,
-						a,
-						rsnew;
-
-			BlasSymv(gram, k, p, ap);
-			for (int64 e = lo; e < hi; e++)
-			{
-				const float *y = other + (Size) side->idx[e] * k;
-				float		c = 1.0f + (float) alpha * side->weight[e];
-
-				BlasAxpy((c - 1.0f) * BlasDot(y, p, k), y, ap, k);
-			}
-			pap = BlasDot(p, ap, k);
-			if (!(pap > 0.0))
-				break;
-			a = rsold / pap;
-			BlasAxpy((float) a, p, x, k);
-			BlasAxpy((float) -a, ap, r, k);
-			rsnew = BlasDot(r, r, k);
-			for (int f = 0; f < k; f++)
-				p[f] = r[f] + (float) (rsnew / rsold) * p[f];
-			rsold = rsnew;
-		}
-	}
-	pfree(gram);
-	pfree(r);
-	pfree(p);
-	pfree(ap);
-}
 
 /*
  * The user side with one pseudo-user per item feature appended (rows
@@ -218,12 +131,18 @@ AlsFit(const InteractionMatrix *m, Jsonb *hyperparameters, RecipeModel *model,
 	double		alpha = HyperparamNumber(hyperparameters, "alpha", 1.0);
 	double		regularization = HyperparamNumber(hyperparameters, "regularization", 1.0);
 	double		recency_half_life = HyperparamNumber(hyperparameters, "recency_half_life", 20);
-	float	   *user_factors;
 	float	   *item_factors;
 	pg_prng_state rng;
 	char		step[64];
-	AlsSide		users = {m->n_users, m->user_ptr, m->user_items, m->user_weights};
-	AlsSide		items = {m->n_items, m->item_ptr, m->item_users, m->item_weights};
+	AlsProblem	problem;
+	AlsSweeper *sweeper;
+
+	problem.users = (AlsSide) {m->n_users, m->user_ptr, m->user_items, m->user_weights};
+	problem.items = (AlsSide) {m->n_items, m->item_ptr, m->item_users, m->item_weights};
+	problem.k = k;
+	problem.cg_steps = cg_steps;
+	problem.alpha = (float) alpha;
+	problem.regularization = (float) regularization;
 
 	RecipeCountPopularity(m, model);
 	model->k = k;
@@ -231,13 +150,11 @@ AlsFit(const InteractionMatrix *m, Jsonb *hyperparameters, RecipeModel *model,
 	model->regularization = regularization;
 	model->recency_half_life = recency_half_life;
 	if (item_md != NULL && item_md->space.n_features > 0 && feature_weight > 0)
-		als_add_item_features(m, item_md, (float) feature_weight, &users, &items);
+		als_add_item_features(m, item_md, (float) feature_weight, &problem.users, &problem.items);
 
-	user_factors = palloc_extended(sizeof(float) * Max((Size) users.n_rows * k, 1),
-								   MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
-	item_factors = palloc_extended(sizeof(float) * Max((Size) m->n_items * k, 1),
-								   MCXT_ALLOC_HUGE);
-
+	/* user factors start at zero; CG warm-starts each sweep from the last */
+	sweeper = AlsSweeperBegin(&problem);
+	item_factors = AlsSweeperItemFactors(sweeper);
 	if (model->warm_factors != NULL)
 	{
 		/* UPDATE: start from the previous version; a third of the sweeps */
@@ -254,18 +171,12 @@ AlsFit(const InteractionMatrix *m, Jsonb *hyperparameters, RecipeModel *model,
 
 	for (int it = 0; it < iterations; it++)
 	{
-		als_update(&users, item_factors, m->n_items, k, regularization, alpha,
-				   cg_steps, user_factors);
-		als_update(&items, user_factors, users.n_rows, k, regularization, alpha,
-				   cg_steps, item_factors);
+		AlsSweeperUpdate(sweeper, true);
+		AlsSweeperUpdate(sweeper, false);
 		snprintf(step, sizeof(step), "iteration %d of %d", it + 1, iterations);
 		progress(arg, (double) (it + 1) / iterations, step);
 	}
-	model->factors = item_factors;
-	if (user_factors_out != NULL)
-		*user_factors_out = user_factors;
-	else
-		pfree(user_factors);
+	AlsSweeperEnd(sweeper, user_factors_out, &model->factors);
 }
 
 /*

@@ -83,6 +83,8 @@ typedef struct TrainingWorkerArgs
 	int			training_memory_kb;
 	int			ease_max_items;
 	int			max_results;
+	int			max_training_workers;
+	int			min_parallel_training_interactions;
 } TrainingWorkerArgs;
 
 StaticAssertDecl(sizeof(TrainingWorkerArgs) <= BGW_EXTRALEN,
@@ -163,6 +165,8 @@ worker_launch(WorkerKind kind, int64 version)
 	args.training_memory_kb = personalize_training_memory_kb;
 	args.ease_max_items = personalize_ease_max_items;
 	args.max_results = personalize_max_results;
+	args.max_training_workers = personalize_max_training_workers;
+	args.min_parallel_training_interactions = personalize_min_parallel_training_interactions;
 
 	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
 	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
@@ -374,6 +378,9 @@ personalize_training_worker_main(Datum main_arg)
 	worker_apply_setting("personalize.training_memory", args.training_memory_kb);
 	worker_apply_setting("personalize.ease_max_items", args.ease_max_items);
 	worker_apply_setting("personalize.max_results", args.max_results);
+	worker_apply_setting("personalize.max_training_workers", args.max_training_workers);
+	worker_apply_setting("personalize.min_parallel_training_interactions",
+						 args.min_parallel_training_interactions);
 
 	job_context = AllocSetContextCreate(TopMemoryContext, "personalize training context",
 										ALLOCSET_DEFAULT_SIZES);

@@ -71,6 +71,39 @@ run_pg_regress() {
 	fi
 }
 
+# The ALS training tests once more with helper processes forced onto their
+# small data (personalize.min_parallel_training_interactions = 0; the
+# default keeps small fits in the training process): the expected output is
+# the same, since the factors are bitwise the same.
+PARALLEL_TESTS=(training training_hpo training_metadata training_worker training_parallel
+	recommenders segments worker_segment)
+run_pg_regress_parallel() {
+	echo "== pg_regress with parallel ALS training forced on"
+	local dir="$WORKDIR/parallel" log="$WORKDIR/parallel/pg_regress.log" name result
+	mkdir -p "$dir"
+	ln -sfn "$WORKDIR/expected" "$dir/expected"
+	printf 'personalize.min_parallel_training_interactions = 0\npersonalize.max_training_workers = 2\n' > "$dir/parallel.conf"
+	give_to_pg "$dir"
+	pick_port || { fail "pg_regress parallel (no port)"; return 0; }
+	(cd "$WORKDIR" && as_pg "$PG_REGRESS" --temp-instance="$dir/regress_instance" \
+		--temp-config="$dir/parallel.conf" \
+		--port="$PGPORT" --bindir="$PG_BINDIR" --inputdir=test --outputdir="$dir" \
+		--load-extension=personalize "${PARALLEL_TESTS[@]}") 2>&1 | tee "$log" || true
+	for name in "${PARALLEL_TESTS[@]}"; do
+		result=$(grep -E "^(test)? +$name +\.\.\. " "$log" | sed -E 's/.*\.\.\. +//' | head -n 1)
+		case "$result" in
+			ok*) pass ;;
+			*) fail "pg_regress (parallel training) $name" ;;
+		esac
+	done
+	if [[ -s "$dir/regression.diffs" ]]; then
+		echo "--- regression.diffs (parallel training)"
+		cat "$dir/regression.diffs"
+	fi
+	# the helpers did take part
+	grep -h "ALS training used" "$dir"/log/postmaster.log | tail -n 3 || true
+}
+
 # Run CMD..., showing its output live without prove's per-run summary lines
 # when they only say that all went well, and keeping all of it in OUTFILE.
 # Returns CMD's exit status.
@@ -156,6 +189,7 @@ main() {
 	trap cleanup EXIT
 	if [[ -z "${ONLY_TAP:-}" ]]; then
 		run_pg_regress
+		run_pg_regress_parallel
 		run_pgtap
 	fi
 	run_tap

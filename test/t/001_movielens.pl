@@ -79,6 +79,30 @@ cmp_ok($metrics{normalized_discounted_cumulative_gain_at_10}[0] / $metrics{norma
 my $seconds = $node->safe_psql('postgres', "SELECT round(training_seconds::numeric, 2) FROM personalize.solution_versions WHERE id = $up");
 diag("user-personalization trained (evaluation split and full model) in $seconds s");
 
+# Parallel training: the 100,000 ratings reach personalize.min_parallel_training_interactions,
+# so the model above was trained with helper processes (the default
+# personalize.max_training_workers = 2; the evaluation split, on 90% of the
+# users, is below it and ran alone).  Forced on both fits, and off: the
+# metrics and the item factors are the same, to the bit.
+my $helpers = $node->safe_psql('postgres', q{SET client_min_messages = warning;
+	SET personalize.min_parallel_training_interactions = 0;
+	SELECT personalize.create_solution_version('movies-up')});
+my $alone = $node->safe_psql('postgres', q{SET client_min_messages = warning;
+	SET personalize.max_training_workers = 0;
+	SELECT personalize.create_solution_version('movies-up')});
+is($node->safe_psql('postgres', qq{
+	SELECT count(DISTINCT metrics) || ' ' || bool_and(status = 'ACTIVE')
+	  FROM personalize.solution_versions WHERE id IN ($up, $helpers, $alone)}),
+	'1 true', 'training with and without helper processes gives the same metrics');
+is($node->safe_psql('postgres', qq{
+	SELECT count(*) FILTER (WHERE a.factors IS DISTINCT FROM h.factors) || ' of ' || count(*)
+	  FROM personalize.model_item a JOIN personalize.model_item h USING (item_id)
+	 WHERE a.solution_version = $alone AND h.solution_version = $helpers}),
+	'0 of 1682', 'and the same item factors');
+my @shares = (slurp_file($node->logfile) =~ /ALS training used 2 helper processes, which solved (\d+)% of/g);
+cmp_ok(scalar(@shares), '==', 3, 'three fits used two helpers each');
+cmp_ok((sort { $b <=> $a } @shares)[0], '>', 0, 'the helpers solved rows (' . join('%, ', @shares) . '%)');
+
 # An event inserted after training changes the next answer.
 # EASE (lambda 500) beats popularity on NDCG@10, precision@10 and MRR@25 too.
 my $ease = $node->safe_psql('postgres', q{SET client_min_messages = warning;

@@ -1,0 +1,660 @@
+/*-------------------------------------------------------------------------
+ *
+ * als_parallel.c
+ *	  ALS sweeps shared between the training process and helper
+ *	  background workers.
+ *
+ * Each half sweep updates every row of one side (all users, then all
+ * items) against the other side's fixed factors, and each row is
+ * independent of the others: the rows are handed out in chunks from an
+ * atomic counter to whichever process asks next, the training process
+ * (the leader) included.  Since every row is solved by the same code from
+ * the same inputs, the factors are bitwise the same whatever the number
+ * of helpers (personalize.max_training_workers, 0 = the leader alone).
+ *
+ * The helpers are dynamic background workers with shared memory access
+ * and no database connection: they attach one dynamic shared memory
+ * segment holding both sides' sparse rows, both sides' factors and the
+ * Gram matrix, and do nothing but AlsSolveRows.  They start once per fit
+ * (not per sweep) and wait on a condition variable for the next half
+ * sweep.  No thread is involved: OpenBLAS is pinned to one thread in every
+ * process (blas.c).
+ *
+ * Protocol, under shared->mutex: the leader writes the Gram matrix, resets
+ * the row counter, bumps generation and sets open; a helper that sees a
+ * new open generation joins it (busy++), takes chunks until none is left,
+ * and leaves (busy--).  When the leader has run out of chunks it waits
+ * until busy is 0 and closes the generation, so a late helper cannot join
+ * a half sweep that is over.  At the end (or on any error, through the
+ * segment's detach callback) the leader sets stop and the helpers exit.
+ * A helper that exits in the middle of a half sweep (terminated) marks the
+ * generation failed and the leader raises an error.
+ *
+ * Small fits (fewer than personalize.min_parallel_training_interactions)
+ * run in the leader alone: starting helpers and copying the rows costs
+ * more than it saves there.
+ *
+ * Copyright (c) 2026, personalize developers
+ *
+ * IDENTIFICATION
+ *	  src/als_parallel.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <signal.h>
+
+#include "portability/instr_time.h"
+
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "port/atomics.h"
+#include "postmaster/bgworker.h"
+#include "storage/condition_variable.h"
+#include "storage/dsm.h"
+#include "storage/ipc.h"
+#include "storage/shm_toc.h"
+#include "storage/spin.h"
+#include "utils/memutils.h"
+#include "utils/wait_event.h"
+
+#include "als.h"
+#include "blas.h"
+#include "personalize.h"
+
+#define ALS_SHM_MAGIC		0x50414c53
+#define ALS_MAX_WORKERS		64
+/* Rows taken at a time: small enough to balance heavy users, large enough to be cheap. */
+#define ALS_CHUNK_ROWS		32
+/* How often a waiting process looks whether its partner is still there. */
+#define ALS_WAIT_MS			1000
+
+/* Keys of the shared segment's table of contents. */
+enum
+{
+	ALS_KEY_SHARED,
+	ALS_KEY_USER_PTR,
+	ALS_KEY_USER_IDX,
+	ALS_KEY_USER_WEIGHT,
+	ALS_KEY_ITEM_PTR,
+	ALS_KEY_ITEM_IDX,
+	ALS_KEY_ITEM_WEIGHT,
+	ALS_KEY_USER_FACTORS,
+	ALS_KEY_ITEM_FACTORS,
+	ALS_KEY_GRAM,
+	ALS_N_KEYS
+};
+
+/* The coordination state in the shared segment. */
+typedef struct AlsShared
+{
+	slock_t		mutex;
+	ConditionVariable work_cv;	/* helpers wait here for a half sweep */
+	ConditionVariable done_cv;	/* the leader waits here for the helpers */
+	uint32		generation;		/* bumped for each half sweep */
+	bool		open;			/* helpers may join the current generation */
+	bool		users;			/* the current generation updates the users */
+	bool		stop;			/* the fit is over (or failed): exit */
+	bool		failed;			/* a helper left in the middle of a half sweep */
+	int			busy;			/* helpers inside the current generation */
+	int			attached;		/* helpers ready to take rows */
+	pid_t		leader_pid;
+	pg_atomic_uint32 next_row;	/* first row of the next chunk to take */
+	uint32		chunk;			/* rows per chunk in the current generation */
+	pg_atomic_uint64 helper_rows;	/* rows the helpers solved, for the log */
+	uint64		total_rows;		/* rows all processes solved (leader only) */
+	/* the problem */
+	int			k;
+	int			cg_steps;
+	float		alpha;
+	int32		n_users;
+	int32		n_items;
+} AlsShared;
+
+struct AlsSweeper
+{
+	AlsProblem	p;				/* sides point into the segment when shared */
+	float	   *user_factors;
+	float	   *item_factors;
+	float	   *gram;
+	float	   *work;
+	dsm_segment *seg;			/* NULL: the leader alone */
+	AlsShared  *shared;
+	int			nworkers;
+	BackgroundWorkerHandle *handles[ALS_MAX_WORKERS];
+};
+
+PGDLLEXPORT void personalize_als_worker_main(Datum main_arg);
+
+/* Is this helper inside a generation?  (for its detach callback) */
+static bool als_helper_busy = false;
+
+/*
+ * Take chunks of rows of the current half sweep until none is left (or the
+ * fit stops) and solve them.
+ */
+static void
+als_take_rows(AlsShared *shared, const AlsSide *side, const float *other,
+			  const float *gram, int k, float alpha, int cg_steps, float *out,
+			  float *work, bool leader)
+{
+	uint32		chunk = shared->chunk;
+
+	for (;;)
+	{
+		uint32		lo = pg_atomic_fetch_add_u32(&shared->next_row, chunk);
+		uint32		hi;
+
+		if (lo >= (uint32) side->n_rows || shared->stop)
+			break;
+		hi = Min((uint32) side->n_rows, lo + chunk);
+		AlsSolveRows(side, other, gram, k, alpha, cg_steps, out, (int32) lo, (int32) hi, work);
+		if (leader)
+			CHECK_FOR_INTERRUPTS();
+		else
+			pg_atomic_fetch_add_u64(&shared->helper_rows, hi - lo);
+	}
+}
+
+/*
+ * How many helpers a fit of nnz interactions gets.
+ */
+static int
+als_planned_workers(int64 nnz)
+{
+	if (nnz < personalize_min_parallel_training_interactions)
+		return 0;
+	return Min(personalize_max_training_workers, ALS_MAX_WORKERS);
+}
+
+/*
+ * Leader: the segment is going away (end of the fit, or an error releasing
+ * it): tell the helpers to exit.
+ */
+static void
+als_leader_detach(dsm_segment *seg, Datum arg)
+{
+	AlsShared  *shared = (AlsShared *) DatumGetPointer(arg);
+
+	SpinLockAcquire(&shared->mutex);
+	shared->stop = true;
+	SpinLockRelease(&shared->mutex);
+	ConditionVariableBroadcast(&shared->work_cv);
+}
+
+/*
+ * Helper: leaving in the middle of a half sweep leaves rows unsolved; say
+ * so, so the leader fails instead of waiting.
+ */
+static void
+als_helper_detach(dsm_segment *seg, Datum arg)
+{
+	AlsShared  *shared = (AlsShared *) DatumGetPointer(arg);
+
+	if (!als_helper_busy)
+		return;
+	SpinLockAcquire(&shared->mutex);
+	shared->busy--;
+	shared->failed = true;
+	SpinLockRelease(&shared->mutex);
+	als_helper_busy = false;
+	ConditionVariableBroadcast(&shared->done_cv);
+}
+
+/* Copy n bytes of src into a new chunk of the segment under key. */
+static void *
+als_shm_copy(shm_toc *toc, uint64 key, const void *src, Size n)
+{
+	void	   *dst = shm_toc_allocate(toc, Max(n, 1));
+
+	if (src != NULL)
+		memcpy(dst, src, n);
+	else
+		memset(dst, 0, n);
+	shm_toc_insert(toc, key, dst);
+	return dst;
+}
+
+/*
+ * Lay out the segment for problem p, copy the sparse rows into it, and
+ * point sw's sides and factors at it.
+ */
+static bool
+als_create_segment(AlsSweeper *sw)
+{
+	const AlsProblem *p = &sw->p;
+	int64		unnz = p->users.ptr[p->users.n_rows];
+	int64		innz = p->items.ptr[p->items.n_rows];
+	Size		sizes[ALS_N_KEYS];
+	shm_toc_estimator e;
+	shm_toc    *toc;
+	AlsShared  *shared;
+	Size		total;
+
+	sizes[ALS_KEY_SHARED] = sizeof(AlsShared);
+	sizes[ALS_KEY_USER_PTR] = sizeof(int64) * ((Size) p->users.n_rows + 1);
+	sizes[ALS_KEY_USER_IDX] = sizeof(int32) * (Size) unnz;
+	sizes[ALS_KEY_USER_WEIGHT] = sizeof(float) * (Size) unnz;
+	sizes[ALS_KEY_ITEM_PTR] = sizeof(int64) * ((Size) p->items.n_rows + 1);
+	sizes[ALS_KEY_ITEM_IDX] = sizeof(int32) * (Size) innz;
+	sizes[ALS_KEY_ITEM_WEIGHT] = sizeof(float) * (Size) innz;
+	sizes[ALS_KEY_USER_FACTORS] = sizeof(float) * (Size) p->users.n_rows * p->k;
+	sizes[ALS_KEY_ITEM_FACTORS] = sizeof(float) * (Size) p->items.n_rows * p->k;
+	sizes[ALS_KEY_GRAM] = sizeof(float) * p->k * p->k;
+	shm_toc_initialize_estimator(&e);
+	for (int key = 0; key < ALS_N_KEYS; key++)
+		shm_toc_estimate_chunk(&e, Max(sizes[key], 1));
+	shm_toc_estimate_keys(&e, ALS_N_KEYS);
+	total = shm_toc_estimate(&e);
+
+	sw->seg = dsm_create(total, DSM_CREATE_NULL_IF_MAXSEGMENTS);
+	if (sw->seg == NULL)
+		return false;
+	toc = shm_toc_create(ALS_SHM_MAGIC, dsm_segment_address(sw->seg), total);
+
+	shared = shm_toc_allocate(toc, sizeof(AlsShared));
+	memset(shared, 0, sizeof(AlsShared));
+	SpinLockInit(&shared->mutex);
+	ConditionVariableInit(&shared->work_cv);
+	ConditionVariableInit(&shared->done_cv);
+	shared->leader_pid = MyProcPid;
+	pg_atomic_init_u32(&shared->next_row, 0);
+	pg_atomic_init_u64(&shared->helper_rows, 0);
+	shared->k = p->k;
+	shared->cg_steps = p->cg_steps;
+	shared->alpha = p->alpha;
+	shared->n_users = p->users.n_rows;
+	shared->n_items = p->items.n_rows;
+	shm_toc_insert(toc, ALS_KEY_SHARED, shared);
+	sw->shared = shared;
+
+	sw->p.users.ptr = als_shm_copy(toc, ALS_KEY_USER_PTR, p->users.ptr, sizes[ALS_KEY_USER_PTR]);
+	sw->p.users.idx = als_shm_copy(toc, ALS_KEY_USER_IDX, p->users.idx, sizes[ALS_KEY_USER_IDX]);
+	sw->p.users.weight = als_shm_copy(toc, ALS_KEY_USER_WEIGHT, p->users.weight, sizes[ALS_KEY_USER_WEIGHT]);
+	sw->p.items.ptr = als_shm_copy(toc, ALS_KEY_ITEM_PTR, p->items.ptr, sizes[ALS_KEY_ITEM_PTR]);
+	sw->p.items.idx = als_shm_copy(toc, ALS_KEY_ITEM_IDX, p->items.idx, sizes[ALS_KEY_ITEM_IDX]);
+	sw->p.items.weight = als_shm_copy(toc, ALS_KEY_ITEM_WEIGHT, p->items.weight, sizes[ALS_KEY_ITEM_WEIGHT]);
+	sw->user_factors = als_shm_copy(toc, ALS_KEY_USER_FACTORS, NULL, sizes[ALS_KEY_USER_FACTORS]);
+	sw->item_factors = als_shm_copy(toc, ALS_KEY_ITEM_FACTORS, NULL, sizes[ALS_KEY_ITEM_FACTORS]);
+	sw->gram = als_shm_copy(toc, ALS_KEY_GRAM, NULL, sizes[ALS_KEY_GRAM]);
+
+	on_dsm_detach(sw->seg, als_leader_detach, PointerGetDatum(shared));
+	return true;
+}
+
+/*
+ * Wait until every helper has attached the segment (or stopped), so that
+ * all are there for the first sweep: a few milliseconds, once per fit.
+ */
+static void
+als_wait_for_helpers(AlsSweeper *sw)
+{
+	ConditionVariablePrepareToSleep(&sw->shared->done_cv);
+	for (;;)
+	{
+		int			attached;
+		int			stopped = 0;
+
+		SpinLockAcquire(&sw->shared->mutex);
+		attached = sw->shared->attached;
+		SpinLockRelease(&sw->shared->mutex);
+		if (attached >= sw->nworkers)
+			break;
+		for (int i = 0; i < sw->nworkers; i++)
+		{
+			pid_t		pid;
+
+			if (GetBackgroundWorkerPid(sw->handles[i], &pid) == BGWH_STOPPED)
+				stopped++;
+		}
+		if (attached + stopped >= sw->nworkers)
+			break;
+		(void) ConditionVariableTimedSleep(&sw->shared->done_cv, 10, PG_WAIT_EXTENSION);
+	}
+	ConditionVariableCancelSleep();
+}
+
+/*
+ * Start up to n helpers on sw's segment; returns how many were registered
+ * (fewer when max_worker_processes has no free slot: the leader does the
+ * rest).
+ */
+static int
+als_start_helpers(AlsSweeper *sw, int n)
+{
+	BackgroundWorker worker = {0};
+	int			started = 0;
+
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS;
+	worker.bgw_start_time = BgWorkerStart_ConsistentState;
+	worker.bgw_restart_time = BGW_NEVER_RESTART;
+	snprintf(worker.bgw_library_name, BGW_MAXLEN, "personalize");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "personalize_als_worker_main");
+	snprintf(worker.bgw_name, BGW_MAXLEN, "personalize ALS helper for PID %d", MyProcPid);
+	snprintf(worker.bgw_type, BGW_MAXLEN, "personalize ALS helper");
+	worker.bgw_main_arg = UInt32GetDatum(dsm_segment_handle(sw->seg));
+	worker.bgw_notify_pid = MyProcPid;
+	for (int i = 0; i < n; i++)
+	{
+		if (!RegisterDynamicBackgroundWorker(&worker, &sw->handles[started]))
+			break;
+		started++;
+	}
+	sw->nworkers = started;
+	als_wait_for_helpers(sw);
+	return started;
+}
+
+/*
+ * Prepare the sweeps of one fit: the factors (zero), the Gram matrix and,
+ * when the fit is large enough and personalize.max_training_workers allows,
+ * the shared segment and its helpers.  The problem's arrays must stay
+ * valid until AlsSweeperEnd.
+ */
+AlsSweeper *
+AlsSweeperBegin(const AlsProblem *problem)
+{
+	AlsSweeper *sw = palloc0(sizeof(AlsSweeper));
+	int64		nnz = problem->users.ptr[problem->users.n_rows];
+	int			planned = als_planned_workers(nnz);
+
+	sw->p = *problem;
+	sw->work = palloc(sizeof(float) * 4 * problem->k);
+	BlasInit();
+	if (planned > 0 && als_create_segment(sw))
+	{
+		(void) als_start_helpers(sw, planned);
+		return sw;
+	}
+	sw->user_factors = palloc_extended(sizeof(float) * Max((Size) problem->users.n_rows * problem->k, 1),
+									   MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+	sw->item_factors = palloc_extended(sizeof(float) * Max((Size) problem->items.n_rows * problem->k, 1),
+									   MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+	sw->gram = palloc(sizeof(float) * problem->k * problem->k);
+	return sw;
+}
+
+/* The user factors (n_users x k, zero at first), for the caller to fill. */
+float *
+AlsSweeperUserFactors(AlsSweeper *sw)
+{
+	return sw->user_factors;
+}
+
+/* The item factors (n_items x k, zero at first), for the caller to fill. */
+float *
+AlsSweeperItemFactors(AlsSweeper *sw)
+{
+	return sw->item_factors;
+}
+
+/* How many helpers were started (0: the leader alone). */
+int
+AlsSweeperWorkers(AlsSweeper *sw)
+{
+	return sw->nworkers;
+}
+
+/*
+ * Raise an error if every helper has stopped while the half sweep still
+ * counts some of them busy (a helper that died without its detach
+ * callback).
+ */
+static void
+als_check_helpers(AlsSweeper *sw, int busy)
+{
+	int			running = 0;
+
+	for (int i = 0; i < sw->nworkers; i++)
+	{
+		pid_t		pid;
+
+		if (GetBackgroundWorkerPid(sw->handles[i], &pid) != BGWH_STOPPED)
+			running++;
+	}
+	if (busy > running)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("an ALS helper process exited before finishing its rows")));
+}
+
+/*
+ * DEBUG1: how long a half sweep took, per interaction (the item side reads
+ * the user factors, which outgrow the CPU caches on large data sets).
+ */
+static void
+als_debug_half_sweep(bool users, const AlsSide *side, instr_time start)
+{
+	instr_time	now;
+
+	INSTR_TIME_SET_CURRENT(now);
+	INSTR_TIME_SUBTRACT(now, start);
+	elog(DEBUG1, "ALS half sweep over %d %s (" INT64_FORMAT " interactions): %.3f s, %.1f ns per interaction",
+		 side->n_rows, users ? "users" : "items", side->ptr[side->n_rows],
+		 INSTR_TIME_GET_DOUBLE(now),
+		 INSTR_TIME_GET_DOUBLE(now) * 1e9 / Max(side->ptr[side->n_rows], 1));
+}
+
+/*
+ * Update every user (users true) or every item against the other side's
+ * current factors.
+ */
+void
+AlsSweeperUpdate(AlsSweeper *sw, bool users)
+{
+	const AlsSide *side = users ? &sw->p.users : &sw->p.items;
+	const AlsSide *other_side = users ? &sw->p.items : &sw->p.users;
+	const float *other = users ? sw->item_factors : sw->user_factors;
+	float	   *out = users ? sw->user_factors : sw->item_factors;
+	int			k = sw->p.k;
+	AlsShared  *shared = sw->shared;
+	bool		failed;
+	instr_time	start;
+
+	INSTR_TIME_SET_CURRENT(start);
+	BlasGram(other, other_side->n_rows, k, sw->gram);
+	for (int f = 0; f < k; f++)
+		sw->gram[f * k + f] += sw->p.regularization;
+
+	if (sw->seg == NULL)
+	{
+		for (int32 lo = 0; lo < side->n_rows; lo += ALS_CHUNK_ROWS)
+		{
+			AlsSolveRows(side, other, sw->gram, k, sw->p.alpha, sw->p.cg_steps, out,
+						 lo, Min(side->n_rows, lo + ALS_CHUNK_ROWS), sw->work);
+			CHECK_FOR_INTERRUPTS();
+		}
+		als_debug_half_sweep(users, side, start);
+		return;
+	}
+
+	/*
+	 * Open the half sweep (the spinlock orders the writes above before it).
+	 * Chunks are smaller on small sides, so that every process gets some.
+	 */
+	pg_atomic_write_u32(&shared->next_row, 0);
+	shared->chunk = Max(1, Min(ALS_CHUNK_ROWS, side->n_rows / (8 * (sw->nworkers + 1))));
+	shared->total_rows += side->n_rows;
+	SpinLockAcquire(&shared->mutex);
+	shared->users = users;
+	shared->generation++;
+	shared->open = true;
+	SpinLockRelease(&shared->mutex);
+	ConditionVariableBroadcast(&shared->work_cv);
+
+	als_take_rows(shared, side, other, sw->gram, k, sw->p.alpha, sw->p.cg_steps, out,
+				  sw->work, true);
+
+	/* wait for the helpers still solving rows, then close it */
+	ConditionVariablePrepareToSleep(&shared->done_cv);
+	for (;;)
+	{
+		bool		done = false;
+		int			busy;
+
+		SpinLockAcquire(&shared->mutex);
+		busy = shared->busy;
+		if (busy == 0)
+		{
+			shared->open = false;
+			done = true;
+		}
+		failed = shared->failed;
+		SpinLockRelease(&shared->mutex);
+		if (done)
+			break;
+		if (ConditionVariableTimedSleep(&shared->done_cv, ALS_WAIT_MS, PG_WAIT_EXTENSION))
+			als_check_helpers(sw, busy);
+	}
+	ConditionVariableCancelSleep();
+	if (failed)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("an ALS helper process exited before finishing its rows"),
+				 errhint("Was it terminated?  Training can run without helpers: SET personalize.max_training_workers = 0.")));
+	als_debug_half_sweep(users, side, start);
+}
+
+/*
+ * Finish the fit: hand the factors to the caller (palloc'd), stop the
+ * helpers and release the segment.  user_factors may be NULL when the
+ * caller does not keep them.
+ */
+void
+AlsSweeperEnd(AlsSweeper *sw, float **user_factors, float **item_factors)
+{
+	Size		ubytes = sizeof(float) * (Size) sw->p.users.n_rows * sw->p.k;
+	Size		ibytes = sizeof(float) * (Size) sw->p.items.n_rows * sw->p.k;
+
+	if (sw->seg == NULL)
+	{
+		if (user_factors != NULL)
+			*user_factors = sw->user_factors;
+		else
+			pfree(sw->user_factors);
+		*item_factors = sw->item_factors;
+		pfree(sw->gram);
+		pfree(sw->work);
+		pfree(sw);
+		return;
+	}
+	if (user_factors != NULL)
+	{
+		*user_factors = palloc_extended(Max(ubytes, 1), MCXT_ALLOC_HUGE);
+		memcpy(*user_factors, sw->user_factors, ubytes);
+	}
+	*item_factors = palloc_extended(Max(ibytes, 1), MCXT_ALLOC_HUGE);
+	memcpy(*item_factors, sw->item_factors, ibytes);
+
+	ereport(LOG,
+			(errmsg("personalize: ALS training used %d helper processes, which solved %.0f%% of " UINT64_FORMAT " row updates",
+					sw->nworkers,
+					100.0 * pg_atomic_read_u64(&sw->shared->helper_rows) / Max(sw->shared->total_rows, 1),
+					sw->shared->total_rows),
+			 errhidestmt(true)));
+
+	/* the detach callback tells the helpers to stop */
+	dsm_detach(sw->seg);
+	for (int i = 0; i < sw->nworkers; i++)
+		(void) WaitForBackgroundWorkerShutdown(sw->handles[i]);
+	pfree(sw->work);
+	pfree(sw);
+}
+
+/*
+ * Entry point of a helper: attach the segment, then solve rows of each
+ * half sweep the leader opens until it says stop.
+ */
+void
+personalize_als_worker_main(Datum main_arg)
+{
+	dsm_segment *seg;
+	shm_toc    *toc;
+	AlsShared  *shared;
+	AlsSide		users;
+	AlsSide		items;
+	float	   *user_factors;
+	float	   *item_factors;
+	float	   *gram;
+	float	   *work;
+	uint32		seen = 0;
+
+	BackgroundWorkerUnblockSignals();
+	seg = dsm_attach(DatumGetUInt32(main_arg));
+	if (seg == NULL)
+		proc_exit(0);			/* the fit ended before this helper started */
+	toc = shm_toc_attach(ALS_SHM_MAGIC, dsm_segment_address(seg));
+	if (toc == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("bad magic number in personalize ALS shared memory segment")));
+	shared = shm_toc_lookup(toc, ALS_KEY_SHARED, false);
+	users.n_rows = shared->n_users;
+	users.ptr = shm_toc_lookup(toc, ALS_KEY_USER_PTR, false);
+	users.idx = shm_toc_lookup(toc, ALS_KEY_USER_IDX, false);
+	users.weight = shm_toc_lookup(toc, ALS_KEY_USER_WEIGHT, false);
+	items.n_rows = shared->n_items;
+	items.ptr = shm_toc_lookup(toc, ALS_KEY_ITEM_PTR, false);
+	items.idx = shm_toc_lookup(toc, ALS_KEY_ITEM_IDX, false);
+	items.weight = shm_toc_lookup(toc, ALS_KEY_ITEM_WEIGHT, false);
+	user_factors = shm_toc_lookup(toc, ALS_KEY_USER_FACTORS, false);
+	item_factors = shm_toc_lookup(toc, ALS_KEY_ITEM_FACTORS, false);
+	gram = shm_toc_lookup(toc, ALS_KEY_GRAM, false);
+	on_dsm_detach(seg, als_helper_detach, PointerGetDatum(shared));
+	BlasInit();
+	work = MemoryContextAlloc(TopMemoryContext, sizeof(float) * 4 * shared->k);
+	SpinLockAcquire(&shared->mutex);
+	shared->attached++;
+	SpinLockRelease(&shared->mutex);
+	ConditionVariableBroadcast(&shared->done_cv);
+
+	for (;;)
+	{
+		bool		joined = false;
+		bool		do_users = false;
+
+		/* wait for a half sweep this helper has not done yet, or stop */
+		ConditionVariablePrepareToSleep(&shared->work_cv);
+		for (;;)
+		{
+			bool		stop;
+
+			SpinLockAcquire(&shared->mutex);
+			stop = shared->stop;
+			if (!stop && shared->open && shared->generation != seen)
+			{
+				seen = shared->generation;
+				do_users = shared->users;
+				shared->busy++;
+				als_helper_busy = true;
+				joined = true;
+			}
+			SpinLockRelease(&shared->mutex);
+			if (stop)
+			{
+				ConditionVariableCancelSleep();
+				proc_exit(0);
+			}
+			if (joined)
+				break;
+			if (ConditionVariableTimedSleep(&shared->work_cv, ALS_WAIT_MS, PG_WAIT_EXTENSION) &&
+				kill(shared->leader_pid, 0) != 0 && errno == ESRCH)
+				proc_exit(0);	/* the leader is gone */
+		}
+		ConditionVariableCancelSleep();
+
+		if (do_users)
+			als_take_rows(shared, &users, item_factors, gram, shared->k, shared->alpha,
+						  shared->cg_steps, user_factors, work, false);
+		else
+			als_take_rows(shared, &items, user_factors, gram, shared->k, shared->alpha,
+						  shared->cg_steps, item_factors, work, false);
+
+		SpinLockAcquire(&shared->mutex);
+		shared->busy--;
+		als_helper_busy = false;
+		SpinLockRelease(&shared->mutex);
+		ConditionVariableBroadcast(&shared->done_cv);
+	}
+}
