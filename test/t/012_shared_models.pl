@@ -38,7 +38,8 @@ my $setup = q{
 	SELECT personalize.create_solution_version('radio-a') \g /dev/null
 	SELECT personalize.create_solution_version('radio-b') \g /dev/null
 	SELECT personalize.create_solution_version('radio-c') \g /dev/null
-	SELECT personalize.create_campaign('radio', (SELECT min(id) FROM personalize.solution_versions));
+	-- no exploration: answers are compared with _recommend_version's
+	SELECT personalize.create_campaign('radio', (SELECT min(id) FROM personalize.solution_versions), '{"exploration_weight": 0}');
 };
 $node->safe_psql('postgres', $setup);
 
