@@ -415,8 +415,9 @@ als_check_helpers(AlsSweeper *sw, int busy)
 	}
 	if (busy > running)
 		ereport(ERROR,
-				(errcode(ERRCODE_INTERNAL_ERROR),
-				 errmsg("an ALS helper process exited before finishing its rows")));
+				(errcode(ERRCODE_OPERATOR_INTERVENTION),
+				 errmsg("an ALS helper process exited before finishing its rows"),
+				 errhint("Training can run without helpers: SET personalize.max_training_workers = 0.")));
 }
 
 /*
@@ -510,7 +511,7 @@ AlsSweeperUpdate(AlsSweeper *sw, bool users)
 	ConditionVariableCancelSleep();
 	if (failed)
 		ereport(ERROR,
-				(errcode(ERRCODE_INTERNAL_ERROR),
+				(errcode(ERRCODE_OPERATOR_INTERVENTION),
 				 errmsg("an ALS helper process exited before finishing its rows"),
 				 errhint("Was it terminated?  Training can run without helpers: SET personalize.max_training_workers = 0.")));
 	als_debug_half_sweep(users, side, start);
