@@ -177,6 +177,8 @@ als_leader_detach(dsm_segment *seg, Datum arg)
 {
 	AlsShared  *shared = (AlsShared *) DatumGetPointer(arg);
 
+	/* an error may have left this process prepared to sleep on a CV in here */
+	ConditionVariableCancelSleep();
 	SpinLockAcquire(&shared->mutex);
 	shared->stop = true;
 	SpinLockRelease(&shared->mutex);
@@ -192,6 +194,7 @@ als_helper_detach(dsm_segment *seg, Datum arg)
 {
 	AlsShared  *shared = (AlsShared *) DatumGetPointer(arg);
 
+	ConditionVariableCancelSleep();
 	if (!als_helper_busy)
 		return;
 	SpinLockAcquire(&shared->mutex);
