@@ -177,6 +177,8 @@ als_leader_detach(dsm_segment *seg, Datum arg)
 {
 	AlsShared  *shared = (AlsShared *) DatumGetPointer(arg);
 
+	/* an error may have left this process prepared to sleep on a CV in here */
+	ConditionVariableCancelSleep();
 	SpinLockAcquire(&shared->mutex);
 	shared->stop = true;
 	SpinLockRelease(&shared->mutex);
@@ -192,6 +194,7 @@ als_helper_detach(dsm_segment *seg, Datum arg)
 {
 	AlsShared  *shared = (AlsShared *) DatumGetPointer(arg);
 
+	ConditionVariableCancelSleep();
 	if (!als_helper_busy)
 		return;
 	SpinLockAcquire(&shared->mutex);
@@ -415,8 +418,9 @@ als_check_helpers(AlsSweeper *sw, int busy)
 	}
 	if (busy > running)
 		ereport(ERROR,
-				(errcode(ERRCODE_INTERNAL_ERROR),
-				 errmsg("an ALS helper process exited before finishing its rows")));
+				(errcode(ERRCODE_OPERATOR_INTERVENTION),
+				 errmsg("an ALS helper process exited before finishing its rows"),
+				 errhint("Training can run without helpers: SET personalize.max_training_workers = 0.")));
 }
 
 /*
@@ -510,7 +514,7 @@ AlsSweeperUpdate(AlsSweeper *sw, bool users)
 	ConditionVariableCancelSleep();
 	if (failed)
 		ereport(ERROR,
-				(errcode(ERRCODE_INTERNAL_ERROR),
+				(errcode(ERRCODE_OPERATOR_INTERVENTION),
 				 errmsg("an ALS helper process exited before finishing its rows"),
 				 errhint("Was it terminated?  Training can run without helpers: SET personalize.max_training_workers = 0.")));
 	als_debug_half_sweep(users, side, start);

@@ -4,9 +4,10 @@
  *	  Id maps, the interaction log and the sparse interaction matrix.
  *
  * The matrix is built with counting sorts (O(events + users + items)), not
- * an SQL ORDER BY: events are bucketed by user, each user's bucket is
- * sorted by item to merge repeated events, and the item-major copy is a
- * second counting sort over the merged entries.
+ * an SQL ORDER BY nor a comparison sort: events are ordered by item, then
+ * stably bucketed by user, so each user's events arrive ordered by item and
+ * repeats are merged as they are copied; the item-major copy is a further
+ * counting sort over the merged entries.
  *
  * Copyright (c) 2026, personalize developers
  *
@@ -145,22 +146,13 @@ InteractionLogAddWeighted(InteractionLog *log, const char *user, const char *ite
 	log->n++;
 }
 
-/* Entry of one user row while sorting by item. */
+/* One event while bucketing by user. */
 typedef struct RowEntry
 {
 	int32		item;
 	float		weight;
 	double		time;
 } RowEntry;
-
-static int
-row_entry_cmp(const void *a, const void *b)
-{
-	int32		ia = ((const RowEntry *) a)->item;
-	int32		ib = ((const RowEntry *) b)->item;
-
-	return (ia > ib) - (ia < ib);
-}
 
 /*
  * Fill the item-major copy of m from its user-major entries.
@@ -215,32 +207,53 @@ MatrixBuildWeighted(int32 n_users, int32 n_items, int64 n,
 	InteractionMatrix *m = palloc0(sizeof(InteractionMatrix));
 	int64	   *start = palloc0(sizeof(int64) * ((Size) n_users + 1));
 	int64	   *next;
+	int64	   *by_item;
 	RowEntry   *bucket = palloc_extended(sizeof(RowEntry) * Max(n, 1), MCXT_ALLOC_HUGE);
 	int64		out = 0;
 
 	m->n_users = n_users;
 	m->n_items = n_items;
 
-	/* Counting sort of events by user. */
+	/*
+	 * Counting sort of the events by item, then a stable counting sort of
+	 * that order by user: each user's events come out ordered by item, with
+	 * repeats adjacent, and no comparison sort is needed.
+	 */
+	by_item = palloc_extended(sizeof(int64) * Max(n, 1), MCXT_ALLOC_HUGE);
+	next = palloc0(sizeof(int64) * ((Size) n_items + 1));
+	for (int64 e = 0; e < n; e++)
+		next[item[e] + 1]++;
+	for (int32 i = 0; i < n_items; i++)
+		next[i + 1] += next[i];
+	for (int64 e = 0; e < n; e++)
+	{
+		if ((e & 0xFFFF) == 0)
+			CHECK_FOR_INTERRUPTS();
+		by_item[next[item[e]]++] = e;
+	}
+	pfree(next);
+
 	for (int64 e = 0; e < n; e++)
 		start[user[e] + 1]++;
 	for (int32 u = 0; u < n_users; u++)
 		start[u + 1] += start[u];
 	next = palloc(sizeof(int64) * ((Size) n_users + 1));
 	memcpy(next, start, sizeof(int64) * ((Size) n_users + 1));
-	for (int64 e = 0; e < n; e++)
+	for (int64 j = 0; j < n; j++)
 	{
+		int64		e = by_item[j];
 		int64		pos = next[user[e]]++;
 
-		if ((e & 0xFFFF) == 0)
+		if ((j & 0xFFFF) == 0)
 			CHECK_FOR_INTERRUPTS();
 		bucket[pos].item = item[e];
 		bucket[pos].weight = weight != NULL ? weight[e] : 1.0f;
 		bucket[pos].time = time[e];
 	}
 	pfree(next);
+	pfree(by_item);
 
-	/* Sort each user's events by item and merge repeats in place. */
+	/* Merge each user's repeated events (adjacent now) in place. */
 	m->user_ptr = palloc(sizeof(int64) * ((Size) n_users + 1));
 	m->user_items = palloc_extended(sizeof(int32) * Max(n, 1), MCXT_ALLOC_HUGE);
 	m->user_weights = palloc_extended(sizeof(float) * Max(n, 1), MCXT_ALLOC_HUGE);
@@ -252,7 +265,6 @@ MatrixBuildWeighted(int32 n_users, int32 n_items, int64 n,
 
 		CHECK_FOR_INTERRUPTS();
 		m->user_ptr[u] = out;
-		qsort(bucket + lo, hi - lo, sizeof(RowEntry), row_entry_cmp);
 		for (int64 e = lo; e < hi; e++)
 		{
 			if (out > m->user_ptr[u] && m->user_items[out - 1] == bucket[e].item)
