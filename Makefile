@@ -25,6 +25,7 @@ OBJS = \
 	src/recipe.o \
 	src/topk.o \
 	src/kernel.o \
+	src/snapshot_stamp.o \
 	src/recipe_popularity.o \
 	src/recipe_als.o \
 	src/als_kernel.o \
