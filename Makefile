@@ -26,6 +26,7 @@ OBJS = \
 	src/topk.o \
 	src/kernel.o \
 	src/snapshot_stamp.o \
+	src/filter_mask.o \
 	src/recipe_popularity.o \
 	src/recipe_als.o \
 	src/als_kernel.o \

@@ -96,6 +96,9 @@ typedef struct FilterCompiler
 	/* an item attribute predicate: its literals become $1[n], in order */
 	bool		attributes;
 	List	   *literals;
+	/* for item masks (filter_mask.c): */
+	bool		beyond_items;	/* reads more than the candidate's items row */
+	bool		unstable_text;	/* compares a type whose text form follows settings */
 } FilterCompiler;
 
 /* FilterAllocator over palloc (zeroed), for the parser. */
@@ -333,6 +336,77 @@ filter_op_sql(FilterOp op)
 }
 
 /*
+ * Reject a field filters cannot compare, as Personalize does: boolean
+ * fields (store the flag as text "True"/"False" or an integer 0/1, as
+ * Personalize advises, or write an SQL predicate) and textual fields,
+ * here the types whose values are documents rather than categories.
+ */
+static void
+filter_check_comparable(FilterCompiler *fc, const FilterNode *node, const FilterRelation *rel,
+						const char *column, Oid type)
+{
+	const char *kind = NULL;
+
+	switch (type)
+	{
+		case BOOLOID:
+			kind = "boolean";
+			break;
+		case JSONOID:
+		case JSONBOID:
+		case XMLOID:
+		case BYTEAOID:
+		case TSVECTOROID:
+			kind = "textual";
+			break;
+		default:
+			return;
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_DATATYPE_MISMATCH),
+			 errmsg("field \"%s\" at position %d of %s \"%s\" is a %s column (%s of %s), which filters cannot compare",
+					node->field_text, node->position, fc->attributes ? "the attribute predicate for campaign" : "filter",
+					fc->name, kind, quote_identifier(column), rel->name),
+			 strcmp(kind, "boolean") == 0
+			 ? errhint("As in Amazon Personalize, store the flag as text (\"True\", \"False\") or an integer (0, 1), "
+					   "or write an SQL predicate filter such as INCLUDE WHERE items.%s.", quote_identifier(column))
+			 : errhint("Filter on categorical, numeric or time columns; an SQL predicate filter (INCLUDE WHERE ...) can test any expression.")));
+}
+
+/*
+ * Does the text form of values of type (compared as text by a filter)
+ * depend only on the value, not on settings such as DateStyle or
+ * lc_monetary?  Item masks (filter_mask.c) are reused across requests
+ * only for filters comparing such types.
+ */
+static bool
+filter_text_is_stable(Oid type)
+{
+	switch (type)
+	{
+		case TEXTOID:
+		case VARCHAROID:
+		case BPCHAROID:
+		case NAMEOID:
+		case UUIDOID:
+		case INT2OID:
+		case INT4OID:
+		case INT8OID:
+		case NUMERICOID:
+		case FLOAT4OID:
+		case FLOAT8OID:
+		case TIMESTAMPTZOID:	/* compared as epoch seconds */
+		case TIMESTAMPOID:
+		case DATEOID:
+		case TEXTARRAYOID:
+		case VARCHARARRAYOID:
+			return true;
+		default:
+			return type_is_enum(type);
+	}
+}
+
+/*
  * Return SQL for one condition: resolve its field against the registered
  * relations and compare as the column's type asks.
  */
@@ -399,6 +473,11 @@ filter_condition_sql(FilterCompiler *fc, const FilterNode *node)
 						node->field_text, node->position, fc->name, rel->name),
 				 errhint("Filter on a column of the registered %s relation.",
 						 rel == &fc->items ? "items" : rel == &fc->users ? "users" : "interactions")));
+	filter_check_comparable(fc, node, rel, column, type);
+	if (rel != &fc->items)
+		fc->beyond_items = true;
+	else if (!filter_text_is_stable(type))
+		fc->unstable_text = true;
 	target = psprintf("%s.%s", rel == &fc->items ? "items" : rel != &fc->users ? "i" : fc->for_users ? "users" : "cu",
 					  quote_identifier(column));
 	kind = filter_value_kind(type);
@@ -532,6 +611,8 @@ filter_add(FilterCompiler *fc, bool include, const char *condition, const char *
 {
 	StringInfo	target = include ? &fc->includes : &fc->excludes;
 
+	if (if_condition != NULL)
+		fc->beyond_items = true;	/* depends on the requesting user */
 	if (fc->check_values && !filter_placeholders_given(fc))
 	{
 		if (!include)
@@ -621,6 +702,7 @@ filter_sql_predicate(FilterCompiler *fc, bool include, const char *predicate)
 				 errhint("Remove the semicolons: the predicate is one boolean expression.")));
 	fc->sql_form = true;
 	fc->uses_items = true;
+	fc->beyond_items = true;	/* any expression: it may read anything */
 	filter_add(fc, include, psprintf("(%s)", sql), NULL);
 }
 
@@ -720,7 +802,7 @@ FilterCompile(const char *name, const char *dataset_group, const char *expressio
 	}
 
 	initStringInfo(&sql);
-	appendStringInfoString(&sql, "SELECT c.id FROM unnest($1::text[], $5::int8[]) WITH ORDINALITY AS c(id, id_int, ord)");
+	appendStringInfoString(&sql, "SELECT c.id, c.ord FROM unnest($1::text[], $5::int8[]) WITH ORDINALITY AS c(id, id_int, ord)");
 	if (fc.uses_items && OidIsValid(fc.items.relid))
 		appendStringInfo(&sql, " LEFT JOIN %s AS items ON %s",
 						 fc.items.name, filter_id_match(&fc.items, "items", fc.items.item_column, "c.id", "c.id_int"));
@@ -749,6 +831,9 @@ FilterCompile(const char *name, const char *dataset_group, const char *expressio
 	result->sql = sql.data;
 	result->uses_current_item = fc.uses_current_item;
 	result->for_users = fc.for_users;
+	result->items_only = !fc.beyond_items && !fc.unstable_text && !fc.uses_current_item &&
+		!fc.for_users && fc.uses_items && OidIsValid(fc.items.relid);
+	result->items_relid = fc.items.relid;
 	return result;
 }
 
@@ -833,24 +918,19 @@ filter_plan(const char *sql)
 }
 
 /*
- * Run the filter over n candidates (in rank order) for user_id (or NULL)
- * and current_item (the item of a related-items request, or NULL); write
- * the passing ones to passing (in order) and return how many.  Runs with
- * the caller's privileges.  The caller is connected to SPI.
+ * Fill the five arguments of a compiled filter query: the n candidates as
+ * text[] and int8[] (NULL where an id cannot be one, for integer id
+ * columns), the requesting user, the filter values and the current item.
  */
-int
-FilterApply(const CompiledFilter *filter, const char *user_id, const char *current_item,
-			Jsonb *values, char **candidates, int n, char **passing)
+static void
+filter_arguments(const CompiledFilter *filter, const char *user_id, const char *current_item,
+				 Jsonb *values, char **candidates, int n, Datum *args, char *nulls)
 {
-	Datum		args[5];
-	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
 	Datum	   *elems = palloc(sizeof(Datum) * Max(n, 1));
 	Datum	   *ints = palloc(sizeof(Datum) * Max(n, 1));
 	bool	   *int_nulls = palloc(sizeof(bool) * Max(n, 1));
 	int			dims[1] = {n};
 	int			lbs[1] = {1};
-	int			rc;
-	int			count;
 
 	if (filter->uses_current_item && current_item == NULL && n > 0)
 		ereport(ERROR,
@@ -865,8 +945,8 @@ FilterApply(const CompiledFilter *filter, const char *user_id, const char *curre
 		int_nulls[i] = !DatasetIdAsInt64(candidates[i], &value);
 		ints[i] = Int64GetDatum(int_nulls[i] ? 0 : value);
 	}
+	memset(nulls, ' ', 5);
 	args[0] = PointerGetDatum(construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT));
-	/* the same ids as int8 (NULL where one cannot be), for integer id columns */
 	args[4] = PointerGetDatum(n == 0 ? construct_empty_array(INT8OID)
 							  : construct_md_array(ints, int_nulls, 1, dims, lbs, INT8OID, 8,
 												   FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
@@ -882,13 +962,76 @@ FilterApply(const CompiledFilter *filter, const char *user_id, const char *curre
 		args[3] = CStringGetTextDatum(current_item);
 	else
 		nulls[3] = 'n';
+}
+
+/*
+ * The candidate ordinal (1-based) of row i of a filter query's result.
+ */
+static int64
+filter_result_ordinal(const CompiledFilter *filter, uint64 i)
+{
+	bool		isnull;
+	Datum		ord = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull);
+
+	if (isnull)
+		elog(ERROR, "filter \"%s\" returned no candidate ordinal", filter->name);
+	return DatumGetInt64(ord);
+}
+
+/*
+ * Run the filter over n candidates (in rank order) for user_id (or NULL)
+ * and current_item (the item of a related-items request, or NULL); write
+ * the passing ones to passing (in order) and return how many.  Runs with
+ * the caller's privileges.  The caller is connected to SPI.
+ */
+int
+FilterApply(const CompiledFilter *filter, const char *user_id, const char *current_item,
+			Jsonb *values, char **candidates, int n, char **passing)
+{
+	Datum		args[5];
+	char		nulls[5];
+	int			rc;
+	int			count = 0;
+	int64		last = 0;
+
+	filter_arguments(filter, user_id, current_item, values, candidates, n, args, nulls);
 	rc = SPI_execute_plan(filter_plan(filter->sql), args, nulls, true, 0);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "could not run filter \"%s\": %s", filter->name, SPI_result_code_string(rc));
-	count = (int) SPI_processed;
-	for (int i = 0; i < count; i++)
-		passing[i] = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+	/* an items relation may hold an id twice: each candidate passes once */
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		int64		ord = filter_result_ordinal(filter, i);
+
+		if (ord == last)
+			continue;
+		last = ord;
+		passing[count++] = candidates[ord - 1];
+	}
 	return count;
+}
+
+/*
+ * Run an items_only filter over all n candidates at once, planned for
+ * them (a hash join over the items relation rather than n index probes),
+ * and set pass[i] for each that passes.  The caller is connected to SPI.
+ */
+void
+FilterApplyAll(const CompiledFilter *filter, Jsonb *values, char **candidates, int n, bool *pass)
+{
+	Oid			argtypes[5] = {TEXTARRAYOID, TEXTOID, JSONBOID, TEXTOID, INT8ARRAYOID};
+	Datum		args[5];
+	char		nulls[5];
+	int			rc;
+
+	Assert(filter->items_only);
+	filter_arguments(filter, NULL, NULL, values, candidates, n, args, nulls);
+	rc = SPI_execute_with_args(filter->sql, 5, argtypes, args, nulls, true, 0);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "could not run filter \"%s\": %s", filter->name, SPI_result_code_string(rc));
+	memset(pass, 0, sizeof(bool) * n);
+	for (uint64 i = 0; i < SPI_processed; i++)
+		pass[filter_result_ordinal(filter, i) - 1] = true;
 }
 
 PG_FUNCTION_INFO_V1(personalize_check_filter);

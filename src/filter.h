@@ -32,6 +32,14 @@ typedef struct CompiledFilter
 	char	   *sql;
 	bool		uses_current_item;	/* needs $4 */
 	bool		for_users;		/* candidates are user ids (user_segment) */
+	/*
+	 * Every condition compares a column of the candidate's items row with
+	 * literals or filter values, by types whose text form follows no
+	 * setting: the result depends on the item, the values and the items
+	 * relation's contents only (filter_mask.c).
+	 */
+	bool		items_only;
+	Oid			items_relid;
 } CompiledFilter;
 
 extern CompiledFilter *FilterCompile(const char *name, const char *dataset_group,
@@ -40,6 +48,8 @@ extern CompiledFilter *FilterCompile(const char *name, const char *dataset_group
 extern CompiledFilter *FilterLoad(const char *name, const char *dataset_group, Jsonb *values);
 extern int	FilterApply(const CompiledFilter *filter, const char *user_id, const char *current_item,
 						Jsonb *values, char **candidates, int n, char **passing);
+extern void FilterApplyAll(const CompiledFilter *filter, Jsonb *values, char **candidates,
+						   int n, bool *pass);
 
 /* Item attribute predicates (item-attribute-affinity segments). */
 extern bool FilterIsAttributePredicate(const char *text);

@@ -45,6 +45,7 @@
 #include "context.h"
 #include "exploration.h"
 #include "filter.h"
+#include "filter_mask.h"
 #include "personalize.h"
 #include "promotion.h"
 #include "runtime.h"
@@ -201,6 +202,7 @@ typedef struct Emitter
 	const char **reasons;		/* of the buffered candidates */
 	const IdMap *skip;			/* ids never to emit, or NULL */
 	KeptRow    *kept;			/* rows kept rather than returned, or NULL */
+	bool		masked;			/* the filter is applied already (filter_mask.c) */
 } Emitter;
 
 static void
@@ -219,6 +221,14 @@ emitter_init(Emitter *e, ReturnSetInfo *rsinfo, const RequestFilter *rf,
 	e->reason = NULL;
 	e->skip = NULL;
 	e->kept = NULL;
+	e->masked = false;
+}
+
+/* Must candidates go through the filter's query? */
+static bool
+emitter_filtering(const Emitter *e)
+{
+	return e->rf->filter != NULL && !e->masked;
 }
 
 /*
@@ -278,7 +288,7 @@ emitter_add(Emitter *e, const char *id, double score)
 		return;
 	if (e->skip != NULL && IdMapLookup(e->skip, id) >= 0)
 		return;
-	if (e->rf->filter == NULL)
+	if (!emitter_filtering(e))
 	{
 		emitter_put(e, id, score, e->reason);
 		return;
@@ -353,8 +363,8 @@ pass_rate_put(const CompiledFilter *filter, double rate)
 static void
 emit_ranked_ids(Emitter *e, float *scores, int32 n_items, char **ids, ScoreMap map, const void *arg)
 {
-	double		known_rate = e->rf->filter ? pass_rate_get(e->rf->filter) : 0.0;
-	int			batch = !e->rf->filter ? e->wanted
+	double		known_rate = emitter_filtering(e) ? pass_rate_get(e->rf->filter) : 0.0;
+	int			batch = !emitter_filtering(e) ? e->wanted
 		: known_rate > 0 ? (int) Min(1.5 * e->wanted / known_rate + 16, (double) Max(n_items, 1))
 		: Max(e->wanted * 4, 64);
 	int			offered = 0;
@@ -376,7 +386,7 @@ emit_ranked_ids(Emitter *e, float *scores, int32 n_items, char **ids, ScoreMap m
 		for (int r = 0; r < n_top; r++)
 			scores[top[r]] = -INFINITY;
 		offered += n_top;
-		if (!e->rf->filter)
+		if (!emitter_filtering(e))
 			continue;
 		emitter_flush(e);
 
@@ -391,15 +401,30 @@ emit_ranked_ids(Emitter *e, float *scores, int32 n_items, char **ids, ScoreMap m
 		else
 			batch *= 8;
 	}
-	if (e->rf->filter && offered > 0 && e->passed > 0)
+	if (emitter_filtering(e) && offered > 0 && e->passed > 0)
 		pass_rate_put(e->rf->filter, (double) e->passed / offered);
 }
 
-/* emit_ranked_ids over the model's items. */
+/*
+ * emit_ranked_ids over the model's items.  A filter on item attributes
+ * alone is applied through its mask over the model's items when one is
+ * available (filter_mask.c): the items it excludes leave the ranking, and
+ * the rest need no query.
+ */
 static void
 emit_ranked(Emitter *e, float *scores, const LoadedModel *lm, ScoreMap map, const void *arg)
 {
+	const bool *mask = e->rf->filter ? FilterMaskGet(e->rf->filter, e->rf->values, lm) : NULL;
+
+	if (mask != NULL)
+	{
+		for (int32 i = 0; i < lm->model.n_items; i++)
+			if (!mask[i])
+				scores[i] = -INFINITY;
+		e->masked = true;
+	}
 	emit_ranked_ids(e, scores, lm->model.n_items, lm->items.ids, map, arg);
+	e->masked = false;
 }
 
 /* ScoreMap: a constant score (popular fill of related items). */

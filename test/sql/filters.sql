@@ -6,15 +6,17 @@ SET personalize.min_interactions = 100;
 SET personalize.min_users = 10;
 
 -- 60 users in 3 taste clusters of 10 items; items carry a genre (cluster),
--- a price and a stock flag; some users bought some items.
+-- a price and a stock flag (a boolean, and as text the way Personalize
+-- asks, since filters cannot compare booleans); some users bought some items.
 CREATE TABLE shop_events (user_id int, item_id text, ts bigint, event_type text);
 INSERT INTO shop_events
 SELECT u, 'c' || (u % 3) || ((u + j) % 10), u * 100 + j + 1, CASE WHEN j = 5 THEN 'Purchase' ELSE 'click' END
   FROM generate_series(1, 60) u, generate_series(0, 5) j;
-CREATE TABLE shop_items (item_id text PRIMARY KEY, genre text, price numeric, in_stock bool, tags text[]);
+CREATE TABLE shop_items (item_id text PRIMARY KEY, genre text, price numeric, in_stock bool, tags text[],
+                         stock text, details jsonb);
 INSERT INTO shop_items
 SELECT 'c' || c || n, (ARRAY['Action|Drama', 'Comedy', 'Drama'])[c + 1], 5 + n * 2, n % 4 <> 0,
-       ARRAY['t' || (n % 2)]
+       ARRAY['t' || (n % 2)], CASE WHEN n % 4 <> 0 THEN 'True' ELSE 'False' END, '{"size": "M"}'
   FROM generate_series(0, 2) c, generate_series(0, 9) n;
 SELECT personalize.create_dataset_group('shop3');
 SELECT personalize.create_dataset('shop3', 'interactions', 'shop_events', event_time => 'ts');
@@ -26,7 +28,7 @@ SELECT personalize.create_campaign('shop3-sims', personalize.create_solution_ver
 
 -- Personalize syntax
 SELECT personalize.create_filter('genre', 'shop3', 'INCLUDE ItemID WHERE Items.GENRE IN ($GENRES)');
-SELECT personalize.create_filter('cheap', 'shop3', 'INCLUDE ItemID WHERE Items.PRICE < $MAX AND Items.in_stock = "true"');
+SELECT personalize.create_filter('cheap', 'shop3', 'INCLUDE ItemID WHERE Items.PRICE < $MAX AND Items.STOCK = "True"');
 SELECT personalize.create_filter('not-bought', 'shop3', 'EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN ("purchase")');
 SELECT personalize.create_filter('drama-not-cheap', 'shop3',
 	'INCLUDE ItemID WHERE Items.GENRE IN ("Drama") | EXCLUDE ItemID WHERE Items.PRICE <= 10');
@@ -96,6 +98,9 @@ SELECT personalize.create_filter('bad', 'shop3', 'INCLUDE ItemID WHERE Items.PRI
 SELECT personalize.create_filter('bad', 'shop3', 'KEEP ItemID WHERE Items.PRICE < 3');
 SELECT personalize.create_filter('bad', 'shop3', 'INCLUDE ItemID WHERE Items.PRICE < CurrentItem.SHOE_SIZE');
 SELECT personalize.create_filter('bad', 'shop3', 'INCLUDE ItemID WHERE Items.PRICE < Users.AGE');
+-- boolean and textual fields are not filterable, as in Personalize (an SQL predicate can test them)
+SELECT personalize.create_filter('bad', 'shop3', 'INCLUDE ItemID WHERE Items.in_stock = "true"');
+SELECT personalize.create_filter('bad', 'shop3', 'EXCLUDE ItemID WHERE Items.DETAILS IN ("{}")');
 SELECT personalize.create_filter('bad', 'shop3', 'INCLUDE ItemID WHERE Items.PRICE < 3 IF CurrentUser.AGE > 3');
 -- errors found by planning the compiled query (its text is internal: show SQLSTATE and message)
 DO $$ BEGIN
