@@ -87,6 +87,21 @@ SELECT bool_and(i.price < 9 AND i.in_stock) AS sql_filtered
 SELECT count(*) AS injection_rows FROM personalize.recommend('shop3', '3', 5, filter => 'sql-cheap',
 	filter_values => '{"MAX": "1; DROP TABLE shop_items"}');
 SELECT count(*) AS items_still_there FROM shop_items;
+-- hostile values of an item-attribute (masked) filter: a 10,000-character value matches
+-- nothing; SQL in a value is only data (the quoted-list form reads its quoted run,
+-- "Comedy", and nothing runs); a word where the filter compares numbers is an error
+SELECT count(*) AS long_value_rows FROM personalize.recommend('shop3', '3', 5, filter => 'genre',
+	filter_values => jsonb_build_object('GENRES', repeat('x', 10000)));
+SELECT count(*) AS injection_rows FROM personalize.recommend('shop3', '3', 5, filter => 'genre',
+	filter_values => $${"GENRES": "\"Comedy\"); DROP TABLE shop_items; --"}$$);
+SELECT count(*) AS items_still_there FROM shop_items;
+SELECT count(*) FROM personalize.recommend('shop3', '3', 5, filter => 'cheap', filter_values => '{"MAX": "cheap"}');
+-- a filter of another dataset group
+SELECT personalize.create_dataset_group('shop-other');
+SELECT personalize.create_dataset('shop-other', 'items', 'shop_items');
+SELECT personalize.create_filter('other-drama', 'shop-other', 'INCLUDE ItemID WHERE Items.GENRE IN ("Drama")');
+SELECT count(*) FROM personalize.recommend('shop3', '3', 5, filter => 'other-drama');
+SELECT personalize.drop_dataset_group('shop-other', cascade => true);
 SELECT personalize.create_filter('sql-not-bought', 'shop3', $$EXCLUDE WHERE interactions.event_type = 'Purchase'$$);
 SELECT count(*) FROM personalize.recommend('shop3', '3', 30, filter => 'sql-not-bought') WHERE item_id = 'c08';
 
