@@ -62,6 +62,7 @@
 #include "filter.h"
 #include "filter_parse.h"
 #include "personalize.h"
+#include "snapshot_stamp.h"
 
 /* A registered relation the filter may read. */
 typedef struct FilterRelation
@@ -838,8 +839,75 @@ FilterCompile(const char *name, const char *dataset_group, const char *expressio
 }
 
 /*
+ * Compiled filters kept across requests: compiling reads the filter's row,
+ * the group's registrations and the relations' columns, the same for every
+ * request while nothing is committed.  An entry is reused only while the
+ * snapshot sees the same committed rows as when it was compiled
+ * (snapshot_stamp.c), for the same filter, group, values (which
+ * placeholders are given shapes the query), user and
+ * personalize.filter_interactions (compiled into the query).
+ */
+typedef struct KeptFilter
+{
+	char	   *name;
+	char	   *dataset_group;
+	char	   *values;			/* their text, "" for none */
+	Oid			userid;
+	int			filter_interactions;	/* the setting compiled in */
+	SnapshotStamp stamp;
+	CompiledFilter filter;
+	uint64		last_used;
+} KeptFilter;
+
+#define KEPT_FILTER_SLOTS 8
+
+static MemoryContext kept_filter_context = NULL;
+static KeptFilter *kept_filters[KEPT_FILTER_SLOTS];
+static uint64 kept_filter_clock = 0;
+
+/* Keep a copy of filter, compiled under the active snapshot, in slot. */
+static void
+filter_keep(int slot, const char *name, const char *dataset_group, const char *values,
+			const CompiledFilter *filter)
+{
+	KeptFilter *k;
+	MemoryContext old;
+
+	if (kept_filter_context == NULL)
+		kept_filter_context = AllocSetContextCreate(TopMemoryContext, "personalize kept filters",
+													ALLOCSET_SMALL_SIZES);
+	if (kept_filters[slot] != NULL)
+	{
+		k = kept_filters[slot];
+		SnapshotStampFree(&k->stamp);
+		pfree(k->name);
+		pfree(k->dataset_group);
+		pfree(k->values);
+		pfree(k->filter.name);
+		pfree(k->filter.sql);
+		pfree(k);
+		kept_filters[slot] = NULL;
+	}
+	old = MemoryContextSwitchTo(kept_filter_context);
+	k = palloc0(sizeof(KeptFilter));
+	SnapshotStampTake(&k->stamp, kept_filter_context);
+	k->name = pstrdup(name);
+	k->dataset_group = pstrdup(dataset_group);
+	k->values = pstrdup(values);
+	k->userid = GetUserId();
+	k->filter_interactions = personalize_filter_interactions;
+	k->filter = *filter;
+	k->filter.name = pstrdup(filter->name);
+	k->filter.sql = pstrdup(filter->sql);
+	k->last_used = ++kept_filter_clock;
+	MemoryContextSwitchTo(old);
+	kept_filters[slot] = k;
+}
+
+/*
  * Load filter name (which must belong to dataset_group) and compile it for
- * the given values.  The caller is connected to SPI.
+ * the given values, or reuse the compilation of an earlier request while
+ * provably the same.  The caller is connected to SPI.
  */
 CompiledFilter *
 FilterLoad(const char *name, const char *dataset_group, Jsonb *values)
@@ -848,6 +916,36 @@ FilterLoad(const char *name, const char *dataset_group, Jsonb *values)
 	Datum		args[1] = {CStringGetTextDatum(name)};
 	char	   *group;
 	char	   *expression;
+	char	   *values_text = values ? JsonbToCString(NULL, &values->root, VARSIZE(values)) : "";
+	int			slot = 0;
+	CompiledFilter *result;
+
+	for (int i = 0; i < KEPT_FILTER_SLOTS; i++)
+	{
+		KeptFilter *k = kept_filters[i];
+
+		if (k == NULL)
+		{
+			slot = i;
+			break;
+		}
+		if (strcmp(k->name, name) == 0 && strcmp(k->dataset_group, dataset_group) == 0 &&
+			strcmp(k->values, values_text) == 0 && k->userid == GetUserId() &&
+			k->filter_interactions == personalize_filter_interactions)
+		{
+			slot = i;
+			if (SnapshotStampStillValid(&k->stamp))
+			{
+				k->last_used = ++kept_filter_clock;
+				result = palloc(sizeof(CompiledFilter));
+				*result = k->filter;
+				return result;
+			}
+			break;
+		}
+		if (k->last_used < kept_filters[slot]->last_used)
+			slot = i;
+	}
 
 	if (CatalogExecute("SELECT dataset_group, expression FROM personalize.filter WHERE name = $1",
 					   1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
@@ -864,7 +962,9 @@ FilterLoad(const char *name, const char *dataset_group, Jsonb *values)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("filter \"%s\" belongs to dataset group \"%s\", not \"%s\"", name, group, dataset_group),
 				 errhint("Use a filter of the campaign's dataset group.")));
-	return FilterCompile(name, dataset_group, expression, values, true);
+	result = FilterCompile(name, dataset_group, expression, values, true);
+	filter_keep(slot, name, dataset_group, values_text, result);
+	return result;
 }
 
 /* A prepared filter query, kept for the life of the backend. */

@@ -94,6 +94,18 @@ is($own, $session->query_safe($queried), 'as the query does');
 $session->query_safe('ROLLBACK');
 is($session->query_safe($masked), $first, 'and not after the rollback');
 
+# The filter redefined by another session: the next request compiles it anew.
+$node->safe_psql('postgres', q{SELECT personalize.drop_filter('genre');
+	SELECT personalize.create_filter('genre', 'radio', 'EXCLUDE ItemID WHERE Items.GENRE IN ($G)');
+	SELECT personalize.create_filter('not-genre-sql', 'radio', 'EXCLUDE WHERE items.genre = $G')});
+(my $excluding = $queried) =~ s/'genre-sql'/'not-genre-sql'/;
+my $redefined = $session->query_safe($masked);
+isnt($redefined, $first, 'a redefined filter changes the answer');
+is($redefined, $session->query_safe($excluding), 'to the new definition\'s');
+$node->safe_psql('postgres', q{SELECT personalize.drop_filter('genre');
+	SELECT personalize.create_filter('genre', 'radio', 'INCLUDE ItemID WHERE Items.GENRE IN ($G)')});
+is($session->query_safe($masked), $first, 'and back');
+
 # A role that may not read the items does not get another role's mask.
 $session->query_safe('SET ROLE outsider');
 like($session->query_safe(q{SELECT personalize_test_try('genre')}), qr/permission denied for table tracks/,
