@@ -937,8 +937,11 @@ FilterLoad(const char *name, const char *dataset_group, Jsonb *values)
 			if (SnapshotStampStillValid(&k->stamp))
 			{
 				k->last_used = ++kept_filter_clock;
+				/* a copy: a nested request may evict the entry while this one runs */
 				result = palloc(sizeof(CompiledFilter));
 				*result = k->filter;
+				result->name = pstrdup(k->filter.name);
+				result->sql = pstrdup(k->filter.sql);
 				return result;
 			}
 			break;
