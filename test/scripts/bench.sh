@@ -101,6 +101,33 @@ SELECT personalize.create_solution_version('$2') AS v \gset
 SELECT round(training_seconds::numeric, 2) FROM personalize.solution_versions WHERE id = :v;
 SQL
 }
+# Peak memory of a training: while it runs, a sampler keeps the highest
+# resident size (VmHWM) each client backend and ALS helper of the cluster
+# reached; their sum, in MB, is printed at the end (an upper bound: shared
+# buffers a process touched count in its resident size too).
+memory_sampler_start() {	# output-file
+	local postmaster
+	postmaster=$(head -1 "$WORKDIR/data/postmaster.pid")
+	(
+		declare -A peak
+		while :; do
+			for pid in $(pgrep -P "$postmaster"); do
+				grep -qE 'personalize ALS helper|\[local\]' "/proc/$pid/cmdline" 2>/dev/null || continue
+				kb=$(awk '/^VmHWM/ { print $2 }' "/proc/$pid/status" 2>/dev/null)
+				[[ -n "$kb" && "$kb" -gt "${peak[$pid]:-0}" ]] && peak[$pid]=$kb
+			done
+			total=0
+			for pid in "${!peak[@]}"; do total=$((total + peak[$pid])); done
+			echo $((total / 1024)) > "$1"
+			sleep 0.5
+		done
+	) &
+	MEMORY_SAMPLER=$!
+}
+memory_sampler_stop() {
+	kill "$MEMORY_SAMPLER" 2>/dev/null
+	wait "$MEMORY_SAMPLER" 2>/dev/null || true
+}
 # seconds per ALS sweep of the training on all data, from its progress
 # NOTICEs ("training on all data, iteration 4 of 15, 62% done, 0.4 s elapsed")
 sweep_seconds() {	# notice-file
@@ -163,7 +190,9 @@ psql_b -c "SELECT personalize.create_dataset_group('synthetic')" \
 	-c "SELECT personalize.create_filter('not-recent', 'synthetic', 'EXCLUDE ItemID WHERE Interactions.TS > 1400000000')" >/dev/null
 # user-personalization with its progress NOTICEs, for the seconds per sweep
 record "synthetic: train popularity-count (split + full), s" "$(train synthetic syn-popularity-count popularity-count)" ""
+memory_sampler_start "$WORKDIR/als-memory"
 als_s=$(train synthetic syn-user-personalization user-personalization '{}' "$WORKDIR/als-notices")
+memory_sampler_stop
 record "synthetic: train sims (split + full), s" "$(train synthetic syn-sims sims)" ""
 psql_b -c "SELECT personalize.create_campaign('syn', (SELECT max(id) FROM personalize.solution_versions WHERE solution = 'syn-user-personalization'))" \
 	-c "SELECT personalize.create_campaign('syn-sims', (SELECT max(id) FROM personalize.solution_versions WHERE solution = 'syn-sims'))" >/dev/null
@@ -183,6 +212,9 @@ if [[ "$SCALE" == full ]]; then
 else
 	record "synthetic: train user-personalization (split + full, reading incl.), s (ref: NumPy 15 sweeps)" "$als_s" "$np_fit"
 fi
+
+record "synthetic: train user-personalization, peak resident memory of the backend and its helpers, MB" \
+	"$(cat "$WORKDIR/als-memory" 2>/dev/null || echo 0)" "" "$(full_only "<= 2048 MB")" "$(full_only "v <= 2048")"
 
 # Training time against interactions: the first users of the synthetic set
 echo "interactions seconds" > "bench/results/training-$SCALE.dat"
