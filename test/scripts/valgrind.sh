@@ -6,7 +6,8 @@
 #
 # Debian's PostgreSQL is not built with USE_VALGRIND, so the server itself
 # reports known noise (uninitialised padding written to WAL and files);
-# errors are counted only when a frame of the extension is on the stack.
+# errors are counted only when a frame of the extension is on the stack,
+# and the padding PostgreSQL writes on purpose is suppressed (valgrind.supp).
 # Reads and writes past a palloc'd chunk inside a memory-context block are
 # invisible this way; the large arrays (factors, scores, matrices) are
 # allocated as blocks of their own, so overruns of those are caught.
@@ -40,6 +41,7 @@ export PGHOST="$WORKDIR" PGUSER=postgres PGDATABASE=postgres
 # The server under memcheck; each process writes its own log.
 CLUSTER_STARTED=1
 as_pg valgrind --quiet --leak-check=no --num-callers=30 --error-limit=no \
+	--suppressions="$WORKDIR/test/scripts/valgrind.supp" \
 	--log-file="$WORKDIR/valgrind.%p.log" \
 	postgres -D "$WORKDIR/data" -p "$PGPORT" -k "$WORKDIR" -c listen_addresses= \
 	-c huge_pages=off -c max_worker_processes=16 >"$WORKDIR/server.log" 2>&1 &
