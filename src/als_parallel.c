@@ -512,6 +512,19 @@ AlsSweeperUpdate(AlsSweeper *sw, bool users)
 			als_check_helpers(sw, busy);
 	}
 	ConditionVariableCancelSleep();
+
+	/*
+	 * Helpers exit only when the fit ends: one gone already was terminated,
+	 * whether or not it held rows at that moment.  Failing in both cases
+	 * makes a terminated helper fail the version however the kill falls.
+	 */
+	for (int i = 0; i < sw->nworkers && !failed; i++)
+	{
+		pid_t		pid;
+
+		if (GetBackgroundWorkerPid(sw->handles[i], &pid) == BGWH_STOPPED)
+			failed = true;
+	}
 	if (failed)
 		ereport(ERROR,
 				(errcode(ERRCODE_OPERATOR_INTERVENTION),

@@ -4,7 +4,8 @@
 #  1. A helper terminated (SIGTERM, as an administrator's kill would) in the
 #     middle of a background training: the version ends CREATE FAILED with
 #     "an ALS helper process exited before finishing its rows", and the
-#     other helper exits.
+#     other helper exits; whether or not the helper held rows when killed
+#     (the leader checks its helpers after every half sweep).
 #  2. The training process cancelled (pg_cancel_backend) while its helpers
 #     work: the version ends CREATE FAILED with the cancel, and the helpers
 #     exit.
@@ -50,17 +51,17 @@ sub helpers
 	return @pids;
 }
 
-# Wait (up to 60 s) until the training process pid has helpers; returns them.
+# Wait (up to 60 s) until the training process pid has its two helpers; returns them.
 sub wait_for_helpers
 {
 	my ($pid) = @_;
 	for (my $i = 0; $i < 1200; $i++)
 	{
 		my @h = helpers($pid);
-		return @h if @h;
+		return @h if @h >= 2;	# both helpers (they start a few ms apart)
 		usleep(50_000);
 	}
-	return ();
+	return helpers($pid);
 }
 
 # Wait (up to 30 s) until the training process pid has no helpers left.
