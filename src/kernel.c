@@ -2,8 +2,8 @@
  *
  * kernel.c
  *	  Vectorised loops of the request path: the maximum and the softmax
- *	  denominator of a score array, and the Cholesky solve that folds a
- *	  user into an ALS model.
+ *	  denominator (with the mean logit) of a score array, and the Cholesky
+ *	  solve that folds a user into an ALS model.
  *
  * Every recommend() of a user-personalization campaign takes a softmax over
  * the whole catalogue, so besides the matrix-vector product (OpenBLAS) it
@@ -75,11 +75,14 @@ kernel_exp_nonpositive(float x)
 	return p * scale;
 }
 
-/* s when finite, else -Infinity (NaN fails both comparisons). */
-static inline float
-kernel_finite_or_minus_infinity(float s)
+/*
+ * Is s finite?  One comparison (NaN fails it), not two joined by &&: gcc
+ * vectorises a loop over it only then (short-circuit evaluation is a branch).
+ */
+static inline bool
+kernel_finite(float s)
 {
-	return (s >= -FLT_MAX && s <= FLT_MAX) ? s : -INFINITY;
+	return fabsf(s) <= FLT_MAX;
 }
 
 /* exp(s - max_score) for a finite s, else 0. */
@@ -88,7 +91,23 @@ kernel_softmax_term(float s, float max_score)
 {
 	float		e = kernel_exp_nonpositive(s - max_score);
 
-	return (s >= -FLT_MAX && s <= FLT_MAX) ? e : 0.0f;
+	return kernel_finite(s) ? e : 0.0f;
+}
+
+/*
+ * A finite float as an int32 in the same order (the sign-magnitude bits
+ * turned into two's complement), anything else as the key of -Infinity.
+ * gcc vectorises an int32 maximum but not a float one (that needs
+ * -ffinite-math-only, which would also fold away the tests for infinity).
+ */
+static inline int32
+kernel_order_key(float s)
+{
+	int32		bits;
+
+	memcpy(&bits, &s, sizeof(bits));
+	bits ^= (bits >> 31) & 0x7FFFFFFF;
+	return kernel_finite(s) ? bits : (int32) 0x807FFFFF;	/* -Infinity's key */
 }
 
 /*
@@ -98,29 +117,33 @@ KERNEL_CLONES
 float
 KernelMax(const float *scores, int32 n)
 {
-	float		lane[KERNEL_LANES];
-	float		best = -INFINITY;
+	int32		lane[KERNEL_LANES];
+	int32		best = (int32) 0x807FFFFF;
 	int32		i = 0;
+	float		result;
 
 	for (int j = 0; j < KERNEL_LANES; j++)
-		lane[j] = -INFINITY;
-	/* independent lanes: a float reduction gcc may vectorise as written */
+		lane[j] = best;
+	/* independent lanes: an integer reduction gcc vectorises as written */
 	for (; i + KERNEL_LANES <= n; i += KERNEL_LANES)
 		for (int j = 0; j < KERNEL_LANES; j++)
 		{
-			float		s = kernel_finite_or_minus_infinity(scores[i + j]);
+			int32		key = kernel_order_key(scores[i + j]);
 
-			lane[j] = s > lane[j] ? s : lane[j];
+			lane[j] = key > lane[j] ? key : lane[j];
 		}
 	for (; i < n; i++)
 	{
-		float		s = kernel_finite_or_minus_infinity(scores[i]);
+		int32		key = kernel_order_key(scores[i]);
 
-		best = s > best ? s : best;
+		best = key > best ? key : best;
 	}
 	for (int j = 0; j < KERNEL_LANES; j++)
 		best = lane[j] > best ? lane[j] : best;
-	return best;
+	/* back from the key to the float (the transformation is its own inverse) */
+	best ^= (best >> 31) & 0x7FFFFFFF;
+	memcpy(&result, &best, sizeof(result));
+	return result;
 }
 
 /*
@@ -149,6 +172,55 @@ KernelSoftmaxDenominator(const float *scores, int32 n, float max_score)
 			sum += lane[j];
 	}
 	return sum;
+}
+
+/*
+ * In the same single pass as KernelSoftmaxDenominator, also the sum of
+ * (score - max_score) over the finite scores and their number: the mean
+ * logit exploration needs (exploration.c), which took a pass of its own.
+ */
+KERNEL_CLONES
+void
+KernelSoftmaxMoments(const float *scores, int32 n, float max_score, SoftmaxMoments *out)
+{
+	double		sum = 0.0;
+	double		centred = 0.0;
+	int32		count = 0;
+	int32		i = 0;
+
+	while (i < n)
+	{
+		int32		end = Min(n, i + KERNEL_BLOCK);
+		float		lane[KERNEL_LANES] = {0};
+		float		lane_centred[KERNEL_LANES] = {0};
+		float		lane_count[KERNEL_LANES] = {0};	/* exact: at most KERNEL_BLOCK */
+
+		for (; i + KERNEL_LANES <= end; i += KERNEL_LANES)
+			for (int j = 0; j < KERNEL_LANES; j++)
+			{
+				float		s = scores[i + j];
+
+				lane[j] += kernel_softmax_term(s, max_score);
+				lane_centred[j] += kernel_finite(s) ? s - max_score : 0.0f;
+				lane_count[j] += kernel_finite(s) ? 1.0f : 0.0f;
+			}
+		for (; i < end; i++)
+			if (kernel_finite(scores[i]))
+			{
+				sum += kernel_softmax_term(scores[i], max_score);
+				centred += (double) scores[i] - max_score;
+				count++;
+			}
+		for (int j = 0; j < KERNEL_LANES; j++)
+		{
+			sum += lane[j];
+			centred += lane_centred[j];
+			count += (int32) lane_count[j];
+		}
+	}
+	out->denominator = sum;
+	out->centred_sum = centred;
+	out->n_finite = count;
 }
 
 /* sum over p < n of x[p] * y[p], in double lanes gcc vectorises. */
