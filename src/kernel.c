@@ -38,7 +38,12 @@
 
 /* Scores summed in float per block, blocks in double: accurate and vectorised. */
 #define KERNEL_BLOCK 2048
-/* Independent accumulators per loop: a multiple of any vector width. */
+/*
+ * Independent accumulators per loop: a multiple of any vector width.  The
+ * loops index a lane's block through a pointer (v[j], not scores[i + j]):
+ * with -fwrapv int arithmetic may wrap, so gcc cannot prove scores[i + j]
+ * contiguous and loads the lanes one by one (4x slower).
+ */
 #define KERNEL_LANES 16
 #define KERNEL_DOUBLE_LANES 8
 
@@ -126,12 +131,16 @@ KernelMax(const float *scores, int32 n)
 		lane[j] = best;
 	/* independent lanes: an integer reduction gcc vectorises as written */
 	for (; i + KERNEL_LANES <= n; i += KERNEL_LANES)
+	{
+		const float *v = scores + i;	/* see KERNEL_LANES */
+
 		for (int j = 0; j < KERNEL_LANES; j++)
 		{
-			int32		key = kernel_order_key(scores[i + j]);
+			int32		key = kernel_order_key(v[j]);
 
 			lane[j] = key > lane[j] ? key : lane[j];
 		}
+	}
 	for (; i < n; i++)
 	{
 		int32		key = kernel_order_key(scores[i]);
@@ -164,8 +173,12 @@ KernelSoftmaxDenominator(const float *scores, int32 n, float max_score)
 		float		lane[KERNEL_LANES] = {0};
 
 		for (; i + KERNEL_LANES <= end; i += KERNEL_LANES)
+		{
+			const float *v = scores + i;
+
 			for (int j = 0; j < KERNEL_LANES; j++)
-				lane[j] += kernel_softmax_term(scores[i + j], max_score);
+				lane[j] += kernel_softmax_term(v[j], max_score);
+		}
 		for (; i < end; i++)
 			sum += kernel_softmax_term(scores[i], max_score);
 		for (int j = 0; j < KERNEL_LANES; j++)
@@ -196,14 +209,18 @@ KernelSoftmaxMoments(const float *scores, int32 n, float max_score, SoftmaxMomen
 		float		lane_count[KERNEL_LANES] = {0};	/* exact: at most KERNEL_BLOCK */
 
 		for (; i + KERNEL_LANES <= end; i += KERNEL_LANES)
+		{
+			const float *v = scores + i;
+
 			for (int j = 0; j < KERNEL_LANES; j++)
 			{
-				float		s = scores[i + j];
+				float		s = v[j];
 
 				lane[j] += kernel_softmax_term(s, max_score);
 				lane_centred[j] += kernel_finite(s) ? s - max_score : 0.0f;
 				lane_count[j] += kernel_finite(s) ? 1.0f : 0.0f;
 			}
+		}
 		for (; i < end; i++)
 			if (kernel_finite(scores[i]))
 			{
@@ -221,6 +238,33 @@ KernelSoftmaxMoments(const float *scores, int32 n, float max_score, SoftmaxMomen
 	out->denominator = sum;
 	out->centred_sum = centred;
 	out->n_finite = count;
+}
+
+/*
+ * Top-K's skip (topk.c): from from (n - from being a multiple of
+ * KERNEL_SKIP_BLOCK or not), the start of the first block of
+ * KERNEL_SKIP_BLOCK scores holding one at least bound, or the start of
+ * the incomplete block at the end (or n) when none does.  Once top-K's
+ * heap is full nearly every item is below its worst: one vectorised
+ * comparison per item instead of a branch.
+ */
+KERNEL_CLONES
+int32
+KernelSkipBelow(const float *scores, int32 from, int32 n, float bound)
+{
+	int32		i = from;
+
+	for (; i + KERNEL_SKIP_BLOCK <= n; i += KERNEL_SKIP_BLOCK)
+	{
+		const float *v = scores + i;
+		int32		hits = 0;
+
+		for (int j = 0; j < KERNEL_SKIP_BLOCK; j++)
+			hits |= v[j] >= bound;
+		if (hits)
+			break;
+	}
+	return i;
 }
 
 /* sum over p < n of x[p] * y[p], in double lanes gcc vectorises. */
