@@ -5,7 +5,8 @@
  *	  denominator over a score array.
  *
  * Items excluded from a request carry a score of -Infinity and are never
- * selected.  Equal scores are ordered by item index so results are
+ * selected.  Once the heap is full, blocks of items below its worst are
+ * skipped by one vectorised test each (KernelSkipBelow, kernel.c).  Equal scores are ordered by item index so results are
  * deterministic.
  *
  * Copyright (c) 2026, personalize developers
