@@ -277,8 +277,13 @@ kernel_dot_double(const double *x, const double *y, int n)
 	int			p = 0;
 
 	for (; p + KERNEL_DOUBLE_LANES <= n; p += KERNEL_DOUBLE_LANES)
+	{
+		const double *xp = x + p;	/* see KERNEL_LANES */
+		const double *yp = y + p;
+
 		for (int j = 0; j < KERNEL_DOUBLE_LANES; j++)
-			lane[j] += x[p + j] * y[p + j];
+			lane[j] += xp[j] * yp[j];
+	}
 	for (; p < n; p++)
 		sum += x[p] * y[p];
 	for (int j = 0; j < KERNEL_DOUBLE_LANES; j++)
