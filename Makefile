@@ -49,6 +49,7 @@ OBJS = \
 	src/filter_parse.o \
 	src/filter_values.o \
 	src/runtime.o \
+	src/campaign_cache.o \
 	src/recommend.o \
 	src/promotion.o \
 	src/context.o

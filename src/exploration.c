@@ -27,6 +27,12 @@
  * is unchanged, w = 0 is relevance only, and the same request always gets
  * the same answer.
  *
+ * Cost per request: the mean comes from the softmax pass itself
+ * (KernelSoftmaxMoments), and the young items are listed once per model
+ * and cut-off (in the model's cache entry), so only they are visited;
+ * before, two extra passes over the catalogue took 8% of a recommend()
+ * over 27k items.
+ *
  * (A first version mixed probabilities, (1 - w) p + w q with q over the
  * young items; with a flat p, as for users known only by their metadata,
  * the young items took every slot: on MovieLens-100K precision@10 of such
@@ -44,49 +50,67 @@
 #include <math.h>
 
 #include "exploration.h"
+#include "kernel.h"
+
+/*
+ * List in lm the model indexes of the young items for age_cut_off, in
+ * index order (the order the denominator is updated in), unless listed
+ * already: the ages are fixed with the model, the cut-off is the campaign's.
+ */
+static void
+exploration_list_young(LoadedModel *lm, double age_cut_off)
+{
+	const RecipeModel *model = &lm->model;
+	int32		n = 0;
+
+	if (lm->young != NULL && lm->young_cut_off == age_cut_off)
+		return;
+	if (lm->young != NULL)
+		pfree(lm->young);
+	for (int32 i = 0; i < model->n_items; i++)
+		if (!(isnan(model->item_age_days[i]) || model->item_age_days[i] > age_cut_off))
+			n++;
+	lm->young = MemoryContextAlloc(lm->context, sizeof(int32) * Max(n, 1));
+	lm->n_young = 0;
+	for (int32 i = 0; i < model->n_items; i++)
+		if (!(isnan(model->item_age_days[i]) || model->item_age_days[i] > age_cut_off))
+			lm->young[lm->n_young++] = i;
+	lm->young_cut_off = age_cut_off;
+}
 
 /*
  * Explore young items: add the bonus to the logits of the young candidates
  * in scores (n_items; -Infinity for excluded items) and return the softmax
  * denominator of the result relative to max_score, given the one before
- * (denominator).  Nothing changes with weight 0, without ages or without a
- * young candidate.
+ * and the candidates' moments (m).  Nothing changes with weight 0, without
+ * ages or without a young candidate.
  */
-double
-ExplorationApply(const RecipeModel *model, float *scores, float max_score,
-				 double denominator, double weight, double age_cut_off)
+static double
+exploration_apply(LoadedModel *lm, float *scores, float max_score,
+				  const SoftmaxMoments *m, double weight, double age_cut_off)
 {
-	double		sum = 0.0;
-	int32		n = 0;
+	const RecipeModel *model = &lm->model;
+	double		denominator = m->denominator;
 	double		gap;			/* best candidate's logit minus the mean */
 
 	if (weight <= 0.0 || model->item_age_days == NULL)
 		return denominator;
 
 	/* the spread of the candidates' logits */
-	for (int32 i = 0; i < model->n_items; i++)
-	{
-		double		d;
-
-		if (!isfinite(scores[i]))
-			continue;
-		d = (double) scores[i] - max_score;
-		sum += d;
-		n++;
-	}
-	if (n < 2)
+	if (m->n_finite < 2)
 		return denominator;
-	gap = -sum / n;
+	gap = -m->centred_sum / m->n_finite;
 	if (!(gap > 0.0))
 		return denominator;
 
-	for (int32 i = 0; i < model->n_items; i++)
+	exploration_list_young(lm, age_cut_off);
+	for (int32 y = 0; y < lm->n_young; y++)
 	{
-		float		age = model->item_age_days[i];
+		int32		i = lm->young[y];
 		double		before;
 		double		after;
 
-		if (isnan(age) || age > age_cut_off || !isfinite(scores[i]))
+		if (!isfinite(scores[i]))
 			continue;
 		before = (double) scores[i] - max_score;
 		after = before + weight * gap / sqrt(1.0 + model->popularity[i]);
@@ -94,4 +118,25 @@ ExplorationApply(const RecipeModel *model, float *scores, float max_score,
 		denominator += exp(after) - exp(before);
 	}
 	return denominator;
+}
+
+/*
+ * The softmax of a user's logits in scores (n_items; -Infinity for
+ * excluded items), young items explored with weight (0: none): sets
+ * *max_score to the largest logit and returns the denominator relative to
+ * it.  With no candidate, *max_score is 0 and the denominator 1.
+ */
+double
+ExplorationSoftmax(LoadedModel *lm, float *scores, double weight, double age_cut_off,
+				   float *max_score)
+{
+	SoftmaxMoments m;
+	float		best = KernelMax(scores, lm->model.n_items);
+
+	*max_score = 0.0f;
+	if (!isfinite(best))
+		return 1.0;
+	*max_score = best;
+	KernelSoftmaxMoments(scores, lm->model.n_items, best, &m);
+	return exploration_apply(lm, scores, best, &m, weight, age_cut_off);
 }

@@ -15,13 +15,13 @@
 #ifndef PERSONALIZE_EXPLORATION_H
 #define PERSONALIZE_EXPLORATION_H
 
-#include "recipe.h"
+#include "model.h"
 
 /* Personalize's defaults for a campaign whose config does not set them. */
 #define EXPLORATION_DEFAULT_WEIGHT 0.3
 #define EXPLORATION_DEFAULT_AGE_CUT_OFF 30.0
 
-extern double ExplorationApply(const RecipeModel *model, float *scores, float max_score,
-							   double denominator, double weight, double age_cut_off);
+extern double ExplorationSoftmax(LoadedModel *lm, float *scores, double weight,
+								double age_cut_off, float *max_score);
 
 #endif							/* PERSONALIZE_EXPLORATION_H */

@@ -2,8 +2,9 @@
  *
  * kernel.c
  *	  Vectorised loops of the request path: the maximum and the softmax
- *	  denominator of a score array, and the Cholesky solve that folds a
- *	  user into an ALS model.
+ *	  denominator (with the mean logit) of a score array, top-K's skip of
+ *	  items below its worst, and the Cholesky solve that folds a user into
+ *	  an ALS model.
  *
  * Every recommend() of a user-personalization campaign takes a softmax over
  * the whole catalogue, so besides the matrix-vector product (OpenBLAS) it
@@ -38,7 +39,12 @@
 
 /* Scores summed in float per block, blocks in double: accurate and vectorised. */
 #define KERNEL_BLOCK 2048
-/* Independent accumulators per loop: a multiple of any vector width. */
+/*
+ * Independent accumulators per loop: a multiple of any vector width.  The
+ * loops index a lane's block through a pointer (v[j], not scores[i + j]):
+ * with -fwrapv int arithmetic may wrap, so gcc cannot prove scores[i + j]
+ * contiguous and loads the lanes one by one (4x slower).
+ */
 #define KERNEL_LANES 16
 #define KERNEL_DOUBLE_LANES 8
 
@@ -75,11 +81,14 @@ kernel_exp_nonpositive(float x)
 	return p * scale;
 }
 
-/* s when finite, else -Infinity (NaN fails both comparisons). */
-static inline float
-kernel_finite_or_minus_infinity(float s)
+/*
+ * Is s finite?  One comparison (NaN fails it), not two joined by &&: gcc
+ * vectorises a loop over it only then (short-circuit evaluation is a branch).
+ */
+static inline bool
+kernel_finite(float s)
 {
-	return (s >= -FLT_MAX && s <= FLT_MAX) ? s : -INFINITY;
+	return fabsf(s) <= FLT_MAX;
 }
 
 /* exp(s - max_score) for a finite s, else 0. */
@@ -88,7 +97,23 @@ kernel_softmax_term(float s, float max_score)
 {
 	float		e = kernel_exp_nonpositive(s - max_score);
 
-	return (s >= -FLT_MAX && s <= FLT_MAX) ? e : 0.0f;
+	return kernel_finite(s) ? e : 0.0f;
+}
+
+/*
+ * A finite float as an int32 in the same order (the sign-magnitude bits
+ * turned into two's complement), anything else as the key of -Infinity.
+ * gcc vectorises an int32 maximum but not a float one (that needs
+ * -ffinite-math-only, which would also fold away the tests for infinity).
+ */
+static inline int32
+kernel_order_key(float s)
+{
+	int32		bits;
+
+	memcpy(&bits, &s, sizeof(bits));
+	bits ^= (bits >> 31) & 0x7FFFFFFF;
+	return kernel_finite(s) ? bits : (int32) 0x807FFFFF;	/* -Infinity's key */
 }
 
 /*
@@ -98,29 +123,37 @@ KERNEL_CLONES
 float
 KernelMax(const float *scores, int32 n)
 {
-	float		lane[KERNEL_LANES];
-	float		best = -INFINITY;
+	int32		lane[KERNEL_LANES];
+	int32		best = (int32) 0x807FFFFF;
 	int32		i = 0;
+	float		result;
 
 	for (int j = 0; j < KERNEL_LANES; j++)
-		lane[j] = -INFINITY;
-	/* independent lanes: a float reduction gcc may vectorise as written */
+		lane[j] = best;
+	/* independent lanes: an integer reduction gcc vectorises as written */
 	for (; i + KERNEL_LANES <= n; i += KERNEL_LANES)
+	{
+		const float *v = scores + i;	/* see KERNEL_LANES */
+
 		for (int j = 0; j < KERNEL_LANES; j++)
 		{
-			float		s = kernel_finite_or_minus_infinity(scores[i + j]);
+			int32		key = kernel_order_key(v[j]);
 
-			lane[j] = s > lane[j] ? s : lane[j];
+			lane[j] = key > lane[j] ? key : lane[j];
 		}
+	}
 	for (; i < n; i++)
 	{
-		float		s = kernel_finite_or_minus_infinity(scores[i]);
+		int32		key = kernel_order_key(scores[i]);
 
-		best = s > best ? s : best;
+		best = key > best ? key : best;
 	}
 	for (int j = 0; j < KERNEL_LANES; j++)
 		best = lane[j] > best ? lane[j] : best;
-	return best;
+	/* back from the key to the float (the transformation is its own inverse) */
+	best ^= (best >> 31) & 0x7FFFFFFF;
+	memcpy(&result, &best, sizeof(result));
+	return result;
 }
 
 /*
@@ -141,14 +174,98 @@ KernelSoftmaxDenominator(const float *scores, int32 n, float max_score)
 		float		lane[KERNEL_LANES] = {0};
 
 		for (; i + KERNEL_LANES <= end; i += KERNEL_LANES)
+		{
+			const float *v = scores + i;
+
 			for (int j = 0; j < KERNEL_LANES; j++)
-				lane[j] += kernel_softmax_term(scores[i + j], max_score);
+				lane[j] += kernel_softmax_term(v[j], max_score);
+		}
 		for (; i < end; i++)
 			sum += kernel_softmax_term(scores[i], max_score);
 		for (int j = 0; j < KERNEL_LANES; j++)
 			sum += lane[j];
 	}
 	return sum;
+}
+
+/*
+ * In the same single pass as KernelSoftmaxDenominator, also the sum of
+ * (score - max_score) over the finite scores and their number: the mean
+ * logit exploration needs (exploration.c), which took a pass of its own.
+ */
+KERNEL_CLONES
+void
+KernelSoftmaxMoments(const float *scores, int32 n, float max_score, SoftmaxMoments *out)
+{
+	double		sum = 0.0;
+	double		centred = 0.0;
+	int32		count = 0;
+	int32		i = 0;
+
+	while (i < n)
+	{
+		int32		end = Min(n, i + KERNEL_BLOCK);
+		float		lane[KERNEL_LANES] = {0};
+		float		lane_centred[KERNEL_LANES] = {0};
+		float		lane_count[KERNEL_LANES] = {0};	/* exact: at most KERNEL_BLOCK */
+
+		for (; i + KERNEL_LANES <= end; i += KERNEL_LANES)
+		{
+			const float *v = scores + i;
+
+			for (int j = 0; j < KERNEL_LANES; j++)
+			{
+				float		s = v[j];
+
+				lane[j] += kernel_softmax_term(s, max_score);
+				lane_centred[j] += kernel_finite(s) ? s - max_score : 0.0f;
+				lane_count[j] += kernel_finite(s) ? 1.0f : 0.0f;
+			}
+		}
+		for (; i < end; i++)
+			if (kernel_finite(scores[i]))
+			{
+				sum += kernel_softmax_term(scores[i], max_score);
+				centred += (double) scores[i] - max_score;
+				count++;
+			}
+		for (int j = 0; j < KERNEL_LANES; j++)
+		{
+			sum += lane[j];
+			centred += lane_centred[j];
+			count += (int32) lane_count[j];
+		}
+	}
+	out->denominator = sum;
+	out->centred_sum = centred;
+	out->n_finite = count;
+}
+
+/*
+ * Top-K's skip (topk.c): from from (n - from being a multiple of
+ * KERNEL_SKIP_BLOCK or not), the start of the first block of
+ * KERNEL_SKIP_BLOCK scores holding one at least bound, or the start of
+ * the incomplete block at the end (or n) when none does.  Once top-K's
+ * heap is full nearly every item is below its worst: one vectorised
+ * comparison per item instead of a branch.
+ */
+KERNEL_CLONES
+int32
+KernelSkipBelow(const float *scores, int32 from, int32 n, float bound)
+{
+	int32		i = from;
+
+	for (; i + KERNEL_SKIP_BLOCK <= n; i += KERNEL_SKIP_BLOCK)
+	{
+		const float *v = scores + i;
+		int32		hits = 0;
+
+		for (int j = 0; j < KERNEL_SKIP_BLOCK; j++)
+			hits |= v[j] >= bound;
+		if (hits)
+			break;
+	}
+	return i;
 }
 
 /* sum over p < n of x[p] * y[p], in double lanes gcc vectorises. */
@@ -160,8 +277,13 @@ kernel_dot_double(const double *x, const double *y, int n)
 	int			p = 0;
 
 	for (; p + KERNEL_DOUBLE_LANES <= n; p += KERNEL_DOUBLE_LANES)
+	{
+		const double *xp = x + p;	/* see KERNEL_LANES */
+		const double *yp = y + p;
+
 		for (int j = 0; j < KERNEL_DOUBLE_LANES; j++)
-			lane[j] += x[p + j] * y[p + j];
+			lane[j] += xp[j] * yp[j];
+	}
 	for (; p < n; p++)
 		sum += x[p] * y[p];
 	for (int j = 0; j < KERNEL_DOUBLE_LANES; j++)

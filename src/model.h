@@ -33,6 +33,9 @@ typedef struct LoadedModel
 	float	   *scores_buffer;	/* n_items scores reused across requests, or NULL */
 	int			scores_buffer_scope;	/* model scope using it; 0: free */
 	struct dsm_segment *shared_segment;	/* holding model.factors, or NULL */
+	int32	   *young;			/* young items for young_cut_off, or NULL (exploration.c) */
+	int32		n_young;
+	double		young_cut_off;
 } LoadedModel;
 
 extern void ModelStore(int64 version, const RecipeModel *model, const IdMap *items,

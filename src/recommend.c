@@ -632,19 +632,9 @@ recommend_target(Emitter *e, const CampaignTarget *target, const char *user_id, 
 		us.scores[us.seen[h]] = -INFINITY;
 	sm.logits = us.logits;
 	if (us.logits)
-	{
-		int32		best;
-
-		if (TopK(us.scores, us.model->model.n_items, 1, &best) == 1)
-		{
-			sm.max = us.scores[best];
-			sm.denominator = SoftmaxDenominator(us.scores, us.model->model.n_items, sm.max);
-			if (us.model->recipe->explores)
-				sm.denominator = ExplorationApply(&us.model->model, us.scores, sm.max,
-												  sm.denominator, target->exploration_weight,
-												  target->exploration_age_cut_off);
-		}
-	}
+		sm.denominator = ExplorationSoftmax(us.model, us.scores,
+											us.model->recipe->explores ? target->exploration_weight : 0.0,
+											target->exploration_age_cut_off, &sm.max);
 	if (us.n_history == 0 && !us.logits && strcmp(us.model->recipe->name, "popularity-count") != 0)
 		e->reason = REASON_POPULAR;
 	emit_ranked(e, us.scores, us.model, map_softmax, &sm);

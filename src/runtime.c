@@ -6,7 +6,8 @@
  *
  * Per request this runs one query on the campaign catalog (a kept plan,
  * executed as the extension owner so that an application role needs only
- * EXECUTE on the runtime functions) and one on the user's interactions
+ * EXECUTE on the runtime functions; its answer kept across statements
+ * while provably fresh, campaign_cache.c) and one on the user's interactions
  * (a kept plan, executed as the caller).  The model itself comes from the
  * per-backend cache (model.c), with a reusable score buffer; recipes that
  * fold the user into a k-vector (ALS) score only the items a request
@@ -29,6 +30,7 @@
 #include "utils/timestamp.h"
 
 #include "blas.h"
+#include "campaign_cache.h"
 #include "personalize.h"
 #include "exploration.h"
 #include "metadata.h"
@@ -89,19 +91,24 @@ runtime_fill_target(CampaignTarget *target)
 										   &target->dataset);
 	target->version_created = DatumGetTimestampTz(SPI_getbinval(tt->vals[0], tt->tupdesc, 10, &isnull));
 	target->version = DatumGetInt64(SPI_getbinval(tt->vals[0], tt->tupdesc, 11, &isnull));
+}
 
-	/*
-	 * Every answer (neighbours, popularity, segments, not only a user's
-	 * history) is derived from the interactions: serve only who may read
-	 * them.
-	 */
+/*
+ * Every answer (neighbours, popularity, segments, not only a user's
+ * history) is derived from the interactions: serve only who may read them.
+ * Checked on every call, the target read or kept (campaign_cache.c).
+ */
+static void
+runtime_check_readable(const CampaignTarget *target)
+{
 	if (target->has_dataset)
 		DatasetCheckReadable(&target->dataset);
 }
 
 /*
  * Resolve a campaign name to its serving version, recipe type and
- * interactions dataset, or raise undefined_object.
+ * interactions dataset, or raise undefined_object: kept from an earlier
+ * statement while provably fresh (campaign_cache.c), else read.
  */
 void
 RuntimeResolveCampaign(const char *campaign, CampaignTarget *target)
@@ -109,6 +116,11 @@ RuntimeResolveCampaign(const char *campaign, CampaignTarget *target)
 	bool		isnull;
 	Datum		d;
 
+	if (CampaignCacheLookup(campaign, target))
+	{
+		runtime_check_readable(target);
+		return;
+	}
 	if (!runtime_target_query(&campaign_plan,
 							  "SELECT " TARGET_COLUMNS ", "
 							  "(c.config->>'exploration_weight')::float8, "
@@ -127,6 +139,8 @@ RuntimeResolveCampaign(const char *campaign, CampaignTarget *target)
 	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 13, &isnull);
 	target->exploration_age_cut_off = isnull ? EXPLORATION_DEFAULT_AGE_CUT_OFF : DatumGetFloat8(d);
 	runtime_fill_target(target);
+	CampaignCacheStore(target);
+	runtime_check_readable(target);
 }
 
 /*
@@ -148,6 +162,7 @@ RuntimeResolveVersion(int64 version, CampaignTarget *target)
 	target->exploration_weight = 0.0;	/* batch jobs rank by relevance */
 	target->exploration_age_cut_off = EXPLORATION_DEFAULT_AGE_CUT_OFF;
 	runtime_fill_target(target);
+	runtime_check_readable(target);
 }
 
 /*

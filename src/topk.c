@@ -5,7 +5,8 @@
  *	  denominator over a score array.
  *
  * Items excluded from a request carry a score of -Infinity and are never
- * selected.  Equal scores are ordered by item index so results are
+ * selected.  Once the heap is full, blocks of items below its worst are
+ * skipped by one vectorised test each (KernelSkipBelow, kernel.c).  Equal scores are ordered by item index so results are
  * deterministic.
  *
  * Copyright (c) 2026, personalize developers
@@ -58,6 +59,44 @@ sift_down(int32 *heap, int size, const float *scores, int i)
 }
 
 /*
+ * Offer item i (finite score, not below *worst) to the heap out of *size
+ * items (at most k); *worst is the root's score once the heap is full.
+ */
+static inline void
+topk_consider(int32 *out, int *size, int k, float *worst, const float *scores, int32 i)
+{
+	if (*size < k)
+	{
+		/* sift up */
+		int			j = (*size)++;
+
+		out[j] = i;
+		while (j > 0)
+		{
+			int			parent = (j - 1) / 2;
+
+			if (!ranks_below(scores[out[j]], out[j], scores[out[parent]], out[parent]))
+				break;
+			{
+				int32		t = out[j];
+
+				out[j] = out[parent];
+				out[parent] = t;
+			}
+			j = parent;
+		}
+		if (*size == k)
+			*worst = scores[out[0]];
+	}
+	else if (ranks_below(scores[out[0]], out[0], scores[i], i))
+	{
+		out[0] = i;
+		sift_down(out, *size, scores, 0);
+		*worst = scores[out[0]];
+	}
+}
+
+/*
  * Write the indexes of the k best finite scores into out, best first, and
  * return how many were written (fewer than k when fewer items qualify).
  */
@@ -84,45 +123,24 @@ TopK(const float *scores, int32 n, int k, int32 *out)
 			}
 		return 0;				/* not reached */
 	}
-	for (int32 i = 0; i < n; i++)
+	for (int32 i = 0; i < n;)
 	{
-		float		s = scores[i];
+		int32		end;
 
-		if ((i & 0xFFFF) == 0)
-			CHECK_FOR_INTERRUPTS();
-		/* most items: below the k-th best so far (or excluded), one compare */
-		if (s < worst)
-			continue;
-		if (!isfinite(s))
-			continue;
-		if (size < k)
+		CHECK_FOR_INTERRUPTS();
+		/* once the heap is full, most items are below its worst: skip them */
+		if (size == k)
+			i = KernelSkipBelow(scores, i, n, worst);
+		end = Min(n, i + KERNEL_SKIP_BLOCK);
+		for (; i < end; i++)
 		{
-			/* sift up */
-			int			j = size++;
+			float		s = scores[i];
 
-			out[j] = i;
-			while (j > 0)
-			{
-				int			parent = (j - 1) / 2;
-
-				if (!ranks_below(scores[out[j]], out[j], scores[out[parent]], out[parent]))
-					break;
-				{
-					int32		t = out[j];
-
-					out[j] = out[parent];
-					out[parent] = t;
-				}
-				j = parent;
-			}
-			if (size == k)
-				worst = scores[out[0]];
-		}
-		else if (ranks_below(scores[out[0]], out[0], s, i))
-		{
-			out[0] = i;
-			sift_down(out, size, scores, 0);
-			worst = scores[out[0]];
+			if (s < worst)
+				continue;
+			if (!isfinite(s))
+				continue;
+			topk_consider(out, &size, k, &worst, scores, i);
 		}
 	}
 	/* Heap sort: repeatedly move the worst to the end. */
