@@ -396,7 +396,7 @@ filter_text_is_stable(Oid type)
 		case NUMERICOID:
 		case FLOAT4OID:
 		case FLOAT8OID:
-		case TIMESTAMPTZOID:	/* compared as epoch seconds */
+		case TIMESTAMPTZOID:	/* compared as epoch seconds (IN: see the caller) */
 		case TIMESTAMPOID:
 		case DATEOID:
 		case TEXTARRAYOID:
@@ -491,6 +491,10 @@ filter_condition_sql(FilterCompiler *fc, const FilterNode *node)
 	if (fc->attributes && (kind == VALUE_TEXT || kind == VALUE_ARRAY) &&
 		(node->op == FILTER_OP_EQ || node->op == FILTER_OP_NE))
 		op = node->op == FILTER_OP_EQ ? FILTER_OP_IN : FILTER_OP_NOT_IN;
+
+	/* IN on a time compares its text form, which follows DateStyle */
+	if (rel == &fc->items && kind == VALUE_TIME && (op == FILTER_OP_IN || op == FILTER_OP_NOT_IN))
+		fc->unstable_text = true;
 
 	if (op == FILTER_OP_IN || op == FILTER_OP_NOT_IN)
 	{
