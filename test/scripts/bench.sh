@@ -101,24 +101,27 @@ SELECT personalize.create_solution_version('$2') AS v \gset
 SELECT round(training_seconds::numeric, 2) FROM personalize.solution_versions WHERE id = :v;
 SQL
 }
-# Peak memory of a training: while it runs, a sampler keeps the highest
-# resident size (VmHWM) each client backend and ALS helper of the cluster
-# reached; their sum, in MB, is printed at the end (an upper bound: shared
-# buffers a process touched count in its resident size too).
+# Peak memory of a training: while it runs, a sampler sums the
+# proportional set size (Pss: private pages, plus each shared page divided
+# among the processes mapping it, so the shared factors and matrices count
+# once) of the cluster's client backends and ALS helpers every 0.5 s and
+# keeps the highest sum, in MB.
 memory_sampler_start() {	# output-file
 	local postmaster
 	postmaster=$(head -1 "$WORKDIR/data/postmaster.pid")
 	(
-		declare -A peak
+		peak=0
 		while :; do
+			total=0
 			for pid in $(pgrep -P "$postmaster"); do
 				grep -qE 'personalize ALS helper|\[local\]' "/proc/$pid/cmdline" 2>/dev/null || continue
-				kb=$(awk '/^VmHWM/ { print $2 }' "/proc/$pid/status" 2>/dev/null)
-				[[ -n "$kb" && "$kb" -gt "${peak[$pid]:-0}" ]] && peak[$pid]=$kb
+				kb=$(awk '/^Pss:/ { print $2 }' "/proc/$pid/smaps_rollup" 2>/dev/null)
+				total=$((total + ${kb:-0}))
 			done
-			total=0
-			for pid in "${!peak[@]}"; do total=$((total + peak[$pid])); done
-			echo $((total / 1024)) > "$1"
+			if ((total > peak)); then
+				peak=$total
+				echo $((peak / 1024)) > "$1"
+			fi
 			sleep 0.5
 		done
 	) &
@@ -213,7 +216,7 @@ else
 	record "synthetic: train user-personalization (split + full, reading incl.), s (ref: NumPy 15 sweeps)" "$als_s" "$np_fit"
 fi
 
-record "synthetic: train user-personalization, peak resident memory of the backend and its helpers, MB" \
+record "synthetic: train user-personalization, peak memory (Pss) of the backend and its helpers, MB" \
 	"$(cat "$WORKDIR/als-memory" 2>/dev/null || echo 0)" "" "$(full_only "<= 2048 MB")" "$(full_only "v <= 2048")"
 
 # Training time against interactions: the first users of the synthetic set
