@@ -839,6 +839,7 @@ FilterCompile(const char *name, const char *dataset_group, const char *expressio
 	result->items_only = !fc.beyond_items && !fc.unstable_text && !fc.uses_current_item &&
 		!fc.for_users && fc.uses_items && OidIsValid(fc.items.relid);
 	result->items_relid = fc.items.relid;
+	result->values_text = NULL;
 	return result;
 }
 
@@ -903,6 +904,7 @@ filter_keep(int slot, const char *name, const char *dataset_group, const char *v
 	k->filter = *filter;
 	k->filter.name = pstrdup(filter->name);
 	k->filter.sql = pstrdup(filter->sql);
+	k->filter.values_text = NULL;	/* k->values; set on each hit */
 	k->last_used = ++kept_filter_clock;
 	MemoryContextSwitchTo(old);
 	kept_filters[slot] = k;
@@ -946,6 +948,7 @@ FilterLoad(const char *name, const char *dataset_group, Jsonb *values)
 				*result = k->filter;
 				result->name = pstrdup(k->filter.name);
 				result->sql = pstrdup(k->filter.sql);
+				result->values_text = values_text;
 				return result;
 			}
 			break;
@@ -970,6 +973,7 @@ FilterLoad(const char *name, const char *dataset_group, Jsonb *values)
 				 errmsg("filter \"%s\" belongs to dataset group \"%s\", not \"%s\"", name, group, dataset_group),
 				 errhint("Use a filter of the campaign's dataset group.")));
 	result = FilterCompile(name, dataset_group, expression, values, true);
+	result->values_text = values_text;
 	filter_keep(slot, name, dataset_group, values_text, result);
 	return result;
 }

@@ -40,6 +40,7 @@ typedef struct CompiledFilter
 	 */
 	bool		items_only;
 	Oid			items_relid;
+	char	   *values_text;	/* the values' text, "" for none (FilterLoad) */
 } CompiledFilter;
 
 extern CompiledFilter *FilterCompile(const char *name, const char *dataset_group,

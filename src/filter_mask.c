@@ -111,22 +111,21 @@ mask_free(FilterMask *m)
 }
 
 /*
- * The mask of filter (with values) over lm's items, or NULL when the
- * request should send its candidates through the filter's query.  The
- * caller is connected to SPI.
+ * The mask of filter (with values, whose text FilterLoad left in the
+ * filter) over lm's items, or NULL when the request should send its
+ * candidates through the filter's query.  The caller is connected to SPI.
  */
 const bool *
 FilterMaskGet(const CompiledFilter *filter, Jsonb *values, const LoadedModel *lm)
 {
-	char	   *values_text;
+	const char *values_text = filter->values_text;
 	FilterMask *m = NULL;
 	int			slot = -1;
 	Oid			userid = GetUserId();
 
-	if (!filter->items_only || lm->model.n_items == 0 || lm->model.n_items > MASK_MAX_ITEMS ||
-		!mask_relation_ok(filter->items_relid))
+	if (!filter->items_only || values_text == NULL || lm->model.n_items == 0 ||
+		lm->model.n_items > MASK_MAX_ITEMS || !mask_relation_ok(filter->items_relid))
 		return NULL;
-	values_text = values ? JsonbToCString(NULL, &values->root, VARSIZE(values)) : "";
 
 	for (int i = 0; i < MASK_SLOTS; i++)
 	{
