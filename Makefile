@@ -25,6 +25,7 @@ OBJS = \
 	src/recipe.o \
 	src/topk.o \
 	src/kernel.o \
+	src/compact.o \
 	src/snapshot_stamp.o \
 	src/filter_mask.o \
 	src/recipe_popularity.o \
@@ -97,7 +98,7 @@ endif
 # The request path's vectorised loops: -O3 lets gcc vectorise them, and
 # -fno-trapping-math lets it turn their comparisons into blends (they rely
 # on no floating-point exception).  See src/kernel.c.
-src/kernel.o: override CFLAGS += -O3 -fno-trapping-math
+src/kernel.o src/compact.o: override CFLAGS += -O3 -fno-trapping-math
 
 # PGXS tracks no header dependencies: rebuild everything when a header changes.
 $(OBJS): $(wildcard src/*.h)

@@ -32,6 +32,7 @@ int			personalize_training_memory_kb = 2 * 1024 * 1024;
 int			personalize_ease_max_items = 10000;
 int			personalize_max_training_workers = 2;
 int			personalize_min_parallel_training_interactions = 100000;
+bool		personalize_compact_scoring = true;
 
 /*
  * Define the personalize.* settings.
@@ -57,6 +58,12 @@ GucInit(void)
 							&personalize_max_history,
 							100, 1, 10000,
 							PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomBoolVariable("personalize.compact_scoring",
+							 "Scores catalogues of 2048 items or more from int8 item factors, re-scoring exactly the items that could be recommended",
+							 "The ranking and each returned item's logit stay exact; the softmax denominator sums compact logits for the items not re-scored.",
+							 &personalize_compact_scoring,
+							 true,
+							 PGC_USERSET, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("personalize.filter_interactions",
 							"Most recent interactions per event type a filter's Interactions conditions look at",
 							"As in Amazon Personalize, a filter considers each user's latest interactions of each event type, up to this many.",

@@ -242,6 +242,18 @@ KernelSoftmaxMoments(const float *scores, int32 n, float max_score, SoftmaxMomen
 }
 
 /*
+ * scores[i] += scale * weights[i], in double (exploration's bonus when
+ * every item is young); -Infinity stays -Infinity.
+ */
+KERNEL_CLONES
+void
+KernelAddScaled(float *scores, const double *weights, int32 n, double scale)
+{
+	for (int32 i = 0; i < n; i++)
+		scores[i] = (float) ((double) scores[i] + scale * weights[i]);
+}
+
+/*
  * Top-K's skip (topk.c): from from (n - from being a multiple of
  * KERNEL_SKIP_BLOCK or not), the start of the first block of
  * KERNEL_SKIP_BLOCK scores holding one at least bound, or the start of

@@ -34,8 +34,10 @@ typedef struct LoadedModel
 	int			scores_buffer_scope;	/* model scope using it; 0: free */
 	struct dsm_segment *shared_segment;	/* holding model.factors, or NULL */
 	int32	   *young;			/* young items for young_cut_off, or NULL (exploration.c) */
+	double	   *young_damping;	/* per young item: 1 / sqrt(1 + popularity) */
 	int32		n_young;
 	double		young_cut_off;
+	struct CompactFactors *compact; /* int8 item factors, built on first use, or NULL (compact.c) */
 } LoadedModel;
 
 extern void ModelStore(int64 version, const RecipeModel *model, const IdMap *items,

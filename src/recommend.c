@@ -42,6 +42,7 @@
 #include "utils/tuplestore.h"
 
 #include "blas.h"
+#include "compact.h"
 #include "context.h"
 #include "exploration.h"
 #include "filter.h"
@@ -203,6 +204,10 @@ typedef struct Emitter
 	const IdMap *skip;			/* ids never to emit, or NULL */
 	KeptRow    *kept;			/* rows kept rather than returned, or NULL */
 	bool		masked;			/* the filter is applied already (filter_mask.c) */
+	/* compact scores, made exact as they are ranked (compact.c), or NULL */
+	struct CompactQuery *approximate;
+	float		softmax_max;	/* and the softmax to correct meanwhile */
+	double	   *softmax_denominator;
 } Emitter;
 
 static void
@@ -222,6 +227,7 @@ emitter_init(Emitter *e, ReturnSetInfo *rsinfo, const RequestFilter *rf,
 	e->skip = NULL;
 	e->kept = NULL;
 	e->masked = false;
+	e->approximate = NULL;
 }
 
 /* Must candidates go through the filter's query? */
@@ -378,7 +384,11 @@ emit_ranked_ids(Emitter *e, float *scores, int32 n_items, char **ids, ScoreMap m
 		CHECK_FOR_INTERRUPTS();
 		batch = Min(batch, Max(n_items, 1));
 		top = repalloc(top, sizeof(int32) * batch);
-		n_top = TopK(scores, n_items, batch, top);
+		if (e->approximate != NULL)
+			n_top = CompactTopK(e->approximate, scores, batch, top,
+								e->softmax_max, e->softmax_denominator);
+		else
+			n_top = TopK(scores, n_items, batch, top);
 		if (n_top == 0)
 			break;
 		for (int r = 0; r < n_top; r++)
@@ -601,6 +611,7 @@ recommend_target(Emitter *e, const CampaignTarget *target, const char *user_id, 
 	const char *campaign = target->campaign;
 	UserScores	us;
 	Softmax		sm = {0.0f, 1.0, false};
+	double		explore;
 
 	if (strcmp(target->recipe_type, "RELATED_ITEMS") == 0)
 	{
@@ -626,18 +637,31 @@ recommend_target(Emitter *e, const CampaignTarget *target, const char *user_id, 
 	require_argument(user_id == NULL, "user_id",
 					 psprintf("Campaign \"%s\" recommends for a user: pass user_id => 'id'.", campaign));
 
-	RuntimeScoreUser(target, user_id, &us);
+	/* compact scores only without context: its lifts are not plain additions */
+	RuntimeScoreUser(target, user_id, context == NULL, &us);
 	ContextApply(target->version, target->dataset_group, context, us.model, us.scores, us.logits);
 	for (int h = 0; h < us.n_seen; h++)
 		us.scores[us.seen[h]] = -INFINITY;
 	sm.logits = us.logits;
+	explore = us.model->recipe->explores ? target->exploration_weight : 0.0;
+	if (us.approximate != NULL && explore > 0.0)
+	{
+		/* the best logit exact: exploration's bonus grows with it */
+		int32		best;
+		double		unused = 0.0;
+
+		(void) CompactTopK(us.approximate, us.scores, 1, &best, 0.0f, &unused);
+	}
 	if (us.logits)
-		sm.denominator = ExplorationSoftmax(us.model, us.scores,
-											us.model->recipe->explores ? target->exploration_weight : 0.0,
+		sm.denominator = ExplorationSoftmax(us.model, us.scores, explore,
 											target->exploration_age_cut_off, &sm.max);
 	if (us.n_history == 0 && !us.logits && strcmp(us.model->recipe->name, "popularity-count") != 0)
 		e->reason = REASON_POPULAR;
+	e->approximate = us.approximate;
+	e->softmax_max = sm.max;
+	e->softmax_denominator = &sm.denominator;
 	emit_ranked(e, us.scores, us.model, map_softmax, &sm);
+	e->approximate = NULL;
 	e->reason = NULL;
 }
 

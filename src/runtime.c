@@ -31,6 +31,7 @@
 
 #include "blas.h"
 #include "campaign_cache.h"
+#include "compact.h"
 #include "personalize.h"
 #include "exploration.h"
 #include "metadata.h"
@@ -207,6 +208,24 @@ RuntimeRequireRecipeType(const CampaignTarget *target, const char *function, ...
 }
 
 /*
+ * The compact copy of lm's item factors, built on first use (compact.c).
+ */
+static const CompactFactors *
+runtime_compact_factors(LoadedModel *lm)
+{
+	if (lm->compact == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(lm->context);
+
+		lm->compact = CompactBuild(lm->model.factors, lm->model.n_items, lm->model.k);
+		MemoryContextSwitchTo(old);
+		elog(DEBUG1, "personalize: compact item factors of solution version " INT64_FORMAT " built (%d items)",
+			 lm->version, lm->model.n_items);
+	}
+	return lm->compact;
+}
+
+/*
  * Score the catalogue for user_id: every item, or when n_wanted >= 0 at
  * least the n_wanted model indexes of wanted (out->scores of the other
  * items are then undefined).  The user's most recent
@@ -218,7 +237,7 @@ RuntimeRequireRecipeType(const CampaignTarget *target, const char *function, ...
  */
 static void
 runtime_score(const CampaignTarget *target, const char *user_id,
-			  int n_wanted, const int32 *wanted, UserScores *out)
+			  int n_wanted, const int32 *wanted, bool compact_ok, UserScores *out)
 {
 	LoadedModel *lm = ModelGet(target->version, target->version_created);
 	const RecipeModel *model = &lm->model;
@@ -227,6 +246,7 @@ runtime_score(const CampaignTarget *target, const char *user_id,
 	float	   *counts;
 
 	out->model = lm;
+	out->approximate = NULL;
 	out->n_history = 0;
 	out->n_seen = 0;
 	if (target->has_dataset)
@@ -278,7 +298,11 @@ runtime_score(const CampaignTarget *target, const char *user_id,
 
 		if (lm->recipe->fold_in(model, out->n_history, out->history, counts, x))
 		{
-			if (n_wanted < 0)
+			if (n_wanted < 0 && compact_ok && personalize_compact_scoring &&
+				model->n_items >= COMPACT_MIN_ITEMS)
+				out->approximate = CompactScore(runtime_compact_factors(lm), model->factors,
+												x, out->scores);
+			else if (n_wanted < 0)
 				BlasGemv(model->factors, model->n_items, model->k, x, out->scores);
 			else
 				for (int w = 0; w < n_wanted; w++)
@@ -293,12 +317,16 @@ runtime_score(const CampaignTarget *target, const char *user_id,
 }
 
 /*
- * Score the whole catalogue for user_id (see runtime_score).
+ * Score the whole catalogue for user_id (see runtime_score).  With
+ * compact_ok and personalize.compact_scoring on, a folded-in user's scores
+ * are compact logits (out->approximate): the caller makes those it ranks
+ * exact with CompactRefine, after adding only per-item constants to them.
  */
 void
-RuntimeScoreUser(const CampaignTarget *target, const char *user_id, UserScores *out)
+RuntimeScoreUser(const CampaignTarget *target, const char *user_id, bool compact_ok,
+				 UserScores *out)
 {
-	runtime_score(target, user_id, -1, NULL, out);
+	runtime_score(target, user_id, -1, NULL, compact_ok, out);
 }
 
 /*
@@ -310,5 +338,5 @@ void
 RuntimeScoreUserItems(const CampaignTarget *target, const char *user_id,
 					  int n, const int32 *items, UserScores *out)
 {
-	runtime_score(target, user_id, n, items, out);
+	runtime_score(target, user_id, n, items, false, out);
 }

@@ -45,13 +45,14 @@ typedef struct UserScores
 	int32	   *history;		/* their model indexes */
 	int			n_seen;			/* known items of the whole history */
 	int32	   *seen;			/* their model indexes (with repeats) */
+	struct CompactQuery *approximate;	/* scores are compact logits, or NULL (compact.c) */
 } UserScores;
 
 extern void RuntimeResolveCampaign(const char *campaign, CampaignTarget *target);
 extern void RuntimeResolveVersion(int64 version, CampaignTarget *target);
 extern void RuntimeRequireRecipeType(const CampaignTarget *target, const char *function,...);
 extern void RuntimeScoreUser(const CampaignTarget *target, const char *user_id,
-							 UserScores *out);
+							 bool compact_ok, UserScores *out);
 extern void RuntimeScoreUserItems(const CampaignTarget *target, const char *user_id,
 								  int n, const int32 *items, UserScores *out);
 

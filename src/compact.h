@@ -1,0 +1,60 @@
+/*-------------------------------------------------------------------------
+ *
+ * compact.h
+ *	  Compact (int8) item factors for scoring a catalogue fast, with exact
+ *	  re-scoring of every item that could enter the list (compact.c).
+ *
+ * Copyright (c) 2026, personalize developers
+ *
+ * IDENTIFICATION
+ *	  src/compact.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PERSONALIZE_COMPACT_H
+#define PERSONALIZE_COMPACT_H
+
+/*
+ * Smaller catalogues are scored from the float factors: they stay in the
+ * CPU caches, and compact scoring would gain little.
+ */
+#define COMPACT_MIN_ITEMS 2048
+
+/* A model's item factors, each row y_i stored as scale_i * codes_i. */
+typedef struct CompactFactors
+{
+	int32		n_items;
+	int32		k;
+	int32		stride;			/* bytes of codes per item: k rounded up to 64 */
+	int8	   *codes;			/* n_items x stride, zero padded */
+	float	   *scale;			/* per item: max |y_if| / 127 */
+	int32	   *code_sum;		/* per item: sum of its codes */
+	float	   *l1;				/* per item: sum of |y_if| */
+	float		max_scale;
+	float		max_l1;
+} CompactFactors;
+
+/* One request's user vector against compact factors. */
+typedef struct CompactQuery
+{
+	const CompactFactors *cf;
+	const float *factors;		/* the exact item factors, n_items x k */
+	float	   *x;				/* the user's factors, k */
+	uint8	   *x_codes;		/* x's codes, then its residual's, each plus 128; 2 x stride bytes */
+	float		x_scale;
+	float		x_residual_scale;
+	float		bound_l1;		/* |exact - compact| <= bound_l1 l1_i + bound_scale scale_i */
+	float		bound_scale;
+	bool	   *exact;			/* per item: its score is exact now */
+	int32	   *exact_items;	/* those items */
+	int32		n_exact;
+	int32		exact_capacity;
+} CompactQuery;
+
+extern CompactFactors *CompactBuild(const float *factors, int32 n_items, int32 k);
+extern CompactQuery *CompactScore(const CompactFactors *cf, const float *factors,
+								  const float *x, float *scores);
+extern int	CompactTopK(CompactQuery *q, float *scores, int depth, int32 *top,
+						float max_score, double *denominator);
+
+#endif							/* PERSONALIZE_COMPACT_H */
