@@ -58,8 +58,6 @@
 #define COMPACT_CLONES
 #endif
 
-/* Codes per item are padded to whole 64-byte vectors (zeros score 0). */
-#define COMPACT_ALIGN 64
 /*
  * Items are stored in blocks of 16, interleaved by groups of 4 factors:
  * a block's group g is 64 bytes, item j's 4 codes of factors 4g..4g+3 at
@@ -78,26 +76,75 @@ compact_offset(const CompactFactors *cf, int32 i, int f)
 /* Added to the bound per unit of max |x|: float rounding of both scores. */
 #define COMPACT_ROUNDING 1e-5f
 
+/* Bytes of each array in a compact blob, each aligned to COMPACT_ALIGN. */
+static Size
+compact_array_bytes(Size bytes)
+{
+	return TYPEALIGN(COMPACT_ALIGN, bytes);
+}
+
+/* The header of a blob: what its arrays do not say. */
+typedef struct CompactHeader
+{
+	float		max_scale;
+	float		max_l1;
+} CompactHeader;
+
 /*
- * Code the n_items x k factors (palloc'd in the current memory context).
+ * Bytes CompactBuildInto needs for n_items x k factors (from a
+ * COMPACT_ALIGN-aligned address): the header, then codes, scales, code
+ * sums and L1 norms, over whole blocks of items.
+ */
+Size
+CompactBytes(int32 n_items, int32 k)
+{
+	Size		padded = (Size) (n_items + COMPACT_BLOCK - 1) / COMPACT_BLOCK * COMPACT_BLOCK;
+	Size		stride = (k + COMPACT_ALIGN - 1) / COMPACT_ALIGN * COMPACT_ALIGN;
+
+	return compact_array_bytes(sizeof(CompactHeader)) + compact_array_bytes(padded * stride) +
+		3 * compact_array_bytes(sizeof(float) * Max(padded, 1));
+}
+
+/*
+ * A view of the blob of CompactBytes(n_items, k) bytes at blob (palloc'd
+ * in the current memory context; the blob is not copied).
  */
 CompactFactors *
-CompactBuild(const float *factors, int32 n_items, int32 k)
+CompactFromBlob(char *blob, int32 n_items, int32 k)
 {
 	CompactFactors *cf = palloc0(sizeof(CompactFactors));
-	/* whole blocks; the padding items have codes, scales and sums 0 */
 	Size		padded = (Size) (n_items + COMPACT_BLOCK - 1) / COMPACT_BLOCK * COMPACT_BLOCK;
+	CompactHeader *header = (CompactHeader *) blob;
+	char	   *next = blob + compact_array_bytes(sizeof(CompactHeader));
 
+	Assert(blob == (char *) TYPEALIGN(COMPACT_ALIGN, blob));
 	cf->n_items = n_items;
 	cf->k = k;
+	cf->blob = blob;
 	cf->stride = (k + COMPACT_ALIGN - 1) / COMPACT_ALIGN * COMPACT_ALIGN;
-	cf->codes = palloc_extended(padded * cf->stride + COMPACT_ALIGN,
-								MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
-	/* aligned groups: one vector load each */
-	cf->codes = (int8 *) TYPEALIGN(COMPACT_ALIGN, cf->codes);
-	cf->scale = palloc_extended(sizeof(float) * Max(padded, 1), MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
-	cf->code_sum = palloc_extended(sizeof(int32) * Max(padded, 1), MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
-	cf->l1 = palloc_extended(sizeof(float) * Max(padded, 1), MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+	cf->codes = (int8 *) next;
+	next += compact_array_bytes(padded * cf->stride);
+	cf->scale = (float *) next;
+	next += compact_array_bytes(sizeof(float) * Max(padded, 1));
+	cf->code_sum = (int32 *) next;
+	next += compact_array_bytes(sizeof(float) * Max(padded, 1));
+	cf->l1 = (float *) next;
+	cf->max_scale = header->max_scale;
+	cf->max_l1 = header->max_l1;
+	return cf;
+}
+
+/*
+ * Code the n_items x k factors into the zeroed blob of CompactBytes bytes
+ * at blob (aligned to COMPACT_ALIGN): a backend's own copy, or a segment
+ * every backend shares (model_shared.c).
+ */
+void
+CompactBuildInto(const float *factors, int32 n_items, int32 k, char *blob)
+{
+	CompactFactors *cf = CompactFromBlob(blob, n_items, k);
+	CompactHeader *header = (CompactHeader *) blob;
+
 	for (int32 i = 0; i < n_items; i++)
 	{
 		const float *y = factors + (Size) i * k;
@@ -124,9 +171,26 @@ CompactBuild(const float *factors, int32 n_items, int32 k)
 			sum += code;
 		}
 		cf->code_sum[i] = sum;
-		cf->max_scale = Max(cf->max_scale, cf->scale[i]);
-		cf->max_l1 = Max(cf->max_l1, cf->l1[i]);
+		header->max_scale = Max(header->max_scale, cf->scale[i]);
+		header->max_l1 = Max(header->max_l1, cf->l1[i]);
 	}
+	pfree(cf);
+}
+
+/*
+ * Code the n_items x k factors in a blob of the current memory context.
+ */
+CompactFactors *
+CompactBuild(const float *factors, int32 n_items, int32 k)
+{
+	void	   *allocation = palloc_extended(CompactBytes(n_items, k) + COMPACT_ALIGN,
+											 MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+	char	   *blob = (char *) TYPEALIGN(COMPACT_ALIGN, allocation);
+	CompactFactors *cf;
+
+	CompactBuildInto(factors, n_items, k, blob);
+	cf = CompactFromBlob(blob, n_items, k);
+	cf->allocation = allocation;
 	return cf;
 }
 

@@ -20,6 +20,9 @@
  */
 #define COMPACT_MIN_ITEMS 2048
 
+/* Codes per item are padded to whole 64-byte vectors (zeros score 0); arrays aligned so. */
+#define COMPACT_ALIGN 64
+
 /* A model's item factors, each row y_i stored as scale_i * codes_i. */
 typedef struct CompactFactors
 {
@@ -32,6 +35,8 @@ typedef struct CompactFactors
 	float	   *l1;				/* per item: sum of |y_if| */
 	float		max_scale;
 	float		max_l1;
+	char	   *blob;			/* where the arrays are (CompactBytes of them) */
+	void	   *allocation;		/* the palloc'd chunk holding the blob, or NULL */
 } CompactFactors;
 
 /* One request's user vector against compact factors. */
@@ -51,6 +56,9 @@ typedef struct CompactQuery
 	int32		exact_capacity;
 } CompactQuery;
 
+extern Size CompactBytes(int32 n_items, int32 k);
+extern void CompactBuildInto(const float *factors, int32 n_items, int32 k, char *blob);
+extern CompactFactors *CompactFromBlob(char *blob, int32 n_items, int32 k);
 extern CompactFactors *CompactBuild(const float *factors, int32 n_items, int32 k);
 extern CompactQuery *CompactScore(const CompactFactors *cf, const float *factors,
 								  const float *x, float *scores);

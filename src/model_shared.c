@@ -43,6 +43,7 @@
 #include "utils/guc.h"
 #include "utils/resowner.h"
 
+#include "compact.h"
 #include "model.h"
 
 #define SHARED_MODELS_MAX 1024
@@ -215,13 +216,22 @@ void
 ModelShareFactors(LoadedModel *lm)
 {
 	Size		bytes;
+	Size		factor_bytes;
+	Size		compact_offset = 0;
 	SharedModelSlot *slot;
 	dsm_segment *seg = NULL;
 	dsm_handle	handle = 0;
 
 	if (directory == NULL || lm->model.factors == NULL || lm->shared_segment != NULL)
 		return;
-	bytes = mul_size(mul_size(sizeof(float), lm->model.n_items), lm->model.k);
+	factor_bytes = mul_size(mul_size(sizeof(float), lm->model.n_items), lm->model.k);
+	bytes = factor_bytes;
+	/* a model recommend() folds users into also shares its compact factors */
+	if (lm->recipe->fold_in != NULL && lm->model.n_items >= COMPACT_MIN_ITEMS)
+	{
+		compact_offset = TYPEALIGN(COMPACT_ALIGN, factor_bytes);
+		bytes = add_size(compact_offset, CompactBytes(lm->model.n_items, lm->model.k));
+	}
 
 	LWLockAcquire(directory->lock, LW_EXCLUSIVE);
 	slot = shared_find(lm->version, lm->created, bytes);
@@ -242,7 +252,18 @@ ModelShareFactors(LoadedModel *lm)
 		seg = shared_create(bytes);
 		if (seg == NULL)
 			return;
-		memcpy(dsm_segment_address(seg), lm->model.factors, bytes);
+		memcpy(dsm_segment_address(seg), lm->model.factors, factor_bytes);
+		if (compact_offset > 0)
+		{
+			/* coded in the backend's memory first: an error leaves no half segment */
+			MemoryContext old = MemoryContextSwitchTo(lm->context);
+
+			if (lm->compact == NULL)
+				lm->compact = CompactBuild(lm->model.factors, lm->model.n_items, lm->model.k);
+			MemoryContextSwitchTo(old);
+			memcpy((char *) dsm_segment_address(seg) + compact_offset, lm->compact->blob,
+				   bytes - compact_offset);
+		}
 		dsm_pin_segment(seg);
 
 		LWLockAcquire(directory->lock, LW_EXCLUSIVE);
@@ -286,6 +307,19 @@ ModelShareFactors(LoadedModel *lm)
 			 lm->version);
 	pfree(lm->model.factors);
 	lm->model.factors = dsm_segment_address(seg);
+	if (compact_offset > 0)
+	{
+		MemoryContext old = MemoryContextSwitchTo(lm->context);
+
+		if (lm->compact != NULL && lm->compact->allocation != NULL)
+		{
+			pfree(lm->compact->allocation);
+			pfree(lm->compact);
+		}
+		lm->compact = CompactFromBlob((char *) dsm_segment_address(seg) + compact_offset,
+									  lm->model.n_items, lm->model.k);
+		MemoryContextSwitchTo(old);
+	}
 	lm->shared_segment = seg;
 }
 
@@ -298,6 +332,7 @@ ModelSharedRelease(LoadedModel *lm)
 	if (lm->shared_segment == NULL)
 		return;
 	lm->model.factors = NULL;
+	lm->compact = NULL;
 	dsm_detach(lm->shared_segment);
 	lm->shared_segment = NULL;
 }
