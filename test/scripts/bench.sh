@@ -248,12 +248,15 @@ SELECT * FROM personalize.personalized_rank('syn', :u::text, ARRAY(SELECT g::tex
 [[ $(id -u) -eq 0 ]] && chown postgres: "$WORKDIR"/*.sql
 read -r pk_med pk_p99 <<< "$(latency "$WORKDIR/pk.sql" "$short")"
 read -r rec_med rec_p99 <<< "$(latency "$WORKDIR/rec.sql" "$long")"
+# the same with the float factors (compact scoring is the default: src/compact.c)
+read -r float_med float_p99 <<< "$(PGOPTIONS="-c personalize.compact_scoring=off" latency "$WORKDIR/rec.sql" "$short")"
 read -r rel_med rel_p99 <<< "$(latency "$WORKDIR/rel.sql" "$short")"
 read -r rank_med rank_p99 <<< "$(latency "$WORKDIR/rank.sql" "$short")"
 read -r cat_med cat_p99 <<< "$(latency "$WORKDIR/rec_category.sql" "$short")"
 read -r int_med int_p99 <<< "$(latency "$WORKDIR/rec_interactions.sql" "$short")"
 record "recommend(25) median latency, ms (ref: PK lookup)" "$rec_med" "$pk_med" "$(full_only "<= 0.25 ms")" "$(full_only "v <= 0.25")"
 record "recommend(25) p99 latency, ms (ref: PK lookup)" "$rec_p99" "$pk_p99"
+record "recommend(25) median, float factors (compact_scoring off), ms (ref: compact)" "$float_med" "$rec_med"
 record "related_items(25) median latency, ms (ref: PK lookup)" "$rel_med" "$pk_med"
 record "personalized_rank(100) median latency, ms (ref: PK lookup)" "$rank_med" "$pk_med" "$(full_only "<= 0.3 ms")" "$(full_only "v <= 0.3")"
 # issue 4's filter bars are ratios to the unfiltered call on the same
