@@ -452,8 +452,9 @@ dataset_warn_unindexed(const InteractionsDataset *ds)
 				(errmsg("the interactions relation of dataset group \"%s\" has no index on its user column \"%s\"",
 						ds->dataset_group, ds->user_column),
 				 errdetail("Each request scans the whole relation for the user's recent history."),
-				 errhint("CREATE INDEX ON %s (%s, %s)", dataset_relation_name(ds),
-						 quote_identifier(ds->user_column), quote_identifier(ds->time_column))));
+				 errhint("CREATE INDEX ON %s (%s, %s) INCLUDE (%s)", dataset_relation_name(ds),
+						 quote_identifier(ds->user_column), quote_identifier(ds->time_column),
+						 quote_identifier(ds->item_column))));
 }
 
 /*

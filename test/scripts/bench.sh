@@ -274,7 +274,7 @@ echo "items median p99" > "bench/results/latency-$SCALE.dat"
 for c in $catalogues; do
 	per=$(( (2 * c + 999) / 1000 > 100 ? (2 * c + 999) / 1000 : 100 ))
 	psql_b -c "CREATE UNLOGGED TABLE catalogue_$c AS SELECT u AS user_id, ((u * $per + j) * 7919::bigint % $c)::int AS item_id, 1400000000 + j AS ts FROM generate_series(1, 1000) u, generate_series(0, $per - 1) j" \
-		-c "CREATE INDEX ON catalogue_$c (user_id, ts)" \
+		-c "CREATE INDEX ON catalogue_$c (user_id, ts) INCLUDE (item_id)" -c "VACUUM ANALYZE catalogue_$c" \
 		-c "SELECT personalize.create_dataset_group('catalogue-$c')" \
 		-c "SELECT personalize.create_dataset('catalogue-$c', 'interactions', 'catalogue_$c', event_time => 'ts')" >/dev/null
 	train "catalogue-$c" "catalogue-$c" user-personalization '{"iterations": 1}' >/dev/null

@@ -9,7 +9,7 @@ SET client_min_messages = warning;
 
 CREATE EXTENSION personalize;
 -- the runtime reads a user's latest events: index them
-CREATE INDEX ON ratings (user_id, ts);
+CREATE INDEX ON ratings (user_id, ts) INCLUDE (item_id);
 
 \echo
 \echo '== 1. Register the ratings table as the interactions dataset of group "demo"'
