@@ -232,7 +232,7 @@ static void
 compact_score_plain(const CompactQuery *q, float *scores)
 {
 	for (int32 i = 0; i < q->cf->n_items; i++)
-		scores[i] = compact_item_logit(q, i);
+		scores[i] = q->raw[i] = compact_item_logit(q, i);
 }
 
 #ifdef COMPACT_VNNI
@@ -259,6 +259,7 @@ compact_score_vnni(const CompactQuery *q, float *scores)
 		__m512i		shift;
 		__m512		logit;
 		int			left = cf->n_items - first;
+		__mmask16	mask = left >= COMPACT_BLOCK ? (__mmask16) 0xFFFF : (__mmask16) ((1 << left) - 1);
 
 		for (int g = 0; g < groups; g++)
 		{
@@ -272,19 +273,20 @@ compact_score_vnni(const CompactQuery *q, float *scores)
 							  _mm512_mul_ps(x_residual_scale,
 											_mm512_cvtepi32_ps(_mm512_sub_epi32(acc_residual, shift))));
 		logit = _mm512_mul_ps(_mm512_loadu_ps(cf->scale + first), logit);
-		_mm512_mask_storeu_ps(scores + first,
-							  left >= COMPACT_BLOCK ? (__mmask16) 0xFFFF : (__mmask16) ((1 << left) - 1),
-							  logit);
+		_mm512_mask_storeu_ps(scores + first, mask, logit);
+		_mm512_mask_storeu_ps(q->raw + first, mask, logit);
 	}
 }
 #endif
 
 /*
  * Code the user vector x and set scores (n_items) to the compact logits of
- * every item; returns the query CompactRefine takes.
+ * every item, keeping a copy in raw (n_items, the caller's: it stays in use
+ * until the request is done); returns the query CompactTopK takes.
  */
 CompactQuery *
-CompactScore(const CompactFactors *cf, const float *factors, const float *x, float *scores)
+CompactScore(const CompactFactors *cf, const float *factors, const float *x, float *scores,
+			 float *raw)
 {
 	CompactQuery *q = palloc0(sizeof(CompactQuery));
 	float	   *residual = palloc(sizeof(float) * cf->k);
@@ -327,7 +329,7 @@ CompactScore(const CompactFactors *cf, const float *factors, const float *x, flo
 	pfree(residual);
 	q->bound_l1 = q->x_residual_scale / 2.0f + COMPACT_ROUNDING * largest;
 	q->bound_scale = coded_l1 * (1.0f + 1e-5f) / 2.0f + COMPACT_ROUNDING * largest;
-	q->exact = palloc0(sizeof(bool) * Max(cf->n_items, 1));
+	q->raw = raw;
 
 #ifdef COMPACT_VNNI
 	if (__builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bw") &&
@@ -341,11 +343,18 @@ CompactScore(const CompactFactors *cf, const float *factors, const float *x, flo
 	return q;
 }
 
+/* Has item i's score been made exact?  (Its raw logit is NaN then.) */
+static inline bool
+compact_is_exact(const CompactQuery *q, int32 i)
+{
+	return isnan(q->raw[i]);
+}
+
 /* How far item i's score s may be from its exact value. */
 static inline float
 compact_bound(const CompactQuery *q, int32 i, float s)
 {
-	if (q->exact[i])
+	if (compact_is_exact(q, i))
 		return 0.0f;
 	/* the last term: rounding of whatever the request added to the logit */
 	return q->bound_l1 * q->cf->l1[i] + q->bound_scale * q->cf->scale[i] + 1e-6f * fabsf(s);
@@ -360,8 +369,9 @@ compact_make_exact(CompactQuery *q, float *scores, int32 i)
 
 	for (int f = 0; f < q->cf->k; f++)
 		exact += q->x[f] * y[f];
-	scores[i] += exact - compact_item_logit(q, i);
-	q->exact[i] = true;
+	/* whatever the request added to the logit stays */
+	scores[i] += exact - q->raw[i];
+	q->raw[i] = NAN;
 	if (q->n_exact == q->exact_capacity)
 	{
 		q->exact_capacity = Max(64, 2 * q->exact_capacity);
@@ -369,22 +379,6 @@ compact_make_exact(CompactQuery *q, float *scores, int32 i)
 			repalloc_huge(q->exact_items, sizeof(int32) * q->exact_capacity);
 	}
 	q->exact_items[q->n_exact++] = i;
-}
-
-/* Candidates in rank order: higher score first, then lower index (as TopK). */
-static const float *compact_sort_scores;
-
-static int
-compact_rank_cmp(const void *a, const void *b)
-{
-	int32		i = *(const int32 *) a;
-	int32		j = *(const int32 *) b;
-	float		si = compact_sort_scores[i];
-	float		sj = compact_sort_scores[j];
-
-	if (si != sj)
-		return si > sj ? -1 : 1;
-	return i < j ? -1 : i > j ? 1 : 0;
 }
 
 /*
@@ -403,8 +397,6 @@ CompactTopK(CompactQuery *q, float *scores, int depth, int32 *top,
 	float		floor_score = INFINITY;
 	float		widest;
 	int32		i = 0;
-	int32		n_ranked = 0;
-	int32	   *ranked;
 	double		change = 0.0;
 
 	if (n_top == 0)
@@ -427,7 +419,7 @@ CompactTopK(CompactQuery *q, float *scores, int depth, int32 *top,
 		{
 			float		s = scores[i];
 
-			if (q->exact[i] || !isfinite(s) || s + compact_bound(q, i, s) < floor_score)
+			if (compact_is_exact(q, i) || !isfinite(s) || s + compact_bound(q, i, s) < floor_score)
 				continue;
 			compact_make_exact(q, scores, i);
 			change += exp((double) scores[i] - max_score) - exp((double) s - max_score);
@@ -439,14 +431,6 @@ CompactTopK(CompactQuery *q, float *scores, int depth, int32 *top,
 	 * Every item not exact now is below the floor, under the depth-th best
 	 * exact score: the best depth are among the exact items still ranked.
 	 */
-	ranked = palloc(sizeof(int32) * Max(q->n_exact, 1));
-	for (int32 e = 0; e < q->n_exact; e++)
-		if (isfinite(scores[q->exact_items[e]]))
-			ranked[n_ranked++] = q->exact_items[e];
-	compact_sort_scores = scores;
-	qsort(ranked, n_ranked, sizeof(int32), compact_rank_cmp);
-	n_top = Min(n_ranked, Min(depth, n));
-	memcpy(top, ranked, sizeof(int32) * n_top);
-	pfree(ranked);
+	n_top = TopKOf(scores, q->exact_items, q->n_exact, Min(depth, n), top);
 	return n_top;
 }

@@ -50,7 +50,7 @@ typedef struct CompactQuery
 	float		x_residual_scale;
 	float		bound_l1;		/* |exact - compact| <= bound_l1 l1_i + bound_scale scale_i */
 	float		bound_scale;
-	bool	   *exact;			/* per item: its score is exact now */
+	float	   *raw;			/* per item: its compact logit, NaN once exact */
 	int32	   *exact_items;	/* those items */
 	int32		n_exact;
 	int32		exact_capacity;
@@ -61,7 +61,7 @@ extern void CompactBuildInto(const float *factors, int32 n_items, int32 k, char 
 extern CompactFactors *CompactFromBlob(char *blob, int32 n_items, int32 k);
 extern CompactFactors *CompactBuild(const float *factors, int32 n_items, int32 k);
 extern CompactQuery *CompactScore(const CompactFactors *cf, const float *factors,
-								  const float *x, float *scores);
+								  const float *x, float *scores, float *raw);
 extern int	CompactTopK(CompactQuery *q, float *scores, int depth, int32 *top,
 						float max_score, double *denominator);
 

@@ -118,9 +118,8 @@ exploration_apply(LoadedModel *lm, float *scores, float max_score,
 	exploration_list_young(lm, age_cut_off);
 	if (lm->n_young == model->n_items)
 	{
-		/* every item young: three vectorised passes over the scores */
-		KernelAddScaled(scores, lm->young_damping, model->n_items, weight * gap);
-		top = KernelMax(scores, model->n_items);
+		/* every item young: vectorised passes over the whole array */
+		top = KernelAddScaledMax(scores, lm->young_damping, model->n_items, weight * gap);
 		return exp((double) top - max_score) * KernelSoftmaxDenominator(scores, model->n_items, top);
 	}
 
@@ -168,6 +167,22 @@ ExplorationSoftmax(LoadedModel *lm, float *scores, double weight, double age_cut
 	if (!isfinite(best))
 		return 1.0;
 	*max_score = best;
+	if (weight > 0.0 && lm->model.item_age_days != NULL)
+	{
+		exploration_list_young(lm, age_cut_off);
+		if (lm->n_young == lm->model.n_items)
+		{
+			/*
+			 * Every item young: the denominator before the bonus is not
+			 * needed, only the mean logit (a pass with no exp()).
+			 */
+			KernelCentredSum(scores, lm->model.n_items, best, &m);
+			m.denominator = 0.0;
+			if (m.n_finite < 2 || !(-m.centred_sum / m.n_finite > 0.0))
+				return KernelSoftmaxDenominator(scores, lm->model.n_items, best);
+			return exploration_apply(lm, scores, best, &m, weight, age_cut_off);
+		}
+	}
 	KernelSoftmaxMoments(scores, lm->model.n_items, best, &m);
 	return exploration_apply(lm, scores, best, &m, weight, age_cut_off);
 }

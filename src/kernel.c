@@ -242,15 +242,93 @@ KernelSoftmaxMoments(const float *scores, int32 n, float max_score, SoftmaxMomen
 }
 
 /*
- * scores[i] += scale * weights[i], in double (exploration's bonus when
- * every item is young); -Infinity stays -Infinity.
+ * The sum of (score - max_score) over the finite scores and their number,
+ * as KernelSoftmaxMoments without the exp() (out->denominator untouched).
  */
 KERNEL_CLONES
 void
-KernelAddScaled(float *scores, const double *weights, int32 n, double scale)
+KernelCentredSum(const float *scores, int32 n, float max_score, SoftmaxMoments *out)
 {
-	for (int32 i = 0; i < n; i++)
+	double		centred = 0.0;
+	int32		count = 0;
+	int32		i = 0;
+
+	while (i < n)
+	{
+		int32		end = Min(n, i + KERNEL_BLOCK);
+		float		lane_centred[KERNEL_LANES] = {0};
+		float		lane_count[KERNEL_LANES] = {0};	/* exact: at most KERNEL_BLOCK */
+
+		for (; i + KERNEL_LANES <= end; i += KERNEL_LANES)
+		{
+			const float *v = scores + i;
+
+			for (int j = 0; j < KERNEL_LANES; j++)
+			{
+				lane_centred[j] += kernel_finite(v[j]) ? v[j] - max_score : 0.0f;
+				lane_count[j] += kernel_finite(v[j]) ? 1.0f : 0.0f;
+			}
+		}
+		for (; i < end; i++)
+			if (kernel_finite(scores[i]))
+			{
+				centred += (double) scores[i] - max_score;
+				count++;
+			}
+		for (int j = 0; j < KERNEL_LANES; j++)
+		{
+			centred += lane_centred[j];
+			count += (int32) lane_count[j];
+		}
+	}
+	out->centred_sum = centred;
+	out->n_finite = count;
+}
+
+/*
+ * scores[i] += scale * weights[i], in double (exploration's bonus when
+ * every item is young; -Infinity stays -Infinity); returns the largest
+ * score after, or -Infinity when none is finite.
+ */
+KERNEL_CLONES
+float
+KernelAddScaledMax(float *scores, const double *weights, int32 n, double scale)
+{
+	int32		lane[KERNEL_LANES];
+	int32		best = (int32) 0x807FFFFF;
+	int32		i = 0;
+	float		result;
+
+	for (int j = 0; j < KERNEL_LANES; j++)
+		lane[j] = best;
+	/* as KernelMax, in the same pass */
+	for (; i + KERNEL_LANES <= n; i += KERNEL_LANES)
+	{
+		float	   *v = scores + i;	/* see KERNEL_LANES */
+		const double *w = weights + i;
+
+		for (int j = 0; j < KERNEL_LANES; j++)
+		{
+			int32		key;
+
+			v[j] = (float) ((double) v[j] + scale * w[j]);
+			key = kernel_order_key(v[j]);
+			lane[j] = key > lane[j] ? key : lane[j];
+		}
+	}
+	for (; i < n; i++)
+	{
+		int32		key;
+
 		scores[i] = (float) ((double) scores[i] + scale * weights[i]);
+		key = kernel_order_key(scores[i]);
+		best = key > best ? key : best;
+	}
+	for (int j = 0; j < KERNEL_LANES; j++)
+		best = lane[j] > best ? lane[j] : best;
+	best ^= (best >> 31) & 0x7FFFFFFF;
+	memcpy(&result, &best, sizeof(result));
+	return result;
 }
 
 /*

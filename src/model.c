@@ -663,8 +663,8 @@ ModelGet(int64 version, TimestampTz created)
 }
 
 /*
- * Return room for lm's n_items scores for the running model scope: the
- * model's own buffer, reused from request to request (a catalogue of a
+ * Return room for lm's n_items scores, followed by room for as many more
+ * (compact.c's raw logits), for the running model scope: the model's own buffer, reused from request to request (a catalogue of a
  * million items would otherwise map and fault 4 MB per request), unless a
  * scope already uses it (a filter predicate calling recommend()) or no
  * scope runs, when it is a fresh palloc.
@@ -672,7 +672,8 @@ ModelGet(int64 version, TimestampTz created)
 float *
 ModelScoresBuffer(LoadedModel *lm)
 {
-	Size		size = sizeof(float) * Max(lm->model.n_items, 1);
+	/* twice n_items: compact scoring keeps its raw logits after the scores */
+	Size		size = 2 * sizeof(float) * Max(lm->model.n_items, 1);
 
 	if (model_scope_depth == 0 || lm->scores_buffer_scope != 0)
 		return palloc_extended(size, MCXT_ALLOC_HUGE);

@@ -301,7 +301,7 @@ runtime_score(const CampaignTarget *target, const char *user_id,
 			if (n_wanted < 0 && compact_ok && personalize_compact_scoring &&
 				model->n_items >= COMPACT_MIN_ITEMS)
 				out->approximate = CompactScore(runtime_compact_factors(lm), model->factors,
-												x, out->scores);
+												x, out->scores, out->scores + model->n_items);
 			else if (n_wanted < 0)
 				BlasGemv(model->factors, model->n_items, model->k, x, out->scores);
 			else

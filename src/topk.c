@@ -96,6 +96,20 @@ topk_consider(int32 *out, int *size, int k, float *worst, const float *scores, i
 	}
 }
 
+/* Heap sort the heap of size items, best first: repeatedly move the worst to the end. */
+static void
+topk_sort(int32 *heap, int size, const float *scores)
+{
+	for (int end = size - 1; end > 0; end--)
+	{
+		int32		t = heap[0];
+
+		heap[0] = heap[end];
+		heap[end] = t;
+		sift_down(heap, end, scores, 0);
+	}
+}
+
 /*
  * Write the indexes of the k best finite scores into out, best first, and
  * return how many were written (fewer than k when fewer items qualify).
@@ -143,15 +157,31 @@ TopK(const float *scores, int32 n, int k, int32 *out)
 			topk_consider(out, &size, k, &worst, scores, i);
 		}
 	}
-	/* Heap sort: repeatedly move the worst to the end. */
-	for (int end = size - 1; end > 0; end--)
-	{
-		int32		t = out[0];
+	topk_sort(out, size, scores);
+	return size;
+}
 
-		out[0] = out[end];
-		out[end] = t;
-		sift_down(out, end, scores, 0);
+/*
+ * TopK among the n items listed in items (any order) instead of all of
+ * scores: the same answer, ties by lower index.
+ */
+int
+TopKOf(const float *scores, const int32 *items, int32 n, int k, int32 *out)
+{
+	int			size = 0;
+	float		worst = -INFINITY;
+
+	if (k <= 0)
+		return 0;
+	for (int32 j = 0; j < n; j++)
+	{
+		float		s = scores[items[j]];
+
+		if (s < worst || !isfinite(s))
+			continue;
+		topk_consider(out, &size, k, &worst, scores, items[j]);
 	}
+	topk_sort(out, size, scores);
 	return size;
 }
 

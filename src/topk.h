@@ -16,6 +16,7 @@
 #include "postgres.h"
 
 extern int	TopK(const float *scores, int32 n, int k, int32 *out);
+extern int	TopKOf(const float *scores, const int32 *items, int32 n, int k, int32 *out);
 extern double SoftmaxDenominator(const float *scores, int32 n, float max_score);
 
 #endif							/* PERSONALIZE_TOPK_H */
