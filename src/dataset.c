@@ -208,6 +208,7 @@ DatasetReadInteractions(const InteractionsDataset *ds, const char *event_type,
 	Datum		values[3];
 	int			nargs = 0;
 	Portal		portal;
+	instr_time	lap;
 	bool		weighted = event_weights != NULL && JB_ROOT_IS_OBJECT(event_weights) &&
 		JB_ROOT_COUNT(event_weights) > 0;
 
@@ -278,6 +279,7 @@ DatasetReadInteractions(const InteractionsDataset *ds, const char *event_type,
 						 quote_identifier(ds->event_value_column), nargs);
 	}
 
+	INSTR_TIME_SET_CURRENT(lap);
 	portal = SPI_cursor_open_with_args(NULL, sql.data, nargs, argtypes, values,
 									   NULL, true, CURSOR_OPT_NO_SCROLL);
 	for (;;)
@@ -307,6 +309,7 @@ DatasetReadInteractions(const InteractionsDataset *ds, const char *event_type,
 		SPI_freetuptable(tt);
 	}
 	SPI_cursor_close(portal);
+	PersonalizeDebugLap("interactions read", &lap);
 }
 
 /*

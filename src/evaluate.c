@@ -37,6 +37,7 @@
 #include "miscadmin.h"
 
 #include "evaluate.h"
+#include "personalize.h"
 #include "topk.h"
 
 #define EVAL_TOP 25
@@ -315,18 +316,24 @@ EvaluateRecipe(const InteractionMatrix *m, const Recipe *recipe,
 	RecipeModel baseline = {0};
 	EvaluationMetrics result;
 	EvaluationMetrics base_result;
+	instr_time	lap;
 
+	INSTR_TIME_SET_CURRENT(lap);
 	for (int32 u = 0; u < m->n_users; u++)
 		keep[u] = true;
 	n_holdout = EvaluateHoldOut(m, NULL, 10, seed, keep, heldout);
 
 	train = MatrixSelectUsers(m, keep);
+	PersonalizeDebugLap("evaluation split drawn", &lap);
 	recipe->train(train, hyperparameters, &model, progress, arg);
+	PersonalizeDebugLap("evaluation model trained", &lap);
 	RecipeFinishModel(recipe, &model);
 	RecipeCountPopularity(train, &baseline);
 
 	EvaluateUsers(m, recipe, &model, heldout, n_holdout, &result);
+	PersonalizeDebugLap("held-out users scored", &lap);
 	EvaluateUsers(m, &PopularityCountRecipe, &baseline, heldout, n_holdout, &base_result);
+	PersonalizeDebugLap("held-out users scored by popularity", &lap);
 
 	appendStringInfoChar(metrics, '{');
 	if (n_holdout > 0)

@@ -23,6 +23,7 @@
 #include "utils/memutils.h"
 
 #include "matrix.h"
+#include "personalize.h"
 
 #define SH_PREFIX idhash
 #define SH_ELEMENT_TYPE IdEntry
@@ -210,7 +211,9 @@ MatrixBuildWeighted(int32 n_users, int32 n_items, int64 n,
 	int64	   *by_item;
 	RowEntry   *bucket = palloc_extended(sizeof(RowEntry) * Max(n, 1), MCXT_ALLOC_HUGE);
 	int64		out = 0;
+	instr_time	lap;
 
+	INSTR_TIME_SET_CURRENT(lap);
 	m->n_users = n_users;
 	m->n_items = n_items;
 
@@ -283,8 +286,10 @@ MatrixBuildWeighted(int32 n_users, int32 n_items, int64 n,
 	m->nnz = out;
 	pfree(bucket);
 	pfree(start);
+	PersonalizeDebugLap("matrix user rows built", &lap);
 
 	matrix_fill_item_major(m);
+	PersonalizeDebugLap("matrix item rows built", &lap);
 	return m;
 }
 
