@@ -18,6 +18,8 @@
  */
 #include "postgres.h"
 
+#include <sys/mman.h>
+
 #include "common/hashfn.h"
 #include "miscadmin.h"
 #include "utils/memutils.h"
@@ -36,6 +38,50 @@
 #define SH_SCOPE extern
 #define SH_DEFINE
 #include "lib/simplehash.h"
+
+/* Transparent huge pages are 2 MB on x86-64 and aarch64 with 4 kB pages. */
+#define MATRIX_HUGE_PAGE ((uintptr_t) 2 * 1024 * 1024)
+
+/*
+ * Ask Linux to back the large array at p with transparent huge pages when
+ * the system leaves that to the program (transparent_hugepage=madvise, a
+ * common default): filling a fresh 320 MB array otherwise takes 80,000
+ * page faults, and they were a third of the matrix build at 20M events.
+ * Only advice: nothing changes where it is not supported.
+ */
+static void
+matrix_advise_huge(void *p, Size size)
+{
+#ifdef MADV_HUGEPAGE
+	uintptr_t	lo = TYPEALIGN(MATRIX_HUGE_PAGE, (uintptr_t) p);
+	uintptr_t	hi = TYPEALIGN_DOWN(MATRIX_HUGE_PAGE, (uintptr_t) p + size);
+
+	if (size >= 8 * MATRIX_HUGE_PAGE && hi > lo)
+		(void) madvise((void *) lo, hi - lo, MADV_HUGEPAGE);
+#endif
+}
+
+/*
+ * palloc a large array (MCXT_ALLOC_HUGE), backed by huge pages where the
+ * system allows (matrix_advise_huge).
+ */
+void *
+MatrixAllocHuge(Size size)
+{
+	void	   *p = palloc_extended(Max(size, 1), MCXT_ALLOC_HUGE);
+
+	matrix_advise_huge(p, size);
+	return p;
+}
+
+/* repalloc_huge, with the same advice */
+static void *
+matrix_realloc_huge(void *p, Size size)
+{
+	p = repalloc_huge(p, size);
+	matrix_advise_huge(p, size);
+	return p;
+}
 
 /*
  * Start an empty id map in the current memory context, which keeps
@@ -124,23 +170,52 @@ void
 InteractionLogAddWeighted(InteractionLog *log, const char *user, const char *item,
 						  double time, float weight)
 {
+	InteractionLogAppend(log, IdMapIntern(&log->users, user), IdMapIntern(&log->items, item),
+						 time, weight);
+}
+
+/*
+ * Make room for n events in all (a reader that knows about how many events
+ * are coming saves the copies of growing one doubling at a time).
+ */
+void
+InteractionLogReserve(InteractionLog *log, int64 n)
+{
+	if (n <= log->capacity)
+		return;
+	log->capacity = n;
+	log->user = matrix_realloc_huge(log->user, sizeof(int32) * log->capacity);
+	log->item = matrix_realloc_huge(log->item, sizeof(int32) * log->capacity);
+	log->time = matrix_realloc_huge(log->time, sizeof(double) * log->capacity);
+	if (log->weight != NULL)
+		log->weight = matrix_realloc_huge(log->weight, sizeof(float) * log->capacity);
+}
+
+/*
+ * Append one event whose ids the caller has interned already (indexes of
+ * log->users and log->items).
+ */
+void
+InteractionLogAppend(InteractionLog *log, int32 user, int32 item, double time, float weight)
+{
 	if (weight != 1.0f && log->weight == NULL)
 	{
 		log->weight = MemoryContextAllocHuge(log->context, sizeof(float) * log->capacity);
+		matrix_advise_huge(log->weight, sizeof(float) * log->capacity);
 		for (int64 e = 0; e < log->n; e++)
 			log->weight[e] = 1.0f;
 	}
 	if (log->n == log->capacity)
 	{
 		log->capacity *= 2;
-		log->user = repalloc_huge(log->user, sizeof(int32) * log->capacity);
-		log->item = repalloc_huge(log->item, sizeof(int32) * log->capacity);
-		log->time = repalloc_huge(log->time, sizeof(double) * log->capacity);
+		log->user = matrix_realloc_huge(log->user, sizeof(int32) * log->capacity);
+		log->item = matrix_realloc_huge(log->item, sizeof(int32) * log->capacity);
+		log->time = matrix_realloc_huge(log->time, sizeof(double) * log->capacity);
 		if (log->weight != NULL)
-			log->weight = repalloc_huge(log->weight, sizeof(float) * log->capacity);
+			log->weight = matrix_realloc_huge(log->weight, sizeof(float) * log->capacity);
 	}
-	log->user[log->n] = IdMapIntern(&log->users, user);
-	log->item[log->n] = IdMapIntern(&log->items, item);
+	log->user[log->n] = user;
+	log->item[log->n] = item;
 	log->time[log->n] = time;
 	if (log->weight != NULL)
 		log->weight[log->n] = weight;
@@ -164,8 +239,8 @@ matrix_fill_item_major(InteractionMatrix *m)
 	int64	   *next;
 
 	m->item_ptr = palloc0(sizeof(int64) * ((Size) m->n_items + 1));
-	m->item_users = palloc_extended(sizeof(int32) * Max(m->nnz, 1), MCXT_ALLOC_HUGE);
-	m->item_weights = palloc_extended(sizeof(float) * Max(m->nnz, 1), MCXT_ALLOC_HUGE);
+	m->item_users = MatrixAllocHuge(sizeof(int32) * Max(m->nnz, 1));
+	m->item_weights = MatrixAllocHuge(sizeof(float) * Max(m->nnz, 1));
 	for (int64 e = 0; e < m->nnz; e++)
 		m->item_ptr[m->user_items[e] + 1]++;
 	for (int32 i = 0; i < m->n_items; i++)
@@ -208,8 +283,9 @@ MatrixBuildWeighted(int32 n_users, int32 n_items, int64 n,
 	InteractionMatrix *m = palloc0(sizeof(InteractionMatrix));
 	int64	   *start = palloc0(sizeof(int64) * ((Size) n_users + 1));
 	int64	   *next;
-	int64	   *by_item;
-	RowEntry   *bucket = palloc_extended(sizeof(RowEntry) * Max(n, 1), MCXT_ALLOC_HUGE);
+	int64	   *user_next;
+	RowEntry   *by_item;
+	RowEntry   *bucket = MatrixAllocHuge(sizeof(RowEntry) * Max(n, 1));
 	int64		out = 0;
 	instr_time	lap;
 
@@ -220,9 +296,12 @@ MatrixBuildWeighted(int32 n_users, int32 n_items, int64 n,
 	/*
 	 * Counting sort of the events by item, then a stable counting sort of
 	 * that order by user: each user's events come out ordered by item, with
-	 * repeats adjacent, and no comparison sort is needed.
+	 * repeats adjacent, and no comparison sort is needed.  Both passes carry
+	 * the events' fields along, so that each reads its input in order and
+	 * only its writes are scattered (reading the events through an index
+	 * of the item order instead took twice as long at 20M events).
 	 */
-	by_item = palloc_extended(sizeof(int64) * Max(n, 1), MCXT_ALLOC_HUGE);
+	by_item = MatrixAllocHuge(sizeof(RowEntry) * Max(n, 1));
 	next = palloc0(sizeof(int64) * ((Size) n_items + 1));
 	for (int64 e = 0; e < n; e++)
 		next[item[e] + 1]++;
@@ -230,37 +309,47 @@ MatrixBuildWeighted(int32 n_users, int32 n_items, int64 n,
 		next[i + 1] += next[i];
 	for (int64 e = 0; e < n; e++)
 	{
+		RowEntry   *to = &by_item[next[item[e]]++];
+
 		if ((e & 0xFFFF) == 0)
 			CHECK_FOR_INTERRUPTS();
-		by_item[next[item[e]]++] = e;
+		to->item = user[e];		/* the user, in this pass */
+		to->weight = weight != NULL ? weight[e] : 1.0f;
+		to->time = time[e];
 	}
-	pfree(next);
 
+	/* the users in item order: an item's events follow the next[] bounds */
 	for (int64 e = 0; e < n; e++)
 		start[user[e] + 1]++;
 	for (int32 u = 0; u < n_users; u++)
 		start[u + 1] += start[u];
-	next = palloc(sizeof(int64) * ((Size) n_users + 1));
-	memcpy(next, start, sizeof(int64) * ((Size) n_users + 1));
-	for (int64 j = 0; j < n; j++)
+	user_next = palloc(sizeof(int64) * ((Size) n_users + 1));
+	memcpy(user_next, start, sizeof(int64) * ((Size) n_users + 1));
 	{
-		int64		e = by_item[j];
-		int64		pos = next[user[e]]++;
+		int64		j = 0;
 
-		if ((j & 0xFFFF) == 0)
+		for (int32 i = 0; i < n_items; i++)
+		{
 			CHECK_FOR_INTERRUPTS();
-		bucket[pos].item = item[e];
-		bucket[pos].weight = weight != NULL ? weight[e] : 1.0f;
-		bucket[pos].time = time[e];
+			for (; j < next[i]; j++)
+			{
+				RowEntry   *to = &bucket[user_next[by_item[j].item]++];
+
+				to->item = i;
+				to->weight = by_item[j].weight;
+				to->time = by_item[j].time;
+			}
+		}
 	}
 	pfree(next);
+	pfree(user_next);
 	pfree(by_item);
 
 	/* Merge each user's repeated events (adjacent now) in place. */
 	m->user_ptr = palloc(sizeof(int64) * ((Size) n_users + 1));
-	m->user_items = palloc_extended(sizeof(int32) * Max(n, 1), MCXT_ALLOC_HUGE);
-	m->user_weights = palloc_extended(sizeof(float) * Max(n, 1), MCXT_ALLOC_HUGE);
-	m->user_times = palloc_extended(sizeof(double) * Max(n, 1), MCXT_ALLOC_HUGE);
+	m->user_items = MatrixAllocHuge(sizeof(int32) * Max(n, 1));
+	m->user_weights = MatrixAllocHuge(sizeof(float) * Max(n, 1));
+	m->user_times = MatrixAllocHuge(sizeof(double) * Max(n, 1));
 	for (int32 u = 0; u < n_users; u++)
 	{
 		int64		lo = start[u],
@@ -316,9 +405,9 @@ MatrixSelectUsers(const InteractionMatrix *m, const bool *keep)
 	/* item rows keep their indexes; user rows do not, and no split needs them */
 	r->item_metadata = m->item_metadata;
 	r->user_ptr = palloc(sizeof(int64) * ((Size) nu + 1));
-	r->user_items = palloc_extended(sizeof(int32) * Max(nnz, 1), MCXT_ALLOC_HUGE);
-	r->user_weights = palloc_extended(sizeof(float) * Max(nnz, 1), MCXT_ALLOC_HUGE);
-	r->user_times = palloc_extended(sizeof(double) * Max(nnz, 1), MCXT_ALLOC_HUGE);
+	r->user_items = MatrixAllocHuge(sizeof(int32) * Max(nnz, 1));
+	r->user_weights = MatrixAllocHuge(sizeof(float) * Max(nnz, 1));
+	r->user_times = MatrixAllocHuge(sizeof(double) * Max(nnz, 1));
 	nu = 0;
 	nnz = 0;
 	for (int32 u = 0; u < m->n_users; u++)
