@@ -47,6 +47,10 @@
 
 static const int eval_cutoffs[] = {5, 10, 25};
 
+static void evaluate_metrics(const TimedItem *items, int n_input, int n_relevant,
+							 const int32 *top, int n_top, EvaluationMetrics *sums,
+							 bool *recommended);
+
 static int
 timed_item_cmp(const void *a, const void *b)
 {
@@ -84,14 +88,25 @@ evaluate_rank(const RecipeModel *model, const TimedItem *items, int n_input,
 			  EvaluationMetrics *sums, bool *recommended)
 {
 	int			n_top;
-	double		dcg = 0.0;
-	int			hits = 0;
-	int			c = 0;
-	bool		first_hit = true;
 
 	for (int j = 0; j < n_input; j++)
 		scores[items[j].item] = -INFINITY;
 	n_top = TopK(scores, model->n_items, EVAL_TOP, top);
+	evaluate_metrics(items, n_input, n_relevant, top, n_top, sums, recommended);
+}
+
+/*
+ * Add the metrics of a user's top n_top items (best first) to sums.
+ */
+static void
+evaluate_metrics(const TimedItem *items, int n_input, int n_relevant,
+				 const int32 *top, int n_top, EvaluationMetrics *sums,
+				 bool *recommended)
+{
+	double		dcg = 0.0;
+	int			hits = 0;
+	int			c = 0;
+	bool		first_hit = true;
 
 	for (int pos = 0; pos < EVAL_TOP; pos++)
 	{
@@ -140,6 +155,53 @@ evaluate_user(const Recipe *recipe, const RecipeModel *model,
 	evaluate_input(model, items, n_input, input, counts);
 	recipe->score(model, n_input, input, counts, scores);
 	evaluate_rank(model, items, n_input, n_relevant, scores, top, sums, recommended);
+}
+
+/*
+ * What evaluate_user does for each of n users of popularity-count, whose
+ * scores are the same for every user: the items are ranked once, and each
+ * user's top items are the first of that ranking that are not among the
+ * user's input (TopK orders equal scores by item index, so this is the
+ * ranking TopK would make of the user's scores, to the item).
+ */
+static void
+evaluate_users_popularity(const InteractionMatrix *m, const RecipeModel *model,
+						  const int32 *users, int32 n, int32 max_len,
+						  EvaluationMetrics *sums, bool *recommended)
+{
+	int32		n_items = Max(model->n_items, 1);
+	float	   *scores = palloc(sizeof(float) * n_items);
+	int32	   *ranked = palloc(sizeof(int32) * Min(n_items, EVAL_TOP + max_len));
+	bool	   *input = palloc0(sizeof(bool) * n_items);
+	TimedItem  *items = palloc(sizeof(TimedItem) * max_len);
+	int32	   *top = palloc(sizeof(int32) * EVAL_TOP);
+	int			n_ranked;
+
+	RecipeScorePopularity(model, scores);
+	n_ranked = TopK(scores, model->n_items, Min(n_items, EVAL_TOP + max_len), ranked);
+	for (int32 j = 0; j < n; j++)
+	{
+		int32		len = EvaluationUserItems(m, users[j], items);
+		int			n_relevant = EVALUATION_RELEVANT(len);
+		int			n_input = len - n_relevant;
+		int			n_top = 0;
+
+		if ((j & 255) == 0)
+			CHECK_FOR_INTERRUPTS();
+		for (int e = 0; e < n_input; e++)
+			input[items[e].item] = true;
+		for (int r = 0; r < n_ranked && n_top < EVAL_TOP; r++)
+			if (!input[ranked[r]])
+				top[n_top++] = ranked[r];
+		for (int e = 0; e < n_input; e++)
+			input[items[e].item] = false;
+		evaluate_metrics(items, n_input, n_relevant, top, n_top, sums, recommended);
+	}
+	pfree(scores);
+	pfree(ranked);
+	pfree(input);
+	pfree(items);
+	pfree(top);
 }
 
 /*
@@ -356,6 +418,8 @@ EvaluateUsers(const InteractionMatrix *m, const Recipe *recipe, const RecipeMode
 
 	if (recipe->score == AlsScore && model->factors != NULL && model->k > 0)
 		evaluate_users_batched(m, model, users, n, max_len, &sums, recommended);
+	else if (recipe == &PopularityCountRecipe)
+		evaluate_users_popularity(m, model, users, n, max_len, &sums, recommended);
 	else
 	{
 		for (int32 j = 0; j < n; j++)
