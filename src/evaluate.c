@@ -51,16 +51,26 @@ static void evaluate_metrics(const TimedItem *items, int n_input, int n_relevant
 							 const int32 *top, int n_top, EvaluationMetrics *sums,
 							 bool *recommended);
 
-static int
-timed_item_cmp(const void *a, const void *b)
+static inline int
+timed_item_cmp(const TimedItem *x, const TimedItem *y)
 {
-	const TimedItem *x = a;
-	const TimedItem *y = b;
-
 	if (x->time != y->time)
 		return x->time < y->time ? -1 : 1;
 	return (x->item > y->item) - (x->item < y->item);
 }
+
+/*
+ * timed_item_sort: qsort's algorithm with the comparison inlined (sorting
+ * the held-out users' histories took a third of scoring them through
+ * qsort).  Items are distinct within a user, so the order is total and the
+ * result the same.
+ */
+#define ST_SORT timed_item_sort
+#define ST_ELEMENT_TYPE TimedItem
+#define ST_COMPARE(a, b) timed_item_cmp(a, b)
+#define ST_SCOPE static
+#define ST_DEFINE
+#include "lib/sort_template.h"
 
 /*
  * The input of a held-out user: its oldest n_input items, with their event
@@ -388,7 +398,7 @@ EvaluationUserItems(const InteractionMatrix *m, int32 u, TimedItem *items)
 		items[e].count = m->user_weights[pos];
 		items[e].time = m->user_times[pos];
 	}
-	qsort(items, len, sizeof(TimedItem), timed_item_cmp);
+	timed_item_sort(items, len);
 	return len;
 }
 
