@@ -273,19 +273,24 @@ MatrixBuild(int32 n_users, int32 n_items, int64 n,
 
 /*
  * Build the matrix from n events (user, item, time, weight) with dense
- * indexes; weight NULL means every event weighs 1.
+ * indexes; weight NULL means every event weighs 1.  When reuse is true the
+ * event arrays are dead once the events are sorted by item, and the user
+ * buckets are written over user, item and time (saving 16 bytes an event
+ * of fresh memory, whose pages cost more to fault in than to fill).
  */
-InteractionMatrix *
-MatrixBuildWeighted(int32 n_users, int32 n_items, int64 n,
-					const int32 *user, const int32 *item, const double *time,
-					const float *weight)
+static InteractionMatrix *
+matrix_build(int32 n_users, int32 n_items, int64 n,
+			 int32 *user, int32 *item, double *time, const float *weight,
+			 bool reuse)
 {
 	InteractionMatrix *m = palloc0(sizeof(InteractionMatrix));
 	int64	   *start = palloc0(sizeof(int64) * ((Size) n_users + 1));
 	int64	   *next;
 	int64	   *user_next;
 	RowEntry   *by_item;
-	RowEntry   *bucket = MatrixAllocHuge(sizeof(RowEntry) * Max(n, 1));
+	int32	   *bucket_item;
+	float	   *bucket_weight;
+	double	   *bucket_time;
 	int64		out = 0;
 	instr_time	lap;
 
@@ -301,6 +306,11 @@ MatrixBuildWeighted(int32 n_users, int32 n_items, int64 n,
 	 * only its writes are scattered (reading the events through an index
 	 * of the item order instead took twice as long at 20M events).
 	 */
+	for (int64 e = 0; e < n; e++)
+		start[user[e] + 1]++;
+	for (int32 u = 0; u < n_users; u++)
+		start[u + 1] += start[u];
+
 	by_item = MatrixAllocHuge(sizeof(RowEntry) * Max(n, 1));
 	next = palloc0(sizeof(int64) * ((Size) n_items + 1));
 	for (int64 e = 0; e < n; e++)
@@ -318,26 +328,36 @@ MatrixBuildWeighted(int32 n_users, int32 n_items, int64 n,
 		to->time = time[e];
 	}
 
-	/* the users in item order: an item's events follow the next[] bounds */
-	for (int64 e = 0; e < n; e++)
-		start[user[e] + 1]++;
-	for (int32 u = 0; u < n_users; u++)
-		start[u + 1] += start[u];
+	/* the events are in by_item now: the users' buckets */
+	if (reuse)
+	{
+		StaticAssertStmt(sizeof(float) == sizeof(int32), "a float is not 4 bytes");
+		bucket_item = user;
+		bucket_weight = (float *) item;
+		bucket_time = time;
+	}
+	else
+	{
+		bucket_item = MatrixAllocHuge(sizeof(int32) * Max(n, 1));
+		bucket_weight = MatrixAllocHuge(sizeof(float) * Max(n, 1));
+		bucket_time = MatrixAllocHuge(sizeof(double) * Max(n, 1));
+	}
 	user_next = palloc(sizeof(int64) * ((Size) n_users + 1));
 	memcpy(user_next, start, sizeof(int64) * ((Size) n_users + 1));
 	{
 		int64		j = 0;
 
+		/* an item's events end where next[] stopped */
 		for (int32 i = 0; i < n_items; i++)
 		{
 			CHECK_FOR_INTERRUPTS();
 			for (; j < next[i]; j++)
 			{
-				RowEntry   *to = &bucket[user_next[by_item[j].item]++];
+				int64		pos = user_next[by_item[j].item]++;
 
-				to->item = i;
-				to->weight = by_item[j].weight;
-				to->time = by_item[j].time;
+				bucket_item[pos] = i;
+				bucket_weight[pos] = by_item[j].weight;
+				bucket_time[pos] = by_item[j].time;
 			}
 		}
 	}
@@ -345,7 +365,7 @@ MatrixBuildWeighted(int32 n_users, int32 n_items, int64 n,
 	pfree(user_next);
 	pfree(by_item);
 
-	/* Merge each user's repeated events (adjacent now) in place. */
+	/* Merge each user's repeated events (adjacent now). */
 	m->user_ptr = palloc(sizeof(int64) * ((Size) n_users + 1));
 	m->user_items = MatrixAllocHuge(sizeof(int32) * Max(n, 1));
 	m->user_weights = MatrixAllocHuge(sizeof(float) * Max(n, 1));
@@ -359,26 +379,66 @@ MatrixBuildWeighted(int32 n_users, int32 n_items, int64 n,
 		m->user_ptr[u] = out;
 		for (int64 e = lo; e < hi; e++)
 		{
-			if (out > m->user_ptr[u] && m->user_items[out - 1] == bucket[e].item)
+			if (out > m->user_ptr[u] && m->user_items[out - 1] == bucket_item[e])
 			{
-				m->user_weights[out - 1] += bucket[e].weight;
-				m->user_times[out - 1] = Max(m->user_times[out - 1], bucket[e].time);
+				m->user_weights[out - 1] += bucket_weight[e];
+				m->user_times[out - 1] = Max(m->user_times[out - 1], bucket_time[e]);
 				continue;
 			}
-			m->user_items[out] = bucket[e].item;
-			m->user_weights[out] = bucket[e].weight;
-			m->user_times[out] = bucket[e].time;
+			m->user_items[out] = bucket_item[e];
+			m->user_weights[out] = bucket_weight[e];
+			m->user_times[out] = bucket_time[e];
 			out++;
 		}
 	}
 	m->user_ptr[n_users] = out;
 	m->nnz = out;
-	pfree(bucket);
+	if (!reuse)
+	{
+		pfree(bucket_item);
+		pfree(bucket_weight);
+		pfree(bucket_time);
+	}
 	pfree(start);
 	PersonalizeDebugLap("matrix user rows built", &lap);
 
 	matrix_fill_item_major(m);
 	PersonalizeDebugLap("matrix item rows built", &lap);
+	return m;
+}
+
+/*
+ * Build the matrix from n events (user, item, time, weight) with dense
+ * indexes; weight NULL means every event weighs 1.
+ */
+InteractionMatrix *
+MatrixBuildWeighted(int32 n_users, int32 n_items, int64 n,
+					const int32 *user, const int32 *item, const double *time,
+					const float *weight)
+{
+	return matrix_build(n_users, n_items, n, (int32 *) user, (int32 *) item,
+						(double *) time, weight, false);
+}
+
+/*
+ * Build the matrix from the events of log and free them (log keeps its id
+ * maps): the matrix is built in part over the event arrays.
+ */
+InteractionMatrix *
+MatrixBuildFromLog(InteractionLog *log)
+{
+	InteractionMatrix *m = matrix_build(log->users.n, log->items.n, log->n,
+										log->user, log->item, log->time,
+										log->weight, true);
+
+	pfree(log->user);
+	pfree(log->item);
+	pfree(log->time);
+	if (log->weight != NULL)
+		pfree(log->weight);
+	log->user = log->item = NULL;
+	log->time = NULL;
+	log->weight = NULL;
 	return m;
 }
 

@@ -100,6 +100,7 @@ extern InteractionMatrix *MatrixBuild(int32 n_users, int32 n_items, int64 n,
 extern InteractionMatrix *MatrixBuildWeighted(int32 n_users, int32 n_items, int64 n,
 											  const int32 *user, const int32 *item,
 											  const double *time, const float *weight);
+extern InteractionMatrix *MatrixBuildFromLog(InteractionLog *log);
 extern InteractionMatrix *MatrixSelectUsers(const InteractionMatrix *m, const bool *keep);
 extern int32 MatrixUsersWithAtLeast(const InteractionMatrix *m, int min_items);
 
