@@ -17,9 +17,10 @@
  * epoch conversion is exact here, and no filter on event type, value or
  * weight.  Otherwise the caller queries through SPI.  The caller has
  * checked that the current user may SELECT the relation; the scan reads
- * with the active snapshot, under the AccessShareLock a query would take,
- * without synchronized scans (so that ids are met, and numbered, in the
- * same order every time).
+ * with the active snapshot, under the AccessShareLock a query would take
+ * (kept, as a query's, until the end of the transaction: a DROP TABLE
+ * waits for the training), without synchronized scans (so that ids are
+ * met, and numbered, in the same order every time).
  *
  * Copyright (c) 2026, personalize developers
  *
@@ -220,11 +221,17 @@ DatasetScanInteractions(const InteractionsDataset *ds, InteractionLog *log)
 
 	if (!ActiveSnapshotSet())
 		return false;
-	rel = table_open(ds->relid, AccessShareLock);
+	/*
+	 * Dropped while this waited for the lock: the query reports it, naming
+	 * the relation.
+	 */
+	rel = try_table_open(ds->relid, AccessShareLock);
+	if (rel == NULL)
+		return false;
 	if (rel->rd_rel->relkind != RELKIND_RELATION || rel->rd_rel->relhassubclass ||
 		rel->rd_rel->relrowsecurity || rel->rd_tableam == NULL)
 	{
-		table_close(rel, AccessShareLock);
+		table_close(rel, NoLock);
 		return false;
 	}
 	users.attnum = get_attnum(ds->relid, ds->user_column);
@@ -232,7 +239,7 @@ DatasetScanInteractions(const InteractionsDataset *ds, InteractionLog *log)
 	time_attnum = get_attnum(ds->relid, ds->time_column);
 	if (users.attnum <= 0 || items.attnum <= 0 || time_attnum <= 0)
 	{
-		table_close(rel, AccessShareLock);
+		table_close(rel, NoLock);
 		return false;
 	}
 	users.type = TupleDescAttr(RelationGetDescr(rel), users.attnum - 1)->atttypid;
@@ -241,7 +248,7 @@ DatasetScanInteractions(const InteractionsDataset *ds, InteractionLog *log)
 	if (!scan_integer_type(users.type) || !scan_integer_type(items.type) ||
 		!scan_time_type(ds, time_type))
 	{
-		table_close(rel, AccessShareLock);
+		table_close(rel, NoLock);
 		return false;
 	}
 
@@ -286,6 +293,6 @@ DatasetScanInteractions(const InteractionsDataset *ds, InteractionLog *log)
 	pfree(items.direct);
 	intid_destroy(users.seen);
 	intid_destroy(items.seen);
-	table_close(rel, AccessShareLock);
+	table_close(rel, NoLock);
 	return true;
 }
