@@ -21,6 +21,7 @@ OBJS = \
 	src/blas.o \
 	src/hyperparams.o \
 	src/dataset.o \
+	src/dataset_scan.o \
 	src/matrix.o \
 	src/recipe.o \
 	src/topk.o \

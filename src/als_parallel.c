@@ -44,6 +44,7 @@
 #include "postgres.h"
 
 #include <signal.h>
+#include <sys/mman.h>
 
 #include "portability/instr_time.h"
 
@@ -254,6 +255,15 @@ als_create_segment(AlsSweeper *sw)
 	sw->seg = dsm_create(total, DSM_CREATE_NULL_IF_MAXSEGMENTS);
 	if (sw->seg == NULL)
 		return false;
+#ifdef MADV_POPULATE_WRITE
+
+	/*
+	 * Map every page of the segment at once (Linux 5.14 and later; only
+	 * advice elsewhere) rather than by one page fault per 4 kB page as the
+	 * rows are copied in: 0.9 -> 0.3 s for the 350 MB of the 20M set.
+	 */
+	(void) madvise(dsm_segment_address(sw->seg), total, MADV_POPULATE_WRITE);
+#endif
 	toc = shm_toc_create(ALS_SHM_MAGIC, dsm_segment_address(sw->seg), total);
 
 	shared = shm_toc_allocate(toc, sizeof(AlsShared));
@@ -362,12 +372,17 @@ AlsSweeperBegin(const AlsProblem *problem)
 	int64		nnz = problem->users.ptr[problem->users.n_rows];
 	int			planned = als_planned_workers(nnz);
 
+	instr_time	lap;
+
+	INSTR_TIME_SET_CURRENT(lap);
 	sw->p = *problem;
 	sw->work = palloc(sizeof(float) * 4 * problem->k);
 	BlasInit();
 	if (planned > 0 && als_create_segment(sw))
 	{
+		PersonalizeDebugLap("ALS shared segment created and filled", &lap);
 		(void) als_start_helpers(sw, planned);
+		PersonalizeDebugLap("ALS helpers started", &lap);
 		return sw;
 	}
 	sw->user_factors = palloc_extended(sizeof(float) * Max((Size) problem->users.n_rows * problem->k, 1),

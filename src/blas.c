@@ -79,6 +79,18 @@ BlasGemv(const float *a, int rows, int cols, const float *x, float *y)
 }
 
 /*
+ * c = a b^T, for a of m x k and b of n x k (c: m x n).  Scoring m users at
+ * once reads b once instead of m times.
+ */
+void
+BlasGemmNT(const float *a, int m, int k, const float *b, int n, float *c)
+{
+	BlasInit();
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, k, 1.0f, a, k,
+				b, k, 0.0f, c, n);
+}
+
+/*
  * y = a x, for a symmetric n x n (upper triangle read).
  */
 void

@@ -22,6 +22,7 @@ extern void BlasInit(void);
 extern void BlasGram(const float *a, int rows, int cols, float *gram);
 extern void BlasGramAdd(const float *a, int rows, int cols, float *gram);
 extern void BlasGemv(const float *a, int rows, int cols, const float *x, float *y);
+extern void BlasGemmNT(const float *a, int m, int k, const float *b, int n, float *c);
 extern void BlasSymv(const float *a, int n, const float *x, float *y);
 extern float BlasDot(const float *x, const float *y, int n);
 extern void BlasAxpy(float alpha, const float *x, float *y, int n);

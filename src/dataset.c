@@ -6,7 +6,8 @@
  * Registration itself (column roles, type checks) is SQL in
  * sql/personalize.sql.  Here the registration is read back and the user's
  * relation is queried through SPI with the caller's privileges: training
- * reads every interaction into an InteractionLog with a cursor, and a
+ * reads every interaction into an InteractionLog with a cursor (or, from
+ * a plain table, straight from its heap: dataset_scan.c), and a
  * request reads one user's most recent events through a prepared plan kept
  * for the life of the backend.  Identifiers pass through
  * quote_identifier; values are always query parameters.
@@ -208,6 +209,7 @@ DatasetReadInteractions(const InteractionsDataset *ds, const char *event_type,
 	Datum		values[3];
 	int			nargs = 0;
 	Portal		portal;
+	instr_time	lap;
 	bool		weighted = event_weights != NULL && JB_ROOT_IS_OBJECT(event_weights) &&
 		JB_ROOT_COUNT(event_weights) > 0;
 
@@ -278,6 +280,14 @@ DatasetReadInteractions(const InteractionsDataset *ds, const char *event_type,
 						 quote_identifier(ds->event_value_column), nargs);
 	}
 
+	INSTR_TIME_SET_CURRENT(lap);
+	/* the plain case of a plain table: straight from the heap (dataset_scan.c) */
+	if (!weighted && event_type == NULL && event_value_threshold == NULL &&
+		DatasetScanInteractions(ds, log))
+	{
+		PersonalizeDebugLap("interactions read from the heap", &lap);
+		return;
+	}
 	portal = SPI_cursor_open_with_args(NULL, sql.data, nargs, argtypes, values,
 									   NULL, true, CURSOR_OPT_NO_SCROLL);
 	for (;;)
@@ -307,6 +317,7 @@ DatasetReadInteractions(const InteractionsDataset *ds, const char *event_type,
 		SPI_freetuptable(tt);
 	}
 	SPI_cursor_close(portal);
+	PersonalizeDebugLap("interactions read", &lap);
 }
 
 /*

@@ -42,6 +42,7 @@ extern void DatasetLookupInteractions(const char *dataset_group, InteractionsDat
 extern void DatasetReadInteractions(const InteractionsDataset *ds, const char *event_type,
 									const double *event_value_threshold, InteractionLog *log,
 									Jsonb *event_weights);
+extern bool DatasetScanInteractions(const InteractionsDataset *ds, InteractionLog *log);
 extern int	DatasetReadTrends(const InteractionsDataset *ds, double window_seconds,
 							  char ***items, double **recent, double **earlier);
 extern int	DatasetReadHistory(const InteractionsDataset *ds, const char *user_id,

@@ -36,49 +36,87 @@
 #include "common/pg_prng.h"
 #include "miscadmin.h"
 
+#include "blas.h"
 #include "evaluate.h"
+#include "personalize.h"
 #include "topk.h"
 
 #define EVAL_TOP 25
+/* held-out users scored at once by a factor model */
+#define EVAL_BATCH 64
 
 static const int eval_cutoffs[] = {5, 10, 25};
 
-static int
-timed_item_cmp(const void *a, const void *b)
-{
-	const TimedItem *x = a;
-	const TimedItem *y = b;
+static void evaluate_metrics(const TimedItem *items, int n_input, int n_relevant,
+							 const int32 *top, int n_top, EvaluationMetrics *sums,
+							 bool *recommended);
 
+static inline int
+timed_item_cmp(const TimedItem *x, const TimedItem *y)
+{
 	if (x->time != y->time)
 		return x->time < y->time ? -1 : 1;
 	return (x->item > y->item) - (x->item < y->item);
 }
 
 /*
- * Score one held-out user with model and add the user's metrics to sums.
+ * timed_item_sort: qsort's algorithm with the comparison inlined (sorting
+ * the held-out users' histories took a third of scoring them through
+ * qsort).  Items are distinct within a user, so the order is total and the
+ * result the same.
+ */
+#define ST_SORT timed_item_sort
+#define ST_ELEMENT_TYPE TimedItem
+#define ST_COMPARE(a, b) timed_item_cmp(a, b)
+#define ST_SCOPE static
+#define ST_DEFINE
+#include "lib/sort_template.h"
+
+/*
+ * The input of a held-out user: its oldest n_input items, with their event
+ * counts weighted by recency.
  */
 static void
-evaluate_user(const Recipe *recipe, const RecipeModel *model,
-			  const TimedItem *items, int n_input, int n_relevant,
-			  int32 *input, float *counts, float *scores, int32 *top,
-			  EvaluationMetrics *sums, bool *recommended)
+evaluate_input(const RecipeModel *model, const TimedItem *items, int n_input,
+			   int32 *input, float *counts)
 {
-	int			n_top;
-	double		dcg = 0.0;
-	int			hits = 0;
-	int			c = 0;
-	bool		first_hit = true;
-
 	/* items are oldest first: item j has n_input - 1 - j newer ones */
 	for (int j = 0; j < n_input; j++)
 	{
 		input[j] = items[j].item;
 		counts[j] = items[j].count * RecipeRecencyWeight(model, n_input - 1 - j);
 	}
-	recipe->score(model, n_input, input, counts, scores);
+}
+
+/*
+ * Rank the items by the user's scores (the input items left out) and add
+ * the user's metrics to sums.
+ */
+static void
+evaluate_rank(const RecipeModel *model, const TimedItem *items, int n_input,
+			  int n_relevant, float *scores, int32 *top,
+			  EvaluationMetrics *sums, bool *recommended)
+{
+	int			n_top;
+
 	for (int j = 0; j < n_input; j++)
-		scores[input[j]] = -INFINITY;
+		scores[items[j].item] = -INFINITY;
 	n_top = TopK(scores, model->n_items, EVAL_TOP, top);
+	evaluate_metrics(items, n_input, n_relevant, top, n_top, sums, recommended);
+}
+
+/*
+ * Add the metrics of a user's top n_top items (best first) to sums.
+ */
+static void
+evaluate_metrics(const TimedItem *items, int n_input, int n_relevant,
+				 const int32 *top, int n_top, EvaluationMetrics *sums,
+				 bool *recommended)
+{
+	double		dcg = 0.0;
+	int			hits = 0;
+	int			c = 0;
+	bool		first_hit = true;
 
 	for (int pos = 0; pos < EVAL_TOP; pos++)
 	{
@@ -113,6 +151,132 @@ evaluate_user(const Recipe *recipe, const RecipeModel *model,
 			c++;
 		}
 	}
+}
+
+/*
+ * Score one held-out user with model and add the user's metrics to sums.
+ */
+static void
+evaluate_user(const Recipe *recipe, const RecipeModel *model,
+			  const TimedItem *items, int n_input, int n_relevant,
+			  int32 *input, float *counts, float *scores, int32 *top,
+			  EvaluationMetrics *sums, bool *recommended)
+{
+	evaluate_input(model, items, n_input, input, counts);
+	recipe->score(model, n_input, input, counts, scores);
+	evaluate_rank(model, items, n_input, n_relevant, scores, top, sums, recommended);
+}
+
+/*
+ * What evaluate_user does for each of n users of popularity-count, whose
+ * scores are the same for every user: the items are ranked once, and each
+ * user's top items are the first of that ranking that are not among the
+ * user's input (TopK orders equal scores by item index, so this is the
+ * ranking TopK would make of the user's scores, to the item).
+ */
+static void
+evaluate_users_popularity(const InteractionMatrix *m, const RecipeModel *model,
+						  const int32 *users, int32 n, int32 max_len,
+						  EvaluationMetrics *sums, bool *recommended)
+{
+	int32		n_items = Max(model->n_items, 1);
+	float	   *scores = palloc(sizeof(float) * n_items);
+	int32	   *ranked = palloc(sizeof(int32) * Min(n_items, EVAL_TOP + max_len));
+	bool	   *input = palloc0(sizeof(bool) * n_items);
+	TimedItem  *items = palloc(sizeof(TimedItem) * max_len);
+	int32	   *top = palloc(sizeof(int32) * EVAL_TOP);
+	int			n_ranked;
+
+	RecipeScorePopularity(model, scores);
+	n_ranked = TopK(scores, model->n_items, Min(n_items, EVAL_TOP + max_len), ranked);
+	for (int32 j = 0; j < n; j++)
+	{
+		int32		len = EvaluationUserItems(m, users[j], items);
+		int			n_relevant = EVALUATION_RELEVANT(len);
+		int			n_input = len - n_relevant;
+		int			n_top = 0;
+
+		if ((j & 255) == 0)
+			CHECK_FOR_INTERRUPTS();
+		for (int e = 0; e < n_input; e++)
+			input[items[e].item] = true;
+		for (int r = 0; r < n_ranked && n_top < EVAL_TOP; r++)
+			if (!input[ranked[r]])
+				top[n_top++] = ranked[r];
+		for (int e = 0; e < n_input; e++)
+			input[items[e].item] = false;
+		evaluate_metrics(items, n_input, n_relevant, top, n_top, sums, recommended);
+	}
+	pfree(scores);
+	pfree(ranked);
+	pfree(input);
+	pfree(items);
+	pfree(top);
+}
+
+/*
+ * What evaluate_user does for each of n users of a factor model scored by
+ * AlsScore, a batch of users at a time: each is folded in, then the whole
+ * batch is scored by one matrix product, which reads the item factors once
+ * per batch instead of once per user (at 20M interactions, 14k held-out
+ * users: 2.3 s -> 0.4 s).  A user AlsFoldIn cannot solve gets popularity
+ * scores, as from AlsScore.
+ */
+static void
+evaluate_users_batched(const InteractionMatrix *m, const RecipeModel *model,
+					   const int32 *users, int32 n, int32 max_len,
+					   EvaluationMetrics *sums, bool *recommended)
+{
+	int			k = model->k;
+	/* at most EVAL_BATCH users, and about 8 MB of scores */
+	int			batch = Max(1, Min(EVAL_BATCH, (2 * 1024 * 1024) / Max(model->n_items, 1)));
+	TimedItem  *items = palloc(sizeof(TimedItem) * max_len * batch);
+	int32	   *len = palloc(sizeof(int32) * batch);
+	bool	   *solved = palloc(sizeof(bool) * batch);
+	int32	   *input = palloc(sizeof(int32) * max_len);
+	float	   *counts = palloc(sizeof(float) * max_len);
+	float	   *x = palloc(sizeof(float) * k * batch);
+	float	   *scores = palloc_extended(sizeof(float) * (Size) batch * Max(model->n_items, 1),
+										 MCXT_ALLOC_HUGE);
+	int32	   *top = palloc(sizeof(int32) * EVAL_TOP);
+
+	for (int32 j0 = 0; j0 < n; j0 += batch)
+	{
+		int			nb = Min(batch, n - j0);
+
+		CHECK_FOR_INTERRUPTS();
+		for (int b = 0; b < nb; b++)
+		{
+			TimedItem  *it = items + (Size) b * max_len;
+			int			n_input;
+
+			len[b] = EvaluationUserItems(m, users[j0 + b], it);
+			n_input = len[b] - EVALUATION_RELEVANT(len[b]);
+			evaluate_input(model, it, n_input, input, counts);
+			solved[b] = AlsFoldIn(model, n_input, input, counts, x + (Size) b * k);
+			if (!solved[b])
+				memset(x + (Size) b * k, 0, sizeof(float) * k);
+		}
+		BlasGemmNT(x, nb, k, model->factors, model->n_items, scores);
+		for (int b = 0; b < nb; b++)
+		{
+			float	   *row = scores + (Size) b * model->n_items;
+			int			n_relevant = EVALUATION_RELEVANT(len[b]);
+
+			if (!solved[b])
+				RecipeScorePopularity(model, row);
+			evaluate_rank(model, items + (Size) b * max_len, len[b] - n_relevant,
+						  n_relevant, row, top, sums, recommended);
+		}
+	}
+	pfree(items);
+	pfree(len);
+	pfree(solved);
+	pfree(input);
+	pfree(counts);
+	pfree(x);
+	pfree(scores);
+	pfree(top);
 }
 
 /*
@@ -234,7 +398,7 @@ EvaluationUserItems(const InteractionMatrix *m, int32 u, TimedItem *items)
 		items[e].count = m->user_weights[pos];
 		items[e].time = m->user_times[pos];
 	}
-	qsort(items, len, sizeof(TimedItem), timed_item_cmp);
+	timed_item_sort(items, len);
 	return len;
 }
 
@@ -262,17 +426,24 @@ EvaluateUsers(const InteractionMatrix *m, const Recipe *recipe, const RecipeMode
 	input = palloc(sizeof(int32) * max_len);
 	counts = palloc(sizeof(float) * max_len);
 
-	for (int32 j = 0; j < n; j++)
+	if (recipe->score == AlsScore && model->factors != NULL && model->k > 0)
+		evaluate_users_batched(m, model, users, n, max_len, &sums, recommended);
+	else if (recipe == &PopularityCountRecipe)
+		evaluate_users_popularity(m, model, users, n, max_len, &sums, recommended);
+	else
 	{
-		int32		u = users[j];
-		int32		len;
-		int			n_relevant;
+		for (int32 j = 0; j < n; j++)
+		{
+			int32		u = users[j];
+			int32		len;
+			int			n_relevant;
 
-		CHECK_FOR_INTERRUPTS();
-		len = EvaluationUserItems(m, u, items);
-		n_relevant = EVALUATION_RELEVANT(len);
-		evaluate_user(recipe, model, items, len - n_relevant, n_relevant,
-					  input, counts, scores, top, &sums, recommended);
+			CHECK_FOR_INTERRUPTS();
+			len = EvaluationUserItems(m, u, items);
+			n_relevant = EVALUATION_RELEVANT(len);
+			evaluate_user(recipe, model, items, len - n_relevant, n_relevant,
+						  input, counts, scores, top, &sums, recommended);
+		}
 	}
 
 	for (int32 i = 0; i < m->n_items; i++)
@@ -315,18 +486,24 @@ EvaluateRecipe(const InteractionMatrix *m, const Recipe *recipe,
 	RecipeModel baseline = {0};
 	EvaluationMetrics result;
 	EvaluationMetrics base_result;
+	instr_time	lap;
 
+	INSTR_TIME_SET_CURRENT(lap);
 	for (int32 u = 0; u < m->n_users; u++)
 		keep[u] = true;
 	n_holdout = EvaluateHoldOut(m, NULL, 10, seed, keep, heldout);
 
 	train = MatrixSelectUsers(m, keep);
+	PersonalizeDebugLap("evaluation split drawn", &lap);
 	recipe->train(train, hyperparameters, &model, progress, arg);
+	PersonalizeDebugLap("evaluation model trained", &lap);
 	RecipeFinishModel(recipe, &model);
 	RecipeCountPopularity(train, &baseline);
 
 	EvaluateUsers(m, recipe, &model, heldout, n_holdout, &result);
+	PersonalizeDebugLap("held-out users scored", &lap);
 	EvaluateUsers(m, &PopularityCountRecipe, &baseline, heldout, n_holdout, &base_result);
+	PersonalizeDebugLap("held-out users scored by popularity", &lap);
 
 	appendStringInfoChar(metrics, '{');
 	if (n_holdout > 0)

@@ -43,6 +43,8 @@ typedef struct IdMap
 	idhash_hash *hash;
 } IdMap;
 
+extern void *MatrixAllocHuge(Size size);
+
 extern void IdMapInit(IdMap *map, int32 expected);
 extern int32 IdMapIntern(IdMap *map, const char *id);
 extern int32 IdMapLookup(const IdMap *map, const char *id);
@@ -65,6 +67,9 @@ extern void InteractionLogInit(InteractionLog *log);
 extern void InteractionLogAdd(InteractionLog *log, const char *user, const char *item, double time);
 extern void InteractionLogAddWeighted(InteractionLog *log, const char *user, const char *item,
 									  double time, float weight);
+extern void InteractionLogReserve(InteractionLog *log, int64 n);
+extern void InteractionLogAppend(InteractionLog *log, int32 user, int32 item, double time,
+								 float weight);
 
 /*
  * Sparse user x item matrix in both orientations.  Repeated (user, item)
@@ -95,6 +100,7 @@ extern InteractionMatrix *MatrixBuild(int32 n_users, int32 n_items, int64 n,
 extern InteractionMatrix *MatrixBuildWeighted(int32 n_users, int32 n_items, int64 n,
 											  const int32 *user, const int32 *item,
 											  const double *time, const float *weight);
+extern InteractionMatrix *MatrixBuildFromLog(InteractionLog *log);
 extern InteractionMatrix *MatrixSelectUsers(const InteractionMatrix *m, const bool *keep);
 extern int32 MatrixUsersWithAtLeast(const InteractionMatrix *m, int min_items);
 

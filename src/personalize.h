@@ -16,6 +16,8 @@
 
 #include "postgres.h"
 
+#include "portability/instr_time.h"
+
 #ifndef PERSONALIZE_VERSION
 #define PERSONALIZE_VERSION "0.2.0"
 #endif
@@ -49,5 +51,20 @@ extern void BecomeExtensionOwner(OwnerSwitch *sw);
 extern void RestoreUser(const OwnerSwitch *sw);
 extern int	CatalogExecute(const char *sql, int nargs, Oid *argtypes, Datum *values,
 						   const char *nulls, bool read_only, long count);
+
+/*
+ * DEBUG1: how long a phase of training took since *lap, which is reset to
+ * now (SET client_min_messages = debug1 to see where training time goes).
+ */
+static inline void
+PersonalizeDebugLap(const char *what, instr_time *lap)
+{
+	instr_time	now;
+
+	INSTR_TIME_SET_CURRENT(now);
+	elog(DEBUG1, "personalize: %s: %.3f s", what,
+		 INSTR_TIME_GET_DOUBLE(now) - INSTR_TIME_GET_DOUBLE(*lap));
+	*lap = now;
+}
 
 #endif							/* PERSONALIZE_H */

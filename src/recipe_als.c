@@ -39,6 +39,7 @@
 #include "als.h"
 #include "blas.h"
 #include "metadata.h"
+#include "personalize.h"
 #include "recipe.h"
 
 /*
@@ -136,7 +137,9 @@ AlsFit(const InteractionMatrix *m, Jsonb *hyperparameters, RecipeModel *model,
 	char		step[64];
 	AlsProblem	problem;
 	AlsSweeper *sweeper;
+	instr_time	lap;
 
+	INSTR_TIME_SET_CURRENT(lap);
 	problem.users = (AlsSide) {m->n_users, m->user_ptr, m->user_items, m->user_weights};
 	problem.items = (AlsSide) {m->n_items, m->item_ptr, m->item_users, m->item_weights};
 	problem.k = k;
@@ -169,6 +172,7 @@ AlsFit(const InteractionMatrix *m, Jsonb *hyperparameters, RecipeModel *model,
 			item_factors[i] = (float) (pg_prng_double(&rng) * 0.01);
 	}
 
+	PersonalizeDebugLap("ALS set up", &lap);
 	for (int it = 0; it < iterations; it++)
 	{
 		AlsSweeperUpdate(sweeper, true);
@@ -176,7 +180,9 @@ AlsFit(const InteractionMatrix *m, Jsonb *hyperparameters, RecipeModel *model,
 		snprintf(step, sizeof(step), "iteration %d of %d", it + 1, iterations);
 		progress(arg, (double) (it + 1) / iterations, step);
 	}
+	PersonalizeDebugLap("ALS sweeps", &lap);
 	AlsSweeperEnd(sweeper, user_factors_out, &model->factors);
+	PersonalizeDebugLap("ALS finished", &lap);
 }
 
 /*

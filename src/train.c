@@ -515,20 +515,10 @@ TrainingRead(TrainingJob *job)
 	training_check_memory(job, &job->log);
 	training_read_metadata(job);
 	training_item_ages(job);
-	job->matrix = MatrixBuildWeighted(job->log.users.n, job->log.items.n, job->log.n,
-									  job->log.user, job->log.item, job->log.time,
-									  job->log.weight);
+	/* the events are freed once in the matrix (0.5 GB at 20M) */
+	job->matrix = MatrixBuildFromLog(&job->log);
 	job->matrix->item_metadata = job->item_metadata;
 	job->matrix->user_metadata = job->user_metadata;
-	/* the events are in the matrix now: free them before training (0.5 GB at 20M) */
-	pfree(job->log.user);
-	pfree(job->log.item);
-	pfree(job->log.time);
-	if (job->log.weight != NULL)
-		pfree(job->log.weight);
-	job->log.user = job->log.item = NULL;
-	job->log.time = NULL;
-	job->log.weight = NULL;
 	training_check_minimums(job, &job->log, job->matrix);
 	if (job->update)
 		training_warm_start(job);

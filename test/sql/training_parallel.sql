@@ -75,6 +75,21 @@ SELECT status, training_mode FROM personalize.solution_versions WHERE id = :upd_
 SELECT count(*) FILTER (WHERE factors IS NOT NULL) AS with_factors
   FROM personalize.model_item WHERE solution_version = :upd_helpers;
 
+-- k = 64, the default, has its own copy of the kernel's loops: the same
+-- factors alone and with helpers too
+SELECT personalize.create_solution('par-64', 'par', 'item-affinity', '{"iterations": 4}');
+SET personalize.max_training_workers = 0;
+SELECT personalize.create_solution_version('par-64') AS k64_alone \gset
+SET personalize.max_training_workers = 3;
+SELECT personalize.create_solution_version('par-64') AS k64_helpers \gset
+SELECT count(*) AS items, count(*) FILTER (WHERE array_length(a.factors, 1) = 64) AS k64,
+	   count(*) FILTER (WHERE a.factors IS DISTINCT FROM b.factors) AS differing
+  FROM personalize.model_item a JOIN personalize.model_item b ON b.item_id = a.item_id
+ WHERE a.solution_version = :k64_alone AND b.solution_version = :k64_helpers;
+SELECT count(*) AS users, count(*) FILTER (WHERE a.factors IS DISTINCT FROM b.factors) AS differing
+  FROM personalize.model_user a JOIN personalize.model_user b ON b.user_id = a.user_id
+ WHERE a.solution_version = :k64_alone AND b.solution_version = :k64_helpers;
+
 RESET personalize.max_training_workers;
 RESET personalize.min_parallel_training_interactions;
 SELECT personalize.drop_dataset_group('par', cascade => true);
