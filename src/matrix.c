@@ -27,12 +27,34 @@
 #include "matrix.h"
 #include "personalize.h"
 
+/*
+ * The 8 bytes of head hold the whole id, its terminating zero included,
+ * when the last one is zero: then equal heads are equal ids.
+ */
+static inline bool
+id_key_equal(IdKey a, IdKey b)
+{
+	return a.head == b.head &&
+		(((const unsigned char *) &a.head)[sizeof(a.head) - 1] == 0 || strcmp(a.str, b.str) == 0);
+}
+
+/* id as a key (not copied) */
+static inline IdKey
+id_key(const char *id)
+{
+	IdKey		key = {0, id};
+	size_t		len = strnlen(id, sizeof(key.head));
+
+	memcpy(&key.head, id, len);
+	return key;
+}
+
 #define SH_PREFIX idhash
 #define SH_ELEMENT_TYPE IdEntry
-#define SH_KEY_TYPE const char *
+#define SH_KEY_TYPE IdKey
 #define SH_KEY key
-#define SH_HASH_KEY(tb, k) hash_bytes((const unsigned char *) (k), strlen(k))
-#define SH_EQUAL(tb, a, b) (strcmp(a, b) == 0)
+#define SH_HASH_KEY(tb, k) hash_bytes((const unsigned char *) (k).str, strlen((k).str))
+#define SH_EQUAL(tb, a, b) id_key_equal(a, b)
 #define SH_STORE_HASH
 #define SH_GET_HASH(tb, a) ((a)->hash)
 #define SH_SCOPE extern
@@ -104,7 +126,7 @@ int32
 IdMapIntern(IdMap *map, const char *id)
 {
 	bool		found;
-	IdEntry    *entry = idhash_insert(map->hash, id, &found);
+	IdEntry    *entry = idhash_insert(map->hash, id_key(id), &found);
 
 	if (!found)
 	{
@@ -118,7 +140,7 @@ IdMapIntern(IdMap *map, const char *id)
 			map->ids = repalloc(map->ids, sizeof(char *) * map->capacity);
 		}
 		map->ids[map->n] = MemoryContextStrdup(map->context, id);
-		entry->key = map->ids[map->n];
+		entry->key.str = map->ids[map->n];
 		entry->index = map->n++;
 	}
 	return entry->index;
@@ -130,7 +152,7 @@ IdMapIntern(IdMap *map, const char *id)
 int32
 IdMapLookup(const IdMap *map, const char *id)
 {
-	IdEntry    *entry = idhash_lookup(map->hash, id);
+	IdEntry    *entry = idhash_lookup(map->hash, id_key(id));
 
 	return entry ? entry->index : -1;
 }

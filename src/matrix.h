@@ -17,10 +17,21 @@
 
 #include "postgres.h"
 
+/*
+ * An id string as a hash key: its first 8 bytes (zero padded) kept beside
+ * the pointer, so that comparing ids of up to 7 bytes (most ids) reads no
+ * string: a lookup then touches the table's entry alone.
+ */
+typedef struct IdKey
+{
+	uint64		head;			/* the first 8 bytes of str, zero padded */
+	const char *str;
+} IdKey;
+
 /* Hash table entry mapping an id string to its dense index. */
 typedef struct IdEntry
 {
-	const char *key;
+	IdKey		key;
 	int32		index;
 	uint32		hash;
 	char		status;
@@ -28,7 +39,7 @@ typedef struct IdEntry
 
 #define SH_PREFIX idhash
 #define SH_ELEMENT_TYPE IdEntry
-#define SH_KEY_TYPE const char *
+#define SH_KEY_TYPE IdKey
 #define SH_SCOPE extern
 #define SH_DECLARE
 #include "lib/simplehash.h"

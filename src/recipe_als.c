@@ -249,9 +249,12 @@ AlsFoldIn(const RecipeModel *model, int n, const int32 *history,
 		float		c = 1.0f + (float) model->alpha * counts[h];
 		float		w = sqrtf(Max(c - 1.0f, 0.0f));	/* alpha >= 0 */
 
+		/* one loop, no BLAS call per event (the calls cost more than the work) */
 		for (int f = 0; f < k; f++)
+		{
 			scaled[h * k + f] = w * y[f];
-		BlasAxpy(c, y, x, k);
+			x[f] += c * y[f];
+		}
 	}
 	BlasGramAdd(scaled, n, k, a);
 	solved = BlasCholeskySolve(a, k, x);
