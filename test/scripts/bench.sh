@@ -246,6 +246,9 @@ SELECT * FROM personalize.related_items('syn-sims', :i::text, 25);" > "$WORKDIR/
 echo "\\set u random(1, $users)
 SELECT * FROM personalize.personalized_rank('syn', :u::text, ARRAY(SELECT g::text FROM generate_series(1, 100) g));" > "$WORKDIR/rank.sql"
 [[ $(id -u) -eq 0 ]] && chown postgres: "$WORKDIR"/*.sql
+# warm: a first run of each serving script, not recorded, loads the models
+# and brings the user histories' pages into memory, as on a server in use
+for script in pk rec rank; do latency "$WORKDIR/$script.sql" "$brief" >/dev/null; done
 read -r pk_med pk_p99 <<< "$(latency "$WORKDIR/pk.sql" "$short")"
 read -r rec_med rec_p99 <<< "$(latency "$WORKDIR/rec.sql" "$long")"
 # the same with the float factors (compact scoring is the default: src/compact.c)
