@@ -21,7 +21,9 @@
  * lower bounds show that the depth-th best exact score is at least some
  * floor, and re-scores exactly every item whose upper bound reaches that
  * floor.  No other item can be among the best depth, so those come out in
- * the exact order with their exact scores.  Items already exact keep
+ * the exact order with their exact scores (exact as a float dot product:
+ * the float path's matrix product adds in another order, so two items
+ * whose logits differ by rounding alone may come out the other way).  Items already exact keep
  * their score; a score the request has changed since (a context lift,
  * an exploration bonus, both added to the logit) keeps that change, as
  * the item's exact logit replaces its compact one by adding the
@@ -48,6 +50,7 @@
 
 #include "compact.h"
 #include "kernel.h"
+#include "personalize.h"
 #include "topk.h"
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
@@ -332,7 +335,8 @@ CompactScore(const CompactFactors *cf, const float *factors, const float *x, flo
 	q->raw = raw;
 
 #ifdef COMPACT_VNNI
-	if (__builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bw") &&
+	if (personalize_compact_vnni &&
+		__builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bw") &&
 		cf->stride / 4 <= COMPACT_VNNI_MAX_GROUPS)
 	{
 		compact_score_vnni(q, scores);

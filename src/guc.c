@@ -33,6 +33,7 @@ int			personalize_ease_max_items = 10000;
 int			personalize_max_training_workers = 2;
 int			personalize_min_parallel_training_interactions = 100000;
 bool		personalize_compact_scoring = true;
+bool		personalize_compact_vnni = true;
 
 /*
  * Define the personalize.* settings.
@@ -64,6 +65,12 @@ GucInit(void)
 							 &personalize_compact_scoring,
 							 true,
 							 PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomBoolVariable("personalize.compact_vnni",
+							 "Uses AVX-512 VNNI for compact scoring when the CPU has it",
+							 "Off runs the portable loop instead (same scores): for tests of that loop on machines with VNNI.",
+							 &personalize_compact_vnni,
+							 true,
+							 PGC_USERSET, GUC_NOT_IN_SAMPLE | GUC_NO_SHOW_ALL, NULL, NULL, NULL);
 	DefineCustomIntVariable("personalize.filter_interactions",
 							"Most recent interactions per event type a filter's Interactions conditions look at",
 							"As in Amazon Personalize, a filter considers each user's latest interactions of each event type, up to this many.",

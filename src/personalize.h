@@ -33,6 +33,7 @@ extern int	personalize_ease_max_items;
 extern int	personalize_max_training_workers;
 extern int	personalize_min_parallel_training_interactions;
 extern bool personalize_compact_scoring;
+extern bool personalize_compact_vnni;
 
 extern void GucInit(void);
 
