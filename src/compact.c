@@ -397,20 +397,32 @@ CompactTopK(CompactQuery *q, float *scores, int depth, int32 *top,
 			float max_score, double *denominator)
 {
 	int32		n = q->cf->n_items;
-	int			n_top = TopK(scores, n, Min(depth, n), top);
 	float		floor_score = INFINITY;
-	float		widest;
+	float		widest = q->bound_l1 * q->cf->max_l1 + q->bound_scale * q->cf->max_scale;
 	int32		i = 0;
 	double		change = 0.0;
 
-	if (n_top == 0)
-		return 0;
-	/* the depth-th best exact score is at least the worst of these lower bounds */
-	for (int r = 0; r < n_top; r++)
-		floor_score = Min(floor_score, scores[top[r]] - compact_bound(q, top[r], scores[top[r]]));
+	if (depth == 1)
+	{
+		/* the best exact score is at least the best compact one less the widest bound */
+		float		best = KernelMax(scores, n);
+
+		if (!isfinite(best))
+			return 0;
+		floor_score = best - widest - 1e-6f * fabsf(best);
+	}
+	else
+	{
+		int			n_top = TopK(scores, n, Min(depth, n), top);
+
+		if (n_top == 0)
+			return 0;
+		/* the depth-th best exact score is at least the worst of these lower bounds */
+		for (int r = 0; r < n_top; r++)
+			floor_score = Min(floor_score, scores[top[r]] - compact_bound(q, top[r], scores[top[r]]));
+	}
 
 	/* skip blocks that even the widest bound cannot lift to the floor */
-	widest = q->bound_l1 * q->cf->max_l1 + q->bound_scale * q->cf->max_scale;
 	while (i < n)
 	{
 		float		skip_below = floor_score - widest - 1e-6f * fabsf(floor_score) - 1e-6f * widest;
@@ -435,6 +447,5 @@ CompactTopK(CompactQuery *q, float *scores, int depth, int32 *top,
 	 * Every item not exact now is below the floor, under the depth-th best
 	 * exact score: the best depth are among the exact items still ranked.
 	 */
-	n_top = TopKOf(scores, q->exact_items, q->n_exact, Min(depth, n), top);
-	return n_top;
+	return TopKOf(scores, q->exact_items, q->n_exact, Min(depth, n), top);
 }

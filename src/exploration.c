@@ -76,10 +76,12 @@ exploration_list_young(LoadedModel *lm, double age_cut_off)
 	lm->young = MemoryContextAllocHuge(lm->context, sizeof(int32) * Max(n, 1));
 	lm->young_damping = MemoryContextAllocHuge(lm->context, sizeof(double) * Max(n, 1));
 	lm->n_young = 0;
+	lm->young_damping_max = 0.0;
 	for (int32 i = 0; i < model->n_items; i++)
 		if (!(isnan(model->item_age_days[i]) || model->item_age_days[i] > age_cut_off))
 		{
 			lm->young_damping[lm->n_young] = 1.0 / sqrt(1.0 + model->popularity[i]);
+			lm->young_damping_max = Max(lm->young_damping_max, lm->young_damping[lm->n_young]);
 			lm->young[lm->n_young++] = i;
 		}
 	lm->young_cut_off = age_cut_off;
@@ -116,12 +118,6 @@ exploration_apply(LoadedModel *lm, float *scores, float max_score,
 		return denominator;
 
 	exploration_list_young(lm, age_cut_off);
-	if (lm->n_young == model->n_items)
-	{
-		/* every item young: vectorised passes over the whole array */
-		top = KernelAddScaledMax(scores, lm->young_damping, model->n_items, weight * gap);
-		return exp((double) top - max_score) * KernelSoftmaxDenominator(scores, model->n_items, top);
-	}
 
 	/*
 	 * The young candidates' terms of the denominator before and after the
@@ -151,6 +147,36 @@ exploration_apply(LoadedModel *lm, float *scores, float max_score,
 }
 
 /*
+ * ExplorationSoftmax when every item is young (a catalogue of new items):
+ * two vectorised passes over the scores, the maximum with the mean logit,
+ * then the bonus with the denominator.  The denominator is summed relative
+ * to a ceiling no score can pass (no bonus exceeds weight * gap times the
+ * largest damping), then made relative to the maximum.
+ */
+static double
+exploration_all_young(LoadedModel *lm, float *scores, double weight, float *max_score)
+{
+	int32		n = lm->model.n_items;
+	double		sum;
+	int32		count;
+	float		best = KernelMaxSum(scores, n, &sum, &count);
+	double		gap;
+	float		ceiling;
+
+	*max_score = 0.0f;
+	if (!isfinite(best))
+		return 1.0;
+	*max_score = best;
+	gap = count >= 2 ? best - sum / count : 0.0;
+	if (!(gap > 0.0))
+		return KernelSoftmaxDenominator(scores, n, best);
+	/* rounding is monotonic: no score after its bonus rounds above this */
+	ceiling = (float) ((double) best + weight * gap * lm->young_damping_max);
+	return exp((double) ceiling - best) *
+		KernelAddScaledDenominator(scores, lm->young_damping, n, weight * gap, ceiling);
+}
+
+/*
  * The softmax of a user's logits in scores (n_items; -Infinity for
  * excluded items), young items explored with weight (0: none): sets
  * *max_score to the largest logit and returns the denominator relative to
@@ -161,28 +187,20 @@ ExplorationSoftmax(LoadedModel *lm, float *scores, double weight, double age_cut
 				   float *max_score)
 {
 	SoftmaxMoments m;
-	float		best = KernelMax(scores, lm->model.n_items);
+	float		best;
+
+	if (weight > 0.0 && lm->model.item_age_days != NULL)
+	{
+		exploration_list_young(lm, age_cut_off);
+		if (lm->n_young == lm->model.n_items)
+			return exploration_all_young(lm, scores, weight, max_score);
+	}
+	best = KernelMax(scores, lm->model.n_items);
 
 	*max_score = 0.0f;
 	if (!isfinite(best))
 		return 1.0;
 	*max_score = best;
-	if (weight > 0.0 && lm->model.item_age_days != NULL)
-	{
-		exploration_list_young(lm, age_cut_off);
-		if (lm->n_young == lm->model.n_items)
-		{
-			/*
-			 * Every item young: the denominator before the bonus is not
-			 * needed, only the mean logit (a pass with no exp()).
-			 */
-			KernelCentredSum(scores, lm->model.n_items, best, &m);
-			m.denominator = 0.0;
-			if (m.n_finite < 2 || !(-m.centred_sum / m.n_finite > 0.0))
-				return KernelSoftmaxDenominator(scores, lm->model.n_items, best);
-			return exploration_apply(lm, scores, best, &m, weight, age_cut_off);
-		}
-	}
 	KernelSoftmaxMoments(scores, lm->model.n_items, best, &m);
 	return exploration_apply(lm, scores, best, &m, weight, age_cut_off);
 }

@@ -242,93 +242,105 @@ KernelSoftmaxMoments(const float *scores, int32 n, float max_score, SoftmaxMomen
 }
 
 /*
- * The sum of (score - max_score) over the finite scores and their number,
- * as KernelSoftmaxMoments without the exp() (out->denominator untouched).
- */
-KERNEL_CLONES
-void
-KernelCentredSum(const float *scores, int32 n, float max_score, SoftmaxMoments *out)
-{
-	double		centred = 0.0;
-	int32		count = 0;
-	int32		i = 0;
-
-	while (i < n)
-	{
-		int32		end = Min(n, i + KERNEL_BLOCK);
-		float		lane_centred[KERNEL_LANES] = {0};
-		float		lane_count[KERNEL_LANES] = {0};	/* exact: at most KERNEL_BLOCK */
-
-		for (; i + KERNEL_LANES <= end; i += KERNEL_LANES)
-		{
-			const float *v = scores + i;
-
-			for (int j = 0; j < KERNEL_LANES; j++)
-			{
-				lane_centred[j] += kernel_finite(v[j]) ? v[j] - max_score : 0.0f;
-				lane_count[j] += kernel_finite(v[j]) ? 1.0f : 0.0f;
-			}
-		}
-		for (; i < end; i++)
-			if (kernel_finite(scores[i]))
-			{
-				centred += (double) scores[i] - max_score;
-				count++;
-			}
-		for (int j = 0; j < KERNEL_LANES; j++)
-		{
-			centred += lane_centred[j];
-			count += (int32) lane_count[j];
-		}
-	}
-	out->centred_sum = centred;
-	out->n_finite = count;
-}
-
-/*
- * scores[i] += scale * weights[i], in double (exploration's bonus when
- * every item is young; -Infinity stays -Infinity); returns the largest
- * score after, or -Infinity when none is finite.
+ * The largest finite score (or -Infinity), and in the same pass the sum of
+ * the finite scores and their number: what exploration needs of a
+ * catalogue whose items are all young (exploration.c).
  */
 KERNEL_CLONES
 float
-KernelAddScaledMax(float *scores, const double *weights, int32 n, double scale)
+KernelMaxSum(const float *scores, int32 n, double *sum, int32 *count)
 {
 	int32		lane[KERNEL_LANES];
 	int32		best = (int32) 0x807FFFFF;
 	int32		i = 0;
 	float		result;
 
+	*sum = 0.0;
+	*count = 0;
 	for (int j = 0; j < KERNEL_LANES; j++)
 		lane[j] = best;
-	/* as KernelMax, in the same pass */
-	for (; i + KERNEL_LANES <= n; i += KERNEL_LANES)
+	while (i < n)
 	{
-		float	   *v = scores + i;	/* see KERNEL_LANES */
-		const double *w = weights + i;
+		int32		end = Min(n, i + KERNEL_BLOCK);
+		float		lane_sum[KERNEL_LANES] = {0};
+		float		lane_count[KERNEL_LANES] = {0};	/* exact: at most KERNEL_BLOCK */
 
+		for (; i + KERNEL_LANES <= end; i += KERNEL_LANES)
+		{
+			const float *v = scores + i;	/* see KERNEL_LANES */
+
+			for (int j = 0; j < KERNEL_LANES; j++)
+			{
+				int32		key = kernel_order_key(v[j]);
+
+				lane[j] = key > lane[j] ? key : lane[j];
+				lane_sum[j] += kernel_finite(v[j]) ? v[j] : 0.0f;
+				lane_count[j] += kernel_finite(v[j]) ? 1.0f : 0.0f;
+			}
+		}
+		for (; i < end; i++)
+		{
+			int32		key = kernel_order_key(scores[i]);
+
+			best = key > best ? key : best;
+			if (kernel_finite(scores[i]))
+			{
+				*sum += scores[i];
+				(*count)++;
+			}
+		}
 		for (int j = 0; j < KERNEL_LANES; j++)
 		{
-			int32		key;
-
-			v[j] = (float) ((double) v[j] + scale * w[j]);
-			key = kernel_order_key(v[j]);
-			lane[j] = key > lane[j] ? key : lane[j];
+			*sum += lane_sum[j];
+			*count += (int32) lane_count[j];
 		}
-	}
-	for (; i < n; i++)
-	{
-		int32		key;
-
-		scores[i] = (float) ((double) scores[i] + scale * weights[i]);
-		key = kernel_order_key(scores[i]);
-		best = key > best ? key : best;
 	}
 	for (int j = 0; j < KERNEL_LANES; j++)
 		best = lane[j] > best ? lane[j] : best;
 	best ^= (best >> 31) & 0x7FFFFFFF;
 	memcpy(&result, &best, sizeof(result));
 	return result;
+}
+
+/*
+ * scores[i] += scale * weights[i], in double (exploration's bonus when
+ * every item is young; -Infinity stays -Infinity), and in the same pass
+ * the sum of exp(score - ceiling) over the finite scores after: ceiling
+ * must be at least every score after.
+ */
+KERNEL_CLONES
+double
+KernelAddScaledDenominator(float *scores, const double *weights, int32 n, double scale,
+						   float ceiling)
+{
+	double		sum = 0.0;
+	int32		i = 0;
+
+	while (i < n)
+	{
+		int32		end = Min(n, i + KERNEL_BLOCK);
+		float		lane[KERNEL_LANES] = {0};
+
+		for (; i + KERNEL_LANES <= end; i += KERNEL_LANES)
+		{
+			float	   *v = scores + i; /* see KERNEL_LANES */
+			const double *w = weights + i;
+
+			for (int j = 0; j < KERNEL_LANES; j++)
+			{
+				v[j] = (float) ((double) v[j] + scale * w[j]);
+				lane[j] += kernel_softmax_term(v[j], ceiling);
+			}
+		}
+		for (; i < end; i++)
+		{
+			scores[i] = (float) ((double) scores[i] + scale * weights[i]);
+			sum += kernel_softmax_term(scores[i], ceiling);
+		}
+		for (int j = 0; j < KERNEL_LANES; j++)
+			sum += lane[j];
+	}
+	return sum;
 }
 
 /*

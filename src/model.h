@@ -35,6 +35,7 @@ typedef struct LoadedModel
 	struct dsm_segment *shared_segment;	/* holding model.factors, or NULL */
 	int32	   *young;			/* young items for young_cut_off, or NULL (exploration.c) */
 	double	   *young_damping;	/* per young item: 1 / sqrt(1 + popularity) */
+	double		young_damping_max;
 	int32		n_young;
 	double		young_cut_off;
 	struct CompactFactors *compact; /* int8 item factors, built on first use, or NULL (compact.c) */
