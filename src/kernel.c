@@ -310,7 +310,7 @@ KernelMaxSum(const float *scores, int32 n, double *sum, int32 *count)
  */
 KERNEL_CLONES
 double
-KernelAddScaledDenominator(float *scores, const double *weights, int32 n, double scale,
+KernelAddScaledDenominator(float *scores, const float *weights, int32 n, double scale,
 						   float ceiling)
 {
 	double		sum = 0.0;
@@ -324,7 +324,7 @@ KernelAddScaledDenominator(float *scores, const double *weights, int32 n, double
 		for (; i + KERNEL_LANES <= end; i += KERNEL_LANES)
 		{
 			float	   *v = scores + i; /* see KERNEL_LANES */
-			const double *w = weights + i;
+			const float *w = weights + i;
 
 			for (int j = 0; j < KERNEL_LANES; j++)
 			{

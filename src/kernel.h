@@ -28,7 +28,7 @@ extern void KernelSoftmaxMoments(const float *scores, int32 n, float max_score,
 /* Scores KernelSkipBelow tests at a time: gcc vectorises a loop of 64 (16 it unrolls instead). */
 #define KERNEL_SKIP_BLOCK 64
 extern float KernelMaxSum(const float *scores, int32 n, double *sum, int32 *count);
-extern double KernelAddScaledDenominator(float *scores, const double *weights, int32 n, double scale,
+extern double KernelAddScaledDenominator(float *scores, const float *weights, int32 n, double scale,
 										 float ceiling);
 extern int32 KernelSkipBelow(const float *scores, int32 from, int32 n, float bound);
 extern bool KernelCholeskySolve(const float *a, int n, float *b, double *work);

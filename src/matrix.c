@@ -157,6 +157,35 @@ IdMapLookup(const IdMap *map, const char *id)
 	return entry ? entry->index : -1;
 }
 
+/* Buckets ahead that IdMapLookupMany prefetches. */
+#define ID_PREFETCH_AHEAD 16
+
+/*
+ * IdMapLookup of the n ids into indexes (-1: unknown), the buckets
+ * prefetched ahead so that the cache misses of a long history overlap
+ * instead of following one another.
+ */
+void
+IdMapLookupMany(const IdMap *map, int n, char *const *ids, int32 *indexes)
+{
+	uint32	   *hashes = palloc(sizeof(uint32) * Max(n, 1));
+
+	for (int i = 0; i < n; i++)
+		hashes[i] = hash_bytes((const unsigned char *) ids[i], strlen(ids[i]));
+	for (int i = 0; i < n; i++)
+	{
+		IdEntry    *entry;
+
+#if defined(__GNUC__)
+		if (i + ID_PREFETCH_AHEAD < n)
+			__builtin_prefetch(&map->hash->data[hashes[i + ID_PREFETCH_AHEAD] & map->hash->sizemask]);
+#endif
+		entry = idhash_lookup_hash(map->hash, id_key(ids[i]), hashes[i]);
+		indexes[i] = entry ? entry->index : -1;
+	}
+	pfree(hashes);
+}
+
 /*
  * Start an empty interaction log in the current memory context (growth
  * stays there: repalloc keeps a chunk's context).

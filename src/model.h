@@ -34,7 +34,7 @@ typedef struct LoadedModel
 	int			scores_buffer_scope;	/* model scope using it; 0: free */
 	struct dsm_segment *shared_segment;	/* holding model.factors, or NULL */
 	int32	   *young;			/* young items for young_cut_off, or NULL (exploration.c) */
-	double	   *young_damping;	/* per young item: 1 / sqrt(1 + popularity) */
+	float	   *young_damping;	/* per young item: 1 / sqrt(1 + popularity) */
 	double		young_damping_max;
 	int32		n_young;
 	double		young_cut_off;

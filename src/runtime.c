@@ -244,6 +244,7 @@ runtime_score(const CampaignTarget *target, const char *user_id,
 	char	  **events = NULL;
 	int			n_events = 0;
 	float	   *counts;
+	int32	   *indexes;
 
 	out->model = lm;
 	out->approximate = NULL;
@@ -254,9 +255,11 @@ runtime_score(const CampaignTarget *target, const char *user_id,
 	out->history = palloc(sizeof(int32) * Max(n_events, 1));
 	out->seen = palloc(sizeof(int32) * Max(n_events, 1));
 	counts = palloc(sizeof(float) * Max(n_events, 1));
+	indexes = palloc(sizeof(int32) * Max(n_events, 1));
+	IdMapLookupMany(&lm->items, n_events, events, indexes);
 	for (int e = 0; e < n_events; e++)
 	{
-		int32		index = IdMapLookup(&lm->items, events[e]);
+		int32		index = indexes[e];
 		int			h;
 
 		if (index < 0)
