@@ -2,9 +2,10 @@
  *
  * kernel.c
  *	  Vectorised loops of the request path: the maximum and the softmax
- *	  denominator (with the mean logit) of a score array, top-K's skip of
- *	  items below its worst, and the Cholesky solve that folds a user into
- *	  an ALS model.
+ *	  denominator (with the mean logit) of a score array, exploration's
+ *	  passes over a catalogue of young items, top-K's skip of items below
+ *	  its worst, and the Cholesky solve that folds a user into an ALS
+ *	  model.
  *
  * Every recommend() of a user-personalization campaign takes a softmax over
  * the whole catalogue, so besides the matrix-vector product (OpenBLAS) it
