@@ -231,7 +231,8 @@ runtime_compact_factors(LoadedModel *lm)
  * items are then undefined).  The user's most recent
  * personalize.max_history events are folded into the model, each weighted
  * by its recency (the recipe's half-life, in events); every item of
- * the whole history is listed in out->seen for exclusion.  Items unknown
+ * the whole history (recommend's; a ranking of given items reads only the
+ * events it folds in) is listed in out->seen for exclusion.  Items unknown
  * to the model are ignored; a user with no known history gets the
  * recipe's cold-start (popularity) scores.
  */
@@ -250,8 +251,14 @@ runtime_score(const CampaignTarget *target, const char *user_id,
 	out->approximate = NULL;
 	out->n_history = 0;
 	out->n_seen = 0;
+	/*
+	 * recommend() excludes every item of the whole history; a ranking of
+	 * given items (n_wanted >= 0) excludes none, so it reads only the
+	 * events it folds in.
+	 */
 	if (target->has_dataset)
-		n_events = DatasetReadHistory(&target->dataset, user_id, 0, &events);
+		n_events = DatasetReadHistory(&target->dataset, user_id,
+									  n_wanted >= 0 ? personalize_max_history : 0, &events);
 	out->history = palloc(sizeof(int32) * Max(n_events, 1));
 	out->seen = palloc(sizeof(int32) * Max(n_events, 1));
 	counts = palloc(sizeof(float) * Max(n_events, 1));
