@@ -14,25 +14,27 @@
  * integer dot product, which AVX-512 VNNI does 64 bytes at a time.
  *
  * The compact logit a_i is within a known distance of the exact one t_i:
- *     |t_i - a_i| <= (x_scale / 2) ||y_i||_1 + (||x'||_1 / 2) scale_i
- * (x' the coded user vector; each code is within half a step of the value
- * it codes), plus a margin for float rounding.  CompactRefine makes the
- * best `depth` scores exact: it takes the depth best compact scores, whose
- * lower bounds show that the depth-th best exact score is at least some
- * floor, and re-scores exactly every item whose upper bound reaches that
- * floor.  No other item can be among the best depth, so those come out in
- * the exact order with their exact scores (exact as a float dot product:
- * the float path's matrix product adds in another order, so two items
- * whose logits differ by rounding alone may come out the other way).  Items already exact keep
- * their score; a score the request has changed since (a context lift,
- * an exploration bonus, both added to the logit) keeps that change, as
- * the item's exact logit replaces its compact one by adding the
- * difference.  The softmax denominator then sums exact terms for the
- * re-scored items and compact ones for the rest (whose logits are
- * within the bound, and which weigh least).
+ *     |t_i - a_i| <= (r / 2) ||y_i||_1 + (||x'||_1 / 2) scale_i
+ * (x' the coded user vector, value codes plus residual codes of step r;
+ * each code is within half a step of the value it codes), plus a margin
+ * for float rounding.  CompactTopK makes the best `depth` scores exact: it
+ * takes the depth best compact scores, whose lower bounds show that the
+ * depth-th best exact score is at least some floor, and re-scores exactly
+ * every item whose upper bound reaches that floor.  No other item can be
+ * among the best depth, so those come out in the exact order with their
+ * exact scores (exact as a float dot product: the float path's matrix
+ * product adds in another order, so two items whose logits differ by
+ * rounding alone may come out the other way).  Items already exact keep
+ * their score; a score the request has changed since (an exploration
+ * bonus, added to the logit) keeps that change, as the item's exact logit
+ * replaces its compact one by adding the difference.  The softmax
+ * denominator then sums exact terms for the re-scored items and compact
+ * ones for the rest (whose logits are within the bound, and which weigh
+ * least).
  *
  * The integer dot products are exact, so every code path (VNNI or plain)
- * gives the same compact scores.  Nothing here calls a PostgreSQL API but
+ * gives the same compact scores, to the rounding of their last float
+ * products.  Nothing here calls a PostgreSQL API but
  * palloc and CHECK_FOR_INTERRUPTS.
  *
  * Copyright (c) 2026, personalize developers

@@ -117,6 +117,20 @@ kernel_order_key(float s)
 	return kernel_finite(s) ? bits : (int32) 0x807FFFFF;	/* -Infinity's key */
 }
 
+/* The largest of best and the lanes' order keys, as a float again. */
+static inline float
+kernel_lanes_max(const int32 *lane, int32 best)
+{
+	float		result;
+
+	for (int j = 0; j < KERNEL_LANES; j++)
+		best = lane[j] > best ? lane[j] : best;
+	/* back from the key to the float (the transformation is its own inverse) */
+	best ^= (best >> 31) & 0x7FFFFFFF;
+	memcpy(&result, &best, sizeof(result));
+	return result;
+}
+
 /*
  * The largest finite score of n, or -Infinity when there is none.
  */
@@ -127,7 +141,6 @@ KernelMax(const float *scores, int32 n)
 	int32		lane[KERNEL_LANES];
 	int32		best = (int32) 0x807FFFFF;
 	int32		i = 0;
-	float		result;
 
 	for (int j = 0; j < KERNEL_LANES; j++)
 		lane[j] = best;
@@ -149,12 +162,7 @@ KernelMax(const float *scores, int32 n)
 
 		best = key > best ? key : best;
 	}
-	for (int j = 0; j < KERNEL_LANES; j++)
-		best = lane[j] > best ? lane[j] : best;
-	/* back from the key to the float (the transformation is its own inverse) */
-	best ^= (best >> 31) & 0x7FFFFFFF;
-	memcpy(&result, &best, sizeof(result));
-	return result;
+	return kernel_lanes_max(lane, best);
 }
 
 /*
@@ -254,7 +262,6 @@ KernelMaxSum(const float *scores, int32 n, double *sum, int32 *count)
 	int32		lane[KERNEL_LANES];
 	int32		best = (int32) 0x807FFFFF;
 	int32		i = 0;
-	float		result;
 
 	*sum = 0.0;
 	*count = 0;
@@ -296,11 +303,7 @@ KernelMaxSum(const float *scores, int32 n, double *sum, int32 *count)
 			*count += (int32) lane_count[j];
 		}
 	}
-	for (int j = 0; j < KERNEL_LANES; j++)
-		best = lane[j] > best ? lane[j] : best;
-	best ^= (best >> 31) & 0x7FFFFFFF;
-	memcpy(&result, &best, sizeof(result));
-	return result;
+	return kernel_lanes_max(lane, best);
 }
 
 /*

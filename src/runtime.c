@@ -329,8 +329,8 @@ runtime_score(const CampaignTarget *target, const char *user_id,
 /*
  * Score the whole catalogue for user_id (see runtime_score).  With
  * compact_ok and personalize.compact_scoring on, a folded-in user's scores
- * are compact logits (out->approximate): the caller makes those it ranks
- * exact with CompactRefine, after adding only per-item constants to them.
+ * are compact logits (out->approximate): the caller ranks them with
+ * CompactTopK, after adding only per-item constants to them.
  */
 void
 RuntimeScoreUser(const CampaignTarget *target, const char *user_id, bool compact_ok,
