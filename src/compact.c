@@ -243,7 +243,19 @@ compact_score_plain(const CompactQuery *q, float *scores)
 #ifdef COMPACT_VNNI
 #define COMPACT_VNNI_MAX_GROUPS 256 /* k up to 1024 */
 
-/* The same with AVX-512 VNNI: 16 items at a time, 64 code pairs per instruction. */
+/*
+ * How far ahead of the block being scored its codes are prefetched.  The
+ * hardware prefetcher stops at each 4 kB page; at a million items (64 MB
+ * of codes per request) the scan waited on memory without this: 3.3 ms,
+ * 1.9 ms with it, in a loop outside PostgreSQL.
+ */
+#define COMPACT_PREFETCH_BYTES 8192
+
+/*
+ * The same with AVX-512 VNNI: 16 items at a time, 64 code pairs per
+ * instruction.  Even and odd groups go to separate sums, so that each
+ * instruction does not wait on the one before it.
+ */
 __attribute__((target("avx512f,avx512bw,avx512vnni")))
 static void
 compact_score_vnni(const CompactQuery *q, float *scores)
@@ -260,19 +272,39 @@ compact_score_vnni(const CompactQuery *q, float *scores)
 	{
 		const int8 *c = cf->codes + (Size) first * cf->stride;
 		__m512i		acc = _mm512_setzero_si512();
+		__m512i		acc_odd = _mm512_setzero_si512();
 		__m512i		acc_residual = _mm512_setzero_si512();
+		__m512i		acc_residual_odd = _mm512_setzero_si512();
 		__m512i		shift;
 		__m512		logit;
 		int			left = cf->n_items - first;
 		__mmask16	mask = left >= COMPACT_BLOCK ? (__mmask16) 0xFFFF : (__mmask16) ((1 << left) - 1);
+		int			g = 0;
 
-		for (int g = 0; g < groups; g++)
+		for (; g + 2 <= groups; g += 2)
+		{
+			const int8 *pair = c + g * 4 * COMPACT_BLOCK;
+			__m512i		codes = _mm512_load_si512(pair);
+			__m512i		codes_odd = _mm512_load_si512(pair + 4 * COMPACT_BLOCK);
+
+			/* past the end of the codes a prefetch does nothing */
+			_mm_prefetch((const char *) pair + COMPACT_PREFETCH_BYTES, _MM_HINT_T0);
+			_mm_prefetch((const char *) pair + COMPACT_PREFETCH_BYTES + 4 * COMPACT_BLOCK, _MM_HINT_T0);
+			acc = _mm512_dpbusd_epi32(acc, _mm512_set1_epi32(words[g]), codes);
+			acc_odd = _mm512_dpbusd_epi32(acc_odd, _mm512_set1_epi32(words[g + 1]), codes_odd);
+			acc_residual = _mm512_dpbusd_epi32(acc_residual, _mm512_set1_epi32(words[groups + g]), codes);
+			acc_residual_odd = _mm512_dpbusd_epi32(acc_residual_odd,
+												   _mm512_set1_epi32(words[groups + g + 1]), codes_odd);
+		}
+		if (g < groups)
 		{
 			__m512i		codes = _mm512_load_si512(c + g * 4 * COMPACT_BLOCK);
 
 			acc = _mm512_dpbusd_epi32(acc, _mm512_set1_epi32(words[g]), codes);
 			acc_residual = _mm512_dpbusd_epi32(acc_residual, _mm512_set1_epi32(words[groups + g]), codes);
 		}
+		acc = _mm512_add_epi32(acc, acc_odd);
+		acc_residual = _mm512_add_epi32(acc_residual, acc_residual_odd);
 		shift = _mm512_slli_epi32(_mm512_loadu_si512(cf->code_sum + first), 7);
 		logit = _mm512_add_ps(_mm512_mul_ps(x_scale, _mm512_cvtepi32_ps(_mm512_sub_epi32(acc, shift))),
 							  _mm512_mul_ps(x_residual_scale,
