@@ -33,7 +33,7 @@
 #include "kernel.h"
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-#define KERNEL_CLONES __attribute__((target_clones("avx2", "default")))
+#define KERNEL_CLONES __attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
 #else
 #define KERNEL_CLONES
 #endif
