@@ -243,17 +243,31 @@ AlsFoldIn(const RecipeModel *model, int n, const int32 *history,
 	scaled = palloc(sizeof(float) * (Size) n * k);
 	memcpy(a, model->gram, sizeof(float) * k * k);
 	memset(x, 0, sizeof(float) * k);
+	/*
+	 * The history's factor rows are scattered over the catalogue's: ask for
+	 * all of them at once rather than wait on each in turn (that wait was
+	 * most of this function's time at 27k items), a 64-byte line at a time.
+	 */
 	for (int h = 0; h < n; h++)
 	{
-		const float *y = model->factors + (Size) history[h] * k;
+		const char *row = (const char *) (model->factors + (Size) history[h] * k);
+
+		for (Size offset = 0; offset < sizeof(float) * k; offset += 64)
+			__builtin_prefetch(row + offset);
+	}
+	for (int h = 0; h < n; h++)
+	{
+		const float *restrict y = model->factors + (Size) history[h] * k;
+		float	   *restrict row = scaled + (Size) h * k;
+		float	   *restrict sum = x;
 		float		c = 1.0f + (float) model->alpha * counts[h];
 		float		w = sqrtf(Max(c - 1.0f, 0.0f));	/* alpha >= 0 */
 
 		/* one loop, no BLAS call per event (the calls cost more than the work) */
 		for (int f = 0; f < k; f++)
 		{
-			scaled[h * k + f] = w * y[f];
-			x[f] += c * y[f];
+			row[f] = w * y[f];
+			sum[f] += c * y[f];
 		}
 	}
 	BlasGramAdd(scaled, n, k, a);
