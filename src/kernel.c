@@ -12,9 +12,9 @@
  * makes two passes over n_items scores.  Calling libm's exp() per item cost
  * as much as the product itself; these loops are written so that gcc
  * vectorises them (this file is built with -O3, see the Makefile), and
- * each is compiled twice, for AVX2 and for the baseline instruction set,
- * the CPU choosing at load time (target_clones), so the extension needs no
- * -march flag.
+ * each is compiled three times, for AVX-512 (x86-64-v4), AVX2 and the
+ * baseline instruction set, the CPU choosing at load time (target_clones),
+ * so the extension needs no -march flag.
  *
  * These functions call no PostgreSQL API.
  *
