@@ -22,6 +22,7 @@ OBJS = \
 	src/hyperparams.o \
 	src/dataset.o \
 	src/dataset_scan.o \
+	src/history_scan.o \
 	src/matrix.o \
 	src/recipe.o \
 	src/topk.o \

@@ -543,6 +543,8 @@ DatasetReadHistory(const InteractionsDataset *ds, const char *user_id,
 	(void) dataset_column_type(ds, ds->time_column);
 	getTypeInputInfo(hp->user_type, &typinput, &typioparam);
 	values[0] = OidInputFunctionCall(typinput, (char *) user_id, typioparam, -1);
+	if (DatasetScanHistory(ds, hp->user_type, values[0], max_events, items, &n))
+		return n;
 	values[1] = Int64GetDatum(max_events);
 	rc = SPI_execute_plan(hp->plan, values, max_events > 0 ? NULL : " n", true, max_events);
 	if (rc != SPI_OK_SELECT)

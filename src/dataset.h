@@ -45,6 +45,8 @@ extern void DatasetReadInteractions(const InteractionsDataset *ds, const char *e
 extern bool DatasetScanInteractions(const InteractionsDataset *ds, InteractionLog *log);
 extern int	DatasetReadTrends(const InteractionsDataset *ds, double window_seconds,
 							  char ***items, double **recent, double **earlier);
+extern bool DatasetScanHistory(const InteractionsDataset *ds, Oid user_type, Datum user,
+							   int max_events, char ***items, int *n);
 extern int	DatasetReadHistory(const InteractionsDataset *ds, const char *user_id,
 							   int max_events, char ***items);
 

@@ -34,6 +34,7 @@ int			personalize_max_training_workers = 2;
 int			personalize_min_parallel_training_interactions = 100000;
 bool		personalize_compact_scoring = true;
 bool		personalize_compact_vnni = true;
+bool		personalize_direct_history = true;
 
 /*
  * Define the personalize.* settings.
@@ -69,6 +70,12 @@ GucInit(void)
 							 "Uses AVX-512 VNNI for compact scoring when the CPU has it",
 							 "Off runs the portable loop instead (same scores): for tests of that loop on machines with VNNI.",
 							 &personalize_compact_vnni,
+							 true,
+							 PGC_USERSET, GUC_NOT_IN_SAMPLE | GUC_NO_SHOW_ALL, NULL, NULL, NULL);
+	DefineCustomBoolVariable("personalize.direct_history",
+							 "Reads a user's history straight from the interactions' index when that gives what the query would",
+							 "Off reads every history through SPI (same rows): for tests comparing the two.",
+							 &personalize_direct_history,
 							 true,
 							 PGC_USERSET, GUC_NOT_IN_SAMPLE | GUC_NO_SHOW_ALL, NULL, NULL, NULL);
 	DefineCustomIntVariable("personalize.filter_interactions",

@@ -34,6 +34,7 @@ extern int	personalize_max_training_workers;
 extern int	personalize_min_parallel_training_interactions;
 extern bool personalize_compact_scoring;
 extern bool personalize_compact_vnni;
+extern bool personalize_direct_history;
 
 extern void GucInit(void);
 
