@@ -251,6 +251,33 @@ KernelSoftmaxMoments(const float *scores, int32 n, float max_score, SoftmaxMomen
 }
 
 /*
+ * The dot product of a and b (n floats), summed in lanes (so in another
+ * order than a plain loop: the same to float rounding).
+ */
+KERNEL_CLONES
+float
+KernelDot(const float *a, const float *b, int32 n)
+{
+	float		lane[KERNEL_LANES] = {0};
+	float		sum = 0.0f;
+	int32		i = 0;
+
+	for (; i + KERNEL_LANES <= n; i += KERNEL_LANES)
+	{
+		const float *va = a + i;
+		const float *vb = b + i;
+
+		for (int j = 0; j < KERNEL_LANES; j++)
+			lane[j] += va[j] * vb[j];
+	}
+	for (; i < n; i++)
+		sum += a[i] * b[i];
+	for (int j = 0; j < KERNEL_LANES; j++)
+		sum += lane[j];
+	return sum;
+}
+
+/*
  * The largest finite score (or -Infinity), and in the same pass the sum of
  * the finite scores and their number: what exploration needs of a
  * catalogue whose items are all young (exploration.c).

@@ -22,6 +22,7 @@ typedef struct SoftmaxMoments
 } SoftmaxMoments;
 
 extern float KernelMax(const float *scores, int32 n);
+extern float KernelDot(const float *a, const float *b, int32 n);
 extern double KernelSoftmaxDenominator(const float *scores, int32 n, float max_score);
 extern void KernelSoftmaxMoments(const float *scores, int32 n, float max_score,
 								 SoftmaxMoments *out);
