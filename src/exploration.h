@@ -21,6 +21,7 @@
 #define EXPLORATION_DEFAULT_WEIGHT 0.3
 #define EXPLORATION_DEFAULT_AGE_CUT_OFF 30.0
 
+extern bool ExplorationApplies(LoadedModel *lm, double weight, double age_cut_off);
 extern double ExplorationSoftmax(LoadedModel *lm, float *scores, double weight,
 								double age_cut_off, float *max_score);
 

@@ -644,7 +644,8 @@ recommend_target(Emitter *e, const CampaignTarget *target, const char *user_id, 
 		us.scores[us.seen[h]] = -INFINITY;
 	sm.logits = us.logits;
 	explore = us.model->recipe->explores ? target->exploration_weight : 0.0;
-	if (us.approximate != NULL && explore > 0.0)
+	if (us.approximate != NULL &&
+		ExplorationApplies(us.model, explore, target->exploration_age_cut_off))
 	{
 		/* the best logit exact: exploration's bonus grows with it */
 		int32		best;
