@@ -391,6 +391,9 @@ emit_ranked_ids(Emitter *e, float *scores, int32 n_items, char **ids, ScoreMap m
 			n_top = TopK(scores, n_items, batch, top);
 		if (n_top == 0)
 			break;
+		/* the ids are scattered: ask for all of them before reading each */
+		for (int r = 0; r < n_top; r++)
+			__builtin_prefetch(ids[top[r]]);
 		for (int r = 0; r < n_top; r++)
 			emitter_add(e, ids[top[r]], map(scores[top[r]], top[r], arg));
 		for (int r = 0; r < n_top; r++)
