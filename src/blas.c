@@ -17,6 +17,7 @@
  */
 #include "postgres.h"
 
+#include <dlfcn.h>
 #include <math.h>
 #include <cblas.h>
 
@@ -35,9 +36,24 @@ static bool blas_initialised = false;
 void
 BlasInit(void)
 {
+	int			(*shutdown_pool) (void);
+
 	if (blas_initialised)
 		return;
 	openblas_set_num_threads(1);
+
+	/*
+	 * In a process forked from one that had loaded OpenBLAS (every backend,
+	 * when the postmaster preloads this library), setting the number of
+	 * threads first re-creates OpenBLAS's thread pool, whose thread then
+	 * spins for about 0.1 s before it sleeps: as much CPU again as loading
+	 * a 27k-item model, in every new connection.  One thread never uses
+	 * the pool: shut it down, as OpenBLAS itself does before a fork.  Only
+	 * the pthreads build has the function; others have no pool to stop.
+	 */
+	shutdown_pool = (int (*) (void)) dlsym(RTLD_DEFAULT, "blas_thread_shutdown_");
+	if (shutdown_pool != NULL)
+		shutdown_pool();
 	blas_initialised = true;
 }
 
