@@ -517,12 +517,14 @@ history_plan(const InteractionsDataset *ds)
 /*
  * Read the user's item ids, newest first, into *items (palloc'd): at most
  * max_events of them, or all when max_events is 0.  Returns how many were
- * read; 0 for an unknown user.  The caller has checked that the user may
- * read the relation (DatasetCheckReadable).
+ * read; 0 for an unknown user.  With int_items, the ids of an integer item
+ * column read straight from its index come as integers in *int_items
+ * instead (*items NULL; else *int_items is NULL).  The caller has checked
+ * that the user may read the relation (DatasetCheckReadable).
  */
 int
 DatasetReadHistory(const InteractionsDataset *ds, const char *user_id,
-				   int max_events, char ***items)
+				   int max_events, char ***items, int64 **int_items)
 {
 	HistoryPlan *hp = history_plan(ds);
 	Datum		values[2];
@@ -532,6 +534,8 @@ DatasetReadHistory(const InteractionsDataset *ds, const char *user_id,
 	int			n;
 
 	*items = NULL;
+	if (int_items != NULL)
+		*int_items = NULL;
 	if (!DatasetIdFitsType(user_id, hp->user_type))
 		return 0;
 	/*
@@ -543,7 +547,7 @@ DatasetReadHistory(const InteractionsDataset *ds, const char *user_id,
 	(void) dataset_column_type(ds, ds->time_column);
 	getTypeInputInfo(hp->user_type, &typinput, &typioparam);
 	values[0] = OidInputFunctionCall(typinput, (char *) user_id, typioparam, -1);
-	if (DatasetScanHistory(ds, hp->user_type, values[0], max_events, items, &n))
+	if (DatasetScanHistory(ds, hp->user_type, values[0], max_events, items, int_items, &n))
 		return n;
 	values[1] = Int64GetDatum(max_events);
 	rc = SPI_execute_plan(hp->plan, values, max_events > 0 ? NULL : " n", true, max_events);

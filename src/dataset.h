@@ -46,8 +46,8 @@ extern bool DatasetScanInteractions(const InteractionsDataset *ds, InteractionLo
 extern int	DatasetReadTrends(const InteractionsDataset *ds, double window_seconds,
 							  char ***items, double **recent, double **earlier);
 extern bool DatasetScanHistory(const InteractionsDataset *ds, Oid user_type, Datum user,
-							   int max_events, char ***items, int *n);
+							   int max_events, char ***items, int64 **int_items, int *n);
 extern int	DatasetReadHistory(const InteractionsDataset *ds, const char *user_id,
-							   int max_events, char ***items);
+							   int max_events, char ***items, int64 **int_items);
 
 #endif							/* PERSONALIZE_DATASET_H */

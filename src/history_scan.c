@@ -174,11 +174,12 @@ history_item_text(Datum d, Oid type)
  * newest first, at most max_events of them (all when 0), into *items
  * (palloc'd) and their number into *n; or return false, having read
  * nothing, when this cannot read exactly what the query would (see the
- * file header).
+ * file header).  With int_items and an integer item column, the ids go
+ * to *int_items instead, as integers (no text to make and hash).
  */
 bool
 DatasetScanHistory(const InteractionsDataset *ds, Oid user_type, Datum user, int max_events,
-				   char ***items, int *n)
+				   char ***items, int64 **int_items, int *n)
 {
 	Relation	rel;
 	AttrNumber	user_attnum;
@@ -193,6 +194,7 @@ DatasetScanHistory(const InteractionsDataset *ds, Oid user_type, Datum user, int
 	Buffer		vmbuffer = InvalidBuffer;
 	ItemPointer tid;
 	int			capacity = 64;
+	bool		as_int;
 
 	if (!personalize_direct_history || !ActiveSnapshotSet() || IsolationIsSerializable())
 		return false;
@@ -230,7 +232,12 @@ DatasetScanHistory(const InteractionsDataset *ds, Oid user_type, Datum user, int
 						   hi.index->rd_indcollation[0], get_opcode(equality), user);
 
 	elog(DEBUG1, "reading the user's history from index \"%s\"", RelationGetRelationName(hi.index));
-	*items = palloc(sizeof(char *) * capacity);
+	as_int = int_items != NULL &&
+		(item_type == INT2OID || item_type == INT4OID || item_type == INT8OID);
+	if (as_int)
+		*int_items = palloc(sizeof(int64) * capacity);
+	else
+		*items = palloc(sizeof(char *) * capacity);
 	*n = 0;
 	slot = table_slot_create(rel, NULL);
 	scan = index_beginscan(rel, hi.index, GetActiveSnapshot(), 1, 0);
@@ -258,9 +265,16 @@ DatasetScanHistory(const InteractionsDataset *ds, Oid user_type, Datum user, int
 		if (*n == capacity)
 		{
 			capacity *= 2;
-			*items = repalloc_huge(*items, sizeof(char *) * capacity);
+			if (as_int)
+				*int_items = repalloc_huge(*int_items, sizeof(int64) * capacity);
+			else
+				*items = repalloc_huge(*items, sizeof(char *) * capacity);
 		}
-		(*items)[(*n)++] = history_item_text(item, item_type);
+		if (as_int)
+			(*int_items)[(*n)++] = item_type == INT2OID ? DatumGetInt16(item) :
+				item_type == INT4OID ? DatumGetInt32(item) : DatumGetInt64(item);
+		else
+			(*items)[(*n)++] = history_item_text(item, item_type);
 	}
 	if (BufferIsValid(vmbuffer))
 		ReleaseBuffer(vmbuffer);

@@ -39,6 +39,9 @@ typedef struct LoadedModel
 	int32		n_young;
 	double		young_cut_off;
 	struct CompactFactors *compact; /* int8 item factors, built on first use, or NULL (compact.c) */
+	int32	   *item_by_int;	/* model index + 1 by integer item id, or NULL (runtime.c) */
+	int64		item_by_int_size;
+	bool		item_by_int_built;	/* item_by_int was tried: NULL then means not possible */
 } LoadedModel;
 
 extern void ModelStore(int64 version, const RecipeModel *model, const IdMap *items,

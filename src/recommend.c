@@ -554,7 +554,7 @@ put_trending(Emitter *e, const CampaignTarget *target, const char *user_id)
 	if (user_id != NULL && target->has_dataset)
 	{
 		char	  **history;
-		int			n = DatasetReadHistory(&target->dataset, user_id, 0, &history);
+		int			n = DatasetReadHistory(&target->dataset, user_id, 0, &history, NULL);
 
 		for (int h = 0; h < n; h++)
 			IdMapIntern(&used, history[h]);

@@ -111,8 +111,8 @@ SELECT pg_temp.history_recommended() > 0 AS reader_history_recommended;
 RESET ROLE;
 ALTER TABLE hist_events DISABLE ROW LEVEL SECURITY;
 
--- text user ids (a collatable key)
-CREATE TABLE hist_events_text AS SELECT 'user-' || user_id AS user_id, item_id, ts FROM hist_events;
+-- text user and item ids (a collatable key)
+CREATE TABLE hist_events_text AS SELECT 'user-' || user_id AS user_id, 'item-' || item_id AS item_id, ts FROM hist_events;
 CREATE INDEX ON hist_events_text (user_id, ts) INCLUDE (item_id);
 VACUUM ANALYZE hist_events_text;
 SELECT personalize.drop_campaign('hist');
