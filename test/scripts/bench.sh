@@ -23,12 +23,13 @@ SCALE=${SCALE:-small}
 case "$SCALE" in
 	# scaling: fractions of the synthetic users trained on besides all of
 	# them; catalogues: items of the recommend latency series; short/long:
-	# seconds of each pgbench run (brief: each catalogue's); numpy_iterations:
+	# seconds of each pgbench run (brief: each catalogue's; warm: served
+	# before the measured seconds, not counted); numpy_iterations:
 	# ALS sweeps NumPy times (its 15-sweep time is 15 times the mean sweep)
 	small) users=50000; items=10000; per_user=20; scaling="0.25 0.5"; catalogues="1000 10000 26744"
-		short=3; long=5; brief=2; numpy_iterations=1 ;;
+		short=3; long=5; brief=2; warm=2; numpy_iterations=1 ;;
 	full) users=138493; items=26744; per_user=144; scaling="0.1 0.25 0.5"; catalogues="1000 26744 1000000"
-		short=5; long=10; brief=5; numpy_iterations=2 ;;
+		short=5; long=10; brief=5; warm=10; numpy_iterations=2 ;;
 	*) echo "SCALE must be small or full" >&2; exit 1 ;;
 esac
 
@@ -37,8 +38,13 @@ PYTHON=${PYTHON:-/usr/bin/python3}	# Debian's, which has python3-numpy
 build_and_install
 make_workdir
 trap cleanup EXIT
-# served as deployed for speed: preloaded, so backends share item factors
-CLUSTER_OPTS="-c shared_preload_libraries=personalize"
+# served as deployed for speed: preloaded, so backends share item factors,
+# and shared_buffers large enough for the user histories' index (768 MB at
+# full scale; the default 128 MB made each request read index pages through
+# the kernel).  The table (about 1 GB at full scale) stays larger than a
+# quarter of them, so that scans of it (the training's) keep to their small
+# ring of buffers, as with the default.
+CLUSTER_OPTS="-c shared_preload_libraries=personalize -c shared_buffers=2GB"
 start_cluster
 mkdir -p bench/results
 csv="bench/results/bench-$SCALE-$(date -u +%Y%m%dT%H%M%SZ).csv"
@@ -71,15 +77,28 @@ reference() {	# subcommand args...: bench/reference.py, its "name value" lines
 	"$PYTHON" bench/reference.py "$@" --spool "$WORKDIR"
 }
 # median and p99 latency (ms) of a pgbench script from one warm connection:
-# the first call, which loads the model into the backend, is left out
+# the connection serves the script for $warm seconds first (the first call
+# loads the model; later ones bring the pages of the histories' index into
+# the backend's page tables, as on a connection of a pool in use), and only
+# the calls after that count.  WARM=0 measures a new connection instead
+# (its first call still left out).
 latency() {	# script-file seconds
-	local log="$WORKDIR/pgbench"
+	local log="$WORKDIR/pgbench" w=${WARM:-$warm}
 	rm -f "$log".*
-	(cd "$WORKDIR" && as_pg pgbench -n -T "$2" -c 1 -f "$1" -l --log-prefix="$log" postgres >/dev/null)
-	cat "$log".* | awk '$2 > 0 { print $3 / 1000 }' | sort -n | awk '{ v[NR] = $1 } END { printf "%.3f %.3f", v[int(NR * 0.5) + 1], v[int(NR * 0.99) + 1] }'
+	(cd "$WORKDIR" && as_pg pgbench -n -T $(($2 + w)) -c 1 -f "$1" -l --log-prefix="$log" postgres >/dev/null)
+	# log lines: client, transaction, latency (us), script, epoch s, us
+	cat "$log".* | awk -v w="$w" 'NR == 1 { t0 = $5 + $6 / 1e6 } $2 > 0 && $5 + $6 / 1e6 - t0 >= w { print $3 / 1000 }' \
+		| sort -n | awk '{ v[NR] = $1 } END { printf "%.3f %.3f", v[int(NR * 0.5) + 1], v[int(NR * 0.99) + 1] }'
 }
+# transactions per second of a pgbench script with several clients, each a
+# warm connection as above: the calls of the first $warm seconds do not count
 throughput() {	# script-file seconds clients
-	(cd "$WORKDIR" && as_pg pgbench -n -T "$2" -c "$3" -j 2 -f "$1" postgres) | awk '/^tps/ { printf "%.0f", $3 }'
+	local log="$WORKDIR/pgbench" w=${WARM:-$warm}
+	rm -f "$log".*
+	(cd "$WORKDIR" && as_pg pgbench -n -T $(($2 + w)) -c "$3" -j 2 -f "$1" -l --log-prefix="$log" postgres >/dev/null)
+	# a transaction's end: its epoch time; counted from w seconds after the first one
+	cat "$log".* | awk '{ printf "%.6f\n", $5 + $6 / 1e6 }' | sort -n \
+		| awk -v w="$w" 'NR == 1 { t0 = $1 } $1 - t0 >= w { if (!n++) first = $1; last = $1 } END { if (last > first) printf "%.0f", (n - 1) / (last - first) }'
 }
 
 psql_b -c "CREATE EXTENSION personalize" -c "SET personalize.ease_max_items = 12000" \
@@ -105,7 +124,10 @@ SQL
 # proportional set size (Pss: private pages, plus each shared page divided
 # among the processes mapping it, so the shared factors and matrices count
 # once) of the cluster's client backends and ALS helpers every 0.5 s and
-# keeps the highest sum, in MB.
+# keeps the highest sum, in MB.  The server's main shared memory (shared
+# buffers: /dev/zero and SysV mappings) is left out: it is the cache
+# shared_buffers sets, whose pages a scan touches, not memory of the
+# training (the table just generated sits in it, up to 0.8 GB).
 memory_sampler_start() {	# output-file
 	local postmaster
 	postmaster=$(head -1 "$WORKDIR/data/postmaster.pid")
@@ -115,7 +137,8 @@ memory_sampler_start() {	# output-file
 			total=0
 			for pid in $(pgrep -P "$postmaster"); do
 				grep -qE 'personalize ALS helper|\[local\]' "/proc/$pid/cmdline" 2>/dev/null || continue
-				kb=$(awk '/^Pss:/ { print $2 }' "/proc/$pid/smaps_rollup" 2>/dev/null)
+				kb=$(awk '/^[0-9a-f]+-[0-9a-f]+ / { main = ($0 ~ /\/dev\/zero \(deleted\)|SYSV[0-9a-f]+ \(deleted\)/) }
+					/^Pss:/ && !main { t += $2 } END { print t + 0 }' "/proc/$pid/smaps" 2>/dev/null)
 				total=$((total + ${kb:-0}))
 			done
 			if ((total > peak)); then
@@ -216,7 +239,7 @@ else
 	record "synthetic: train user-personalization (split + full, reading incl.), s (ref: NumPy 15 sweeps)" "$als_s" "$np_fit"
 fi
 
-record "synthetic: train user-personalization, peak memory (Pss) of the backend and its helpers, MB" \
+record "synthetic: train user-personalization, peak memory (Pss, shared buffers left out) of the backend and its helpers, MB" \
 	"$(cat "$WORKDIR/als-memory" 2>/dev/null || echo 0)" "" "$(full_only "<= 2048 MB")" "$(full_only "v <= 2048")"
 
 # Training time against interactions: the first users of the synthetic set
@@ -246,11 +269,16 @@ SELECT * FROM personalize.related_items('syn-sims', :i::text, 25);" > "$WORKDIR/
 echo "\\set u random(1, $users)
 SELECT * FROM personalize.personalized_rank('syn', :u::text, ARRAY(SELECT g::text FROM generate_series(1, 100) g));" > "$WORKDIR/rank.sql"
 [[ $(id -u) -eq 0 ]] && chown postgres: "$WORKDIR"/*.sql
-# warm: a first run of each serving script, not recorded, loads the models
-# and brings the user histories' pages into memory, as on a server in use
-for script in pk rec rank; do latency "$WORKDIR/$script.sql" "$brief" >/dev/null; done
+# warm, as on a server in use: the histories' index in shared buffers
+# (pg_prewarm, from contrib), and a first run of each serving script, not
+# recorded, loads the models into the shared segment
+psql_b -c "CREATE EXTENSION IF NOT EXISTS pg_prewarm" \
+	-c "SELECT pg_prewarm(indexrelid) FROM pg_index WHERE indrelid = 'bench_ratings'::regclass" >/dev/null
+for script in pk rec rank; do WARM=0 latency "$WORKDIR/$script.sql" "$brief" >/dev/null; done
 read -r pk_med pk_p99 <<< "$(latency "$WORKDIR/pk.sql" "$short")"
 read -r rec_med rec_p99 <<< "$(latency "$WORKDIR/rec.sql" "$long")"
+# the same from a new connection (only its first call left out)
+read -r fresh_med fresh_p99 <<< "$(WARM=0 latency "$WORKDIR/rec.sql" "$short")"
 # the same with the float factors (compact scoring is the default: src/compact.c)
 read -r float_med float_p99 <<< "$(PGOPTIONS="-c personalize.compact_scoring=off" latency "$WORKDIR/rec.sql" "$short")"
 read -r rel_med rel_p99 <<< "$(latency "$WORKDIR/rel.sql" "$short")"
@@ -259,6 +287,7 @@ read -r cat_med cat_p99 <<< "$(latency "$WORKDIR/rec_category.sql" "$short")"
 read -r int_med int_p99 <<< "$(latency "$WORKDIR/rec_interactions.sql" "$short")"
 record "recommend(25) median latency, ms (ref: PK lookup)" "$rec_med" "$pk_med" "$(full_only "<= 0.25 ms")" "$(full_only "v <= 0.25")"
 record "recommend(25) p99 latency, ms (ref: PK lookup)" "$rec_p99" "$pk_p99"
+record "recommend(25) median from a new connection, ms (ref: warm connection)" "$fresh_med" "$rec_med"
 record "recommend(25) median, float factors (compact_scoring off), ms (ref: compact)" "$float_med" "$rec_med"
 record "related_items(25) median latency, ms (ref: PK lookup)" "$rel_med" "$pk_med"
 record "personalized_rank(100) median latency, ms (ref: PK lookup)" "$rank_med" "$pk_med" "$(full_only "<= 0.3 ms")" "$(full_only "v <= 0.3")"
@@ -278,6 +307,7 @@ for c in $catalogues; do
 	per=$(( (2 * c + 999) / 1000 > 100 ? (2 * c + 999) / 1000 : 100 ))
 	psql_b -c "CREATE UNLOGGED TABLE catalogue_$c AS SELECT u AS user_id, ((u * $per + j) * 7919::bigint % $c)::int AS item_id, 1400000000 + j AS ts FROM generate_series(1, 1000) u, generate_series(0, $per - 1) j" \
 		-c "CREATE INDEX ON catalogue_$c (user_id, ts) INCLUDE (item_id)" -c "VACUUM ANALYZE catalogue_$c" \
+		-c "SELECT pg_prewarm(indexrelid) FROM pg_index WHERE indrelid = 'catalogue_$c'::regclass" \
 		-c "SELECT personalize.create_dataset_group('catalogue-$c')" \
 		-c "SELECT personalize.create_dataset('catalogue-$c', 'interactions', 'catalogue_$c', event_time => 'ts')" >/dev/null
 	train "catalogue-$c" "catalogue-$c" user-personalization '{"iterations": 1}' >/dev/null
