@@ -49,6 +49,7 @@
 #include <math.h>
 
 #include "miscadmin.h"
+#include "port/pg_bitutils.h"
 
 #include "compact.h"
 #include "kernel.h"
@@ -463,23 +464,27 @@ CompactTopK(CompactQuery *q, float *scores, int depth, int32 *top,
 	{
 		float		skip_below = floor_score - widest - 1e-6f * fabsf(floor_score) - 1e-6f * widest;
 		int32		end;
+		uint64		near;
 
 		CHECK_FOR_INTERRUPTS();
 		i = KernelSkipBelow(scores, i, n, skip_below);
 		end = Min(n, i + KERNEL_SKIP_BLOCK);
-		for (; i < end; i++)
+		/* the block's items that the widest bound could lift to the floor */
+		for (near = KernelAtLeastMask(scores + i, end - i, skip_below); near != 0; near &= near - 1)
 		{
-			float		s = scores[i];
+			int32		item = i + pg_rightmost_one_pos64(near);
+			float		s = scores[item];
 
-			if (compact_is_exact(q, i) || !isfinite(s) || s + compact_bound(q, i, s) < floor_score)
+			if (compact_is_exact(q, item) || !isfinite(s) || s + compact_bound(q, item, s) < floor_score)
 				continue;
 			if (n_candidates == candidates_capacity)
 			{
 				candidates_capacity *= 2;
 				candidates = repalloc_huge(candidates, sizeof(int32) * candidates_capacity);
 			}
-			candidates[n_candidates++] = i;
+			candidates[n_candidates++] = item;
 		}
+		i = end;
 	}
 
 	/*

@@ -401,6 +401,73 @@ KernelSkipBelow(const float *scores, int32 from, int32 n, float bound)
 	return i;
 }
 
+/*
+ * Bit j set for each of the n <= 64 scores v[j] at or above bound (NaN:
+ * not set): a block KernelSkipBelow stopped at is then visited only at its
+ * few candidates, not score by score (a branch per score was most of
+ * top-K's time).  No loop of plain C gcc turns into a vector compare and
+ * mask here, hence the intrinsics, chosen by the CPU on first use.
+ */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#include <immintrin.h>
+#define KERNEL_MASK_INTRINSICS 1
+
+__attribute__((target("avx512f")))
+static uint64
+kernel_at_least_mask_avx512(const float *v, int32 n, float bound)
+{
+	__m512		b = _mm512_set1_ps(bound);
+	uint64		mask = 0;
+
+	for (int32 j = 0; j < n; j += 16)
+	{
+		__mmask16	lanes = n - j >= 16 ? (__mmask16) 0xFFFF : (__mmask16) ((1u << (n - j)) - 1);
+		__m512		x = _mm512_maskz_loadu_ps(lanes, v + j);
+
+		mask |= (uint64) _mm512_mask_cmp_ps_mask(lanes, x, b, _CMP_GE_OQ) << j;
+	}
+	return mask;
+}
+
+__attribute__((target("avx2")))
+static uint64
+kernel_at_least_mask_avx2(const float *v, int32 n, float bound)
+{
+	__m256		b = _mm256_set1_ps(bound);
+	uint64		mask = 0;
+	int32		j = 0;
+
+	for (; j + 8 <= n; j += 8)
+		mask |= (uint64) (uint32) _mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(v + j), b, _CMP_GE_OQ)) << j;
+	for (; j < n; j++)
+		mask |= (uint64) (v[j] >= bound) << j;
+	return mask;
+}
+#endif
+
+uint64
+KernelAtLeastMask(const float *v, int32 n, float bound)
+{
+	uint64		mask = 0;
+
+	Assert(n >= 0 && n <= 64);
+#ifdef KERNEL_MASK_INTRINSICS
+	{
+		static int	isa = -1;	/* 2: AVX-512, 1: AVX2, 0: neither */
+
+		if (isa < 0)
+			isa = __builtin_cpu_supports("avx512f") ? 2 : __builtin_cpu_supports("avx2") ? 1 : 0;
+		if (isa == 2)
+			return kernel_at_least_mask_avx512(v, n, bound);
+		if (isa == 1)
+			return kernel_at_least_mask_avx2(v, n, bound);
+	}
+#endif
+	for (int32 j = 0; j < n; j++)
+		mask |= (uint64) (v[j] >= bound) << j;
+	return mask;
+}
+
 /* sum over p < n of x[p] * y[p], in double lanes gcc vectorises. */
 static inline double
 kernel_dot_double(const double *x, const double *y, int n)

@@ -32,6 +32,7 @@ extern float KernelMaxSum(const float *scores, int32 n, double *sum, int32 *coun
 extern double KernelAddScaledDenominator(float *scores, const float *weights, int32 n, double scale,
 										 float ceiling);
 extern int32 KernelSkipBelow(const float *scores, int32 from, int32 n, float bound);
+extern uint64 KernelAtLeastMask(const float *v, int32 n, float bound);
 extern bool KernelCholeskySolve(const float *a, int n, float *b, double *work);
 
 #endif							/* PERSONALIZE_KERNEL_H */
