@@ -19,7 +19,8 @@
  * or inheritance children; a valid, non-partial btree without expressions
  * whose first two key columns are the user and time columns, in an order
  * whose backward or forward walk is ORDER BY time DESC (NULLS FIRST); a
- * user column of its operator class's own type; an integer or text item
+ * user column of its operator class's own type and of the index's
+ * collation; an integer or text item
  * column; and not in a serializable transaction (which would need the
  * scan's predicate locks).  Otherwise the caller queries through SPI.
  * The caller has checked that the current user may SELECT the relation;
@@ -75,16 +76,18 @@ typedef struct HistoryIndex
  * order?  Sets hi when it is.
  */
 static bool
-history_index_usable(Relation index, Oid user_type, AttrNumber item_attnum, HistoryIndex *hi)
+history_index_usable(Relation index, Oid user_type, Oid user_collation, AttrNumber item_attnum,
+					 HistoryIndex *hi)
 {
 	Form_pg_index form = index->rd_index;
 	int16		time_option = index->rd_indoption[1];
 
+	/* the query's user = $1 compares with the column's collation */
 	if (index->rd_rel->relam != BTREE_AM_OID || !form->indisvalid || !form->indisready ||
 		!form->indislive || form->indnkeyatts < 2 ||
 		!heap_attisnull(index->rd_indextuple, Anum_pg_index_indpred, NULL) ||
 		!heap_attisnull(index->rd_indextuple, Anum_pg_index_indexprs, NULL) ||
-		index->rd_opcintype[0] != user_type)
+		index->rd_opcintype[0] != user_type || index->rd_indcollation[0] != user_collation)
 		return false;
 	/* ASC NULLS LAST walked backward, or DESC NULLS FIRST forward */
 	if (time_option == 0)
@@ -109,6 +112,7 @@ static bool
 history_index_open(Relation rel, AttrNumber user_attnum, AttrNumber time_attnum, Oid user_type,
 				   AttrNumber item_attnum, HistoryIndex *chosen)
 {
+	Oid			user_collation = TupleDescAttr(RelationGetDescr(rel), user_attnum - 1)->attcollation;
 	List	   *indexes = RelationGetIndexList(rel);
 	ListCell   *lc;
 	bool		found = false;
@@ -132,7 +136,7 @@ history_index_open(Relation rel, AttrNumber user_attnum, AttrNumber time_attnum,
 		if (!leads)
 			continue;
 		index = index_open(indexoid, AccessShareLock);
-		if (!history_index_usable(index, user_type, item_attnum, &hi) ||
+		if (!history_index_usable(index, user_type, user_collation, item_attnum, &hi) ||
 			(found && (chosen->item_in_index > 0 || hi.item_in_index == 0)))
 		{
 			index_close(index, AccessShareLock);

@@ -132,6 +132,11 @@ BEGIN
 END $$;
 SELECT pg_temp.same() AS same_text_ids;
 SELECT pg_temp.reads('user-7');
+-- an index of another collation than the column's: through SQL
+DROP INDEX hist_events_text_user_id_ts_item_id_idx;
+CREATE INDEX hist_text_c ON hist_events_text (user_id COLLATE "C", ts) INCLUDE (item_id);
+SELECT pg_temp.same() AS same_other_collation;
+SELECT pg_temp.reads('user-7');
 -- the answers are not all alike (the comparison can fail)
 SELECT count(DISTINCT (SELECT string_agg(item_id, ',') FROM personalize.recommend('hist', 'user-' || u, 3))) > 5 AS varied
   FROM generate_series(1, 60) u;
