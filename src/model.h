@@ -42,6 +42,8 @@ typedef struct LoadedModel
 	int32	   *item_by_int;	/* model index + 1 by integer item id, or NULL (runtime.c) */
 	int64		item_by_int_size;
 	bool		item_by_int_built;	/* item_by_int was tried: NULL then means not possible */
+	float	   *recency_weights;	/* RecipeRecencyWeight of 0, 1, ... newer events (runtime.c) */
+	int			n_recency_weights;
 } LoadedModel;
 
 extern void ModelStore(int64 version, const RecipeModel *model, const IdMap *items,

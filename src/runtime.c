@@ -268,6 +268,28 @@ runtime_item_by_int(LoadedModel *lm)
 }
 
 /*
+ * The recency weights of an event with 0, 1, ... n - 1 newer events, kept
+ * with the model: the same values as RecipeRecencyWeight, without a pow()
+ * per event of every request.
+ */
+static const float *
+runtime_recency_weights(LoadedModel *lm, int n)
+{
+	if (lm->n_recency_weights < n)
+	{
+		float	   *weights = MemoryContextAlloc(lm->context, sizeof(float) * n);
+
+		for (int e = 0; e < n; e++)
+			weights[e] = RecipeRecencyWeight(&lm->model, e);
+		if (lm->recency_weights != NULL)
+			pfree(lm->recency_weights);
+		lm->recency_weights = weights;
+		lm->n_recency_weights = n;
+	}
+	return lm->recency_weights;
+}
+
+/*
  * Score the catalogue for user_id: every item, or when n_wanted >= 0 at
  * least the n_wanted model indexes of wanted (out->scores of the other
  * items are then undefined).  The user's most recent
@@ -285,6 +307,7 @@ runtime_score(const CampaignTarget *target, const char *user_id,
 	LoadedModel *lm = ModelGet(target->version, target->version_created);
 	const RecipeModel *model = &lm->model;
 	const int32 *item_by_int = runtime_item_by_int(lm);
+	const float *recency;
 	char	  **events = NULL;
 	int64	   *int_events = NULL;
 	int			n_events = 0;
@@ -314,6 +337,7 @@ runtime_score(const CampaignTarget *target, const char *user_id,
 				item_by_int[int_events[e]] - 1 : -1;
 	else
 		IdMapLookupMany(&lm->items, n_events, events, indexes);
+	recency = runtime_recency_weights(lm, Max(Min(n_events, personalize_max_history), 1));
 	for (int e = 0; e < n_events; e++)
 	{
 		int32		index = indexes[e];
@@ -332,7 +356,7 @@ runtime_score(const CampaignTarget *target, const char *user_id,
 			out->history[out->n_history] = index;
 			counts[out->n_history++] = 0.0f;
 		}
-		counts[h] += RecipeRecencyWeight(model, e);
+		counts[h] += recency[e];
 	}
 
 	/* the model's reusable buffer: no catalogue-sized allocation per request */
