@@ -498,12 +498,8 @@ CompactTopK(CompactQuery *q, float *scores, int depth, int32 *top,
 		float		s = scores[item];
 
 		if (c + COMPACT_RESCORE_AHEAD < n_candidates)
-		{
-			const char *row = (const char *) (q->factors + (Size) candidates[c + COMPACT_RESCORE_AHEAD] * q->cf->k);
-
-			for (Size offset = 0; offset < sizeof(float) * q->cf->k; offset += 64)
-				__builtin_prefetch(row + offset);
-		}
+			KernelPrefetch(q->factors + (Size) candidates[c + COMPACT_RESCORE_AHEAD] * q->cf->k,
+						   sizeof(float) * q->cf->k);
 		if ((c & 0xFFF) == 0xFFF)
 			CHECK_FOR_INTERRUPTS();
 		compact_make_exact(q, scores, item);

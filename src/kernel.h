@@ -35,4 +35,16 @@ extern int32 KernelSkipBelow(const float *scores, int32 from, int32 n, float bou
 extern uint64 KernelAtLeastMask(const float *v, int32 n, float bound);
 extern bool KernelCholeskySolve(const float *a, int n, float *b, double *work);
 
+/*
+ * Ask for the bytes at p, a 64-byte cache line at a time, before they are
+ * read: for rows scattered over a catalogue (history rows, re-scored items),
+ * which the hardware prefetcher cannot guess.
+ */
+static inline void
+KernelPrefetch(const void *p, Size bytes)
+{
+	for (Size offset = 0; offset < bytes; offset += 64)
+		__builtin_prefetch((const char *) p + offset);
+}
+
 #endif							/* PERSONALIZE_KERNEL_H */

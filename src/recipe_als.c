@@ -38,6 +38,7 @@
 
 #include "als.h"
 #include "blas.h"
+#include "kernel.h"
 #include "metadata.h"
 #include "personalize.h"
 #include "recipe.h"
@@ -246,15 +247,10 @@ AlsFoldIn(const RecipeModel *model, int n, const int32 *history,
 	/*
 	 * The history's factor rows are scattered over the catalogue's: ask for
 	 * all of them at once rather than wait on each in turn (that wait was
-	 * most of this function's time at 27k items), a 64-byte line at a time.
+	 * most of this function's time at 27k items).
 	 */
 	for (int h = 0; h < n; h++)
-	{
-		const char *row = (const char *) (model->factors + (Size) history[h] * k);
-
-		for (Size offset = 0; offset < sizeof(float) * k; offset += 64)
-			__builtin_prefetch(row + offset);
-	}
+		KernelPrefetch(model->factors + (Size) history[h] * k, sizeof(float) * k);
 	for (int h = 0; h < n; h++)
 	{
 		const float *restrict y = model->factors + (Size) history[h] * k;

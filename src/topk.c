@@ -6,9 +6,11 @@
  *	  array.
  *
  * Items excluded from a request carry a score of -Infinity and are never
- * selected.  Once the heap is full, blocks of items below its worst are
- * skipped by one vectorised test each (KernelSkipBelow, kernel.c).  Equal scores are ordered by item index so results are
- * deterministic.
+ * selected.  Once k items are held, blocks of items below the worst of
+ * them are skipped by one vectorised test each (KernelSkipBelow, kernel.c),
+ * and a block is visited only at its items at or above it
+ * (KernelAtLeastMask).  Equal scores are ordered by item index so results
+ * are deterministic.
  *
  * Copyright (c) 2026, personalize developers
  *
@@ -99,43 +101,65 @@ topk_consider(int32 *out, int *size, int k, float *worst, const float *scores, i
 }
 
 /*
- * The best k items so far, best first, with their scores beside them: for
- * small k (a page of results) a sorted list takes a new item with a few
- * predictable moves, where a heap took unpredictable branches over scores
- * read through item indexes (sift_down was 4% of a recommend at 27k
- * items).  The same order as the heap's: score, then lower index first.
+ * A selection in progress.  For small k (a page of results) the best items
+ * so far are kept in a list, best first, with their scores beside them: a
+ * new item takes a few predictable moves, where a heap took unpredictable
+ * branches over scores read through item indexes (sift_down was 4% of a
+ * recommend at 27k items).  Beyond, a heap in out.  Either way the order
+ * is score, then lower index first.
  */
 #define TOPK_LIST_MAX 64
 
-typedef struct TopKList
+typedef struct TopKSelection
 {
+	int			k;
 	int			size;
-	float		score[TOPK_LIST_MAX];
-	int32		item[TOPK_LIST_MAX];
-} TopKList;
+	float		worst;			/* score of the k-th best once there are k */
+	const float *scores;
+	int32	   *out;			/* the heap (k > TOPK_LIST_MAX), then the answer */
+	float		list_score[TOPK_LIST_MAX];
+	int32		list_item[TOPK_LIST_MAX];
+} TopKSelection;
 
 static inline void
-topk_list_consider(TopKList *list, int k, float s, int32 i, float *worst)
+topk_begin(TopKSelection *sel, const float *scores, int k, int32 *out)
 {
+	sel->k = k;
+	sel->size = 0;
+	sel->worst = -INFINITY;
+	sel->scores = scores;
+	sel->out = out;
+}
+
+/* Offer item i, of finite score s at or above sel->worst. */
+static inline void
+topk_take(TopKSelection *sel, float s, int32 i)
+{
+	int			k = sel->k;
 	int			p;
 
-	if (list->size == k)
+	if (k > TOPK_LIST_MAX)
 	{
-		if (!ranks_below(list->score[k - 1], list->item[k - 1], s, i))
+		topk_consider(sel->out, &sel->size, k, &sel->worst, sel->scores, i);
+		return;
+	}
+	if (sel->size == k)
+	{
+		if (!ranks_below(sel->list_score[k - 1], sel->list_item[k - 1], s, i))
 			return;
 		p = k - 1;
 	}
 	else
-		p = list->size++;
-	for (; p > 0 && ranks_below(list->score[p - 1], list->item[p - 1], s, i); p--)
+		p = sel->size++;
+	for (; p > 0 && ranks_below(sel->list_score[p - 1], sel->list_item[p - 1], s, i); p--)
 	{
-		list->score[p] = list->score[p - 1];
-		list->item[p] = list->item[p - 1];
+		sel->list_score[p] = sel->list_score[p - 1];
+		sel->list_item[p] = sel->list_item[p - 1];
 	}
-	list->score[p] = s;
-	list->item[p] = i;
-	if (list->size == k)
-		*worst = list->score[k - 1];
+	sel->list_score[p] = s;
+	sel->list_item[p] = i;
+	if (sel->size == k)
+		sel->worst = sel->list_score[k - 1];
 }
 
 /* Heap sort the heap of size items, best first: repeatedly move the worst to the end. */
@@ -152,6 +176,17 @@ topk_sort(int32 *heap, int size, const float *scores)
 	}
 }
 
+/* Write the selection's items into out, best first; returns how many. */
+static int
+topk_finish(TopKSelection *sel)
+{
+	if (sel->k > TOPK_LIST_MAX)
+		topk_sort(sel->out, sel->size, sel->scores);
+	else
+		memcpy(sel->out, sel->list_item, sizeof(int32) * sel->size);
+	return sel->size;
+}
+
 /*
  * Write the indexes of the k best finite scores into out, best first, and
  * return how many were written (fewer than k when fewer items qualify).
@@ -159,8 +194,7 @@ topk_sort(int32 *heap, int size, const float *scores)
 int
 TopK(const float *scores, int32 n, int k, int32 *out)
 {
-	int			size = 0;
-	float		worst = -INFINITY;	/* score of the heap's root once full */
+	TopKSelection sel;
 
 	if (k <= 0)
 		return 0;
@@ -179,59 +213,30 @@ TopK(const float *scores, int32 n, int k, int32 *out)
 			}
 		return 0;				/* not reached */
 	}
-	if (k <= TOPK_LIST_MAX)
-	{
-		TopKList	list;
-
-		list.size = 0;
-		for (int32 i = 0; i < n;)
-		{
-			int32		end;
-			uint64		candidates;
-
-			CHECK_FOR_INTERRUPTS();
-			/* once the list is full, most items are below its worst: skip them */
-			if (list.size == k)
-				i = KernelSkipBelow(scores, i, n, worst);
-			end = Min(n, i + KERNEL_SKIP_BLOCK);
-			/* then visit only the block's items at or above the worst */
-			for (candidates = KernelAtLeastMask(scores + i, end - i, worst); candidates != 0;
-				 candidates &= candidates - 1)
-			{
-				int32		item = i + pg_rightmost_one_pos64(candidates);
-				float		s = scores[item];
-
-				if (s < worst || !isfinite(s))
-					continue;
-				topk_list_consider(&list, k, s, item, &worst);
-			}
-			i = end;
-		}
-		memcpy(out, list.item, sizeof(int32) * list.size);
-		return list.size;
-	}
+	topk_begin(&sel, scores, k, out);
 	for (int32 i = 0; i < n;)
 	{
 		int32		end;
+		uint64		candidates;
 
 		CHECK_FOR_INTERRUPTS();
-		/* once the heap is full, most items are below its worst: skip them */
-		if (size == k)
-			i = KernelSkipBelow(scores, i, n, worst);
+		/* once there are k, most items are below the worst: skip them */
+		if (sel.size == k)
+			i = KernelSkipBelow(scores, i, n, sel.worst);
 		end = Min(n, i + KERNEL_SKIP_BLOCK);
-		for (; i < end; i++)
+		/* then visit only the block's items at or above the worst */
+		for (candidates = KernelAtLeastMask(scores + i, end - i, sel.worst); candidates != 0;
+			 candidates &= candidates - 1)
 		{
-			float		s = scores[i];
+			int32		item = i + pg_rightmost_one_pos64(candidates);
+			float		s = scores[item];
 
-			if (s < worst)
-				continue;
-			if (!isfinite(s))
-				continue;
-			topk_consider(out, &size, k, &worst, scores, i);
+			if (s >= sel.worst && isfinite(s))
+				topk_take(&sel, s, item);
 		}
+		i = end;
 	}
-	topk_sort(out, size, scores);
-	return size;
+	return topk_finish(&sel);
 }
 
 /*
@@ -241,37 +246,19 @@ TopK(const float *scores, int32 n, int k, int32 *out)
 int
 TopKOf(const float *scores, const int32 *items, int32 n, int k, int32 *out)
 {
-	int			size = 0;
-	float		worst = -INFINITY;
+	TopKSelection sel;
 
 	if (k <= 0)
 		return 0;
-	if (k <= TOPK_LIST_MAX)
-	{
-		TopKList	list;
-
-		list.size = 0;
-		for (int32 j = 0; j < n; j++)
-		{
-			float		s = scores[items[j]];
-
-			if (s < worst || !isfinite(s))
-				continue;
-			topk_list_consider(&list, k, s, items[j], &worst);
-		}
-		memcpy(out, list.item, sizeof(int32) * list.size);
-		return list.size;
-	}
+	topk_begin(&sel, scores, k, out);
 	for (int32 j = 0; j < n; j++)
 	{
 		float		s = scores[items[j]];
 
-		if (s < worst || !isfinite(s))
-			continue;
-		topk_consider(out, &size, k, &worst, scores, items[j]);
+		if (s >= sel.worst && isfinite(s))
+			topk_take(&sel, s, items[j]);
 	}
-	topk_sort(out, size, scores);
-	return size;
+	return topk_finish(&sel);
 }
 
 /*
