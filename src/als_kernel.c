@@ -28,6 +28,16 @@
  * memory (20M set: 0.37 s per user half sweep and 0.52 s per item half
  * sweep on one core, with or without the buffer).
  *
+ * On a CPU with AVX-512, k = 64 has a third copy written with intrinsics
+ * (als_solve_rows_avx512): the row's vectors stay in registers for the
+ * whole row (gcc stored the accumulators back to memory after every entry,
+ * not knowing they could not alias the matrix), and entries go four at a
+ * time, their four dot products summed across lanes together.  On a
+ * 20M-interaction set of MovieLens-20M's shape, one core: 0.41 -> 0.31 s
+ * per user half sweep, 0.68 -> 0.49 s per item half sweep (minimum of
+ * alternating runs).  Its sums run in another order than the loops', so
+ * the factors differ from theirs in the last bits.
+ *
  * Nothing here calls a PostgreSQL API.
  *
  * Copyright (c) 2026, personalize developers
@@ -43,12 +53,14 @@
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
 #define ALS_TARGET_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#define ALS_AVX512 1
+#include <immintrin.h>
 #else
 #define ALS_TARGET_CLONES
 #endif
 
 /* How many entries ahead to prefetch the other side's factors. */
-#define ALS_PREFETCH_AHEAD 4
+#define ALS_PREFETCH_AHEAD 16
 
 static inline float
 als_dot(const float *restrict a, const float *restrict b, int k)
@@ -166,14 +178,224 @@ als_solve_rows(const AlsSide *side, const float *other, const float *gram,
 	}
 }
 
+#ifdef ALS_AVX512
+#pragma GCC push_options
+#pragma GCC target("avx512f")
+/*
+ * k = 64 with AVX-512: a row's vectors live in four registers each, and
+ * the entries go four at a time, their four dot products summed across
+ * lanes together (a transposed reduction: 11 shuffles and additions for
+ * four entries, where one dot product alone takes 8).
+ */
+
+/* the sum of each of t0..t3's 16 lanes, as 4 floats */
+static inline __m128
+als_sum4_512(__m512 t0, __m512 t1, __m512 t2, __m512 t3)
+{
+	__m512		a = _mm512_add_ps(_mm512_unpacklo_ps(t0, t1), _mm512_unpackhi_ps(t0, t1));
+	__m512		b = _mm512_add_ps(_mm512_unpacklo_ps(t2, t3), _mm512_unpackhi_ps(t2, t3));
+	__m512		c = _mm512_add_ps(_mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(a), _mm512_castps_pd(b))),
+								  _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(a), _mm512_castps_pd(b))));
+	__m256		d = _mm256_add_ps(_mm512_castps512_ps256(c),
+								  _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(c), 1)));
+
+	return _mm_add_ps(_mm256_castps256_ps128(d), _mm256_extractf128_ps(d, 1));
+}
+
+/* y . v, v in four registers, as a vector whose lanes sum to it */
+static inline __m512
+als_dot_lanes(const float *y, const __m512 v[4])
+{
+	__m512		a = _mm512_mul_ps(_mm512_loadu_ps(y), v[0]);
+	__m512		b = _mm512_mul_ps(_mm512_loadu_ps(y + 16), v[1]);
+
+	a = _mm512_fmadd_ps(_mm512_loadu_ps(y + 32), v[2], a);
+	b = _mm512_fmadd_ps(_mm512_loadu_ps(y + 48), v[3], b);
+	return _mm512_add_ps(a, b);
+}
+
+static inline void
+als_acc_row(__m512 acc[4], float c, const float *y)
+{
+	__m512		cv = _mm512_set1_ps(c);
+
+	for (int q = 0; q < 4; q++)
+		acc[q] = _mm512_fmadd_ps(cv, _mm512_loadu_ps(y + 16 * q), acc[q]);
+}
+
+/*
+ * acc += sum over the entries of coef_e y_e, coef_e = alpha w_e (y_e . v)
+ * (residual false) or 1 + alpha w_e - alpha w_e (y_e . v) (residual true).
+ */
+static inline void
+als_pass64(const float *restrict other, const int32 *restrict idx, const float *restrict weight,
+		   int64 first, int64 last, const __m512 v[4], float alpha, bool residual, __m512 acc[4])
+{
+	__m128		alpha4 = _mm_set1_ps(alpha);
+	__m128		one4 = _mm_set1_ps(1.0f);
+	int64		e = first;
+
+	for (; e + 4 <= last; e += 4)
+	{
+		const float *y0 = other + (Size) idx[e] * 64;
+		const float *y1 = other + (Size) idx[e + 1] * 64;
+		const float *y2 = other + (Size) idx[e + 2] * 64;
+		const float *y3 = other + (Size) idx[e + 3] * 64;
+		__m128		d,
+					cm1,
+					c;
+		float		cs[4];
+
+		for (int64 a = e + ALS_PREFETCH_AHEAD; a < Min(e + ALS_PREFETCH_AHEAD + 4, last); a++)
+		{
+			const char *y = (const char *) (other + (Size) idx[a] * 64);
+
+			_mm_prefetch(y, _MM_HINT_T0);
+			_mm_prefetch(y + 64, _MM_HINT_T0);
+			_mm_prefetch(y + 128, _MM_HINT_T0);
+			_mm_prefetch(y + 192, _MM_HINT_T0);
+		}
+		d = als_sum4_512(als_dot_lanes(y0, v), als_dot_lanes(y1, v),
+						 als_dot_lanes(y2, v), als_dot_lanes(y3, v));
+		cm1 = _mm_mul_ps(alpha4, _mm_loadu_ps(weight + e));
+		c = residual ? _mm_add_ps(_mm_sub_ps(one4, _mm_mul_ps(cm1, d)), cm1) : _mm_mul_ps(cm1, d);
+		_mm_storeu_ps(cs, c);
+		als_acc_row(acc, cs[0], y0);
+		als_acc_row(acc, cs[1], y1);
+		als_acc_row(acc, cs[2], y2);
+		als_acc_row(acc, cs[3], y3);
+	}
+	for (; e < last; e++)
+	{
+		const float *y = other + (Size) idx[e] * 64;
+		__m512		t = als_dot_lanes(y, v);
+		float		d = _mm512_reduce_add_ps(t);
+		float		cm1 = alpha * weight[e];
+
+		als_acc_row(acc, residual ? 1.0f - cm1 * d + cm1 : cm1 * d, y);
+	}
+}
+
+/* out = gram v, gram 64 x 64 symmetric */
+static inline void
+als_symv64(const float *restrict gram, const __m512 v[4], __m512 out[4])
+{
+	float		vs[64];
+
+	for (int q = 0; q < 4; q++)
+	{
+		_mm512_storeu_ps(vs + 16 * q, v[q]);
+		out[q] = _mm512_setzero_ps();
+	}
+	for (int g = 0; g < 64; g++)
+		als_acc_row(out, vs[g], gram + (Size) g * 64);
+}
+
+static inline float
+als_dot64(const __m512 a[4], const __m512 b[4])
+{
+	__m512		s = _mm512_mul_ps(a[0], b[0]);
+
+	for (int q = 1; q < 4; q++)
+		s = _mm512_fmadd_ps(a[q], b[q], s);
+	return _mm512_reduce_add_ps(s);
+}
+
+/* als_solve_rows for k = 64 with the vectors in registers */
+static void
+als_solve_rows_avx512(const AlsSide *side, const float *other, const float *gram,
+					  float alpha, int cg_steps, float *out, int32 lo, int32 hi)
+{
+	const int64 *restrict ptr = side->ptr;
+	const int32 *restrict idx = side->idx;
+	const float *restrict weight = side->weight;
+
+	for (int32 u = lo; u < hi; u++)
+	{
+		float	   *x = out + (Size) u * 64;
+		int64		first = ptr[u],
+					last = ptr[u + 1];
+		__m512		xv[4],
+					r[4],
+					p[4],
+					ap[4];
+		float		rsold;
+
+		if (first == last)
+		{
+			memset(x, 0, sizeof(float) * 64);
+			continue;
+		}
+		for (int q = 0; q < 4; q++)
+			xv[q] = _mm512_loadu_ps(x + 16 * q);
+
+		/* r = b - A x = sum (c - (c - 1) y . x) y - G x */
+		als_symv64(gram, xv, r);
+		for (int q = 0; q < 4; q++)
+			r[q] = _mm512_sub_ps(_mm512_setzero_ps(), r[q]);
+		als_pass64(other, idx, weight, first, last, xv, alpha, true, r);
+		for (int q = 0; q < 4; q++)
+			p[q] = r[q];
+		rsold = als_dot64(r, r);
+
+		for (int step = 0; step < cg_steps && rsold > 1e-20f; step++)
+		{
+			float		pap,
+						a,
+						rsnew;
+			__m512		av,
+						bv;
+
+			/* ap = A p */
+			als_symv64(gram, p, ap);
+			als_pass64(other, idx, weight, first, last, p, alpha, false, ap);
+			pap = als_dot64(p, ap);
+			if (!(pap > 0.0f))
+				break;
+			a = rsold / pap;
+			av = _mm512_set1_ps(a);
+			for (int q = 0; q < 4; q++)
+			{
+				xv[q] = _mm512_fmadd_ps(av, p[q], xv[q]);
+				r[q] = _mm512_fnmadd_ps(av, ap[q], r[q]);
+			}
+			rsnew = als_dot64(r, r);
+			bv = _mm512_set1_ps(rsnew / rsold);
+			for (int q = 0; q < 4; q++)
+				p[q] = _mm512_fmadd_ps(bv, p[q], r[q]);
+			rsold = rsnew;
+		}
+		for (int q = 0; q < 4; q++)
+			_mm512_storeu_ps(x + 16 * q, xv[q]);
+	}
+}
+#pragma GCC pop_options
+#endif
+
 ALS_TARGET_CLONES
-void
-AlsSolveRows(const AlsSide *side, const float *other, const float *gram,
-			 int k, float alpha, int cg_steps, float *out,
-			 int32 lo, int32 hi, float *work)
+static void
+als_solve_rows_cloned(const AlsSide *side, const float *other, const float *gram,
+					  int k, float alpha, int cg_steps, float *out,
+					  int32 lo, int32 hi, float *work)
 {
 	if (k == 64)
 		als_solve_rows(side, other, gram, 64, alpha, cg_steps, out, lo, hi, work);
 	else
 		als_solve_rows(side, other, gram, k, alpha, cg_steps, out, lo, hi, work);
+}
+
+/* the AVX-512 copy where the CPU has it and k = 64, else the loops (als.h) */
+void
+AlsSolveRows(const AlsSide *side, const float *other, const float *gram,
+			 int k, float alpha, int cg_steps, float *out,
+			 int32 lo, int32 hi, float *work)
+{
+#ifdef ALS_AVX512
+	if (k == 64 && __builtin_cpu_supports("avx512f"))
+	{
+		als_solve_rows_avx512(side, other, gram, alpha, cg_steps, out, lo, hi);
+		return;
+	}
+#endif
+	als_solve_rows_cloned(side, other, gram, k, alpha, cg_steps, out, lo, hi, work);
 }
