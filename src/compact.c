@@ -10,14 +10,14 @@
  * per request: 6.8 MB at 27k items and k = 64, 256 MB at a million.  The
  * compact copy stores item i as scale_i * codes_i, codes in [-127, 127]
  * (scale_i = max_f |y_if| / 127), a quarter of the bytes; the user vector
- * is coded the same way (x_scale, one code per factor), and a logit is one
- * integer dot product, which AVX-512 VNNI does 64 bytes at a time.
+ * is coded in 16 bits (x_step, one code per factor), and a logit is one
+ * integer dot product, which AVX-512 VNNI does 64 bytes at a time and
+ * AVX2 16 at a time.
  *
  * The compact logit a_i is within a known distance of the exact one t_i:
- *     |t_i - a_i| <= (r / 2) ||y_i||_1 + (||x'||_1 / 2) scale_i
- * (x' the coded user vector, value codes plus residual codes of step r;
- * each code is within half a step of the value it codes), plus a margin
- * for float rounding.  CompactTopK makes the best `depth` scores exact: it
+ *     |t_i - a_i| <= (x_step / 2) ||y_i||_1 + (||x'||_1 / 2) scale_i
+ * (x' the coded user vector; each code is within half a step of the value
+ * it codes), plus a margin for float rounding.  CompactTopK makes the best `depth` scores exact: it
  * takes the depth best compact scores, whose lower bounds show that the
  * depth-th best exact score is at least some floor, and re-scores exactly
  * every item whose upper bound reaches that floor.  No other item can be
@@ -32,10 +32,9 @@
  * ones for the rest (whose logits are within the bound, and which weigh
  * least).
  *
- * The integer dot products are exact, so every code path (VNNI or plain)
- * gives the same compact scores, to the rounding of their last float
- * products.  Nothing here calls a PostgreSQL API but
- * palloc and CHECK_FOR_INTERRUPTS.
+ * The integer dot products are exact, so every code path (VNNI, AVX2 or
+ * plain) gives the same compact scores, to the bit.  Nothing here calls a
+ * PostgreSQL API but palloc and CHECK_FOR_INTERRUPTS.
  *
  * Copyright (c) 2026, personalize developers
  *
@@ -57,7 +56,7 @@
 #include "topk.h"
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-#define COMPACT_VNNI 1
+#define COMPACT_X86 1
 #include <immintrin.h>
 #define COMPACT_CLONES __attribute__((target_clones("avx2", "default")))
 #else
@@ -82,6 +81,12 @@ compact_offset(const CompactFactors *cf, int32 i, int f)
 	return (Size) (i / COMPACT_BLOCK) * cf->stride * COMPACT_BLOCK +
 		(Size) (f / 4) * 4 * COMPACT_BLOCK + (i % COMPACT_BLOCK) * 4 + f % 4;
 }
+/* The largest 16-bit code of the user vector (see CompactScore). */
+#define COMPACT_X_MAX_CODE (127 * 256)
+
+/* k <= 512 (the hyperparameter's maximum): integer dot products fit in 32 bits */
+#define COMPACT_MAX_GROUPS 128
+
 /* Added to the bound per unit of max |x|: float rounding of both scores. */
 #define COMPACT_ROUNDING 1e-5f
 
@@ -204,35 +209,14 @@ CompactBuild(const float *factors, int32 n_items, int32 k)
 }
 
 /*
- * The integer dot product of item i's codes and the user's codes in
- * x_codes (shifted by 128, which is undone).
+ * Item i's compact logit from the integer dot product of its codes and the
+ * user's: every loop below computes that integer exactly (k <= 512: it
+ * fits in 32 bits), so they all give the same logits, to the bit.
  */
-static inline int32
-compact_item_dot(const CompactQuery *q, const uint8 *x_codes, int32 i)
-{
-	const CompactFactors *cf = q->cf;
-	const int8 *c = cf->codes + compact_offset(cf, i, 0);
-	int32		dot = 0;
-
-	/* a group's 4 codes are contiguous; groups are 4 * COMPACT_BLOCK apart */
-	for (int f = 0; f < cf->stride; f++)
-		dot += (int32) x_codes[f] * c[(f / 4) * 4 * COMPACT_BLOCK + f % 4];
-	return dot - 128 * cf->code_sum[i];
-}
-
-/* The compact logit of item i from its dot products with x's two codes. */
 static inline float
-compact_logit(const CompactQuery *q, int32 i, int32 dot, int32 dot_residual)
+compact_logit(const CompactQuery *q, int32 i, int32 dot)
 {
-	return q->cf->scale[i] * (q->x_scale * (float) dot + q->x_residual_scale * (float) dot_residual);
-}
-
-/* Item i's compact logit, recomputed. */
-static float
-compact_item_logit(const CompactQuery *q, int32 i)
-{
-	return compact_logit(q, i, compact_item_dot(q, q->x_codes, i),
-						 compact_item_dot(q, q->x_codes + q->cf->stride, i));
+	return q->cf->scale[i] * (q->x_step * (float) dot);
 }
 
 /* Compact logits of all items, portable code (the compiler vectorises). */
@@ -240,25 +224,41 @@ COMPACT_CLONES
 static void
 compact_score_plain(const CompactQuery *q, float *scores)
 {
-	for (int32 i = 0; i < q->cf->n_items; i++)
-		scores[i] = q->raw[i] = compact_item_logit(q, i);
+	const CompactFactors *cf = q->cf;
+
+	for (int32 first = 0; first < cf->n_items; first += COMPACT_BLOCK)
+	{
+		const int8 *c = cf->codes + (Size) first * cf->stride;
+		int32		dot[COMPACT_BLOCK] = {0};
+
+		/* a block's group g: its 16 items' codes of factors 4g..4g+3 */
+		for (int g = 0; g < cf->stride / 4; g++)
+			for (int j = 0; j < COMPACT_BLOCK; j++)
+				for (int f = 0; f < 4; f++)
+					dot[j] += (int32) q->x_codes[4 * g + f] * c[(g * COMPACT_BLOCK + j) * 4 + f];
+		for (int j = 0; j < COMPACT_BLOCK && first + j < cf->n_items; j++)
+			scores[first + j] = q->raw[first + j] = compact_logit(q, first + j, dot[j]);
+	}
 }
 
-#ifdef COMPACT_VNNI
-#define COMPACT_VNNI_MAX_GROUPS 256 /* k up to 1024 */
-
+#ifdef COMPACT_X86
 /*
  * How far ahead of the block being scored its codes are prefetched.  The
- * hardware prefetcher stops at each 4 kB page; at a million items (64 MB
+ * hardware prefetcher stops at each 4 kB page: at a million items (64 MB
  * of codes per request) the scan waited on memory without this: 3.3 ms,
  * 1.9 ms with it, in a loop outside PostgreSQL.
  */
-#define COMPACT_PREFETCH_BYTES 8192
+#define COMPACT_PREFETCH_BYTES 4096
 
 /*
- * The same with AVX-512 VNNI: 16 items at a time, 64 code pairs per
- * instruction.  Even and odd groups go to separate sums, so that each
- * instruction does not wait on the one before it.
+ * The same with AVX-512 VNNI, which multiplies unsigned bytes by signed
+ * ones, four products summed into each 32-bit lane: 16 items at a time,
+ * a group of 4 factors per instruction.  Each 16-bit user code m is split
+ * into m = 256 hi + lo, hi in [-127, 127] and lo in [-128, 127], both
+ * stored plus 128 (unsigned); the dot products of the two are combined,
+ * and the 128s undone, with the item's code sum.  Even and odd groups go
+ * to separate sums, so that each instruction does not wait on the one
+ * before it.
  */
 __attribute__((target("avx512f,avx512bw,avx512vnni")))
 static void
@@ -266,21 +266,28 @@ compact_score_vnni(const CompactQuery *q, float *scores)
 {
 	const CompactFactors *cf = q->cf;
 	int			groups = cf->stride / 4;
-	int32		words[2 * COMPACT_VNNI_MAX_GROUPS];	/* x's codes by groups of 4 */
-	__m512		x_scale = _mm512_set1_ps(q->x_scale);
-	__m512		x_residual_scale = _mm512_set1_ps(q->x_residual_scale);
+	uint8		bytes[2][COMPACT_MAX_GROUPS * 4];	/* hi, lo: plus 128 */
+	int32		words[2][COMPACT_MAX_GROUPS];	/* the same, a group's 4 at a time */
+	__m512		x_step = _mm512_set1_ps(q->x_step);
 
-	Assert(groups <= COMPACT_VNNI_MAX_GROUPS);
-	memcpy(words, q->x_codes, 2 * cf->stride);
+	for (int f = 0; f < cf->stride; f++)
+	{
+		int			m = q->x_codes[f];
+		int			hi = (m + 128) >> 8;	/* floor((m + 128) / 256) */
+
+		bytes[0][f] = (uint8) (hi + 128);
+		bytes[1][f] = (uint8) (m - 256 * hi + 128);
+	}
+	memcpy(words, bytes, sizeof(words));
 	for (int32 first = 0; first < cf->n_items; first += COMPACT_BLOCK)
 	{
 		const int8 *c = cf->codes + (Size) first * cf->stride;
-		__m512i		acc = _mm512_setzero_si512();
-		__m512i		acc_odd = _mm512_setzero_si512();
-		__m512i		acc_residual = _mm512_setzero_si512();
-		__m512i		acc_residual_odd = _mm512_setzero_si512();
-		__m512i		shift;
-		__m512		logit;
+		__m512i		hi = _mm512_setzero_si512();
+		__m512i		hi_odd = _mm512_setzero_si512();
+		__m512i		lo = _mm512_setzero_si512();
+		__m512i		lo_odd = _mm512_setzero_si512();
+		__m512i		code_sum;
+		__m512i		dot;
 		int			left = cf->n_items - first;
 		__mmask16	mask = left >= COMPACT_BLOCK ? (__mmask16) 0xFFFF : (__mmask16) ((1 << left) - 1);
 		int			g = 0;
@@ -294,28 +301,91 @@ compact_score_vnni(const CompactQuery *q, float *scores)
 			/* past the end of the codes a prefetch does nothing */
 			_mm_prefetch((const char *) pair + COMPACT_PREFETCH_BYTES, _MM_HINT_T0);
 			_mm_prefetch((const char *) pair + COMPACT_PREFETCH_BYTES + 4 * COMPACT_BLOCK, _MM_HINT_T0);
-			acc = _mm512_dpbusd_epi32(acc, _mm512_set1_epi32(words[g]), codes);
-			acc_odd = _mm512_dpbusd_epi32(acc_odd, _mm512_set1_epi32(words[g + 1]), codes_odd);
-			acc_residual = _mm512_dpbusd_epi32(acc_residual, _mm512_set1_epi32(words[groups + g]), codes);
-			acc_residual_odd = _mm512_dpbusd_epi32(acc_residual_odd,
-												   _mm512_set1_epi32(words[groups + g + 1]), codes_odd);
+			hi = _mm512_dpbusd_epi32(hi, _mm512_set1_epi32(words[0][g]), codes);
+			hi_odd = _mm512_dpbusd_epi32(hi_odd, _mm512_set1_epi32(words[0][g + 1]), codes_odd);
+			lo = _mm512_dpbusd_epi32(lo, _mm512_set1_epi32(words[1][g]), codes);
+			lo_odd = _mm512_dpbusd_epi32(lo_odd, _mm512_set1_epi32(words[1][g + 1]), codes_odd);
 		}
 		if (g < groups)
 		{
 			__m512i		codes = _mm512_load_si512(c + g * 4 * COMPACT_BLOCK);
 
-			acc = _mm512_dpbusd_epi32(acc, _mm512_set1_epi32(words[g]), codes);
-			acc_residual = _mm512_dpbusd_epi32(acc_residual, _mm512_set1_epi32(words[groups + g]), codes);
+			hi = _mm512_dpbusd_epi32(hi, _mm512_set1_epi32(words[0][g]), codes);
+			lo = _mm512_dpbusd_epi32(lo, _mm512_set1_epi32(words[1][g]), codes);
 		}
-		acc = _mm512_add_epi32(acc, acc_odd);
-		acc_residual = _mm512_add_epi32(acc_residual, acc_residual_odd);
-		shift = _mm512_slli_epi32(_mm512_loadu_si512(cf->code_sum + first), 7);
-		logit = _mm512_add_ps(_mm512_mul_ps(x_scale, _mm512_cvtepi32_ps(_mm512_sub_epi32(acc, shift))),
-							  _mm512_mul_ps(x_residual_scale,
-											_mm512_cvtepi32_ps(_mm512_sub_epi32(acc_residual, shift))));
-		logit = _mm512_mul_ps(_mm512_loadu_ps(cf->scale + first), logit);
-		_mm512_mask_storeu_ps(scores + first, mask, logit);
-		_mm512_mask_storeu_ps(q->raw + first, mask, logit);
+		/* dot = 256 (hi - 128 code_sum) + lo - 128 code_sum */
+		code_sum = _mm512_loadu_si512(cf->code_sum + first);
+		dot = _mm512_sub_epi32(_mm512_slli_epi32(_mm512_add_epi32(hi, hi_odd), 8),
+							   _mm512_slli_epi32(code_sum, 15));
+		dot = _mm512_add_epi32(dot, _mm512_sub_epi32(_mm512_add_epi32(lo, lo_odd),
+													 _mm512_slli_epi32(code_sum, 7)));
+		_mm512_mask_storeu_ps(scores + first, mask,
+							  _mm512_mul_ps(_mm512_loadu_ps(cf->scale + first),
+											_mm512_mul_ps(x_step, _mm512_cvtepi32_ps(dot))));
+		_mm512_mask_storeu_ps(q->raw + first, mask, _mm512_loadu_ps(scores + first));
+	}
+}
+
+/*
+ * The same with AVX2: each item code widened to 16 bits, vpmaddwd
+ * multiplies it by the user's 16-bit code and adds pairs of products into
+ * 32 bits.  A vector holds 4 items of a group, two sums each, added at the
+ * end of the block.
+ */
+__attribute__((target("avx2")))
+static void
+compact_score_avx2(const CompactQuery *q, float *scores)
+{
+	const CompactFactors *cf = q->cf;
+	int			groups = cf->stride / 4;
+	__m256		x_step = _mm256_set1_ps(q->x_step);
+
+	for (int32 first = 0; first < cf->n_items; first += COMPACT_BLOCK)
+	{
+		const int8 *c = cf->codes + (Size) first * cf->stride;
+		__m256i		acc[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(),
+		_mm256_setzero_si256(), _mm256_setzero_si256()};
+		int			left = cf->n_items - first;
+
+		for (int g = 0; g < groups; g++)
+		{
+			const int8 *group = c + g * 4 * COMPACT_BLOCK;
+			int64		x4;
+			__m256i		x;
+
+			/* a group is one 64-byte line: ask for the one 8 kB on */
+			_mm_prefetch((const char *) group + COMPACT_PREFETCH_BYTES, _MM_HINT_T0);
+			memcpy(&x4, q->x_codes + 4 * g, sizeof(x4));
+			x = _mm256_set1_epi64x(x4);
+			for (int a = 0; a < 4; a++)
+			{
+				__m256i		codes = _mm256_cvtepi8_epi16(_mm_load_si128((const __m128i *) (group + 16 * a)));
+
+				acc[a] = _mm256_add_epi32(acc[a], _mm256_madd_epi16(codes, x));
+			}
+		}
+		for (int h = 0; h < 2; h++)
+		{
+			/* lanes (items 0-1, 4-5 | 2-3, 6-7) of the pair sums, then in order */
+			__m256i		dot = _mm256_permute4x64_epi64(_mm256_hadd_epi32(acc[2 * h], acc[2 * h + 1]), 0xD8);
+			int32		base = first + 8 * h;
+			__m256		logit = _mm256_mul_ps(_mm256_loadu_ps(cf->scale + base),
+											  _mm256_mul_ps(x_step, _mm256_cvtepi32_ps(dot)));
+
+			if (left >= 8 * (h + 1))
+			{
+				_mm256_storeu_ps(scores + base, logit);
+				_mm256_storeu_ps(q->raw + base, logit);
+			}
+			else
+			{
+				float		lanes[8];
+
+				_mm256_storeu_ps(lanes, logit);
+				for (int j = 0; j < left - 8 * h; j++)
+					scores[base + j] = q->raw[base + j] = lanes[j];
+			}
+		}
 	}
 }
 #endif
@@ -324,60 +394,50 @@ compact_score_vnni(const CompactQuery *q, float *scores)
  * Code the user vector x and set scores (n_items) to the compact logits of
  * every item, keeping a copy in raw (n_items, the caller's: it stays in use
  * until the request is done); returns the query CompactTopK takes.
+ *
+ * x is coded in 16 bits: x_f is x_step m_f plus at most half a step, with
+ * |m_f| <= 127 x 256, so that VNNI can take m_f as two bytes.  Coded in 8
+ * bits, its error would shift every item's logit alike, and the softmax
+ * denominator with them.
  */
 CompactQuery *
 CompactScore(const CompactFactors *cf, const float *factors, const float *x, float *scores,
 			 float *raw)
 {
 	CompactQuery *q = palloc0(sizeof(CompactQuery));
-	float	   *residual = palloc(sizeof(float) * cf->k);
 	float		largest = 0.0f;
-	float		largest_residual = 0.0f;
 	float		coded_l1 = 0.0f;
 
+	Assert(cf->stride <= COMPACT_MAX_GROUPS * 4);
 	q->cf = cf;
 	q->factors = factors;
 	q->x = palloc(sizeof(float) * cf->k);
 	memcpy(q->x, x, sizeof(float) * cf->k);
-	q->x_codes = palloc(2 * cf->stride);
-	memset(q->x_codes, 128, 2 * cf->stride);	/* padding: code 0 */
+	q->x_codes = palloc0(sizeof(int16) * cf->stride);	/* padding: code 0 */
 	for (int f = 0; f < cf->k; f++)
 		largest = Max(largest, fabsf(x[f]));
-	q->x_scale = largest / 127.0f;
-
-	/*
-	 * x is x_scale * codes + x_residual_scale * residual codes: with one
-	 * code, its error would shift every item's logit alike, and the
-	 * denominator with them; the residual makes it 127 times smaller.
-	 */
-	for (int f = 0; f < cf->k; f++)
+	q->x_step = largest / COMPACT_X_MAX_CODE;
+	for (int f = 0; f < cf->k && largest > 0.0f; f++)
 	{
-		int			code = largest > 0.0f ? Max(-127, Min(127, (int) rintf(x[f] / q->x_scale))) : 0;
+		int			m = (int) rintf(x[f] / q->x_step);
 
-		q->x_codes[f] = (uint8) (code + 128);
-		residual[f] = x[f] - q->x_scale * (float) code;
-		largest_residual = Max(largest_residual, fabsf(residual[f]));
+		q->x_codes[f] = (int16) Max(-COMPACT_X_MAX_CODE, Min(COMPACT_X_MAX_CODE, m));
+		coded_l1 += fabsf(q->x_step * (float) q->x_codes[f]);
 	}
-	q->x_residual_scale = largest_residual / 127.0f;
-	for (int f = 0; f < cf->k; f++)
-	{
-		int			code = largest_residual > 0.0f ?
-			Max(-127, Min(127, (int) rintf(residual[f] / q->x_residual_scale))) : 0;
-
-		q->x_codes[cf->stride + f] = (uint8) (code + 128);
-		coded_l1 += fabsf(q->x_scale * (float) (q->x_codes[f] - 128) + q->x_residual_scale * (float) code);
-	}
-	pfree(residual);
-	q->bound_l1 = q->x_residual_scale / 2.0f + COMPACT_ROUNDING * largest;
+	q->bound_l1 = q->x_step / 2.0f + COMPACT_ROUNDING * largest;
 	q->bound_scale = coded_l1 * (1.0f + 1e-5f) / 2.0f + COMPACT_ROUNDING * largest;
 	q->raw = raw;
 
-#ifdef COMPACT_VNNI
-	if (personalize_compact_vnni &&
-		__builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bw") &&
-		cf->stride / 4 <= COMPACT_VNNI_MAX_GROUPS)
+#ifdef COMPACT_X86
+	if (personalize_compact_kernel == COMPACT_KERNEL_AUTO &&
+		__builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bw"))
 	{
 		compact_score_vnni(q, scores);
+		return q;
+	}
+	if (personalize_compact_kernel != COMPACT_KERNEL_PORTABLE && __builtin_cpu_supports("avx2"))
+	{
+		compact_score_avx2(q, scores);
 		return q;
 	}
 #endif

@@ -45,9 +45,8 @@ typedef struct CompactQuery
 	const CompactFactors *cf;
 	const float *factors;		/* the exact item factors, n_items x k */
 	float	   *x;				/* the user's factors, k */
-	uint8	   *x_codes;		/* x's codes, then its residual's, each plus 128; 2 x stride bytes */
-	float		x_scale;
-	float		x_residual_scale;
+	int16	   *x_codes;		/* x's 16-bit codes, stride of them (CompactScore) */
+	float		x_step;			/* x_f is about x_step x_codes[f] */
 	float		bound_l1;		/* |exact - compact| <= bound_l1 l1_i + bound_scale scale_i */
 	float		bound_scale;
 	float	   *raw;			/* per item: its compact logit, NaN once exact */

@@ -33,7 +33,14 @@ int			personalize_ease_max_items = 10000;
 int			personalize_max_training_workers = 2;
 int			personalize_min_parallel_training_interactions = 100000;
 bool		personalize_compact_scoring = true;
-bool		personalize_compact_vnni = true;
+int			personalize_compact_kernel = COMPACT_KERNEL_AUTO;
+
+static const struct config_enum_entry compact_kernel_options[] = {
+	{"auto", COMPACT_KERNEL_AUTO, false},
+	{"avx2", COMPACT_KERNEL_AVX2, false},
+	{"portable", COMPACT_KERNEL_PORTABLE, false},
+	{NULL, 0, false}
+};
 bool		personalize_direct_history = true;
 
 /*
@@ -66,11 +73,11 @@ GucInit(void)
 							 &personalize_compact_scoring,
 							 true,
 							 PGC_USERSET, 0, NULL, NULL, NULL);
-	DefineCustomBoolVariable("personalize.compact_vnni",
-							 "Uses AVX-512 VNNI for compact scoring when the CPU has it",
-							 "Off runs the portable loop instead (same scores): for tests of that loop on machines with VNNI.",
-							 &personalize_compact_vnni,
-							 true,
+	DefineCustomEnumVariable("personalize.compact_kernel",
+							 "Which loop compact scoring uses: auto (AVX-512 VNNI or AVX2, as the CPU has them), avx2, portable",
+							 "Every loop gives the same scores: for tests comparing them on one machine.",
+							 &personalize_compact_kernel,
+							 COMPACT_KERNEL_AUTO, compact_kernel_options,
 							 PGC_USERSET, GUC_NOT_IN_SAMPLE | GUC_NO_SHOW_ALL, NULL, NULL, NULL);
 	DefineCustomBoolVariable("personalize.direct_history",
 							 "Reads a user's history straight from the interactions' index when that gives what the query would",

@@ -33,7 +33,14 @@ extern int	personalize_ease_max_items;
 extern int	personalize_max_training_workers;
 extern int	personalize_min_parallel_training_interactions;
 extern bool personalize_compact_scoring;
-extern bool personalize_compact_vnni;
+/* personalize.compact_kernel: which loop compact scoring may use */
+typedef enum CompactKernel
+{
+	COMPACT_KERNEL_PORTABLE,	/* the loop the compiler vectorises */
+	COMPACT_KERNEL_AVX2,		/* AVX2 where the CPU has it */
+	COMPACT_KERNEL_AUTO			/* the best the CPU has: AVX-512 VNNI, AVX2 */
+} CompactKernel;
+extern int	personalize_compact_kernel;
 extern bool personalize_direct_history;
 
 extern void GucInit(void);
