@@ -288,6 +288,7 @@ compact_score_vnni(const CompactQuery *q, float *scores)
 		__m512i		lo_odd = _mm512_setzero_si512();
 		__m512i		code_sum;
 		__m512i		dot;
+		__m512		logit;
 		int			left = cf->n_items - first;
 		__mmask16	mask = left >= COMPACT_BLOCK ? (__mmask16) 0xFFFF : (__mmask16) ((1 << left) - 1);
 		int			g = 0;
@@ -319,10 +320,9 @@ compact_score_vnni(const CompactQuery *q, float *scores)
 							   _mm512_slli_epi32(code_sum, 15));
 		dot = _mm512_add_epi32(dot, _mm512_sub_epi32(_mm512_add_epi32(lo, lo_odd),
 													 _mm512_slli_epi32(code_sum, 7)));
-		_mm512_mask_storeu_ps(scores + first, mask,
-							  _mm512_mul_ps(_mm512_loadu_ps(cf->scale + first),
-											_mm512_mul_ps(x_step, _mm512_cvtepi32_ps(dot))));
-		_mm512_mask_storeu_ps(q->raw + first, mask, _mm512_loadu_ps(scores + first));
+		logit = _mm512_mul_ps(_mm512_loadu_ps(cf->scale + first), _mm512_mul_ps(x_step, _mm512_cvtepi32_ps(dot)));
+		_mm512_mask_storeu_ps(scores + first, mask, logit);
+		_mm512_mask_storeu_ps(q->raw + first, mask, logit);
 	}
 }
 

@@ -306,6 +306,14 @@ psql_b -c "CREATE EXTENSION IF NOT EXISTS pg_prewarm" \
 	-c "SELECT pg_prewarm(indexrelid) FROM pg_index WHERE indrelid = 'bench_ratings'::regclass" >/dev/null
 for script in pk rec rank; do WARM=0 latency "$WORKDIR/$script.sql" "$brief" >/dev/null; done
 record "server: shared buffers (2 GB) on 2 MB huge pages" "$huge_pages_setting" ""
+# the kernels pick their code by CPU (AVX-512 and VNNI, else AVX2, else
+# portable loops): the same code runs at different speeds on each
+cpu_model=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+cpu_isa=baseline
+grep -qw avx2 /proc/cpuinfo && cpu_isa=avx2
+grep -qw avx512f /proc/cpuinfo && cpu_isa=avx512
+grep -qw avx512_vnni /proc/cpuinfo && cpu_isa=avx512-vnni
+record "machine: ${cpu_model:-unknown CPU}, $(nproc) cores, widest vector code the kernels run" "$cpu_isa" ""
 read -r pk_med pk_p99 <<< "$(latency "$WORKDIR/pk.sql" "$short")"
 read -r rec_med rec_p99 <<< "$(latency "$WORKDIR/rec.sql" "$long")"
 # the same from a new connection (only its first call left out)
