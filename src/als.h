@@ -49,6 +49,16 @@ extern void AlsSolveRows(const AlsSide *side, const float *other, const float *g
 						 int k, float alpha, int cg_steps, float *out,
 						 int32 lo, int32 hi, float *work);
 
+/*
+ * The item side may read the user factors rounded to half precision
+ * (als_kernel.c): half the bytes to gather, where those gathers wait on
+ * memory.
+ */
+extern bool AlsHalfRowsSupported(int k);
+extern void AlsToHalf(const float *x, uint16 *half, Size n);
+extern void AlsSolveRowsHalf(const AlsSide *side, const uint16 *other, const float *gram,
+							 float alpha, int cg_steps, float *out, int32 lo, int32 hi);
+
 /* One fit's sweeps (als_parallel.c). */
 typedef struct AlsSweeper AlsSweeper;
 

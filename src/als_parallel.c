@@ -30,6 +30,12 @@
  * A helper that exits in the middle of a half sweep (terminated) marks the
  * generation failed and the leader raises an error.
  *
+ * User factors of 4 MB or more are also kept in half precision where the
+ * CPU's kernel can read them so (AlsHalfRowsSupported): each process
+ * rounds the user rows it has just solved, and the item half sweep that
+ * follows reads those.  The leader alone does the same, so the factors
+ * stay the same with or without helpers.
+ *
  * Small fits (fewer than personalize.min_parallel_training_interactions)
  * run in the leader alone: starting helpers and copying the rows costs
  * more than it saves there.
@@ -68,6 +74,12 @@
 #define ALS_MAX_WORKERS		64
 /* Rows taken at a time: small enough to balance heavy users, large enough to be cheap. */
 #define ALS_CHUNK_ROWS		32
+/*
+ * User factors of at least this many bytes are also kept in half precision
+ * for the item side to gather (where the CPU can: AlsHalfRowsSupported).
+ * Below it they stay in the CPU's caches, where halving them gains nothing.
+ */
+#define ALS_HALF_MIN_BYTES	(4 * 1024 * 1024)
 /* How often a waiting process looks whether its partner is still there. */
 #define ALS_WAIT_MS			1000
 
@@ -84,6 +96,7 @@ enum
 	ALS_KEY_USER_FACTORS,
 	ALS_KEY_ITEM_FACTORS,
 	ALS_KEY_GRAM,
+	ALS_KEY_USER_HALF,
 	ALS_N_KEYS
 };
 
@@ -103,6 +116,8 @@ typedef struct AlsShared
 	pid_t		leader_pid;
 	pg_atomic_uint32 next_row;	/* first row of the next chunk to take */
 	uint32		chunk;			/* rows per chunk in the current generation */
+	bool		half_rows;		/* the user factors are also kept in half precision */
+	bool		read_half;		/* the current generation reads them (items, once filled) */
 	pg_atomic_uint64 helper_rows;	/* rows the helpers solved, for the log */
 	uint64		total_rows;		/* rows all processes solved (leader only) */
 	/* the problem */
@@ -120,6 +135,8 @@ struct AlsSweeper
 	float	   *item_factors;
 	float	   *gram;
 	float	   *work;
+	uint16	   *user_half;		/* the user factors in half precision, or NULL */
+	bool		user_half_filled;	/* by a user half sweep */
 	dsm_segment *seg;			/* NULL: the leader alone */
 	AlsShared  *shared;
 	int			nworkers;
@@ -132,12 +149,31 @@ PGDLLEXPORT void personalize_als_worker_main(Datum main_arg);
 static bool als_helper_busy = false;
 
 /*
+ * Solve rows lo..hi of side against other (or, when other_half is not
+ * NULL, against the same factors in half precision), and when out_half is
+ * not NULL keep a half-precision copy of the rows solved.
+ */
+static void
+als_solve_chunk(const AlsSide *side, const float *other, const uint16 *other_half,
+				const float *gram, int k, float alpha, int cg_steps, float *out,
+				uint16 *out_half, int32 lo, int32 hi, float *work)
+{
+	if (other_half != NULL)
+		AlsSolveRowsHalf(side, other_half, gram, alpha, cg_steps, out, lo, hi);
+	else
+		AlsSolveRows(side, other, gram, k, alpha, cg_steps, out, lo, hi, work);
+	/* the rows are still in cache */
+	if (out_half != NULL)
+		AlsToHalf(out + (Size) lo * k, out_half + (Size) lo * k, (Size) (hi - lo) * k);
+}
+
+/*
  * Take chunks of rows of the current half sweep until none is left (or the
- * fit stops) and solve them.
+ * fit stops) and solve them (other_half and out_half: als_solve_chunk).
  */
 static void
 als_take_rows(AlsShared *shared, const AlsSide *side, const float *other,
-			  const float *gram, int k, float alpha, int cg_steps, float *out,
+			  const uint16 *other_half, const float *gram, float *out, uint16 *out_half,
 			  float *work, bool leader)
 {
 	uint32		chunk = shared->chunk;
@@ -150,12 +186,24 @@ als_take_rows(AlsShared *shared, const AlsSide *side, const float *other,
 		if (lo >= (uint32) side->n_rows || shared->stop)
 			break;
 		hi = Min((uint32) side->n_rows, lo + chunk);
-		AlsSolveRows(side, other, gram, k, alpha, cg_steps, out, (int32) lo, (int32) hi, work);
+		als_solve_chunk(side, other, other_half, gram, shared->k, shared->alpha,
+						shared->cg_steps, out, out_half, (int32) lo, (int32) hi, work);
 		if (leader)
 			CHECK_FOR_INTERRUPTS();
 		else
 			pg_atomic_fetch_add_u64(&shared->helper_rows, hi - lo);
 	}
+}
+
+/*
+ * Whether a fit keeps its user factors in half precision too: large ones,
+ * where the CPU has the kernel for it.
+ */
+static bool
+als_uses_half_rows(const AlsProblem *p)
+{
+	return sizeof(float) * (Size) p->users.n_rows * p->k >= ALS_HALF_MIN_BYTES &&
+		AlsHalfRowsSupported(p->k);
 }
 
 /*
@@ -246,6 +294,7 @@ als_create_segment(AlsSweeper *sw)
 	sizes[ALS_KEY_USER_FACTORS] = sizeof(float) * (Size) p->users.n_rows * p->k;
 	sizes[ALS_KEY_ITEM_FACTORS] = sizeof(float) * (Size) p->items.n_rows * p->k;
 	sizes[ALS_KEY_GRAM] = sizeof(float) * p->k * p->k;
+	sizes[ALS_KEY_USER_HALF] = als_uses_half_rows(p) ? sizeof(uint16) * (Size) p->users.n_rows * p->k : 0;
 	shm_toc_initialize_estimator(&e);
 	for (int key = 0; key < ALS_N_KEYS; key++)
 		shm_toc_estimate_chunk(&e, Max(sizes[key], 1));
@@ -279,6 +328,7 @@ als_create_segment(AlsSweeper *sw)
 	shared->alpha = p->alpha;
 	shared->n_users = p->users.n_rows;
 	shared->n_items = p->items.n_rows;
+	shared->half_rows = sizes[ALS_KEY_USER_HALF] > 0;
 	shm_toc_insert(toc, ALS_KEY_SHARED, shared);
 	sw->shared = shared;
 
@@ -291,6 +341,9 @@ als_create_segment(AlsSweeper *sw)
 	sw->user_factors = als_shm_copy(toc, ALS_KEY_USER_FACTORS, NULL, sizes[ALS_KEY_USER_FACTORS]);
 	sw->item_factors = als_shm_copy(toc, ALS_KEY_ITEM_FACTORS, NULL, sizes[ALS_KEY_ITEM_FACTORS]);
 	sw->gram = als_shm_copy(toc, ALS_KEY_GRAM, NULL, sizes[ALS_KEY_GRAM]);
+	sw->user_half = als_shm_copy(toc, ALS_KEY_USER_HALF, NULL, sizes[ALS_KEY_USER_HALF]);
+	if (!shared->half_rows)
+		sw->user_half = NULL;
 
 	on_dsm_detach(sw->seg, als_leader_detach, PointerGetDatum(shared));
 	return true;
@@ -390,6 +443,9 @@ AlsSweeperBegin(const AlsProblem *problem)
 	sw->item_factors = palloc_extended(sizeof(float) * Max((Size) problem->items.n_rows * problem->k, 1),
 									   MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
 	sw->gram = palloc(sizeof(float) * problem->k * problem->k);
+	if (als_uses_half_rows(problem))
+		sw->user_half = palloc_extended(sizeof(uint16) * (Size) problem->users.n_rows * problem->k,
+										MCXT_ALLOC_HUGE);
 	return sw;
 }
 
@@ -466,6 +522,9 @@ AlsSweeperUpdate(AlsSweeper *sw, bool users)
 	const AlsSide *other_side = users ? &sw->p.items : &sw->p.users;
 	const float *other = users ? sw->item_factors : sw->user_factors;
 	float	   *out = users ? sw->user_factors : sw->item_factors;
+	/* user half sweeps fill the half-precision copy, item ones read it */
+	uint16	   *out_half = users ? sw->user_half : NULL;
+	const uint16 *other_half = !users && sw->user_half_filled ? sw->user_half : NULL;
 	int			k = sw->p.k;
 	AlsShared  *shared = sw->shared;
 	bool		failed;
@@ -480,10 +539,11 @@ AlsSweeperUpdate(AlsSweeper *sw, bool users)
 	{
 		for (int32 lo = 0; lo < side->n_rows; lo += ALS_CHUNK_ROWS)
 		{
-			AlsSolveRows(side, other, sw->gram, k, sw->p.alpha, sw->p.cg_steps, out,
-						 lo, Min(side->n_rows, lo + ALS_CHUNK_ROWS), sw->work);
+			als_solve_chunk(side, other, other_half, sw->gram, k, sw->p.alpha, sw->p.cg_steps,
+							out, out_half, lo, Min(side->n_rows, lo + ALS_CHUNK_ROWS), sw->work);
 			CHECK_FOR_INTERRUPTS();
 		}
+		sw->user_half_filled |= out_half != NULL;
 		als_debug_half_sweep(users, side, start);
 		return;
 	}
@@ -497,13 +557,13 @@ AlsSweeperUpdate(AlsSweeper *sw, bool users)
 	shared->total_rows += side->n_rows;
 	SpinLockAcquire(&shared->mutex);
 	shared->users = users;
+	shared->read_half = other_half != NULL;
 	shared->generation++;
 	shared->open = true;
 	SpinLockRelease(&shared->mutex);
 	ConditionVariableBroadcast(&shared->work_cv);
 
-	als_take_rows(shared, side, other, sw->gram, k, sw->p.alpha, sw->p.cg_steps, out,
-				  sw->work, true);
+	als_take_rows(shared, side, other, other_half, sw->gram, out, out_half, sw->work, true);
 
 	/* wait for the helpers still solving rows, then close it */
 	ConditionVariablePrepareToSleep(&shared->done_cv);
@@ -545,6 +605,7 @@ AlsSweeperUpdate(AlsSweeper *sw, bool users)
 				(errcode(ERRCODE_OPERATOR_INTERVENTION),
 				 errmsg("an ALS helper process exited before finishing its rows"),
 				 errhint("Was it terminated?  Training can run without helpers: SET personalize.max_training_workers = 0.")));
+	sw->user_half_filled |= out_half != NULL;
 	als_debug_half_sweep(users, side, start);
 }
 
@@ -568,6 +629,8 @@ AlsSweeperEnd(AlsSweeper *sw, float **user_factors, float **item_factors)
 		*item_factors = sw->item_factors;
 		pfree(sw->gram);
 		pfree(sw->work);
+		if (sw->user_half != NULL)
+			pfree(sw->user_half);
 		pfree(sw);
 		return;
 	}
@@ -609,6 +672,7 @@ personalize_als_worker_main(Datum main_arg)
 	float	   *user_factors;
 	float	   *item_factors;
 	float	   *gram;
+	uint16	   *user_half;
 	float	   *work;
 	uint32		seen = 0;
 
@@ -633,6 +697,7 @@ personalize_als_worker_main(Datum main_arg)
 	user_factors = shm_toc_lookup(toc, ALS_KEY_USER_FACTORS, false);
 	item_factors = shm_toc_lookup(toc, ALS_KEY_ITEM_FACTORS, false);
 	gram = shm_toc_lookup(toc, ALS_KEY_GRAM, false);
+	user_half = shared->half_rows ? shm_toc_lookup(toc, ALS_KEY_USER_HALF, false) : NULL;
 	on_dsm_detach(seg, als_helper_detach, PointerGetDatum(shared));
 	BlasInit();
 	work = MemoryContextAlloc(TopMemoryContext, sizeof(float) * 4 * shared->k);
@@ -645,6 +710,7 @@ personalize_als_worker_main(Datum main_arg)
 	{
 		bool		joined = false;
 		bool		do_users = false;
+		bool		read_half = false;
 
 		/* wait for a half sweep this helper has not done yet, or stop */
 		ConditionVariablePrepareToSleep(&shared->work_cv);
@@ -658,6 +724,7 @@ personalize_als_worker_main(Datum main_arg)
 			{
 				seen = shared->generation;
 				do_users = shared->users;
+				read_half = shared->read_half;
 				shared->busy++;
 				als_helper_busy = true;
 				joined = true;
@@ -677,11 +744,10 @@ personalize_als_worker_main(Datum main_arg)
 		ConditionVariableCancelSleep();
 
 		if (do_users)
-			als_take_rows(shared, &users, item_factors, gram, shared->k, shared->alpha,
-						  shared->cg_steps, user_factors, work, false);
+			als_take_rows(shared, &users, item_factors, NULL, gram, user_factors, user_half, work, false);
 		else
-			als_take_rows(shared, &items, user_factors, gram, shared->k, shared->alpha,
-						  shared->cg_steps, item_factors, work, false);
+			als_take_rows(shared, &items, user_factors, read_half ? user_half : NULL, gram, item_factors,
+						  NULL, work, false);
 
 		SpinLockAcquire(&shared->mutex);
 		shared->busy--;
