@@ -74,12 +74,6 @@
 #define ALS_MAX_WORKERS		64
 /* Rows taken at a time: small enough to balance heavy users, large enough to be cheap. */
 #define ALS_CHUNK_ROWS		32
-/*
- * User factors of at least this many bytes are also kept in half precision
- * for the item side to gather (where the CPU can: AlsHalfRowsSupported).
- * Below it they stay in the CPU's caches, where halving them gains nothing.
- */
-#define ALS_HALF_MIN_BYTES	(4 * 1024 * 1024)
 /* How often a waiting process looks whether its partner is still there. */
 #define ALS_WAIT_MS			1000
 
@@ -196,13 +190,16 @@ als_take_rows(AlsShared *shared, const AlsSide *side, const float *other,
 }
 
 /*
- * Whether a fit keeps its user factors in half precision too: large ones,
- * where the CPU has the kernel for it.
+ * Whether a fit keeps its user factors in half precision too: where the
+ * CPU has the kernel for it, when they take personalize.als_half_rows_min_kb
+ * (4 MB) or more.  Smaller ones stay in the CPU's caches, where halving
+ * them gains nothing.
  */
 static bool
 als_uses_half_rows(const AlsProblem *p)
 {
-	return sizeof(float) * (Size) p->users.n_rows * p->k >= ALS_HALF_MIN_BYTES &&
+	return personalize_als_half_rows_min_kb >= 0 &&
+		sizeof(float) * (Size) p->users.n_rows * p->k >= (Size) personalize_als_half_rows_min_kb * 1024 &&
 		AlsHalfRowsSupported(p->k);
 }
 

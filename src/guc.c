@@ -32,6 +32,7 @@ int			personalize_training_memory_kb = 2 * 1024 * 1024;
 int			personalize_ease_max_items = 10000;
 int			personalize_max_training_workers = 2;
 int			personalize_min_parallel_training_interactions = 100000;
+int			personalize_als_half_rows_min_kb = 4096;
 bool		personalize_compact_scoring = true;
 int			personalize_compact_kernel = COMPACT_KERNEL_AUTO;
 
@@ -79,6 +80,12 @@ GucInit(void)
 							 &personalize_compact_kernel,
 							 COMPACT_KERNEL_AUTO, compact_kernel_options,
 							 PGC_USERSET, GUC_NOT_IN_SAMPLE | GUC_NO_SHOW_ALL, NULL, NULL, NULL);
+	DefineCustomIntVariable("personalize.als_half_rows_min_kb",
+							"Factors of an ALS side at least this large are also kept in half precision for the other side to gather",
+							"Only where the CPU's kernel is the AVX2 one, k = 64; -1: never.  For tests of that path on small data.",
+							&personalize_als_half_rows_min_kb,
+							4096, -1, INT_MAX,
+							PGC_USERSET, GUC_UNIT_KB | GUC_NOT_IN_SAMPLE | GUC_NO_SHOW_ALL, NULL, NULL, NULL);
 	DefineCustomBoolVariable("personalize.direct_history",
 							 "Reads a user's history straight from the interactions' index when that gives what the query would",
 							 "Off reads every history through SPI (same rows): for tests comparing the two.",

@@ -31,6 +31,7 @@ extern int	personalize_max_results;
 extern int	personalize_training_memory_kb;
 extern int	personalize_ease_max_items;
 extern int	personalize_max_training_workers;
+extern int	personalize_als_half_rows_min_kb;
 extern int	personalize_min_parallel_training_interactions;
 extern bool personalize_compact_scoring;
 /* personalize.compact_kernel: which loop compact scoring may use */
