@@ -12,9 +12,12 @@
  * makes two passes over n_items scores.  Calling libm's exp() per item cost
  * as much as the product itself; these loops are written so that gcc
  * vectorises them (this file is built with -O3, see the Makefile), and
- * each is compiled three times, for AVX-512 (x86-64-v4), AVX2 and the
- * baseline instruction set, the CPU choosing at load time (target_clones),
- * so the extension needs no -march flag.
+ * each is compiled four times, for AVX-512 (x86-64-v4), AVX2 with FMA
+ * (x86-64-v3), AVX2 alone and the baseline instruction set, the CPU
+ * choosing at load time (target_clones), so the extension needs no -march
+ * flag.  Without the x86-64-v3 copy an AVX2 CPU ran the one without FMA:
+ * the fold-in's Cholesky solve at k = 64 took 24.8 us on a Zen 3, 17.8 us
+ * with it (the same result to the bit).
  *
  * These functions call no PostgreSQL API.
  *
@@ -33,7 +36,7 @@
 #include "kernel.h"
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-#define KERNEL_CLONES __attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
+#define KERNEL_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "avx2", "default")))
 #else
 #define KERNEL_CLONES
 #endif
