@@ -84,8 +84,14 @@ compact_offset(const CompactFactors *cf, int32 i, int f)
 /* The largest 16-bit code of the user vector (see CompactScore). */
 #define COMPACT_X_MAX_CODE (127 * 256)
 
-/* k <= 512 (the hyperparameter's maximum): integer dot products fit in 32 bits */
-#define COMPACT_MAX_GROUPS 128
+/* k <= COMPACT_MAX_FACTORS: integer dot products fit in 32 bits */
+#define COMPACT_MAX_GROUPS (COMPACT_MAX_FACTORS / 4)
+
+/*
+ * Below this largest |x_f| the user vector is coded as zero: its 16-bit
+ * step would be subnormal (or zero), and the bound uses |x_f| itself.
+ */
+#define COMPACT_X_TINY 1e-30f
 
 /* Added to the bound per unit of max |x|: float rounding of both scores. */
 #define COMPACT_ROUNDING 1e-5f
@@ -248,7 +254,7 @@ compact_score_plain(const CompactQuery *q, float *scores)
  * of codes per request) the scan waited on memory without this: 3.3 ms,
  * 1.9 ms with it, in a loop outside PostgreSQL.
  */
-#define COMPACT_PREFETCH_BYTES 4096
+#define COMPACT_PREFETCH_BYTES 8192
 
 /*
  * The same with AVX-512 VNNI, which multiplies unsigned bytes by signed
@@ -408,7 +414,8 @@ CompactScore(const CompactFactors *cf, const float *factors, const float *x, flo
 	float		largest = 0.0f;
 	float		coded_l1 = 0.0f;
 
-	Assert(cf->stride <= COMPACT_MAX_GROUPS * 4);
+	if (cf->k > COMPACT_MAX_FACTORS)
+		elog(ERROR, "compact scoring takes at most %d factors, not %d", COMPACT_MAX_FACTORS, cf->k);
 	q->cf = cf;
 	q->factors = factors;
 	q->x = palloc(sizeof(float) * cf->k);
@@ -416,15 +423,16 @@ CompactScore(const CompactFactors *cf, const float *factors, const float *x, flo
 	q->x_codes = palloc0(sizeof(int16) * cf->stride);	/* padding: code 0 */
 	for (int f = 0; f < cf->k; f++)
 		largest = Max(largest, fabsf(x[f]));
-	q->x_step = largest / COMPACT_X_MAX_CODE;
-	for (int f = 0; f < cf->k && largest > 0.0f; f++)
+	q->x_step = largest >= COMPACT_X_TINY ? largest / COMPACT_X_MAX_CODE : 0.0f;
+	for (int f = 0; f < cf->k && q->x_step > 0.0f; f++)
 	{
 		int			m = (int) rintf(x[f] / q->x_step);
 
 		q->x_codes[f] = (int16) Max(-COMPACT_X_MAX_CODE, Min(COMPACT_X_MAX_CODE, m));
 		coded_l1 += fabsf(q->x_step * (float) q->x_codes[f]);
 	}
-	q->bound_l1 = q->x_step / 2.0f + COMPACT_ROUNDING * largest;
+	/* each x_f is within half a step of its code (or, coded as zero, within |x_f|) */
+	q->bound_l1 = (q->x_step > 0.0f ? q->x_step / 2.0f : largest) + COMPACT_ROUNDING * largest;
 	q->bound_scale = coded_l1 * (1.0f + 1e-5f) / 2.0f + COMPACT_ROUNDING * largest;
 	q->raw = raw;
 

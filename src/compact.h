@@ -20,6 +20,9 @@
  */
 #define COMPACT_MIN_ITEMS 2048
 
+/* Models with more factors are scored from their float factors. */
+#define COMPACT_MAX_FACTORS 512
+
 /* Codes per item are padded to whole 64-byte vectors (zeros score 0); arrays aligned so. */
 #define COMPACT_ALIGN 64
 

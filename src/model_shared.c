@@ -227,7 +227,8 @@ ModelShareFactors(LoadedModel *lm)
 	factor_bytes = mul_size(mul_size(sizeof(float), lm->model.n_items), lm->model.k);
 	bytes = factor_bytes;
 	/* a model recommend() folds users into also shares its compact factors */
-	if (lm->recipe->fold_in != NULL && lm->model.n_items >= COMPACT_MIN_ITEMS)
+	if (lm->recipe->fold_in != NULL && lm->model.n_items >= COMPACT_MIN_ITEMS &&
+		lm->model.k <= COMPACT_MAX_FACTORS)
 	{
 		compact_offset = TYPEALIGN(COMPACT_ALIGN, factor_bytes);
 		bytes = add_size(compact_offset, CompactBytes(lm->model.n_items, lm->model.k));

@@ -383,7 +383,7 @@ runtime_score(const CampaignTarget *target, const char *user_id,
 		if (lm->recipe->fold_in(model, out->n_history, out->history, counts, x))
 		{
 			if (n_wanted < 0 && compact_ok && personalize_compact_scoring &&
-				model->n_items >= COMPACT_MIN_ITEMS)
+				model->n_items >= COMPACT_MIN_ITEMS && model->k <= COMPACT_MAX_FACTORS)
 				out->approximate = CompactScore(runtime_compact_factors(lm), model->factors,
 												x, out->scores, out->scores + model->n_items);
 			else if (n_wanted < 0)

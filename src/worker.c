@@ -85,6 +85,7 @@ typedef struct TrainingWorkerArgs
 	int			max_results;
 	int			max_training_workers;
 	int			min_parallel_training_interactions;
+	int			als_half_rows_min_kb;
 } TrainingWorkerArgs;
 
 StaticAssertDecl(sizeof(TrainingWorkerArgs) <= BGW_EXTRALEN,
@@ -167,6 +168,7 @@ worker_launch(WorkerKind kind, int64 version)
 	args.max_results = personalize_max_results;
 	args.max_training_workers = personalize_max_training_workers;
 	args.min_parallel_training_interactions = personalize_min_parallel_training_interactions;
+	args.als_half_rows_min_kb = personalize_als_half_rows_min_kb;
 
 	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
 	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
@@ -381,6 +383,7 @@ personalize_training_worker_main(Datum main_arg)
 	worker_apply_setting("personalize.max_training_workers", args.max_training_workers);
 	worker_apply_setting("personalize.min_parallel_training_interactions",
 						 args.min_parallel_training_interactions);
+	worker_apply_setting("personalize.als_half_rows_min_kb", args.als_half_rows_min_kb);
 
 	job_context = AllocSetContextCreate(TopMemoryContext, "personalize training context",
 										ALLOCSET_DEFAULT_SIZES);

@@ -99,12 +99,17 @@ SET personalize.max_training_workers = 0;
 SELECT personalize.create_solution_version('par-64') AS half_alone \gset
 SET personalize.max_training_workers = 3;
 SELECT personalize.create_solution_version('par-64') AS half_helpers \gset
+-- a background worker trains with the session's setting
+SELECT personalize.create_solution_version('par-64', wait => false) AS half_background \gset
+SELECT personalize.wait_for_solution_version(:half_background) IS NOT NULL AS waited;
 SET personalize.als_half_rows_min_kb = -1;
 SELECT personalize.create_solution_version('par-64') AS half_off \gset
 RESET personalize.als_half_rows_min_kb;
-SELECT count(*) AS items, count(*) FILTER (WHERE a.factors IS DISTINCT FROM b.factors) AS differing
+SELECT b.solution_version = :half_helpers AS helpers, count(*) AS items,
+	   count(*) FILTER (WHERE a.factors IS DISTINCT FROM b.factors) AS differing
   FROM personalize.model_item a JOIN personalize.model_item b ON b.item_id = a.item_id
- WHERE a.solution_version = :half_alone AND b.solution_version = :half_helpers;
+ WHERE a.solution_version = :half_alone AND b.solution_version IN (:half_helpers, :half_background)
+ GROUP BY 1 ORDER BY 1;
 -- measured: NDCG@10 1.0 both ways on these clusters (the 20M synthetic set:
 -- 0.22205 in half precision, 0.22206 in float)
 SELECT abs((h.metrics->>'normalized_discounted_cumulative_gain_at_10')::float8
