@@ -66,7 +66,7 @@
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
 #define ALS_TARGET_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#define ALS_AVX512 1
+#define ALS_X86 1
 #include <immintrin.h>
 #else
 #define ALS_TARGET_CLONES
@@ -191,7 +191,7 @@ als_solve_rows(const AlsSide *side, const float *other, const float *gram,
 	}
 }
 
-#ifdef ALS_AVX512
+#ifdef ALS_X86
 #pragma GCC push_options
 #pragma GCC target("avx512f")
 /*
@@ -385,7 +385,7 @@ als_solve_rows_avx512(const AlsSide *side, const float *other, const float *gram
 #pragma GCC pop_options
 #endif
 
-#ifdef ALS_AVX512
+#ifdef ALS_X86
 #pragma GCC push_options
 #pragma GCC target("avx2,fma,f16c")
 /*
@@ -652,7 +652,7 @@ AlsSolveRows(const AlsSide *side, const float *other, const float *gram,
 			 int k, float alpha, int cg_steps, float *out,
 			 int32 lo, int32 hi, float *work)
 {
-#ifdef ALS_AVX512
+#ifdef ALS_X86
 	if (k == 64 && __builtin_cpu_supports("avx512f"))
 	{
 		als_solve_rows_avx512(side, other, gram, alpha, cg_steps, out, lo, hi);
@@ -675,7 +675,7 @@ AlsSolveRows(const AlsSide *side, const float *other, const float *gram,
 bool
 AlsHalfRowsSupported(int k)
 {
-#ifdef ALS_AVX512
+#ifdef ALS_X86
 	return k == 64 && !__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx2") &&
 		__builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
 #else
@@ -687,7 +687,7 @@ AlsHalfRowsSupported(int k)
 void
 AlsToHalf(const float *x, uint16 *half, Size n)
 {
-#ifdef ALS_AVX512
+#ifdef ALS_X86
 	als_to_half_f16c(x, half, n);
 #else
 	elog(ERROR, "half-precision ALS rows are not supported here");
@@ -702,7 +702,7 @@ void
 AlsSolveRowsHalf(const AlsSide *side, const uint16 *other, const float *gram,
 				 float alpha, int cg_steps, float *out, int32 lo, int32 hi)
 {
-#ifdef ALS_AVX512
+#ifdef ALS_X86
 	als_solve_rows_avx2_half(side, other, gram, alpha, cg_steps, out, lo, hi);
 #else
 	elog(ERROR, "half-precision ALS rows are not supported here");

@@ -17,12 +17,13 @@
  * The compact logit a_i is within a known distance of the exact one t_i:
  *     |t_i - a_i| <= (x_step / 2) ||y_i||_1 + (||x'||_1 / 2) scale_i
  * (x' the coded user vector; each code is within half a step of the value
- * it codes), plus a margin for float rounding.  CompactTopK makes the best `depth` scores exact: it
- * takes the depth best compact scores, whose lower bounds show that the
- * depth-th best exact score is at least some floor, and re-scores exactly
- * every item whose upper bound reaches that floor.  No other item can be
- * among the best depth, so those come out in the exact order with their
- * exact scores (exact as a float dot product: the float path's matrix
+ * it codes), plus a margin for float rounding.  CompactTopK makes the best
+ * `depth` scores exact: it takes the depth best compact scores, whose lower
+ * bounds show that the depth-th best exact score is at least some floor,
+ * and re-scores exactly every item whose upper bound reaches that floor.
+ * No other item can be among the best depth, so those come out in the
+ * exact order with their exact scores (exact as a float dot product: the
+ * float path's matrix
  * product adds in another order, so two items whose logits differ by
  * rounding alone may come out the other way).  Items already exact keep
  * their score; a score the request has changed since (an exploration
@@ -81,6 +82,7 @@ compact_offset(const CompactFactors *cf, int32 i, int f)
 	return (Size) (i / COMPACT_BLOCK) * cf->stride * COMPACT_BLOCK +
 		(Size) (f / 4) * 4 * COMPACT_BLOCK + (i % COMPACT_BLOCK) * 4 + f % 4;
 }
+
 /* The largest 16-bit code of the user vector (see CompactScore). */
 #define COMPACT_X_MAX_CODE (127 * 256)
 

@@ -35,6 +35,7 @@ int			personalize_min_parallel_training_interactions = 100000;
 int			personalize_als_half_rows_min_kb = 4096;
 bool		personalize_compact_scoring = true;
 int			personalize_compact_kernel = COMPACT_KERNEL_AUTO;
+bool		personalize_direct_history = true;
 
 static const struct config_enum_entry compact_kernel_options[] = {
 	{"auto", COMPACT_KERNEL_AUTO, false},
@@ -42,7 +43,6 @@ static const struct config_enum_entry compact_kernel_options[] = {
 	{"portable", COMPACT_KERNEL_PORTABLE, false},
 	{NULL, 0, false}
 };
-bool		personalize_direct_history = true;
 
 /*
  * Define the personalize.* settings.
