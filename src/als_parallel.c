@@ -63,6 +63,7 @@
 #include "storage/ipc.h"
 #include "storage/shm_toc.h"
 #include "storage/spin.h"
+#include "tcop/tcopprot.h"
 #include "utils/memutils.h"
 #include "utils/wait_event.h"
 
@@ -182,10 +183,10 @@ als_take_rows(AlsShared *shared, const AlsSide *side, const float *other,
 		hi = Min((uint32) side->n_rows, lo + chunk);
 		als_solve_chunk(side, other, other_half, gram, shared->k, shared->alpha,
 						shared->cg_steps, out, out_half, (int32) lo, (int32) hi, work);
-		if (leader)
-			CHECK_FOR_INTERRUPTS();
-		else
+		if (!leader)
 			pg_atomic_fetch_add_u64(&shared->helper_rows, hi - lo);
+		/* a helper terminated here leaves through its detach callback */
+		CHECK_FOR_INTERRUPTS();
 	}
 }
 
@@ -673,6 +674,13 @@ personalize_als_worker_main(Datum main_arg)
 	float	   *work;
 	uint32		seen = 0;
 
+	/*
+	 * SIGTERM sets a flag that CHECK_FOR_INTERRUPTS acts on.  The default
+	 * handler of a background worker exits from inside the signal handler,
+	 * and the detach callback would then wait forever for a spinlock that
+	 * the interrupted code held.
+	 */
+	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
 	seg = dsm_attach(DatumGetUInt32(main_arg));
 	if (seg == NULL)
