@@ -142,7 +142,7 @@ BlasAxpy(float alpha, const float *x, float *y, int n)
 bool
 BlasCholeskySolve(float *a, int n, float *b)
 {
-	double	   *work = palloc(sizeof(double) * ((Size) n * n + 2 * n));
+	double	   *work = palloc(sizeof(double) * ((Size) n * n + n));
 	bool		solved = KernelCholeskySolve(a, n, b, work);
 
 	pfree(work);
