@@ -5,7 +5,8 @@
 #     middle of a background training: the version ends CREATE FAILED with
 #     "an ALS helper process exited before finishing its rows", and the
 #     other helper exits; whether or not the helper held rows when killed
-#     (the leader checks its helpers after every half sweep).
+#     (the leader checks its helpers after every half sweep); then five
+#     more, killed 0 to 300 ms after they appear.
 #  2. The training process cancelled (pg_cancel_backend) while its helpers
 #     work: the version ends CREATE FAILED with the cancel, and the helpers
 #     exit.
@@ -102,6 +103,21 @@ is($node->safe_psql('postgres', "SELECT personalize.wait_for_solution_version($v
 like($node->safe_psql('postgres', "SELECT failure_reason FROM personalize.solution_version WHERE id = $v1"),
 	qr/an ALS helper process exited before finishing its rows/, 'with a reason naming the helper');
 ok(no_helpers_left($pid1), 'and the other helper exits');
+
+# 1b. more kills, at other moments: as the helper starts (its SIGTERM used to
+# land in the middle of its set-up, where exiting from the signal handler
+# could wait forever on a lock the interrupted code held: 2 trainings in 40
+# hung so) and while it solves rows
+for my $delay_ms (0, 0, 20, 100, 300)
+{
+	my ($v, $pid) = start_training('long');
+	my @h = wait_for_helpers($pid);
+	usleep($delay_ms * 1000);
+	kill 'TERM', $h[-1];
+	is($node->safe_psql('postgres', "SELECT personalize.wait_for_solution_version($v, '60 s')"),
+		'CREATE FAILED', "a helper terminated ${delay_ms} ms after it appeared fails the version");
+	ok(no_helpers_left($pid), '  and no helper is left');
+}
 
 # 2. the training process cancelled while its helpers work
 my ($v2, $pid2) = start_training('long');
