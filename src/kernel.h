@@ -33,6 +33,7 @@ extern double KernelAddScaledDenominator(float *scores, const float *weights, in
 										 float ceiling);
 extern int32 KernelSkipBelow(const float *scores, int32 from, int32 n, float bound);
 extern uint64 KernelAtLeastMask(const float *v, int32 n, float bound);
+/* work: n * n + n doubles */
 extern bool KernelCholeskySolve(const float *a, int n, float *b, double *work);
 
 /*
