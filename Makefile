@@ -43,6 +43,7 @@ OBJS = \
 	src/evaluate.o \
 	src/tune.o \
 	src/evaluate_split.o \
+	src/evaluate_parallel.o \
 	src/exploration.o \
 	src/model.o \
 	src/model_shared.o \

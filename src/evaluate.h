@@ -39,9 +39,34 @@ typedef struct EvaluationMetrics
 	double		ndcg[3];
 } EvaluationMetrics;
 
+/* Buffers for scoring a batch of held-out users of a factor model. */
+typedef struct EvaluationBatchWork
+{
+	bool	   *solved;
+	int32	   *input;
+	float	   *counts;
+	float	   *x;
+	float	   *scores;
+	int32	   *top;
+} EvaluationBatchWork;
+
 extern int32 EvaluateHoldOut(const InteractionMatrix *m, const bool *eligible, int divisor,
 							 uint64 seed, bool *keep, int32 *heldout);
 extern int32 EvaluationUserItems(const InteractionMatrix *m, int32 u, TimedItem *items);
+extern void EvaluationSortItems(TimedItem *items, int32 len);
+extern int	EvaluationBatchSize(const RecipeModel *model, int32 n);
+extern EvaluationBatchWork *EvaluationBatchWorkAlloc(const RecipeModel *model, int batch,
+													 int32 max_len);
+extern void EvaluationBatchWorkFree(EvaluationBatchWork *w);
+extern void EvaluationScoreBatch(const RecipeModel *model, EvaluationBatchWork *w,
+								 TimedItem *const *items, const int32 *len, int nb,
+								 EvaluationMetrics *one, bool *recommended);
+extern void EvaluationAddUser(EvaluationMetrics *sums, const EvaluationMetrics *one);
+
+/* evaluate_parallel.c */
+extern bool EvaluateFactorUsersInParallel(const InteractionMatrix *m, const RecipeModel *model,
+										  const int32 *users, int32 n, int32 max_len,
+										  EvaluationMetrics *sums, bool *recommended);
 extern void EvaluateUsers(const InteractionMatrix *m, const Recipe *recipe,
 						  const RecipeModel *model, const int32 *users, int32 n,
 						  EvaluationMetrics *metrics);

@@ -121,11 +121,12 @@ GucInit(void)
 
 	ContextGucInit();
 
-	/* parallel ALS training (als_parallel.c) */
+	/* parallel ALS training and evaluation (als_parallel.c, evaluate_parallel.c) */
 	DefineCustomIntVariable("personalize.max_training_workers",
 							"Helper processes an ALS training may start besides the training process",
 							"0 trains in the training process alone; the result is the same either way.  "
-							"Helpers are background workers, bounded by max_worker_processes.",
+							"Helpers are background workers, bounded by max_worker_processes; they also "
+							"score the held-out users of the offline metrics.",
 							&personalize_max_training_workers,
 							2, 0, 64,
 							PGC_USERSET, 0, NULL, NULL, NULL);

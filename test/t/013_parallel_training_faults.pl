@@ -11,7 +11,8 @@
 #     work: the version ends CREATE FAILED with the cancel, and the helpers
 #     exit.
 #  3. max_worker_processes leaves no slot for helpers: training runs in
-#     the training process alone and gives the same model.
+#     the training process alone and gives the same model and metrics
+#     (held-out users scored by helpers too, src/evaluate_parallel.c).
 # Helpers are found by their process title, which names the training
 # process ("personalize ALS helper for PID n"), so other clusters on the
 # machine are never touched.
@@ -145,6 +146,15 @@ is($node->safe_psql('postgres', qq{
 	'0 of 1070', 'without worker slots the training process trains alone, to the same factors');
 like(slurp_file($node->logfile), qr/ALS training used 0 helper processes/,
 	'and the log says it had no helpers');
+is($node->safe_psql('postgres', qq{
+	SELECT a.metrics = b.metrics FROM personalize.solution_version a, personalize.solution_version b
+	 WHERE a.id = $with AND b.id = $without}),
+	't', 'the same metrics, the held-out users scored with helpers and alone');
+# (how many batches each process takes depends on the scheduler: at 20M
+# interactions the helpers took 145-154 of 217)
+like(slurp_file($node->logfile),
+	qr/evaluation of 600 held-out users used 2 helper processes, which scored \d+ of 10 batches/,
+	'with helpers started for the held-out users');
 
 $node->stop;
 done_testing();
