@@ -380,12 +380,16 @@ als_wait_for_helpers(AlsSweeper *sw)
 }
 
 /*
- * Start up to n helpers on sw's segment; returns how many were registered
- * (fewer when max_worker_processes has no free slot: the leader does the
- * rest).
+ * Register up to n helper background workers (no database connection) that
+ * run function of this library with seg's handle as argument, named
+ * "personalize <kind> helper for PID <this process>" (tests find them by
+ * that title); returns how many were registered into handles (fewer when
+ * max_worker_processes has no free slot: this process does the rest).
+ * Parallel evaluation (evaluate_parallel.c) starts its helpers here too.
  */
-static int
-als_start_helpers(AlsSweeper *sw, int n)
+int
+TrainingStartHelpers(dsm_segment *seg, const char *function, const char *kind, int n,
+					 BackgroundWorkerHandle **handles)
 {
 	BackgroundWorker worker = {0};
 	int			started = 0;
@@ -394,20 +398,53 @@ als_start_helpers(AlsSweeper *sw, int n)
 	worker.bgw_start_time = BgWorkerStart_ConsistentState;
 	worker.bgw_restart_time = BGW_NEVER_RESTART;
 	snprintf(worker.bgw_library_name, BGW_MAXLEN, "personalize");
-	snprintf(worker.bgw_function_name, BGW_MAXLEN, "personalize_als_worker_main");
-	snprintf(worker.bgw_name, BGW_MAXLEN, "personalize ALS helper for PID %d", MyProcPid);
-	snprintf(worker.bgw_type, BGW_MAXLEN, "personalize ALS helper");
-	worker.bgw_main_arg = UInt32GetDatum(dsm_segment_handle(sw->seg));
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "%s", function);
+	snprintf(worker.bgw_name, BGW_MAXLEN, "personalize %s helper for PID %d", kind, MyProcPid);
+	snprintf(worker.bgw_type, BGW_MAXLEN, "personalize %s helper", kind);
+	worker.bgw_main_arg = UInt32GetDatum(dsm_segment_handle(seg));
 	worker.bgw_notify_pid = MyProcPid;
-	for (int i = 0; i < n; i++)
-	{
-		if (!RegisterDynamicBackgroundWorker(&worker, &sw->handles[started]))
-			break;
+	while (started < n && RegisterDynamicBackgroundWorker(&worker, &handles[started]))
 		started++;
-	}
-	sw->nworkers = started;
-	als_wait_for_helpers(sw);
 	return started;
+}
+
+/*
+ * In a helper TrainingStartHelpers started: take SIGTERM, attach the
+ * segment main_arg names and return its table of contents (magic, a
+ * segment of this kind), setting *seg.  Exits when the segment has gone
+ * already (the work ended before this helper started).
+ *
+ * SIGTERM sets a flag that CHECK_FOR_INTERRUPTS acts on.  The default
+ * handler of a background worker exits from inside the signal handler, and
+ * a detach callback would then wait forever for a spinlock (or malloc's
+ * lock) that the interrupted code held: a helper terminated as it started
+ * hung a training so.
+ */
+shm_toc *
+TrainingHelperAttach(Datum main_arg, uint64 magic, const char *kind, dsm_segment **seg)
+{
+	shm_toc    *toc;
+
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+	*seg = dsm_attach(DatumGetUInt32(main_arg));
+	if (*seg == NULL)
+		proc_exit(0);
+	toc = shm_toc_attach(magic, dsm_segment_address(*seg));
+	if (toc == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("bad magic number in personalize %s shared memory segment", kind)));
+	return toc;
+}
+
+/* Start up to n helpers on sw's segment; returns how many were registered. */
+static int
+als_start_helpers(AlsSweeper *sw, int n)
+{
+	sw->nworkers = TrainingStartHelpers(sw->seg, "personalize_als_worker_main", "ALS", n, sw->handles);
+	als_wait_for_helpers(sw);
+	return sw->nworkers;
 }
 
 /*
@@ -674,22 +711,7 @@ personalize_als_worker_main(Datum main_arg)
 	float	   *work;
 	uint32		seen = 0;
 
-	/*
-	 * SIGTERM sets a flag that CHECK_FOR_INTERRUPTS acts on.  The default
-	 * handler of a background worker exits from inside the signal handler,
-	 * and the detach callback would then wait forever for a spinlock that
-	 * the interrupted code held.
-	 */
-	pqsignal(SIGTERM, die);
-	BackgroundWorkerUnblockSignals();
-	seg = dsm_attach(DatumGetUInt32(main_arg));
-	if (seg == NULL)
-		proc_exit(0);			/* the fit ended before this helper started */
-	toc = shm_toc_attach(ALS_SHM_MAGIC, dsm_segment_address(seg));
-	if (toc == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("bad magic number in personalize ALS shared memory segment")));
+	toc = TrainingHelperAttach(main_arg, ALS_SHM_MAGIC, "ALS", &seg);
 	shared = shm_toc_lookup(toc, ALS_KEY_SHARED, false);
 	users.n_rows = shared->n_users;
 	users.ptr = shm_toc_lookup(toc, ALS_KEY_USER_PTR, false);

@@ -31,8 +31,6 @@
  */
 #include "postgres.h"
 
-#include <signal.h>
-
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "port/atomics.h"
@@ -41,10 +39,10 @@
 #include "storage/dsm.h"
 #include "storage/ipc.h"
 #include "storage/shm_toc.h"
-#include "tcop/tcopprot.h"
 #include "utils/memutils.h"
 #include "utils/wait_event.h"
 
+#include "als.h"
 #include "blas.h"
 #include "evaluate.h"
 #include "personalize.h"
@@ -280,27 +278,6 @@ eval_create_segment(const InteractionMatrix *m, const RecipeModel *model,
 	return seg;
 }
 
-/* Start up to n helpers on seg; returns their handles' count. */
-static int
-eval_start_helpers(dsm_segment *seg, int n, BackgroundWorkerHandle **handles)
-{
-	BackgroundWorker worker = {0};
-	int			started = 0;
-
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS;
-	worker.bgw_start_time = BgWorkerStart_ConsistentState;
-	worker.bgw_restart_time = BGW_NEVER_RESTART;
-	snprintf(worker.bgw_library_name, BGW_MAXLEN, "personalize");
-	snprintf(worker.bgw_function_name, BGW_MAXLEN, "personalize_evaluation_worker_main");
-	snprintf(worker.bgw_name, BGW_MAXLEN, "personalize evaluation helper for PID %d", MyProcPid);
-	snprintf(worker.bgw_type, BGW_MAXLEN, "personalize evaluation helper");
-	worker.bgw_main_arg = UInt32GetDatum(dsm_segment_handle(seg));
-	worker.bgw_notify_pid = MyProcPid;
-	for (int i = 0; i < n && RegisterDynamicBackgroundWorker(&worker, &handles[started]); i++)
-		started++;
-	return started;
-}
-
 /*
  * Wait until every helper has attached the segment (or stopped), so that
  * all take batches from the first: a few milliseconds, once per evaluation.
@@ -386,7 +363,8 @@ EvaluateFactorUsersInParallel(const InteractionMatrix *m, const RecipeModel *mod
 	seg = eval_create_segment(m, model, users, n, max_len, batch, &v);
 	if (seg == NULL)
 		return false;
-	nworkers = eval_start_helpers(seg, planned, handles);
+	nworkers = TrainingStartHelpers(seg, "personalize_evaluation_worker_main", "evaluation",
+									planned, handles);
 	eval_wait_for_helpers(v.shared, handles, nworkers);
 	PersonalizeDebugLap("evaluation segment filled and helpers started", &lap);
 
@@ -418,17 +396,7 @@ personalize_evaluation_worker_main(Datum main_arg)
 	shm_toc    *toc;
 	EvalView	v;
 
-	/* SIGTERM acted on at CHECK_FOR_INTERRUPTS (see als_parallel.c) */
-	pqsignal(SIGTERM, die);
-	BackgroundWorkerUnblockSignals();
-	seg = dsm_attach(DatumGetUInt32(main_arg));
-	if (seg == NULL)
-		proc_exit(0);			/* the evaluation ended before this helper started */
-	toc = shm_toc_attach(EVAL_SHM_MAGIC, dsm_segment_address(seg));
-	if (toc == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("bad magic number in personalize evaluation shared memory segment")));
+	toc = TrainingHelperAttach(main_arg, EVAL_SHM_MAGIC, "evaluation", &seg);
 	eval_view(toc, &v);
 	BlasInit();
 	pg_atomic_fetch_add_u32(&v.shared->attached, 1);
