@@ -678,10 +678,12 @@ AlsSweeperEnd(AlsSweeper *sw, float **user_factors, float **item_factors)
 	memcpy(*item_factors, sw->item_factors, ibytes);
 
 	ereport(LOG,
-			(errmsg("personalize: ALS training used %d helper processes, which solved %.0f%% of " UINT64_FORMAT " row updates",
-					sw->nworkers,
-					100.0 * pg_atomic_read_u64(&sw->shared->helper_rows) / Max(sw->shared->total_rows, 1),
-					sw->shared->total_rows),
+			(errmsg_plural("personalize: ALS training used %d helper process, which solved %.0f%% of " UINT64_FORMAT " row updates",
+						   "personalize: ALS training used %d helper processes, which solved %.0f%% of " UINT64_FORMAT " row updates",
+						   sw->nworkers,
+						   sw->nworkers,
+						   100.0 * pg_atomic_read_u64(&sw->shared->helper_rows) / Max(sw->shared->total_rows, 1),
+						   sw->shared->total_rows),
 			 errhidestmt(true)));
 
 	/* the detach callback tells the helpers to stop */

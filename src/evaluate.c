@@ -215,18 +215,15 @@ evaluate_users_popularity(const InteractionMatrix *m, const RecipeModel *model,
 }
 
 /*
- * Users scored at once by a factor model for n held-out users: at most
- * EVAL_BATCH, about 8 MB of scores, and small enough to make 8 batches of
- * few users (so that helpers share even a small evaluation).  The same in
- * every process of a parallel evaluation, so that each user's scores come
- * from the same matrix products however the batches are shared out.
+ * Users scored at once by a factor model: at most EVAL_BATCH, and about
+ * 8 MB of scores.  The same in every process of a parallel evaluation, and
+ * independent of how many users there are: a row of a matrix product can
+ * differ in its last bits with the number of rows multiplied at once.
  */
 int
-EvaluationBatchSize(const RecipeModel *model, int32 n)
+EvaluationBatchSize(const RecipeModel *model)
 {
-	int			batch = Min(EVAL_BATCH, (2 * 1024 * 1024) / Max(model->n_items, 1));
-
-	return Max(1, Min(batch, (n + 7) / 8));
+	return Max(1, Min(EVAL_BATCH, (2 * 1024 * 1024) / Max(model->n_items, 1)));
 }
 
 /* Buffers for scoring batches of batch users whose histories are at most max_len. */
@@ -321,7 +318,7 @@ evaluate_users_batched(const InteractionMatrix *m, const RecipeModel *model,
 					   const int32 *users, int32 n, int32 max_len,
 					   EvaluationMetrics *sums, bool *recommended)
 {
-	int			batch = EvaluationBatchSize(model, n);
+	int			batch = EvaluationBatchSize(model);
 	EvaluationBatchWork *w = EvaluationBatchWorkAlloc(model, batch, max_len);
 	TimedItem  *buffer = palloc(sizeof(TimedItem) * max_len * batch);
 	TimedItem **items = palloc(sizeof(TimedItem *) * batch);

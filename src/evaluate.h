@@ -54,7 +54,7 @@ extern int32 EvaluateHoldOut(const InteractionMatrix *m, const bool *eligible, i
 							 uint64 seed, bool *keep, int32 *heldout);
 extern int32 EvaluationUserItems(const InteractionMatrix *m, int32 u, TimedItem *items);
 extern void EvaluationSortItems(TimedItem *items, int32 len);
-extern int	EvaluationBatchSize(const RecipeModel *model, int32 n);
+extern int	EvaluationBatchSize(const RecipeModel *model);
 extern EvaluationBatchWork *EvaluationBatchWorkAlloc(const RecipeModel *model, int batch,
 													 int32 max_len);
 extern void EvaluationBatchWorkFree(EvaluationBatchWork *w);

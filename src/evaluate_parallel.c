@@ -17,10 +17,12 @@
  * training process then adds the slots up in the order of the held-out
  * list, so the metrics are the same to the bit with or without helpers.
  *
- * A helper that dies holding a batch leaves it unscored: the training
+ * A helper terminated (SIGTERM) finishes the batch it holds and leaves;
+ * the others, and the training process, score the rest.  A helper that
+ * dies holding a batch (a crash, an error) leaves it unscored: the training
  * process notices once every helper has stopped with batches missing, and
- * raises an error.  An error in the training process detaches the segment,
- * which tells the helpers to stop after their current batch.
+ * raises an error.  An error in the training process tells the helpers to
+ * stop after their current batch.
  *
  * Copyright (c) 2026, personalize developers
  *
@@ -123,6 +125,14 @@ eval_take_batches(EvalView *v, bool helper)
 			break;
 		first = (int32) b * shared->batch;
 		nb = Min(shared->batch, shared->n_users - first);
+		/*
+		 * A helper finishes a batch it took before acting on a SIGTERM (top-K
+		 * checks for interrupts), so that a terminated helper leaves no
+		 * users unscored; the training process may stop anywhere (an error
+		 * then ends the evaluation).
+		 */
+		if (helper)
+			HOLD_INTERRUPTS();
 		for (int j = 0; j < nb; j++)
 		{
 			items[j] = v->items + v->offsets[first + j];
@@ -131,6 +141,8 @@ eval_take_batches(EvalView *v, bool helper)
 		}
 		EvaluationScoreBatch(&v->model, w, items, len, nb, v->user_metrics + first,
 							 v->recommended);
+		if (helper)
+			RESUME_INTERRUPTS();
 		if (helper)
 			pg_atomic_fetch_add_u32(&shared->helper_batches, 1);
 		/* a full barrier: the slots are written before the count says so */
@@ -348,7 +360,7 @@ EvaluateFactorUsersInParallel(const InteractionMatrix *m, const RecipeModel *mod
 							  const int32 *users, int32 n, int32 max_len,
 							  EvaluationMetrics *sums, bool *recommended)
 {
-	int			batch = EvaluationBatchSize(model, n);
+	int			batch = EvaluationBatchSize(model);
 	int			planned = Min(personalize_max_training_workers, EVAL_MAX_WORKERS);
 	BackgroundWorkerHandle *handles[EVAL_MAX_WORKERS];
 	int			nworkers;
@@ -368,15 +380,30 @@ EvaluateFactorUsersInParallel(const InteractionMatrix *m, const RecipeModel *mod
 	eval_wait_for_helpers(v.shared, handles, nworkers);
 	PersonalizeDebugLap("evaluation segment filled and helpers started", &lap);
 
-	eval_take_batches(&v, false);
-	eval_wait_for_batches(v.shared, handles, nworkers);
+	PG_TRY();
+	{
+		eval_take_batches(&v, false);
+		eval_wait_for_batches(v.shared, handles, nworkers);
+	}
+	PG_CATCH();
+	{
+		/*
+		 * A background training has no resource owner to detach the segment
+		 * at once: stop the helpers after their current batch here.
+		 */
+		pg_atomic_write_u32(&v.shared->stop, 1);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
 	for (int32 j = 0; j < n; j++)
 		EvaluationAddUser(sums, &v.user_metrics[j]);
 	for (int32 i = 0; i < model->n_items; i++)
 		recommended[i] |= v.recommended[i];
 	ereport(LOG,
-			(errmsg("personalize: evaluation of %d held-out users used %d helper processes, which scored %u of %d batches",
-					n, nworkers, pg_atomic_read_u32(&v.shared->helper_batches), v.shared->n_batches),
+			(errmsg_plural("personalize: evaluation of %d held-out users used %d helper process, which scored %u of %d batches",
+						   "personalize: evaluation of %d held-out users used %d helper processes, which scored %u of %d batches",
+						   nworkers,
+						   n, nworkers, pg_atomic_read_u32(&v.shared->helper_batches), v.shared->n_batches),
 			 errhidestmt(true)));
 
 	dsm_detach(seg);
