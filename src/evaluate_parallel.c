@@ -142,9 +142,10 @@ eval_take_batches(EvalView *v, bool helper)
 		EvaluationScoreBatch(&v->model, w, items, len, nb, v->user_metrics + first,
 							 v->recommended);
 		if (helper)
+		{
 			RESUME_INTERRUPTS();
-		if (helper)
 			pg_atomic_fetch_add_u32(&shared->helper_batches, 1);
+		}
 		/* a full barrier: the slots are written before the count says so */
 		pg_atomic_fetch_add_u32(&shared->batches_done, 1);
 		ConditionVariableBroadcast(&shared->done_cv);
