@@ -226,7 +226,7 @@ EvaluationBatchSize(const RecipeModel *model)
 	return Max(1, Min(EVAL_BATCH, (2 * 1024 * 1024) / Max(model->n_items, 1)));
 }
 
-/* Buffers for scoring batches of batch users whose histories are at most max_len. */
+/* Buffers for scoring batches of up to batch users, histories of up to max_len items. */
 EvaluationBatchWork *
 EvaluationBatchWorkAlloc(const RecipeModel *model, int batch, int32 max_len)
 {
@@ -242,6 +242,7 @@ EvaluationBatchWorkAlloc(const RecipeModel *model, int batch, int32 max_len)
 	return w;
 }
 
+/* Free what EvaluationBatchWorkAlloc allocated. */
 void
 EvaluationBatchWorkFree(EvaluationBatchWork *w)
 {
@@ -260,7 +261,7 @@ EvaluationBatchWorkFree(EvaluationBatchWork *w)
  * first, len[b] long): each is folded in, then the whole batch is scored
  * by one matrix product, which reads the item factors once per batch
  * instead of once per user (at 20M interactions, 14k held-out users: 2.3 s
- * -> 0.4 s on a Zen 4).  A user AlsFoldIn cannot solve gets popularity
+ * -> 0.4 s).  A user AlsFoldIn cannot solve gets popularity
  * scores, as from AlsScore.  Sets one[b] to user b's own metric sums.
  */
 void
