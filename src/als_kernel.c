@@ -609,6 +609,8 @@ als_solve_rows_avx2(const AlsSide *side, const void *other, bool half, const flo
 		memcpy(x, xv, sizeof(float) * 64);
 	}
 }
+
+/* the two instances of als_solve_rows_avx2: float and half-precision rows */
 static void
 als_solve_rows_avx2_float(const AlsSide *side, const float *other, const float *gram,
 						  float alpha, int cg_steps, float *out, int32 lo, int32 hi)

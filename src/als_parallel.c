@@ -438,13 +438,12 @@ TrainingHelperAttach(Datum main_arg, uint64 magic, const char *kind, dsm_segment
 	return toc;
 }
 
-/* Start up to n helpers on sw's segment; returns how many were registered. */
-static int
+/* Start up to n helpers on sw's segment (sw->nworkers: how many) and wait for them. */
+static void
 als_start_helpers(AlsSweeper *sw, int n)
 {
 	sw->nworkers = TrainingStartHelpers(sw->seg, "personalize_als_worker_main", "ALS", n, sw->handles);
 	als_wait_for_helpers(sw);
-	return sw->nworkers;
 }
 
 /*
@@ -469,7 +468,7 @@ AlsSweeperBegin(const AlsProblem *problem)
 	if (planned > 0 && als_create_segment(sw))
 	{
 		PersonalizeDebugLap("ALS shared segment created and filled", &lap);
-		(void) als_start_helpers(sw, planned);
+		als_start_helpers(sw, planned);
 		PersonalizeDebugLap("ALS helpers started", &lap);
 		return sw;
 	}

@@ -23,9 +23,8 @@
  * and re-scores exactly every item whose upper bound reaches that floor.
  * No other item can be among the best depth, so those come out in the
  * exact order with their exact scores (exact as a float dot product: the
- * float path's matrix
- * product adds in another order, so two items whose logits differ by
- * rounding alone may come out the other way).  Items already exact keep
+ * float path's matrix product adds in another order, so two items whose
+ * logits differ by rounding alone may come out the other way).  Items already exact keep
  * their score; a score the request has changed since (an exploration
  * bonus, added to the logit) keeps that change, as the item's exact logit
  * replaces its compact one by adding the difference.  The softmax
