@@ -30,11 +30,12 @@
  * A helper that exits in the middle of a half sweep (terminated) marks the
  * generation failed and the leader raises an error.
  *
- * User factors of 4 MB or more are also kept in half precision where the
- * CPU's kernel can read them so (AlsHalfRowsSupported): each process
- * rounds the user rows it has just solved, and the item half sweep that
- * follows reads those.  The leader alone does the same, so the factors
- * stay the same with or without helpers.
+ * A side's factors of 4 MB or more (the users', and the items' of large
+ * catalogues) are also kept in half precision where the CPU's kernel can
+ * read them so (AlsHalfRowsSupported): each process rounds the rows it has
+ * just solved, and the other side's half sweep that follows reads those.
+ * The leader alone does the same, so the factors stay the same with or
+ * without helpers.
  *
  * Small fits (fewer than personalize.min_parallel_training_interactions)
  * run in the leader alone: starting helpers and copying the rows costs
@@ -92,6 +93,7 @@ enum
 	ALS_KEY_ITEM_FACTORS,
 	ALS_KEY_GRAM,
 	ALS_KEY_USER_HALF,
+	ALS_KEY_ITEM_HALF,
 	ALS_N_KEYS
 };
 
@@ -111,8 +113,9 @@ typedef struct AlsShared
 	pid_t		leader_pid;
 	pg_atomic_uint32 next_row;	/* first row of the next chunk to take */
 	uint32		chunk;			/* rows per chunk in the current generation */
-	bool		half_rows;		/* the user factors are also kept in half precision */
-	bool		read_half;		/* the current generation reads them (items, once filled) */
+	bool		user_half_rows; /* the user factors are also kept in half precision */
+	bool		item_half_rows; /* the item factors are also kept in half precision */
+	bool		read_half;		/* the current generation reads the other side's copy */
 	pg_atomic_uint64 helper_rows;	/* rows the helpers solved, for the log */
 	uint64		total_rows;		/* rows all processes solved (leader only) */
 	/* the problem */
@@ -131,7 +134,9 @@ struct AlsSweeper
 	float	   *gram;
 	float	   *work;
 	uint16	   *user_half;		/* the user factors in half precision, or NULL */
+	uint16	   *item_half;		/* the item factors in half precision, or NULL */
 	bool		user_half_filled;	/* by a user half sweep */
+	bool		item_half_filled;	/* by an item half sweep */
 	dsm_segment *seg;			/* NULL: the leader alone */
 	AlsShared  *shared;
 	int			nworkers;
@@ -191,17 +196,19 @@ als_take_rows(AlsShared *shared, const AlsSide *side, const float *other,
 }
 
 /*
- * Whether a fit keeps its user factors in half precision too: where the
- * CPU has the kernel for it, when they take personalize.als_half_rows_min_kb
- * (4 MB) or more.  Smaller ones stay in the CPU's caches, where halving
- * them gains nothing.
+ * Bytes of the half-precision copy of a side's factors, or 0 when the fit
+ * keeps none: where the CPU has the kernel for it, when the side's float
+ * factors take personalize.als_half_rows_min_kb (4 MB) or more.  Smaller
+ * ones stay in the CPU's caches, where halving them gains nothing.
  */
-static bool
-als_uses_half_rows(const AlsProblem *p)
+static Size
+als_half_rows_size(const AlsProblem *p, const AlsSide *side)
 {
-	return personalize_als_half_rows_min_kb >= 0 &&
-		sizeof(float) * (Size) p->users.n_rows * p->k >= (Size) personalize_als_half_rows_min_kb * 1024 &&
-		AlsHalfRowsSupported(p->k);
+	if (personalize_als_half_rows_min_kb < 0 ||
+		sizeof(float) * (Size) side->n_rows * p->k < (Size) personalize_als_half_rows_min_kb * 1024 ||
+		!AlsHalfRowsSupported(p->k))
+		return 0;
+	return sizeof(uint16) * (Size) side->n_rows * p->k;
 }
 
 /*
@@ -292,7 +299,8 @@ als_create_segment(AlsSweeper *sw)
 	sizes[ALS_KEY_USER_FACTORS] = sizeof(float) * (Size) p->users.n_rows * p->k;
 	sizes[ALS_KEY_ITEM_FACTORS] = sizeof(float) * (Size) p->items.n_rows * p->k;
 	sizes[ALS_KEY_GRAM] = sizeof(float) * p->k * p->k;
-	sizes[ALS_KEY_USER_HALF] = als_uses_half_rows(p) ? sizeof(uint16) * (Size) p->users.n_rows * p->k : 0;
+	sizes[ALS_KEY_USER_HALF] = als_half_rows_size(p, &p->users);
+	sizes[ALS_KEY_ITEM_HALF] = als_half_rows_size(p, &p->items);
 	shm_toc_initialize_estimator(&e);
 	for (int key = 0; key < ALS_N_KEYS; key++)
 		shm_toc_estimate_chunk(&e, Max(sizes[key], 1));
@@ -326,7 +334,8 @@ als_create_segment(AlsSweeper *sw)
 	shared->alpha = p->alpha;
 	shared->n_users = p->users.n_rows;
 	shared->n_items = p->items.n_rows;
-	shared->half_rows = sizes[ALS_KEY_USER_HALF] > 0;
+	shared->user_half_rows = sizes[ALS_KEY_USER_HALF] > 0;
+	shared->item_half_rows = sizes[ALS_KEY_ITEM_HALF] > 0;
 	shm_toc_insert(toc, ALS_KEY_SHARED, shared);
 	sw->shared = shared;
 
@@ -340,8 +349,11 @@ als_create_segment(AlsSweeper *sw)
 	sw->item_factors = als_shm_copy(toc, ALS_KEY_ITEM_FACTORS, NULL, sizes[ALS_KEY_ITEM_FACTORS]);
 	sw->gram = als_shm_copy(toc, ALS_KEY_GRAM, NULL, sizes[ALS_KEY_GRAM]);
 	sw->user_half = als_shm_copy(toc, ALS_KEY_USER_HALF, NULL, sizes[ALS_KEY_USER_HALF]);
-	if (!shared->half_rows)
+	if (!shared->user_half_rows)
 		sw->user_half = NULL;
+	sw->item_half = als_shm_copy(toc, ALS_KEY_ITEM_HALF, NULL, sizes[ALS_KEY_ITEM_HALF]);
+	if (!shared->item_half_rows)
+		sw->item_half = NULL;
 
 	on_dsm_detach(sw->seg, als_leader_detach, PointerGetDatum(shared));
 	return true;
@@ -477,9 +489,10 @@ AlsSweeperBegin(const AlsProblem *problem)
 	sw->item_factors = palloc_extended(sizeof(float) * Max((Size) problem->items.n_rows * problem->k, 1),
 									   MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
 	sw->gram = palloc(sizeof(float) * problem->k * problem->k);
-	if (als_uses_half_rows(problem))
-		sw->user_half = palloc_extended(sizeof(uint16) * (Size) problem->users.n_rows * problem->k,
-										MCXT_ALLOC_HUGE);
+	if (als_half_rows_size(problem, &problem->users) > 0)
+		sw->user_half = palloc_extended(als_half_rows_size(problem, &problem->users), MCXT_ALLOC_HUGE);
+	if (als_half_rows_size(problem, &problem->items) > 0)
+		sw->item_half = palloc_extended(als_half_rows_size(problem, &problem->items), MCXT_ALLOC_HUGE);
 	return sw;
 }
 
@@ -546,6 +559,20 @@ als_debug_half_sweep(bool users, const AlsSide *side, instr_time start)
 }
 
 /*
+ * After a half sweep: note that it filled its side's half-precision copy
+ * (filled), and log its time.
+ */
+static void
+als_half_sweep_done(AlsSweeper *sw, bool users, bool filled, instr_time start)
+{
+	if (users)
+		sw->user_half_filled |= filled;
+	else
+		sw->item_half_filled |= filled;
+	als_debug_half_sweep(users, users ? &sw->p.users : &sw->p.items, start);
+}
+
+/*
  * Update every user (users true) or every item against the other side's
  * current factors.
  */
@@ -556,9 +583,10 @@ AlsSweeperUpdate(AlsSweeper *sw, bool users)
 	const AlsSide *other_side = users ? &sw->p.items : &sw->p.users;
 	const float *other = users ? sw->item_factors : sw->user_factors;
 	float	   *out = users ? sw->user_factors : sw->item_factors;
-	/* user half sweeps fill the half-precision copy, item ones read it */
-	uint16	   *out_half = users ? sw->user_half : NULL;
-	const uint16 *other_half = !users && sw->user_half_filled ? sw->user_half : NULL;
+	/* a half sweep fills its side's half-precision copy, the next one reads it */
+	uint16	   *out_half = users ? sw->user_half : sw->item_half;
+	bool		other_filled = users ? sw->item_half_filled : sw->user_half_filled;
+	const uint16 *other_half = !other_filled ? NULL : users ? sw->item_half : sw->user_half;
 	int			k = sw->p.k;
 	AlsShared  *shared = sw->shared;
 	bool		failed;
@@ -577,8 +605,7 @@ AlsSweeperUpdate(AlsSweeper *sw, bool users)
 							out, out_half, lo, Min(side->n_rows, lo + ALS_CHUNK_ROWS), sw->work);
 			CHECK_FOR_INTERRUPTS();
 		}
-		sw->user_half_filled |= out_half != NULL;
-		als_debug_half_sweep(users, side, start);
+		als_half_sweep_done(sw, users, out_half != NULL, start);
 		return;
 	}
 
@@ -639,8 +666,7 @@ AlsSweeperUpdate(AlsSweeper *sw, bool users)
 				(errcode(ERRCODE_OPERATOR_INTERVENTION),
 				 errmsg("an ALS helper process exited before finishing its rows"),
 				 errhint("Was it terminated?  Training can run without helpers: SET personalize.max_training_workers = 0.")));
-	sw->user_half_filled |= out_half != NULL;
-	als_debug_half_sweep(users, side, start);
+	als_half_sweep_done(sw, users, out_half != NULL, start);
 }
 
 /*
@@ -665,6 +691,8 @@ AlsSweeperEnd(AlsSweeper *sw, float **user_factors, float **item_factors)
 		pfree(sw->work);
 		if (sw->user_half != NULL)
 			pfree(sw->user_half);
+		if (sw->item_half != NULL)
+			pfree(sw->item_half);
 		pfree(sw);
 		return;
 	}
@@ -709,6 +737,7 @@ personalize_als_worker_main(Datum main_arg)
 	float	   *item_factors;
 	float	   *gram;
 	uint16	   *user_half;
+	uint16	   *item_half;
 	float	   *work;
 	uint32		seen = 0;
 
@@ -725,7 +754,8 @@ personalize_als_worker_main(Datum main_arg)
 	user_factors = shm_toc_lookup(toc, ALS_KEY_USER_FACTORS, false);
 	item_factors = shm_toc_lookup(toc, ALS_KEY_ITEM_FACTORS, false);
 	gram = shm_toc_lookup(toc, ALS_KEY_GRAM, false);
-	user_half = shared->half_rows ? shm_toc_lookup(toc, ALS_KEY_USER_HALF, false) : NULL;
+	user_half = shared->user_half_rows ? shm_toc_lookup(toc, ALS_KEY_USER_HALF, false) : NULL;
+	item_half = shared->item_half_rows ? shm_toc_lookup(toc, ALS_KEY_ITEM_HALF, false) : NULL;
 	on_dsm_detach(seg, als_helper_detach, PointerGetDatum(shared));
 	BlasInit();
 	work = MemoryContextAlloc(TopMemoryContext, sizeof(float) * 4 * shared->k);
@@ -772,10 +802,11 @@ personalize_als_worker_main(Datum main_arg)
 		ConditionVariableCancelSleep();
 
 		if (do_users)
-			als_take_rows(shared, &users, item_factors, NULL, gram, user_factors, user_half, work, false);
+			als_take_rows(shared, &users, item_factors, read_half ? item_half : NULL, gram, user_factors,
+						  user_half, work, false);
 		else
 			als_take_rows(shared, &items, user_factors, read_half ? user_half : NULL, gram, item_factors,
-						  NULL, work, false);
+						  item_half, work, false);
 
 		SpinLockAcquire(&shared->mutex);
 		shared->busy--;

@@ -90,7 +90,7 @@ SELECT count(*) AS users, count(*) FILTER (WHERE a.factors IS DISTINCT FROM b.fa
   FROM personalize.model_user a JOIN personalize.model_user b ON b.user_id = a.user_id
  WHERE a.solution_version = :k64_alone AND b.solution_version = :k64_helpers;
 
--- Large fits gather the user factors in half precision where the CPU's
+-- Large fits gather the other side's factors in half precision where the CPU's
 -- kernel is the AVX2 one (als_half_rows_min_kb, 4 MB by default; 0 forces
 -- it here, -1 turns it off; elsewhere both train in float): the same
 -- factors alone and with helpers, and a model as good as in float
