@@ -32,10 +32,12 @@
 #include <math.h>
 
 #include "catalog/pg_type.h"
+#include "common/hashfn.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "port/pg_bitutils.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
@@ -922,17 +924,47 @@ typedef struct RankItem
 	double		score;
 } RankItem;
 
-static int
-rank_item_cmp(const void *a, const void *b)
+/* Known items first, by score (best first); then by position in the request. */
+static inline int
+rank_item_cmp(const RankItem *x, const RankItem *y)
 {
-	const RankItem *x = a;
-	const RankItem *y = b;
-
 	if ((x->index < 0) != (y->index < 0))
 		return x->index < 0 ? 1 : -1;
 	if (x->index >= 0 && x->score != y->score)
 		return x->score > y->score ? -1 : 1;
 	return x->position - y->position;
+}
+
+/*
+ * rank_item_sort: qsort's algorithm with rank_item_cmp inlined (through
+ * qsort, sorting 100 items took 6% of a personalized_rank call's server
+ * time).  Positions are distinct, so the order is total: the same result.
+ */
+#define ST_SORT rank_item_sort
+#define ST_ELEMENT_TYPE RankItem
+#define ST_COMPARE(a, b) rank_item_cmp(a, b)
+#define ST_SCOPE static
+#define ST_DEFINE
+#include "lib/sort_template.h"
+
+/*
+ * Whether model index was listed already; marks it listed.  slots is an
+ * open-addressing set: mask + 1 (a power of two, more than twice the
+ * listed items) entries, -1 when free.
+ */
+static bool
+index_listed_before(int32 *slots, uint32 mask, int32 index)
+{
+	uint32		h = murmurhash32((uint32) index) & mask;
+
+	while (slots[h] >= 0)
+	{
+		if (slots[h] == index)
+			return true;
+		h = (h + 1) & mask;
+	}
+	slots[h] = index;
+	return false;
 }
 
 /*
@@ -972,13 +1004,18 @@ put_ranked(ReturnSetInfo *rsinfo, const CampaignTarget *target, const RequestFil
 	LoadedModel *lm = ModelGet(target->version, target->version_created);
 	int32	   *known = palloc(sizeof(int32) * n_elems);
 	int			n_known = 0;
-	IdMap		listed;
+	/* repeated ids: known ones by their model index, unknown ones by text */
+	uint32		mask = pg_nextpower2_32(2 * n_elems + 1) - 1;
+	int32	   *known_listed = palloc(sizeof(int32) * (mask + 1));
+	IdMap		unknown_listed;
 
-	IdMapInit(&listed, n_elems);
+	memset(known_listed, -1, sizeof(int32) * (mask + 1));
+	IdMapInit(&unknown_listed, 16);
 	items = palloc(sizeof(RankItem) * n_elems);
 	for (int e = 0; e < n_elems; e++)
 	{
 		char	   *id;
+		int32		index;
 
 		if (elem_nulls[e])
 			ereport(ERROR,
@@ -986,14 +1023,18 @@ put_ranked(ReturnSetInfo *rsinfo, const CampaignTarget *target, const RequestFil
 					 errmsg("items cannot contain null (element %d)", e + 1),
 					 errhint("Remove the nulls, e.g. with array_remove(items, NULL).")));
 		id = TextDatumGetCString(elems[e]);
-		if (IdMapLookup(&listed, id) >= 0)
-			continue;			/* a repeated id: ranked at its first position */
-		IdMapIntern(&listed, id);
+		index = IdMapLookup(&lm->items, id);
+		/* a repeated id is ranked at its first position */
+		if (index >= 0 ? index_listed_before(known_listed, mask, index) :
+			IdMapLookup(&unknown_listed, id) >= 0)
+			continue;
+		if (index < 0)
+			IdMapIntern(&unknown_listed, id);
 		items[n_items].id = id;
-		items[n_items].index = IdMapLookup(&lm->items, id);
+		items[n_items].index = index;
 		items[n_items].position = e;
-		if (items[n_items].index >= 0)
-			known[n_known++] = items[n_items].index;
+		if (index >= 0)
+			known[n_known++] = index;
 		n_items++;
 	}
 
@@ -1044,7 +1085,7 @@ put_ranked(ReturnSetInfo *rsinfo, const CampaignTarget *target, const RequestFil
 	for (int j = 0; j < n_items; j++)
 		if (items[j].index >= 0 && total > 0.0)
 			items[j].score /= total;
-	qsort(items, n_items, sizeof(RankItem), rank_item_cmp);
+	rank_item_sort(items, n_items);
 	for (int j = 0; j < n_items; j++)
 		put_row(rsinfo, items[j].id, items[j].index >= 0, items[j].score);
 }

@@ -76,7 +76,7 @@ SELECT count(*) FILTER (WHERE item_id LIKE 'c1%') AS cluster1 FROM personalize.r
 
 -- personalized_rank: softmax over the list, unknown items last with NULL, duplicates once
 SELECT item_id, score IS NULL AS unknown
-  FROM personalize.personalized_rank('web', '3', ARRAY['c15', 'c00', 'nope', 'c00', 'c25']);
+  FROM personalize.personalized_rank('web', '3', ARRAY['c15', 'c00', 'nope', 'c00', 'c25', 'nope']);
 SELECT round(sum(score)::numeric, 4) AS total FROM personalize.personalized_rank('web', '3', ARRAY['c15', 'c00', 'c25']);
 SELECT item_id, round(score::numeric, 4) FROM personalize.personalized_rank('web-pop', 'x', ARRAY['c00', 'hit']);
 
