@@ -109,6 +109,15 @@ filter_palloc0(void *context, size_t size)
 	return palloc0(size);
 }
 
+/* Whether rel's id column holds integers (compared as int8, not as text). */
+static bool
+filter_id_is_integer(const FilterRelation *rel, const char *column)
+{
+	Oid			type = get_atttype(rel->relid, get_attnum(rel->relid, column));
+
+	return type == INT2OID || type == INT4OID || type == INT8OID;
+}
+
 /*
  * Return SQL comparing column (of alias) with the text expression id, in a
  * form an index on the column can serve: integer ids are compared as
@@ -422,6 +431,7 @@ filter_condition_sql(FilterCompiler *fc, const FilterNode *node)
 	ValueKind	kind;
 	bool		event_type = false;
 	char	   *condition;
+	const char *candidate;
 	FilterOp	op = node->op;
 
 	if (pg_strcasecmp(dataset, "Items") == 0)
@@ -550,16 +560,21 @@ filter_condition_sql(FilterCompiler *fc, const FilterNode *node)
 	 * Without event types the latest events are the first rows of a walk
 	 * of the (user, time) index: a LIMIT, not a window over the whole
 	 * history (a quarter of the filtered request's time on the 20M set).
+	 * Integer item ids are matched as integers, as filter_id_match does:
+	 * hashing the user's items as text cost a tenth of such a request.
 	 */
+	candidate = filter_id_is_integer(rel, rel->item_column) ? "c.id_int IN (SELECT i.%s::int8" :
+		"c.id IN (SELECT i.%s::text";
+	candidate = psprintf(candidate, quote_identifier(rel->item_column));
 	if (rel->event_type_column == NULL)
-		return psprintf("(c.id IN (SELECT i.%s::text FROM (SELECT r.* FROM %s r WHERE %s ORDER BY r.%s DESC "
+		return psprintf("(%s FROM (SELECT r.* FROM %s r WHERE %s ORDER BY r.%s DESC "
 						"LIMIT %d) i WHERE %s))",
-						quote_identifier(rel->item_column), rel->name,
+						candidate, rel->name,
 						filter_id_match(rel, "r", rel->user_column, "$2", NULL),
 						quote_identifier(rel->time_column), personalize_filter_interactions, condition);
-	return psprintf("(c.id IN (SELECT i.%s::text FROM (SELECT r.*, row_number() OVER (%s ORDER BY r.%s DESC) "
+	return psprintf("(%s FROM (SELECT r.*, row_number() OVER (%s ORDER BY r.%s DESC) "
 					"AS personalize_recent FROM %s r WHERE %s) i WHERE i.personalize_recent <= %d AND %s))",
-					quote_identifier(rel->item_column),
+					candidate,
 					rel->event_type_column
 					? psprintf("PARTITION BY lower(r.%s::text)", quote_identifier(rel->event_type_column)) : "",
 					quote_identifier(rel->time_column), rel->name,
