@@ -34,6 +34,8 @@ OBJS = \
 	src/recipe_als.o \
 	src/als_kernel.o \
 	src/als_parallel.o \
+	src/training_helpers.o \
+	src/shm_segment.o \
 	src/recipe_ease.o \
 	src/recipe_sims.o \
 	src/recipe_trending.o \

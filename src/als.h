@@ -69,13 +69,4 @@ extern void AlsSweeperUpdate(AlsSweeper *sweeper, bool users);
 extern int	AlsSweeperWorkers(AlsSweeper *sweeper);
 extern void AlsSweeperEnd(AlsSweeper *sweeper, float **user_factors, float **item_factors);
 
-/* Helper background workers of a parallel training step (als_parallel.c). */
-struct dsm_segment;
-struct BackgroundWorkerHandle;
-struct shm_toc;
-extern int	TrainingStartHelpers(struct dsm_segment *seg, const char *function, const char *kind,
-								 int n, struct BackgroundWorkerHandle **handles);
-extern struct shm_toc *TrainingHelperAttach(Datum main_arg, uint64 magic, const char *kind,
-											struct dsm_segment **seg);
-
 #endif							/* PERSONALIZE_ALS_H */

@@ -64,13 +64,13 @@
 #include "storage/ipc.h"
 #include "storage/shm_toc.h"
 #include "storage/spin.h"
-#include "tcop/tcopprot.h"
 #include "utils/memutils.h"
 #include "utils/wait_event.h"
 
 #include "als.h"
 #include "blas.h"
 #include "personalize.h"
+#include "training_helpers.h"
 
 #define ALS_SHM_MAGIC		0x50414c53
 #define ALS_MAX_WORKERS		64
@@ -307,7 +307,7 @@ als_create_segment(AlsSweeper *sw)
 	shm_toc_estimate_keys(&e, ALS_N_KEYS);
 	total = shm_toc_estimate(&e);
 
-	sw->seg = dsm_create(total, DSM_CREATE_NULL_IF_MAXSEGMENTS);
+	sw->seg = TrainingCreateSegment(total, "ALS");
 	if (sw->seg == NULL)
 		return false;
 #ifdef MADV_POPULATE_WRITE
@@ -389,65 +389,6 @@ als_wait_for_helpers(AlsSweeper *sw)
 		(void) ConditionVariableTimedSleep(&sw->shared->done_cv, 10, PG_WAIT_EXTENSION);
 	}
 	ConditionVariableCancelSleep();
-}
-
-/*
- * Register up to n helper background workers (no database connection) that
- * run function of this library with seg's handle as argument, named
- * "personalize <kind> helper for PID <this process>" (tests find them by
- * that title); returns how many were registered into handles (fewer when
- * max_worker_processes has no free slot: this process does the rest).
- * Parallel evaluation (evaluate_parallel.c) starts its helpers here too.
- */
-int
-TrainingStartHelpers(dsm_segment *seg, const char *function, const char *kind, int n,
-					 BackgroundWorkerHandle **handles)
-{
-	BackgroundWorker worker = {0};
-	int			started = 0;
-
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS;
-	worker.bgw_start_time = BgWorkerStart_ConsistentState;
-	worker.bgw_restart_time = BGW_NEVER_RESTART;
-	snprintf(worker.bgw_library_name, BGW_MAXLEN, "personalize");
-	snprintf(worker.bgw_function_name, BGW_MAXLEN, "%s", function);
-	snprintf(worker.bgw_name, BGW_MAXLEN, "personalize %s helper for PID %d", kind, MyProcPid);
-	snprintf(worker.bgw_type, BGW_MAXLEN, "personalize %s helper", kind);
-	worker.bgw_main_arg = UInt32GetDatum(dsm_segment_handle(seg));
-	worker.bgw_notify_pid = MyProcPid;
-	while (started < n && RegisterDynamicBackgroundWorker(&worker, &handles[started]))
-		started++;
-	return started;
-}
-
-/*
- * In a helper TrainingStartHelpers started: take SIGTERM, attach the
- * segment main_arg names and return its table of contents (magic, a
- * segment of this kind), setting *seg.  Exits when the segment has gone
- * already (the work ended before this helper started).
- *
- * SIGTERM sets a flag that CHECK_FOR_INTERRUPTS acts on.  The default
- * handler of a background worker exits from inside the signal handler, and
- * a detach callback would then wait forever for a spinlock (or malloc's
- * lock) that the interrupted code held: a helper terminated as it started
- * hung a training so.
- */
-shm_toc *
-TrainingHelperAttach(Datum main_arg, uint64 magic, const char *kind, dsm_segment **seg)
-{
-	shm_toc    *toc;
-
-	pqsignal(SIGTERM, die);
-	BackgroundWorkerUnblockSignals();
-	*seg = dsm_attach(DatumGetUInt32(main_arg));
-	if (*seg == NULL)
-		proc_exit(0);
-	toc = shm_toc_attach(magic, dsm_segment_address(*seg));
-	if (toc == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("bad magic number in personalize %s shared memory segment", kind)));
-	return toc;
 }
 
 /* Start up to n helpers on sw's segment (sw->nworkers: how many) and wait for them. */

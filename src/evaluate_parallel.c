@@ -44,10 +44,10 @@
 #include "utils/memutils.h"
 #include "utils/wait_event.h"
 
-#include "als.h"
 #include "blas.h"
 #include "evaluate.h"
 #include "personalize.h"
+#include "training_helpers.h"
 
 #define EVAL_SHM_MAGIC		0x50455641
 #define EVAL_MAX_WORKERS	64
@@ -236,7 +236,7 @@ eval_create_segment(const InteractionMatrix *m, const RecipeModel *model,
 		shm_toc_estimate_chunk(&e, Max(sizes[key], 1));
 	shm_toc_estimate_keys(&e, EVAL_N_KEYS);
 
-	seg = dsm_create(shm_toc_estimate(&e), DSM_CREATE_NULL_IF_MAXSEGMENTS);
+	seg = TrainingCreateSegment(shm_toc_estimate(&e), "evaluation");
 	if (seg == NULL)
 	{
 		pfree(offsets);

@@ -34,17 +34,16 @@
  */
 #include "postgres.h"
 
-#include "access/xact.h"
 #include "miscadmin.h"
 #include "storage/dsm.h"
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
 #include "utils/guc.h"
-#include "utils/resowner.h"
 
 #include "compact.h"
 #include "model.h"
+#include "shm_segment.h"
 
 #define SHARED_MODELS_MAX 1024
 
@@ -165,48 +164,6 @@ shared_attach(dsm_handle handle, Size bytes)
 }
 
 /*
- * A new segment of bytes, or NULL when none can be had: too many segments,
- * or no room (a small /dev/shm), which dsm_create raises as an error; it
- * is caught in a subtransaction and logged, and serving goes on with the
- * backend's own copy.
- */
-static dsm_segment *
-shared_create(Size bytes)
-{
-	MemoryContext context = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
-	dsm_segment *volatile seg = NULL;
-
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(context);
-	PG_TRY();
-	{
-		seg = dsm_create(bytes, DSM_CREATE_NULL_IF_MAXSEGMENTS);
-		if (seg != NULL)
-			dsm_pin_mapping(seg);	/* the session's, not the subtransaction's */
-		ReleaseCurrentSubTransaction();
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(context);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		ereport(LOG,
-				(errmsg("personalize: could not share %zu bytes of item factors: %s", bytes, edata->message),
-				 errhint("Each backend keeps its own copy; raise the size of /dev/shm or set personalize.shared_models = 0.")));
-		FreeErrorData(edata);
-		seg = NULL;
-	}
-	PG_END_TRY();
-	MemoryContextSwitchTo(context);
-	CurrentResourceOwner = owner;
-	return seg;
-}
-
-/*
  * Put lm's item factors in shared memory, or attach those another backend
  * put there, and free lm's own copy; do nothing when sharing is off or
  * the segment cannot be had.  lm must be in the per-backend cache, which
@@ -250,7 +207,8 @@ ModelShareFactors(LoadedModel *lm)
 		SharedModelSlot *victim = NULL;
 
 		/* copy outside the lock: a large catalogue takes a while */
-		seg = shared_create(bytes);
+		seg = ShmSegmentTryCreate(bytes, true, "item factors shared by all backends",
+								  "Each backend keeps its own copy; raise the size of /dev/shm or set personalize.shared_models = 0.");
 		if (seg == NULL)
 			return;
 		memcpy(dsm_segment_address(seg), lm->model.factors, factor_bytes);

@@ -1,0 +1,92 @@
+/*-------------------------------------------------------------------------
+ *
+ * shm_segment.c
+ *	  Dynamic shared memory segments that work can go on without.
+ *
+ * The segments this library creates speed things up (helpers of a
+ * training, one copy of a model's factors for every backend) but the work
+ * can be done without them.  dsm_create returns NULL when the server has
+ * too many segments, but raises an error when there is no room for the
+ * segment: a /dev/shm smaller than the segment (Docker gives containers
+ * 64 MB by default), or a file size limit.  A training of a few million
+ * interactions then failed outright where the training process alone
+ * would have succeeded.  ShmSegmentTryCreate catches that error in a
+ * subtransaction, logs it, and returns NULL like the other case.
+ *
+ * Copyright (c) 2026, personalize developers
+ *
+ * IDENTIFICATION
+ *	  src/shm_segment.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "utils/memutils.h"
+#include "utils/resowner.h"
+
+#include "shm_segment.h"
+
+/*
+ * A new segment of bytes, or NULL when none can be had; then a LOG line
+ * says why, with what the segment was for (purpose: "the ALS helpers of a
+ * training", say) and hint.  for_session: the mapping lasts for the
+ * session (dsm_pin_mapping); otherwise, as dsm_create's own, until the
+ * current resource owner releases it (at the end of the transaction, or
+ * on an error).
+ *
+ * In a transaction the error is caught in a subtransaction.  Outside one
+ * (a background training computes between transactions) there can be
+ * none, and the error is caught as it stands: dsm_create raises it only
+ * from creating the operating system's segment, which has closed and
+ * removed that segment first, before taking any lock; what it leaves is
+ * an unmapped descriptor, which the process's exit releases.
+ */
+dsm_segment *
+ShmSegmentTryCreate(Size bytes, bool for_session, const char *purpose, const char *hint)
+{
+	MemoryContext context = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	bool		subtransaction = IsTransactionState();
+	dsm_segment *volatile seg = NULL;
+
+	if (subtransaction)
+	{
+		BeginInternalSubTransaction(NULL);
+		MemoryContextSwitchTo(context);
+	}
+	PG_TRY();
+	{
+		seg = dsm_create(bytes, DSM_CREATE_NULL_IF_MAXSEGMENTS);
+		/* out of the subtransaction's resource owner, which its commit releases */
+		if (seg != NULL && subtransaction)
+			dsm_pin_mapping(seg);
+		if (subtransaction)
+			ReleaseCurrentSubTransaction();
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(context);
+		edata = CopyErrorData();
+		FlushErrorState();
+		if (subtransaction)
+			RollbackAndReleaseCurrentSubTransaction();
+		ereport(LOG,
+				(errmsg("personalize: could not create a shared memory segment of %zu bytes for %s: %s",
+						bytes, purpose, edata->message),
+				 errhint("%s", hint)));
+		FreeErrorData(edata);
+		seg = NULL;
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(context);
+	CurrentResourceOwner = owner;
+	if (seg != NULL && for_session)
+		dsm_pin_mapping(seg);
+	else if (seg != NULL && subtransaction)
+		dsm_unpin_mapping(seg); /* back to the caller's resource owner */
+	return seg;
+}

@@ -1,0 +1,106 @@
+/*-------------------------------------------------------------------------
+ *
+ * training_helpers.c
+ *	  Helper background workers of a parallel training step: the shared
+ *	  segment they work from, starting them, and attaching in a helper.
+ *
+ * The ALS sweeps (als_parallel.c) and the scoring of the held-out users
+ * (evaluate_parallel.c) share their work with helpers the same way: the
+ * training process puts what the helpers need in a dynamic shared memory
+ * segment, registers helpers (background workers without a database
+ * connection) that attach it, and does its share of the work itself, so
+ * that it finishes alone when no helper could be had: no worker slot free,
+ * or no room for the segment.
+ *
+ * Copyright (c) 2026, personalize developers
+ *
+ * IDENTIFICATION
+ *	  src/training_helpers.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <signal.h>
+
+#include "miscadmin.h"
+#include "postmaster/bgworker.h"
+#include "storage/dsm.h"
+#include "storage/ipc.h"
+#include "storage/shm_toc.h"
+#include "tcop/tcopprot.h"
+
+#include "shm_segment.h"
+#include "training_helpers.h"
+
+/*
+ * The segment of bytes for the helpers of a training step (kind: "ALS",
+ * "evaluation"), or NULL when it cannot be had (too many segments, or no
+ * room for it, logged): the training process then works alone.  It is
+ * released with the current resource owner, at the latest.
+ */
+dsm_segment *
+TrainingCreateSegment(Size bytes, const char *kind)
+{
+	return ShmSegmentTryCreate(bytes, false, psprintf("the %s helpers of a training", kind),
+							   "The training goes on in its own process alone; a larger /dev/shm "
+							   "(docker run --shm-size, say) lets helpers share the work.");
+}
+
+/*
+ * Register up to n helper background workers (no database connection) that
+ * run function of this library with seg's handle as argument, named
+ * "personalize <kind> helper for PID <this process>" (tests find them by
+ * that title); returns how many were registered into handles (fewer when
+ * max_worker_processes has no free slot: this process does the rest).
+ */
+int
+TrainingStartHelpers(dsm_segment *seg, const char *function, const char *kind, int n,
+					 BackgroundWorkerHandle **handles)
+{
+	BackgroundWorker worker = {0};
+	int			started = 0;
+
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS;
+	worker.bgw_start_time = BgWorkerStart_ConsistentState;
+	worker.bgw_restart_time = BGW_NEVER_RESTART;
+	snprintf(worker.bgw_library_name, BGW_MAXLEN, "personalize");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "%s", function);
+	snprintf(worker.bgw_name, BGW_MAXLEN, "personalize %s helper for PID %d", kind, MyProcPid);
+	snprintf(worker.bgw_type, BGW_MAXLEN, "personalize %s helper", kind);
+	worker.bgw_main_arg = UInt32GetDatum(dsm_segment_handle(seg));
+	worker.bgw_notify_pid = MyProcPid;
+	while (started < n && RegisterDynamicBackgroundWorker(&worker, &handles[started]))
+		started++;
+	return started;
+}
+
+/*
+ * In a helper TrainingStartHelpers started: take SIGTERM, attach the
+ * segment main_arg names and return its table of contents (magic, a
+ * segment of this kind), setting *seg.  Exits when the segment has gone
+ * already (the work ended before this helper started).
+ *
+ * SIGTERM sets a flag that CHECK_FOR_INTERRUPTS acts on.  The default
+ * handler of a background worker exits from inside the signal handler, and
+ * a detach callback would then wait forever for a spinlock (or malloc's
+ * lock) that the interrupted code held: a helper terminated as it started
+ * hung a training so.
+ */
+shm_toc *
+TrainingHelperAttach(Datum main_arg, uint64 magic, const char *kind, dsm_segment **seg)
+{
+	shm_toc    *toc;
+
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+	*seg = dsm_attach(DatumGetUInt32(main_arg));
+	if (*seg == NULL)
+		proc_exit(0);
+	toc = shm_toc_attach(magic, dsm_segment_address(*seg));
+	if (toc == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("bad magic number in personalize %s shared memory segment", kind)));
+	return toc;
+}

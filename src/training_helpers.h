@@ -1,0 +1,28 @@
+/*-------------------------------------------------------------------------
+ *
+ * training_helpers.h
+ *	  Helper background workers of a parallel training step.
+ *
+ * Copyright (c) 2026, personalize developers
+ *
+ * IDENTIFICATION
+ *	  src/training_helpers.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PERSONALIZE_TRAINING_HELPERS_H
+#define PERSONALIZE_TRAINING_HELPERS_H
+
+#include "postgres.h"
+
+#include "postmaster/bgworker.h"
+#include "storage/dsm.h"
+#include "storage/shm_toc.h"
+
+extern dsm_segment *TrainingCreateSegment(Size bytes, const char *kind);
+extern int	TrainingStartHelpers(dsm_segment *seg, const char *function, const char *kind,
+								 int n, BackgroundWorkerHandle **handles);
+extern shm_toc *TrainingHelperAttach(Datum main_arg, uint64 magic, const char *kind,
+									 dsm_segment **seg);
+
+#endif							/* PERSONALIZE_TRAINING_HELPERS_H */
