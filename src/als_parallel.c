@@ -437,14 +437,18 @@ AlsSweeperBegin(const AlsProblem *problem)
 	return sw;
 }
 
-/* The user factors (n_users x k, zero at first), for the caller to fill. */
+/* The user factors (n_users x k, zero at first), for the caller to fill before the first sweep. */
 float *
 AlsSweeperUserFactors(AlsSweeper *sw)
 {
 	return sw->user_factors;
 }
 
-/* The item factors (n_items x k, zero at first), for the caller to fill. */
+/*
+ * The item factors (n_items x k, zero at first), for the caller to fill
+ * before the first sweep (later writes would not reach the half-precision
+ * copies the sweeps read).
+ */
 float *
 AlsSweeperItemFactors(AlsSweeper *sw)
 {
@@ -526,13 +530,16 @@ AlsSweeperUpdate(AlsSweeper *sw, bool users)
 	float	   *out = users ? sw->user_factors : sw->item_factors;
 	/* a half sweep fills its side's half-precision copy, the next one reads it */
 	uint16	   *out_half = users ? sw->user_half : sw->item_half;
-	bool		other_filled = users ? sw->item_half_filled : sw->user_half_filled;
-	const uint16 *other_half = !other_filled ? NULL : users ? sw->item_half : sw->user_half;
+	const uint16 *other_half = NULL;
 	int			k = sw->p.k;
 	AlsShared  *shared = sw->shared;
 	bool		failed;
 	instr_time	start;
 
+	if (users && sw->item_half_filled)
+		other_half = sw->item_half;
+	else if (!users && sw->user_half_filled)
+		other_half = sw->user_half;
 	INSTR_TIME_SET_CURRENT(start);
 	BlasGram(other, other_side->n_rows, k, sw->gram);
 	for (int f = 0; f < k; f++)

@@ -10,8 +10,8 @@
  * segment: a /dev/shm smaller than the segment (Docker gives containers
  * 64 MB by default), or a file size limit.  A training of a few million
  * interactions then failed outright where the training process alone
- * would have succeeded.  ShmSegmentTryCreate catches that error in a
- * subtransaction, logs it, and returns NULL like the other case.
+ * would have succeeded.  ShmSegmentTryCreate catches that error, logs it,
+ * and returns NULL like the other case.
  *
  * Copyright (c) 2026, personalize developers
  *
@@ -23,6 +23,7 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "miscadmin.h"
 #include "utils/memutils.h"
 #include "utils/resowner.h"
 
@@ -32,16 +33,20 @@
  * A new segment of bytes, or NULL when none can be had; then a LOG line
  * says why, with what the segment was for (purpose: "the ALS helpers of a
  * training", say) and hint.  for_session: the mapping lasts for the
- * session (dsm_pin_mapping); otherwise, as dsm_create's own, until the
- * current resource owner releases it (at the end of the transaction, or
- * on an error).
+ * session (dsm_pin_mapping).  Otherwise it is dsm_create's own: in a
+ * transaction, the current resource owner detaches it at the latest at
+ * the end of the transaction or on an error; outside one, where there is
+ * no resource owner, the caller detaches it (or the process's exit does).
  *
- * In a transaction the error is caught in a subtransaction.  Outside one
- * (a background training computes between transactions) there can be
- * none, and the error is caught as it stands: dsm_create raises it only
- * from creating the operating system's segment, which has closed and
- * removed that segment first, before taking any lock; what it leaves is
- * an unmapped descriptor, which the process's exit releases.
+ * In a transaction the error is caught in a subtransaction, whose abort
+ * releases what dsm_create left.  Outside one (a background training
+ * computes between transactions) there can be no subtransaction, and the
+ * error is caught as it stands: dsm_create raises it only from creating
+ * the operating system's segment, which has closed and removed that
+ * segment first, holding no lock; what it leaves is an unmapped
+ * descriptor, owned by no resource owner, which the process's exit
+ * releases.  In parallel mode (a parallel worker running recommend(), say)
+ * neither is possible, and no segment is tried.
  */
 dsm_segment *
 ShmSegmentTryCreate(Size bytes, bool for_session, const char *purpose, const char *hint)
@@ -51,6 +56,11 @@ ShmSegmentTryCreate(Size bytes, bool for_session, const char *purpose, const cha
 	bool		subtransaction = IsTransactionState();
 	dsm_segment *volatile seg = NULL;
 
+	if (IsInParallelMode())
+		return NULL;
+	/* the error resets these (errfinish): none may be held here */
+	Assert(InterruptHoldoffCount == 0 && QueryCancelHoldoffCount == 0);
+	Assert(subtransaction || CurrentResourceOwner == NULL);
 	if (subtransaction)
 	{
 		BeginInternalSubTransaction(NULL);

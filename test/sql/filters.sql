@@ -171,8 +171,9 @@ SELECT array_agg(item_id ORDER BY item_id) FROM personalize.personalized_rank('s
 RESET personalize.filter_interactions;
 
 -- integer item ids: an Interactions filter matches the candidates as
--- integers; user 7 had items 7..11 at times 700..704, so 10 and 11 are
--- recent; an id the model does not know passes
+-- integers, as the items join does; user 7 had items 7..11 at times
+-- 700..704, so 10 and 11 are recent, and so is '010' (an id the model
+-- does not know, but the integer column reads as 10); 'nope' passes
 CREATE TABLE num_events (user_id int, item_id int, ts bigint);
 INSERT INTO num_events SELECT u, (u + j) % 20, u * 100 + j FROM generate_series(1, 40) u, generate_series(0, 4) j;
 CREATE INDEX ON num_events (user_id, ts) INCLUDE (item_id);
@@ -181,7 +182,7 @@ SELECT personalize.create_dataset('num', 'interactions', 'num_events', event_tim
 SELECT personalize.create_solution('num-up', 'num', 'user-personalization', '{"factors": 4, "seed": 7}');
 SELECT personalize.create_campaign('num', personalize.create_solution_version('num-up'));
 SELECT personalize.create_filter('num-recent', 'num', 'EXCLUDE ItemID WHERE Interactions.TS > 702');
-SELECT array_agg(item_id ORDER BY item_id) FROM personalize.personalized_rank('num', '7', ARRAY['7', '8', '9', '10', '11', '12', 'nope'], filter => 'num-recent');
+SELECT array_agg(item_id ORDER BY item_id) FROM personalize.personalized_rank('num', '7', ARRAY['7', '8', '9', '10', '11', '12', '010', 'nope'], filter => 'num-recent');
 SELECT personalize.drop_campaign('num');
 SELECT personalize.drop_dataset_group('num', cascade => true);
 DROP TABLE num_events;

@@ -88,6 +88,17 @@ is($va2, $va, 'the version id is reused');
 my $fresh = $node->safe_psql('postgres', $answer);
 isnt($fresh, $first, 'the recreated version is not served from the old segment');
 
+# A parallel worker serving a version no backend has shared yet keeps its
+# own copy: it may not start the subtransaction that creating a segment
+# takes ("cannot start subtransactions during a parallel operation").
+my (undef, $vb2) = split /\n/, $node->safe_psql('postgres', 'SELECT id FROM personalize.solution_versions ORDER BY id');
+my $in_worker = q{SET force_parallel_mode = on; SET parallel_setup_cost = 0; SET parallel_tuple_cost = 0; };
+like($node->safe_psql('postgres', $in_worker . 'EXPLAIN (COSTS OFF) ' . sprintf($by_version, $vb2)),
+	qr/Gather/, 'the query runs in a parallel worker');
+my $from_worker = $node->safe_psql('postgres', $in_worker . sprintf($by_version, $vb2));
+is($from_worker, $node->safe_psql('postgres', sprintf($by_version, $vb2)),
+	'a parallel worker serves a version not shared yet, as a backend does');
+
 # Without sharing, the same answers.
 $node->append_conf('postgresql.conf', 'personalize.shared_models = 0');
 $node->restart;

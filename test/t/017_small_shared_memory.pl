@@ -67,10 +67,15 @@ like($log, qr/HINT:  The training goes on in its own process alone; a larger \/d
 	'with a hint');
 unlike($log, qr/ALS training used \d+ helper/, 'no ALS helper was started');
 
+$log_offset = -s $node->logfile;
 my $background = $node->safe_psql('postgres',
 	$parallel . q{SELECT personalize.create_solution_version('up', wait => false)});
 is($node->safe_psql('postgres', "SELECT personalize.wait_for_solution_version($background, '120 s')"),
 	'ACTIVE', 'so does a training in a background worker');
+$log = substr(slurp_file($node->logfile), $log_offset);
+like($log, qr/could not create a shared memory segment of \d+ bytes for the ALS helpers of a training/,
+	'which logs why too');
+unlike($log, qr/ALS training used \d+ helper/, 'and starts no ALS helper');
 
 my $alone = $node->safe_psql('postgres', q{SET client_min_messages = warning;
 	SET personalize.max_training_workers = 0;
