@@ -10,26 +10,19 @@
 use strict;
 use warnings;
 
-use File::Temp qw(tempdir);
+use FindBin;
+use lib $FindBin::RealBin;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+
+use FileSizeLimit;
 
 my $node = PostgreSQL::Test::Cluster->new('full');
 $node->init(extra => [ '--wal-segsize=1' ]);
 $node->append_conf('postgresql.conf', "max_wal_size = 32MB\nmin_wal_size = 4MB\n");
 
-# pg_ctl, wrapped to start the server with the file size limit
-my $wrap = tempdir(CLEANUP => 1);
-my $pg_ctl = $node->config_data('--bindir') . '/pg_ctl';
-open(my $fh, '>', "$wrap/pg_ctl") or die;
-print $fh "#!/bin/sh\nulimit -f 4096\nexec '$pg_ctl' \"\$@\"\n";
-close $fh;
-chmod 0755, "$wrap/pg_ctl";
-{
-	local $ENV{PATH} = "$wrap:$ENV{PATH}";
-	$node->start;
-}
+start_with_file_size_limit($node, 4096);
 
 $node->safe_psql('postgres', q{
 	SET client_min_messages = warning;

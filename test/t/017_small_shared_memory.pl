@@ -10,27 +10,20 @@
 use strict;
 use warnings;
 
-use File::Temp qw(tempdir);
+use FindBin;
+use lib $FindBin::RealBin;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+
+use FileSizeLimit;
 
 my $node = PostgreSQL::Test::Cluster->new('small_shm');
 $node->init(extra => [ '--wal-segsize=1' ]);
 $node->append_conf('postgresql.conf',
 	"max_wal_size = 32MB\nmin_wal_size = 4MB\nmax_worker_processes = 8\n");
 
-# pg_ctl, wrapped to start the server with the file size limit
-my $wrap = tempdir(CLEANUP => 1);
-my $pg_ctl = $node->config_data('--bindir') . '/pg_ctl';
-open(my $fh, '>', "$wrap/pg_ctl") or die;
-print $fh "#!/bin/sh\nulimit -f 16384\nexec '$pg_ctl' \"\$@\"\n";
-close $fh;
-chmod 0755, "$wrap/pg_ctl";
-{
-	local $ENV{PATH} = "$wrap:$ENV{PATH}";
-	$node->start;
-}
+start_with_file_size_limit($node, 16384);
 
 # 100,000 interactions of 50,000 users over 500 items: a table and an
 # index of about 4 MB each, but an ALS segment of about 15 MB (the user factors alone, 50,000
