@@ -208,7 +208,8 @@ ModelShareFactors(LoadedModel *lm)
 
 		/* copy outside the lock: a large catalogue takes a while */
 		seg = ShmSegmentTryCreate(bytes, true, "item factors shared by all backends",
-								  "Each backend keeps its own copy; raise the size of /dev/shm or set personalize.shared_models = 0.");
+								  "Each backend keeps its own copy; raise the size of /dev/shm or set personalize.shared_models = 0.",
+								  NULL);
 		if (seg == NULL)
 			return;
 		memcpy(dsm_segment_address(seg), lm->model.factors, factor_bytes);

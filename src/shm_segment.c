@@ -47,15 +47,21 @@
  * descriptor, owned by no resource owner, which the process's exit
  * releases.  In parallel mode (a parallel worker running recommend(), say)
  * neither is possible, and no segment is tried.
+ *
+ * no_room, when not NULL, is set to whether the segment was refused for
+ * lack of room (the error above), not for the other reasons.
  */
 dsm_segment *
-ShmSegmentTryCreate(Size bytes, bool for_session, const char *purpose, const char *hint)
+ShmSegmentTryCreate(Size bytes, bool for_session, const char *purpose, const char *hint,
+					bool *no_room)
 {
 	MemoryContext context = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
 	bool		subtransaction = IsTransactionState();
 	dsm_segment *volatile seg = NULL;
 
+	if (no_room != NULL)
+		*no_room = false;
 	if (IsInParallelMode())
 		return NULL;
 	/* the error resets these (errfinish): none may be held here */
@@ -90,6 +96,8 @@ ShmSegmentTryCreate(Size bytes, bool for_session, const char *purpose, const cha
 				 errhint("%s", hint)));
 		FreeErrorData(edata);
 		seg = NULL;
+		if (no_room != NULL)
+			*no_room = true;
 	}
 	PG_END_TRY();
 	MemoryContextSwitchTo(context);

@@ -18,6 +18,6 @@
 #include "storage/dsm.h"
 
 extern dsm_segment *ShmSegmentTryCreate(Size bytes, bool for_session, const char *purpose,
-										const char *hint);
+										const char *hint, bool *no_room);
 
 #endif							/* PERSONALIZE_SHM_SEGMENT_H */

@@ -58,6 +58,7 @@
 #include "personalize.h"
 #include "recipe.h"
 #include "train.h"
+#include "training_helpers.h"
 
 /*
  * Report progress of the current phase as a NOTICE, at most every 5%.
@@ -539,6 +540,7 @@ TrainingCompute(TrainingJob *job)
 	bool		tuning = !job->update && (job->tune.hpo || job->tune.automl);
 
 	MemoryContextSwitchTo(job->context);
+	TrainingHelpersBegin();
 	if (tuning)
 	{
 		StringInfoData record;

@@ -34,17 +34,44 @@
 #include "training_helpers.h"
 
 /*
+ * The smallest segment that had no room in this training (0: none).  A
+ * tuned training fits many times: trying each of them again would log the
+ * same failure each time, and fill /dev/shm for a moment each time, which
+ * can fail other backends' parallel queries.
+ */
+static Size training_refused_bytes = 0;
+
+/* A training starts: segments may have room again. */
+void
+TrainingHelpersBegin(void)
+{
+	training_refused_bytes = 0;
+}
+
+/*
  * The segment of bytes for the helpers of a training step (kind: "ALS",
  * "evaluation"), or NULL when it cannot be had (too many segments, or no
- * room for it, logged): the training process then works alone.  It is
- * released with the current resource owner, at the latest.
+ * room for it: logged, and not tried again in this training at that size
+ * or above): the training process then works alone.  In a transaction it
+ * is released with the current resource owner at the latest; outside one
+ * the caller detaches it.
  */
 dsm_segment *
 TrainingCreateSegment(Size bytes, const char *kind)
 {
-	return ShmSegmentTryCreate(bytes, false, psprintf("the %s helpers of a training", kind),
-							   "The training goes on in its own process alone; a larger /dev/shm "
-							   "(docker run --shm-size, say) lets helpers share the work.");
+	dsm_segment *seg;
+	bool		no_room;
+
+	if (training_refused_bytes > 0 && bytes >= training_refused_bytes)
+		return NULL;
+	seg = ShmSegmentTryCreate(bytes, false, psprintf("the %s helpers of a training", kind),
+							  "The training goes on in its own process alone; a larger /dev/shm "
+							  "(docker run --shm-size, say) lets helpers share the work.",
+							  &no_room);
+	/* (too many segments is tried again: others may be released meanwhile) */
+	if (no_room)
+		training_refused_bytes = bytes;
+	return seg;
 }
 
 /*

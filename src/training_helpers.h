@@ -19,6 +19,7 @@
 #include "storage/dsm.h"
 #include "storage/shm_toc.h"
 
+extern void TrainingHelpersBegin(void);
 extern dsm_segment *TrainingCreateSegment(Size bytes, const char *kind);
 extern int	TrainingStartHelpers(dsm_segment *seg, const char *function, const char *kind,
 								 int n, BackgroundWorkerHandle **handles);

@@ -58,6 +58,8 @@ like($log,
 	'the server log says why the training had no helpers');
 like($log, qr/HINT:  The training goes on in its own process alone; a larger \/dev\/shm/,
 	'with a hint');
+my @refusals = ($log =~ /could not create a shared memory segment/g);
+is(scalar(@refusals), 1, 'once: the fit on all data, whose segment is larger still, does not try again');
 unlike($log, qr/ALS training used \d+ helper/, 'no ALS helper was started');
 
 $log_offset = -s $node->logfile;
