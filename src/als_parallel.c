@@ -259,20 +259,6 @@ als_helper_detach(dsm_segment *seg, Datum arg)
 	ConditionVariableBroadcast(&shared->done_cv);
 }
 
-/* Copy n bytes of src into a new chunk of the segment under key. */
-static void *
-als_shm_copy(shm_toc *toc, uint64 key, const void *src, Size n)
-{
-	void	   *dst = shm_toc_allocate(toc, Max(n, 1));
-
-	if (src != NULL)
-		memcpy(dst, src, n);
-	else
-		memset(dst, 0, n);
-	shm_toc_insert(toc, key, dst);
-	return dst;
-}
-
 /*
  * Lay out the segment for problem p, copy the sparse rows into it, and
  * point sw's sides and factors at it.
@@ -339,19 +325,19 @@ als_create_segment(AlsSweeper *sw)
 	shm_toc_insert(toc, ALS_KEY_SHARED, shared);
 	sw->shared = shared;
 
-	sw->p.users.ptr = als_shm_copy(toc, ALS_KEY_USER_PTR, p->users.ptr, sizes[ALS_KEY_USER_PTR]);
-	sw->p.users.idx = als_shm_copy(toc, ALS_KEY_USER_IDX, p->users.idx, sizes[ALS_KEY_USER_IDX]);
-	sw->p.users.weight = als_shm_copy(toc, ALS_KEY_USER_WEIGHT, p->users.weight, sizes[ALS_KEY_USER_WEIGHT]);
-	sw->p.items.ptr = als_shm_copy(toc, ALS_KEY_ITEM_PTR, p->items.ptr, sizes[ALS_KEY_ITEM_PTR]);
-	sw->p.items.idx = als_shm_copy(toc, ALS_KEY_ITEM_IDX, p->items.idx, sizes[ALS_KEY_ITEM_IDX]);
-	sw->p.items.weight = als_shm_copy(toc, ALS_KEY_ITEM_WEIGHT, p->items.weight, sizes[ALS_KEY_ITEM_WEIGHT]);
-	sw->user_factors = als_shm_copy(toc, ALS_KEY_USER_FACTORS, NULL, sizes[ALS_KEY_USER_FACTORS]);
-	sw->item_factors = als_shm_copy(toc, ALS_KEY_ITEM_FACTORS, NULL, sizes[ALS_KEY_ITEM_FACTORS]);
-	sw->gram = als_shm_copy(toc, ALS_KEY_GRAM, NULL, sizes[ALS_KEY_GRAM]);
-	sw->user_half = als_shm_copy(toc, ALS_KEY_USER_HALF, NULL, sizes[ALS_KEY_USER_HALF]);
+	sw->p.users.ptr = TrainingShmCopy(toc, ALS_KEY_USER_PTR, p->users.ptr, sizes[ALS_KEY_USER_PTR]);
+	sw->p.users.idx = TrainingShmCopy(toc, ALS_KEY_USER_IDX, p->users.idx, sizes[ALS_KEY_USER_IDX]);
+	sw->p.users.weight = TrainingShmCopy(toc, ALS_KEY_USER_WEIGHT, p->users.weight, sizes[ALS_KEY_USER_WEIGHT]);
+	sw->p.items.ptr = TrainingShmCopy(toc, ALS_KEY_ITEM_PTR, p->items.ptr, sizes[ALS_KEY_ITEM_PTR]);
+	sw->p.items.idx = TrainingShmCopy(toc, ALS_KEY_ITEM_IDX, p->items.idx, sizes[ALS_KEY_ITEM_IDX]);
+	sw->p.items.weight = TrainingShmCopy(toc, ALS_KEY_ITEM_WEIGHT, p->items.weight, sizes[ALS_KEY_ITEM_WEIGHT]);
+	sw->user_factors = TrainingShmCopy(toc, ALS_KEY_USER_FACTORS, NULL, sizes[ALS_KEY_USER_FACTORS]);
+	sw->item_factors = TrainingShmCopy(toc, ALS_KEY_ITEM_FACTORS, NULL, sizes[ALS_KEY_ITEM_FACTORS]);
+	sw->gram = TrainingShmCopy(toc, ALS_KEY_GRAM, NULL, sizes[ALS_KEY_GRAM]);
+	sw->user_half = TrainingShmCopy(toc, ALS_KEY_USER_HALF, NULL, sizes[ALS_KEY_USER_HALF]);
 	if (!shared->user_half_rows)
 		sw->user_half = NULL;
-	sw->item_half = als_shm_copy(toc, ALS_KEY_ITEM_HALF, NULL, sizes[ALS_KEY_ITEM_HALF]);
+	sw->item_half = TrainingShmCopy(toc, ALS_KEY_ITEM_HALF, NULL, sizes[ALS_KEY_ITEM_HALF]);
 	if (!shared->item_half_rows)
 		sw->item_half = NULL;
 
@@ -370,21 +356,11 @@ als_wait_for_helpers(AlsSweeper *sw)
 	for (;;)
 	{
 		int			attached;
-		int			stopped = 0;
 
 		SpinLockAcquire(&sw->shared->mutex);
 		attached = sw->shared->attached;
 		SpinLockRelease(&sw->shared->mutex);
-		if (attached >= sw->nworkers)
-			break;
-		for (int i = 0; i < sw->nworkers; i++)
-		{
-			pid_t		pid;
-
-			if (GetBackgroundWorkerPid(sw->handles[i], &pid) == BGWH_STOPPED)
-				stopped++;
-		}
-		if (attached + stopped >= sw->nworkers)
+		if (attached + TrainingHelpersStopped(sw->handles, sw->nworkers) >= sw->nworkers)
 			break;
 		(void) ConditionVariableTimedSleep(&sw->shared->done_cv, 10, PG_WAIT_EXTENSION);
 	}
@@ -470,15 +446,8 @@ AlsSweeperWorkers(AlsSweeper *sw)
 static void
 als_check_helpers(AlsSweeper *sw, int busy)
 {
-	int			running = 0;
+	int			running = sw->nworkers - TrainingHelpersStopped(sw->handles, sw->nworkers);
 
-	for (int i = 0; i < sw->nworkers; i++)
-	{
-		pid_t		pid;
-
-		if (GetBackgroundWorkerPid(sw->handles[i], &pid) != BGWH_STOPPED)
-			running++;
-	}
 	if (busy > running)
 		ereport(ERROR,
 				(errcode(ERRCODE_OPERATOR_INTERVENTION),
@@ -602,13 +571,8 @@ AlsSweeperUpdate(AlsSweeper *sw, bool users)
 	 * whether or not it held rows at that moment.  Failing in both cases
 	 * makes a terminated helper fail the version however the kill falls.
 	 */
-	for (int i = 0; i < sw->nworkers && !failed; i++)
-	{
-		pid_t		pid;
-
-		if (GetBackgroundWorkerPid(sw->handles[i], &pid) == BGWH_STOPPED)
-			failed = true;
-	}
+	if (!failed && TrainingHelpersStopped(sw->handles, sw->nworkers) > 0)
+		failed = true;
 	if (failed)
 		ereport(ERROR,
 				(errcode(ERRCODE_OPERATOR_INTERVENTION),

@@ -375,6 +375,13 @@ extract_epoch_now(void)
 	return (double) (now - SetEpochTimestamp()) / USECS_PER_SEC;
 }
 
+/* Is type one of the integer types ids may have (compared as int8)? */
+bool
+DatasetIdTypeIsInteger(Oid type)
+{
+	return type == INT2OID || type == INT4OID || type == INT8OID;
+}
+
 /*
  * Can text be a value of an integer type?  Ids that cannot are unknown
  * users rather than errors.

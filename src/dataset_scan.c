@@ -89,12 +89,6 @@ typedef struct IntIdColumn
 	int32		last_index;
 } IntIdColumn;
 
-static bool
-scan_integer_type(Oid type)
-{
-	return type == INT2OID || type == INT4OID || type == INT8OID;
-}
-
 static int64
 scan_integer(Datum d, Oid type)
 {
@@ -197,7 +191,7 @@ static bool
 scan_time_type(const InteractionsDataset *ds, Oid type)
 {
 	if (strcmp(ds->time_kind, "epoch") == 0)
-		return scan_integer_type(type) || type == FLOAT4OID || type == FLOAT8OID;
+		return DatasetIdTypeIsInteger(type) || type == FLOAT4OID || type == FLOAT8OID;
 	return type == TIMESTAMPOID || type == TIMESTAMPTZOID;
 }
 
@@ -245,7 +239,7 @@ DatasetScanInteractions(const InteractionsDataset *ds, InteractionLog *log)
 	users.type = TupleDescAttr(RelationGetDescr(rel), users.attnum - 1)->atttypid;
 	items.type = TupleDescAttr(RelationGetDescr(rel), items.attnum - 1)->atttypid;
 	time_type = TupleDescAttr(RelationGetDescr(rel), time_attnum - 1)->atttypid;
-	if (!scan_integer_type(users.type) || !scan_integer_type(items.type) ||
+	if (!DatasetIdTypeIsInteger(users.type) || !DatasetIdTypeIsInteger(items.type) ||
 		!scan_time_type(ds, time_type))
 	{
 		table_close(rel, NoLock);

@@ -9,7 +9,7 @@
  * and 2-2.8 s on one core of a 2-core machine.  Here the training process
  * copies the model and the held-out users' histories into a dynamic shared
  * memory segment, starts up to personalize.max_training_workers helpers
- * (background workers, as for ALS: src/als_parallel.c), and it and the
+ * (background workers, as for ALS: src/training_helpers.c), and it and the
  * helpers take batches of users in turn until none is left.  Each process
  * scores a batch exactly as the training process alone would
  * (EvaluationScoreBatch, batches of the same users), writes each user's
@@ -190,19 +190,6 @@ eval_leader_detach(dsm_segment *seg, Datum arg)
 	pg_atomic_write_u32(&shared->stop, 1);
 }
 
-/* Copy n bytes of src into a new chunk of the segment under key. */
-static void
-eval_shm_copy(shm_toc *toc, uint64 key, const void *src, Size n)
-{
-	void	   *dst = shm_toc_allocate(toc, Max(n, 1));
-
-	if (src != NULL)
-		memcpy(dst, src, n);
-	else
-		memset(dst, 0, Max(n, 1));
-	shm_toc_insert(toc, key, dst);
-}
-
 /*
  * Create the segment for the n held-out users of m and the model, copy
  * them in, and point v at it; NULL when no segment slot is free.
@@ -264,13 +251,13 @@ eval_create_segment(const InteractionMatrix *m, const RecipeModel *model,
 	shared->recency_half_life = model->recency_half_life;
 	shm_toc_insert(toc, EVAL_KEY_SHARED, shared);
 
-	eval_shm_copy(toc, EVAL_KEY_FACTORS, model->factors, sizes[EVAL_KEY_FACTORS]);
-	eval_shm_copy(toc, EVAL_KEY_GRAM, model->gram, sizes[EVAL_KEY_GRAM]);
-	eval_shm_copy(toc, EVAL_KEY_POPULARITY, model->popularity, sizes[EVAL_KEY_POPULARITY]);
-	eval_shm_copy(toc, EVAL_KEY_OFFSETS, offsets, sizes[EVAL_KEY_OFFSETS]);
-	eval_shm_copy(toc, EVAL_KEY_ITEMS, NULL, sizes[EVAL_KEY_ITEMS]);
-	eval_shm_copy(toc, EVAL_KEY_USER_METRICS, NULL, sizes[EVAL_KEY_USER_METRICS]);
-	eval_shm_copy(toc, EVAL_KEY_RECOMMENDED, NULL, sizes[EVAL_KEY_RECOMMENDED]);
+	TrainingShmCopy(toc, EVAL_KEY_FACTORS, model->factors, sizes[EVAL_KEY_FACTORS]);
+	TrainingShmCopy(toc, EVAL_KEY_GRAM, model->gram, sizes[EVAL_KEY_GRAM]);
+	TrainingShmCopy(toc, EVAL_KEY_POPULARITY, model->popularity, sizes[EVAL_KEY_POPULARITY]);
+	TrainingShmCopy(toc, EVAL_KEY_OFFSETS, offsets, sizes[EVAL_KEY_OFFSETS]);
+	TrainingShmCopy(toc, EVAL_KEY_ITEMS, NULL, sizes[EVAL_KEY_ITEMS]);
+	TrainingShmCopy(toc, EVAL_KEY_USER_METRICS, NULL, sizes[EVAL_KEY_USER_METRICS]);
+	TrainingShmCopy(toc, EVAL_KEY_RECOMMENDED, NULL, sizes[EVAL_KEY_RECOMMENDED]);
 	eval_view(toc, v);
 
 	/* the histories as they are in the matrix: each process sorts its own */
@@ -301,15 +288,8 @@ eval_wait_for_helpers(EvalShared *shared, BackgroundWorkerHandle **handles, int 
 	ConditionVariablePrepareToSleep(&shared->done_cv);
 	for (;;)
 	{
-		int			stopped = 0;
+		int			stopped = TrainingHelpersStopped(handles, nworkers);
 
-		for (int i = 0; i < nworkers; i++)
-		{
-			pid_t		pid;
-
-			if (GetBackgroundWorkerPid(handles[i], &pid) == BGWH_STOPPED)
-				stopped++;
-		}
 		if (pg_atomic_read_u32(&shared->attached) + stopped >= (uint32) nworkers)
 			break;
 		(void) ConditionVariableTimedSleep(&shared->done_cv, 10, PG_WAIT_EXTENSION);
@@ -327,18 +307,10 @@ eval_wait_for_batches(EvalShared *shared, BackgroundWorkerHandle **handles, int 
 	ConditionVariablePrepareToSleep(&shared->done_cv);
 	while (pg_atomic_read_u32(&shared->batches_done) < (uint32) shared->n_batches)
 	{
-		int			running = 0;
-
 		if (!ConditionVariableTimedSleep(&shared->done_cv, EVAL_WAIT_MS, PG_WAIT_EXTENSION))
 			continue;
-		for (int i = 0; i < nworkers; i++)
-		{
-			pid_t		pid;
-
-			if (GetBackgroundWorkerPid(handles[i], &pid) != BGWH_STOPPED)
-				running++;
-		}
-		if (running == 0 && pg_atomic_read_u32(&shared->batches_done) < (uint32) shared->n_batches)
+		if (TrainingHelpersStopped(handles, nworkers) == nworkers &&
+			pg_atomic_read_u32(&shared->batches_done) < (uint32) shared->n_batches)
 			ereport(ERROR,
 					(errcode(ERRCODE_OPERATOR_INTERVENTION),
 					 errmsg("an evaluation helper process exited before scoring its users"),

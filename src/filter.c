@@ -109,15 +109,6 @@ filter_palloc0(void *context, size_t size)
 	return palloc0(size);
 }
 
-/* Whether rel's id column holds integers (compared as int8, not as text). */
-static bool
-filter_id_is_integer(const FilterRelation *rel, const char *column)
-{
-	Oid			type = get_atttype(rel->relid, get_attnum(rel->relid, column));
-
-	return type == INT2OID || type == INT4OID || type == INT8OID;
-}
-
 /*
  * Return SQL comparing column (of alias) with the text expression id, in a
  * form an index on the column can serve: integer ids are compared as
@@ -132,21 +123,14 @@ filter_id_match(const FilterRelation *rel, const char *alias, const char *column
 	Oid			type = get_atttype(rel->relid, get_attnum(rel->relid, column));
 	const char *col = quote_identifier(column);
 
-	switch (type)
-	{
-		case INT2OID:
-		case INT4OID:
-		case INT8OID:
-			if (id_int != NULL)
-				return psprintf("%s.%s = %s", alias, col, id_int);
-			return psprintf("%s.%s = (CASE WHEN %s ~ '^-?[0-9]{1,18}$' THEN %s::int8 END)",
-							alias, col, id, id);
-		case TEXTOID:
-		case VARCHAROID:
-			return psprintf("%s.%s = %s", alias, col, id);
-		default:
-			return psprintf("%s.%s::text = %s", alias, col, id);
-	}
+	if (DatasetIdTypeIsInteger(type) && id_int != NULL)
+		return psprintf("%s.%s = %s", alias, col, id_int);
+	if (DatasetIdTypeIsInteger(type))
+		return psprintf("%s.%s = (CASE WHEN %s ~ '^-?[0-9]{1,18}$' THEN %s::int8 END)",
+						alias, col, id, id);
+	if (type == TEXTOID || type == VARCHAROID)
+		return psprintf("%s.%s = %s", alias, col, id);
+	return psprintf("%s.%s::text = %s", alias, col, id);
 }
 
 /*
@@ -563,7 +547,7 @@ filter_condition_sql(FilterCompiler *fc, const FilterNode *node)
 	 * Integer item ids are matched as integers, as filter_id_match does:
 	 * hashing the user's items as text cost about a tenth of such a request.
 	 */
-	if (filter_id_is_integer(rel, rel->item_column))
+	if (DatasetIdTypeIsInteger(get_atttype(rel->relid, get_attnum(rel->relid, rel->item_column))))
 		candidate = psprintf("c.id_int IN (SELECT i.%s::int8", quote_identifier(rel->item_column));
 	else
 		candidate = psprintf("c.id IN (SELECT i.%s::text", quote_identifier(rel->item_column));

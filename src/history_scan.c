@@ -217,8 +217,7 @@ DatasetScanHistory(const InteractionsDataset *ds, Oid user_type, Datum user, int
 		return false;
 	}
 	item_type = TupleDescAttr(RelationGetDescr(rel), item_attnum - 1)->atttypid;
-	if ((item_type != INT2OID && item_type != INT4OID && item_type != INT8OID &&
-		 item_type != TEXTOID && item_type != VARCHAROID) ||
+	if ((!DatasetIdTypeIsInteger(item_type) && item_type != TEXTOID && item_type != VARCHAROID) ||
 		!history_index_open(rel, user_attnum, time_attnum, user_type, item_attnum, &hi))
 	{
 		table_close(rel, NoLock);
@@ -236,8 +235,7 @@ DatasetScanHistory(const InteractionsDataset *ds, Oid user_type, Datum user, int
 						   hi.index->rd_indcollation[0], get_opcode(equality), user);
 
 	elog(DEBUG1, "reading the user's history from index \"%s\"", RelationGetRelationName(hi.index));
-	as_int = int_items != NULL &&
-		(item_type == INT2OID || item_type == INT4OID || item_type == INT8OID);
+	as_int = int_items != NULL && DatasetIdTypeIsInteger(item_type);
 	if (as_int)
 		*int_items = palloc(sizeof(int64) * capacity);
 	else

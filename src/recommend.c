@@ -1007,10 +1007,9 @@ put_ranked(ReturnSetInfo *rsinfo, const CampaignTarget *target, const RequestFil
 	/* repeated ids: known ones by their model index, unknown ones by text */
 	uint32		mask = pg_nextpower2_32(2 * n_elems + 1) - 1;
 	int32	   *known_listed = palloc(sizeof(int32) * (mask + 1));
-	IdMap		unknown_listed;
+	IdMap		unknown_listed = {0};	/* set up at the first unknown id */
 
 	memset(known_listed, -1, sizeof(int32) * (mask + 1));
-	IdMapInit(&unknown_listed, 16);
 	items = palloc(sizeof(RankItem) * n_elems);
 	for (int e = 0; e < n_elems; e++)
 	{
@@ -1026,10 +1025,14 @@ put_ranked(ReturnSetInfo *rsinfo, const CampaignTarget *target, const RequestFil
 		index = IdMapLookup(&lm->items, id);
 		/* a repeated id is ranked at its first position */
 		if (index >= 0 ? index_listed_before(known_listed, mask, index) :
-			IdMapLookup(&unknown_listed, id) >= 0)
+			unknown_listed.hash != NULL && IdMapLookup(&unknown_listed, id) >= 0)
 			continue;
 		if (index < 0)
+		{
+			if (unknown_listed.hash == NULL)
+				IdMapInit(&unknown_listed, 16);
 			IdMapIntern(&unknown_listed, id);
+		}
 		items[n_items].id = id;
 		items[n_items].index = index;
 		items[n_items].position = e;

@@ -102,6 +102,39 @@ TrainingStartHelpers(dsm_segment *seg, const char *function, const char *kind, i
 	return started;
 }
 
+/* How many of the n helpers in handles have stopped (or never started). */
+int
+TrainingHelpersStopped(BackgroundWorkerHandle **handles, int n)
+{
+	int			stopped = 0;
+
+	for (int i = 0; i < n; i++)
+	{
+		pid_t		pid;
+
+		if (GetBackgroundWorkerPid(handles[i], &pid) == BGWH_STOPPED)
+			stopped++;
+	}
+	return stopped;
+}
+
+/*
+ * Copy n bytes of src (or zeros, when src is NULL) into a new chunk of the
+ * segment of toc, under key; returns the chunk.
+ */
+void *
+TrainingShmCopy(shm_toc *toc, uint64 key, const void *src, Size n)
+{
+	void	   *dst = shm_toc_allocate(toc, Max(n, 1));
+
+	if (src != NULL)
+		memcpy(dst, src, n);
+	else
+		memset(dst, 0, Max(n, 1));
+	shm_toc_insert(toc, key, dst);
+	return dst;
+}
+
 /*
  * In a helper TrainingStartHelpers started: take SIGTERM, attach the
  * segment main_arg names and return its table of contents (magic, a
