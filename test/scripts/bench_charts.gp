@@ -1,7 +1,7 @@
 # bench_charts.gp: the two charts of `make bench` (test/scripts/bench.sh),
 # as SVG, from the data files it writes under bench/results/:
 #   training-SCALE.dat  interactions seconds       -> training-SCALE.svg
-#   latency-SCALE.dat   items median_ms p99_ms     -> latency-SCALE.svg
+#   latency-SCALE.dat   items median_ms p99_ms filtered_median_ms -> latency-SCALE.svg
 # Run: gnuplot -e "scale='small'; dir='bench/results'" test/scripts/bench_charts.gp
 set terminal svg size 640,400 dynamic font "sans,12" background "white"
 set grid
@@ -37,4 +37,5 @@ set yrange [*:*]
 set format x "%.0s%c"
 set format y "%g"
 plot dir."/latency-".scale.".dat" using 1:2 with linespoints pt 7 lw 2 title "median", \
-	"" using 1:3 with linespoints pt 5 lw 1 dt 3 title "p99"
+	"" using 1:3 with linespoints pt 5 lw 1 dt 3 title "p99", \
+	"" using 1:4 with linespoints pt 9 lw 1 title "median, 10% category filter"
