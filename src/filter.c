@@ -125,9 +125,11 @@ filter_id_match(const FilterRelation *rel, const char *alias, const char *column
 
 	if (DatasetIdTypeIsInteger(type) && id_int != NULL)
 		return psprintf("%s.%s = %s", alias, col, id_int);
+	/* the ids DatasetIdAsInt64 takes: an optional sign, digits, in range */
 	if (DatasetIdTypeIsInteger(type))
-		return psprintf("%s.%s = (CASE WHEN %s ~ '^-?[0-9]{1,18}$' THEN %s::int8 END)",
-						alias, col, id, id);
+		return psprintf("%s.%s = (CASE WHEN %s ~ '^[-+]?[0-9]+$' AND %s::numeric "
+						"BETWEEN -9223372036854775808 AND 9223372036854775807 THEN %s::int8 END)",
+						alias, col, id, id, id);
 	if (type == TEXTOID || type == VARCHAROID)
 		return psprintf("%s.%s = %s", alias, col, id);
 	return psprintf("%s.%s::text = %s", alias, col, id);

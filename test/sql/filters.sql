@@ -183,9 +183,22 @@ SELECT personalize.create_solution('num-up', 'num', 'user-personalization', '{"f
 SELECT personalize.create_campaign('num', personalize.create_solution_version('num-up'));
 SELECT personalize.create_filter('num-recent', 'num', 'EXCLUDE ItemID WHERE Interactions.TS > 702');
 SELECT array_agg(item_id ORDER BY item_id) FROM personalize.personalized_rank('num', '7', ARRAY['7', '8', '9', '10', '11', '12', '010', 'nope'], filter => 'num-recent');
+-- a CurrentItem field reads the items row of any id an integer column can
+-- hold, written as the model reads ids: '+7' is item 7 (price 7), and the
+-- largest int8 an item without events (price 5; served popular items)
+CREATE TABLE num_items (item_id int8 PRIMARY KEY, price int);
+INSERT INTO num_items SELECT i, i FROM generate_series(0, 19) i;
+INSERT INTO num_items VALUES (9223372036854775807, 5);
+SELECT personalize.create_dataset('num', 'items', 'num_items', metadata => ARRAY['price']);
+SELECT personalize.create_solution('num-sims', 'num', 'sims');
+SELECT personalize.create_campaign('num-sims', personalize.create_solution_version('num-sims'));
+SELECT personalize.create_filter('num-cheaper', 'num', 'INCLUDE ItemID WHERE Items.PRICE < CurrentItem.PRICE');
+SELECT array_agg(item_id::int ORDER BY item_id::int) FROM personalize.related_items('num-sims', '+7', 20, filter => 'num-cheaper');
+SELECT array_agg(item_id::int ORDER BY item_id::int) FROM personalize.related_items('num-sims', '9223372036854775807', 20, filter => 'num-cheaper');
+SELECT personalize.drop_campaign('num-sims');
 SELECT personalize.drop_campaign('num');
 SELECT personalize.drop_dataset_group('num', cascade => true);
-DROP TABLE num_events;
+DROP TABLE num_events, num_items;
 
 SELECT personalize.drop_filter('tagged');
 SELECT personalize.drop_filter('tagged');
