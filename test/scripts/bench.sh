@@ -27,7 +27,7 @@ case "$SCALE" in
 	# before the measured seconds, not counted); numpy_iterations:
 	# ALS sweeps NumPy times (its 15-sweep time is 15 times the mean sweep)
 	small) users=50000; items=10000; per_user=20; scaling="0.25 0.5"; catalogues="1000 10000 26744"
-		short=2; long=3; brief=1; warm=1; numpy_iterations=1 ;;
+		short=2; long=3; brief=1; warm=2; numpy_iterations=1 ;;
 	full) users=138493; items=26744; per_user=144; scaling="0.1 0.25 0.5"; catalogues="1000 26744 1000000"
 		short=5; long=10; brief=5; warm=10; numpy_iterations=2 ;;
 	*) echo "SCALE must be small or full" >&2; exit 1 ;;
@@ -124,15 +124,16 @@ latency() {	# script-file seconds
 # warm connection as above: the calls of the first $warm seconds do not count
 throughput() {	# script-file seconds clients
 	local log="$WORKDIR/pgbench" w=${WARM:-$warm} tps
+	# (nothing else in $WORKDIR may start with "pgbench.": the logs are read by that pattern)
 	rm -f "$log".*
-	(cd "$WORKDIR" && as_pg pgbench -n -T $(($2 + w)) -c "$3" -j 2 -f "$1" -l --log-prefix="$log" postgres > "$WORKDIR/pgbench.out")
+	(cd "$WORKDIR" && as_pg pgbench -n -T $(($2 + w)) -c "$3" -j 2 -f "$1" -l --log-prefix="$log" postgres > "$WORKDIR/throughput.out")
 	# a transaction's end: its epoch time; counted from w seconds after the first one
 	tps=$(cat "$log".* | awk '{ printf "%.6f\n", $5 + $6 / 1e6 }' | sort -n \
 		| awk -v w="$w" 'NR == 1 { t0 = $1 } $1 - t0 >= w { if (!n++) first = $1; last = $1 } END { if (last > first) printf "%.0f", (n - 1) / (last - first) }')
 	if [[ -z "$tps" ]]; then
 		# say why, rather than print an empty figure
 		echo "throughput of $1: no transactions after the first $w s; $(cat "$log".* 2>/dev/null | wc -l) logged; pgbench said:" >&2
-		grep -E 'processed|failed|tps|latency' "$WORKDIR/pgbench.out" >&2 || true
+		grep -E 'processed|failed|tps|latency' "$WORKDIR/throughput.out" >&2 || true
 		tps=n/a
 	fi
 	echo "$tps"
