@@ -125,9 +125,13 @@ filter_id_match(const FilterRelation *rel, const char *alias, const char *column
 
 	if (DatasetIdTypeIsInteger(type) && id_int != NULL)
 		return psprintf("%s.%s = %s", alias, col, id_int);
-	/* the ids DatasetIdAsInt64 takes: an optional sign, digits, in range */
+	/*
+	 * The ids DatasetIdAsInt64 takes: an optional sign, digits, in range.
+	 * At most 19 digits after leading zeros reach the numeric cast, which
+	 * a longer id (over 131,072 digits) would make fail.
+	 */
 	if (DatasetIdTypeIsInteger(type))
-		return psprintf("%s.%s = (CASE WHEN %s ~ '^[-+]?[0-9]+$' AND %s::numeric "
+		return psprintf("%s.%s = (CASE WHEN %s ~ '^[-+]?0*[0-9]{1,19}$' AND %s::numeric "
 						"BETWEEN -9223372036854775808 AND 9223372036854775807 THEN %s::int8 END)",
 						alias, col, id, id, id);
 	if (type == TEXTOID || type == VARCHAROID)

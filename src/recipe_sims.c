@@ -74,13 +74,14 @@ sims_candidates(const InteractionMatrix *m, int32 i, int min_count, const float 
 	const int32 *user_items = m->user_items;
 	const int32 *users = m->item_users + m->item_ptr[i];
 	int64		n_users = m->item_ptr[i + 1] - m->item_ptr[i];
+	int32		n_items = m->n_items;
 	int64		reach = 0;
 	int32		n_touched = 0;
 	int32		n_related = 0;
 
 	for (int64 e = 0; e < n_users; e++)
 		reach += user_ptr[users[e] + 1] - user_ptr[users[e]];
-	if (reach >= m->n_items / SIMS_DENSE_DIVISOR)
+	if (reach >= n_items / SIMS_DENSE_DIVISOR)
 	{
 		for (int64 e = 0; e < n_users; e++)
 		{
@@ -91,13 +92,13 @@ sims_candidates(const InteractionMatrix *m, int32 i, int min_count, const float 
 				counts[row[f]]++;
 		}
 		counts[i] = 0;
-		for (int32 j = 0; j < m->n_items; j++)
+		for (int32 j = 0; j < n_items; j++)
 			if (counts[j] >= min_count)
 			{
 				touched[n_related] = j;
 				candidate[n_related++] = (float) counts[j] / (discounted[i] * discounted[j]);
 			}
-		memset(counts, 0, sizeof(int32) * m->n_items);
+		memset(counts, 0, sizeof(int32) * n_items);
 		return n_related;
 	}
 	for (int64 e = 0; e < n_users; e++)

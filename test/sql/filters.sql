@@ -195,6 +195,10 @@ SELECT personalize.create_campaign('num-sims', personalize.create_solution_versi
 SELECT personalize.create_filter('num-cheaper', 'num', 'INCLUDE ItemID WHERE Items.PRICE < CurrentItem.PRICE');
 SELECT array_agg(item_id::int ORDER BY item_id::int) FROM personalize.related_items('num-sims', '+7', 20, filter => 'num-cheaper');
 SELECT array_agg(item_id::int ORDER BY item_id::int) FROM personalize.related_items('num-sims', '9223372036854775807', 20, filter => 'num-cheaper');
+-- an id out of int8's range, or of 200,000 digits, reads no row, without an
+-- error: nothing is cheaper than an unknown price
+SELECT count(*) FROM personalize.related_items('num-sims', '9223372036854775808', 20, filter => 'num-cheaper');
+SELECT count(*) FROM personalize.related_items('num-sims', repeat('9', 200000), 20, filter => 'num-cheaper');
 SELECT personalize.drop_campaign('num-sims');
 SELECT personalize.drop_campaign('num');
 SELECT personalize.drop_dataset_group('num', cascade => true);

@@ -49,6 +49,40 @@ SELECT personalize.create_solution('shop2-raw', 'shop2', 'sims', '{"popularity_d
 SELECT personalize.create_campaign('shop2-raw', personalize.create_solution_version('shop2-raw'));
 SELECT item_id FROM personalize.related_items('shop2-raw', 'c00', 1);
 
+-- the kept lists are the true similarities (count / sqrt(p_i p_j)) at every
+-- rank, over a catalogue whose items 0-99 have long histories among their
+-- users (counted densely) and items 100-399 only short ones (counted item
+-- by item): no list differs from SQL's, and no listed pair has another score
+CREATE TABLE sparse_events (user_id int, item_id text, ts bigint);
+INSERT INTO sparse_events
+SELECT DISTINCT ON (u, i) u, 'i' || i, u * 1000 + j
+  FROM generate_series(1, 200) u, LATERAL (VALUES (0, u * 7 % 400), (1, u * 13 % 400), (2, u * 29 % 400)) v(j, i)
+ ORDER BY u, i, j;
+INSERT INTO sparse_events SELECT u, 'i' || ((u + 3 * j) % 100), u * 1000 + 10 + j
+  FROM generate_series(201, 230) u, generate_series(0, 32) j;
+SELECT personalize.create_dataset_group('sparse');
+SELECT personalize.create_dataset('sparse', 'interactions', 'sparse_events', event_time => 'ts');
+SELECT personalize.create_solution('sparse-sims', 'sparse', 'sims', '{"neighbors": 10, "min_cointeraction_count": 1}');
+SELECT personalize.create_solution_version('sparse-sims') AS sparse_version \gset
+CREATE TEMP TABLE true_sims AS
+WITH e AS (SELECT DISTINCT user_id, item_id FROM sparse_events),
+     p AS (SELECT item_id, count(*) AS n FROM e GROUP BY 1),
+     c AS (SELECT a.item_id AS i, b.item_id AS j, count(*) AS n FROM e a JOIN e b USING (user_id)
+            WHERE a.item_id <> b.item_id GROUP BY 1, 2)
+SELECT c.i, c.j, c.n / sqrt(pi.n::float8 * pj.n) AS sim,
+       row_number() OVER (PARTITION BY c.i ORDER BY c.n / sqrt(pi.n::float8 * pj.n) DESC) AS rank
+  FROM c JOIN p pi ON pi.item_id = c.i JOIN p pj ON pj.item_id = c.j;
+SELECT count(DISTINCT l.item_id) AS items_listed,
+       count(*) FILTER (WHERE abs(l.score - t.sim) > 1e-5 * t.sim) AS rank_mismatches,
+       count(*) FILTER (WHERE abs(l.score - o.sim) > 1e-5 * o.sim) AS pair_mismatches,
+       (SELECT count(*) FROM true_sims WHERE rank <= 10) - count(*) AS missing
+  FROM personalize.related_item_lists l
+  JOIN true_sims t ON t.i = l.item_id AND t.rank = l.rank
+  JOIN true_sims o ON o.i = l.item_id AND o.j = l.related_item_id
+ WHERE l.solution_version = :sparse_version;
+SELECT personalize.drop_dataset_group('sparse', cascade => true);
+DROP TABLE sparse_events;
+
 -- wrong function for the campaign type, and argument errors
 SELECT * FROM personalize.recommend('shop2', '3');
 SELECT * FROM personalize.personalized_rank('shop2', '3', ARRAY['c00']);
