@@ -47,8 +47,9 @@
 /*
  * An item whose users' rows hold at least 1/SIMS_DENSE_DIVISOR of the
  * catalogue's size in entries is counted without noting which items it
- * touches (a branch per entry, unpredictable: 5.5 ns an entry on the 20M
- * synthetic set), then collected by one pass over the counts.
+ * touches (a branch per entry), then collected by one pass over the
+ * counts: on the 20M synthetic set a fit took 5.5 ns a history entry with
+ * the branch, 2.3 ns this way.
  */
 #define SIMS_DENSE_DIVISOR 8
 
