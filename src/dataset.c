@@ -375,9 +375,9 @@ extract_epoch_now(void)
 	return (double) (now - SetEpochTimestamp()) / USECS_PER_SEC;
 }
 
-/* Is type one of the integer types ids may have (compared as int8)? */
+/* Is type int2, int4 or int8: the integer types of ids and epoch times (read as int8)? */
 bool
-DatasetIdTypeIsInteger(Oid type)
+DatasetTypeIsInteger(Oid type)
 {
 	return type == INT2OID || type == INT4OID || type == INT8OID;
 }

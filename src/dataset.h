@@ -36,7 +36,7 @@ typedef struct InteractionsDataset
 extern bool DatasetFromTuple(HeapTuple tuple, TupleDesc desc, int first_column,
 							 const char *dataset_group, InteractionsDataset *ds);
 extern void DatasetCheckReadable(const InteractionsDataset *ds);
-extern bool DatasetIdTypeIsInteger(Oid type);
+extern bool DatasetTypeIsInteger(Oid type);
 extern bool DatasetIdFitsType(const char *id, Oid type);
 extern bool DatasetIdAsInt64(const char *id, int64 *value);
 extern void DatasetLookupInteractions(const char *dataset_group, InteractionsDataset *ds);

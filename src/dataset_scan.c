@@ -191,7 +191,7 @@ static bool
 scan_time_type(const InteractionsDataset *ds, Oid type)
 {
 	if (strcmp(ds->time_kind, "epoch") == 0)
-		return DatasetIdTypeIsInteger(type) || type == FLOAT4OID || type == FLOAT8OID;
+		return DatasetTypeIsInteger(type) || type == FLOAT4OID || type == FLOAT8OID;
 	return type == TIMESTAMPOID || type == TIMESTAMPTZOID;
 }
 
@@ -239,7 +239,7 @@ DatasetScanInteractions(const InteractionsDataset *ds, InteractionLog *log)
 	users.type = TupleDescAttr(RelationGetDescr(rel), users.attnum - 1)->atttypid;
 	items.type = TupleDescAttr(RelationGetDescr(rel), items.attnum - 1)->atttypid;
 	time_type = TupleDescAttr(RelationGetDescr(rel), time_attnum - 1)->atttypid;
-	if (!DatasetIdTypeIsInteger(users.type) || !DatasetIdTypeIsInteger(items.type) ||
+	if (!DatasetTypeIsInteger(users.type) || !DatasetTypeIsInteger(items.type) ||
 		!scan_time_type(ds, time_type))
 	{
 		table_close(rel, NoLock);

@@ -123,14 +123,14 @@ filter_id_match(const FilterRelation *rel, const char *alias, const char *column
 	Oid			type = get_atttype(rel->relid, get_attnum(rel->relid, column));
 	const char *col = quote_identifier(column);
 
-	if (DatasetIdTypeIsInteger(type) && id_int != NULL)
+	if (DatasetTypeIsInteger(type) && id_int != NULL)
 		return psprintf("%s.%s = %s", alias, col, id_int);
 	/*
 	 * The ids DatasetIdAsInt64 takes: an optional sign, digits, in range.
 	 * At most 19 digits after leading zeros reach the numeric cast, which
 	 * a longer id (over 131,072 digits) would make fail.
 	 */
-	if (DatasetIdTypeIsInteger(type))
+	if (DatasetTypeIsInteger(type))
 		return psprintf("%s.%s = (CASE WHEN %s ~ '^[-+]?0*[0-9]{1,19}$' AND %s::numeric "
 						"BETWEEN -9223372036854775808 AND 9223372036854775807 THEN %s::int8 END)",
 						alias, col, id, id, id);
@@ -553,7 +553,7 @@ filter_condition_sql(FilterCompiler *fc, const FilterNode *node)
 	 * Integer item ids are matched as integers, as filter_id_match does:
 	 * hashing the user's items as text cost about a tenth of such a request.
 	 */
-	if (DatasetIdTypeIsInteger(get_atttype(rel->relid, get_attnum(rel->relid, rel->item_column))))
+	if (DatasetTypeIsInteger(get_atttype(rel->relid, get_attnum(rel->relid, rel->item_column))))
 		candidate = psprintf("c.id_int IN (SELECT i.%s::int8", quote_identifier(rel->item_column));
 	else
 		candidate = psprintf("c.id IN (SELECT i.%s::text", quote_identifier(rel->item_column));

@@ -217,7 +217,7 @@ DatasetScanHistory(const InteractionsDataset *ds, Oid user_type, Datum user, int
 		return false;
 	}
 	item_type = TupleDescAttr(RelationGetDescr(rel), item_attnum - 1)->atttypid;
-	if ((!DatasetIdTypeIsInteger(item_type) && item_type != TEXTOID && item_type != VARCHAROID) ||
+	if ((!DatasetTypeIsInteger(item_type) && item_type != TEXTOID && item_type != VARCHAROID) ||
 		!history_index_open(rel, user_attnum, time_attnum, user_type, item_attnum, &hi))
 	{
 		table_close(rel, NoLock);
@@ -235,7 +235,7 @@ DatasetScanHistory(const InteractionsDataset *ds, Oid user_type, Datum user, int
 						   hi.index->rd_indcollation[0], get_opcode(equality), user);
 
 	elog(DEBUG1, "reading the user's history from index \"%s\"", RelationGetRelationName(hi.index));
-	as_int = int_items != NULL && DatasetIdTypeIsInteger(item_type);
+	as_int = int_items != NULL && DatasetTypeIsInteger(item_type);
 	if (as_int)
 		*int_items = palloc(sizeof(int64) * capacity);
 	else

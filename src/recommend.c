@@ -1024,13 +1024,14 @@ put_ranked(ReturnSetInfo *rsinfo, const CampaignTarget *target, const RequestFil
 		id = TextDatumGetCString(elems[e]);
 		index = IdMapLookup(&lm->items, id);
 		/* a repeated id is ranked at its first position */
-		if (index >= 0 ? index_listed_before(known_listed, mask, index) :
-			unknown_listed.hash != NULL && IdMapLookup(&unknown_listed, id) >= 0)
+		if (index >= 0 && index_listed_before(known_listed, mask, index))
 			continue;
 		if (index < 0)
 		{
 			if (unknown_listed.hash == NULL)
 				IdMapInit(&unknown_listed, 16);
+			else if (IdMapLookup(&unknown_listed, id) >= 0)
+				continue;
 			IdMapIntern(&unknown_listed, id);
 		}
 		items[n_items].id = id;
