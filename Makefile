@@ -28,6 +28,7 @@ OBJS = \
 	src/topk.o \
 	src/kernel.o \
 	src/compact.o \
+	src/scoring_helper.o \
 	src/snapshot_stamp.o \
 	src/filter_mask.o \
 	src/recipe_popularity.o \

@@ -63,14 +63,6 @@
 #define COMPACT_CLONES
 #endif
 
-/*
- * Items are stored in blocks of 16, interleaved by groups of 4 factors:
- * a block's group g is 64 bytes, item j's 4 codes of factors 4g..4g+3 at
- * 4j.  One VNNI instruction then adds a group's 4 products to each of the
- * 16 items' sums at once, with no sum across a vector per item.
- */
-#define COMPACT_BLOCK 16
-
 /* How many candidates ahead CompactTopK asks for a factor row. */
 #define COMPACT_RESCORE_AHEAD 8
 
@@ -226,14 +218,18 @@ compact_logit(const CompactQuery *q, int32 i, int32 dot)
 	return q->cf->scale[i] * (q->x_step * (float) dot);
 }
 
-/* Compact logits of all items, portable code (the compiler vectorises). */
+/*
+ * Compact logits of items from (a multiple of COMPACT_BLOCK) to to, into
+ * scores[i - from] and, unless raw is NULL, raw[i - from]; portable code
+ * (the compiler vectorises).
+ */
 COMPACT_CLONES
 static void
-compact_score_plain(const CompactQuery *q, float *scores)
+compact_score_plain(const CompactQuery *q, int32 from, int32 to, float *scores, float *raw)
 {
 	const CompactFactors *cf = q->cf;
 
-	for (int32 first = 0; first < cf->n_items; first += COMPACT_BLOCK)
+	for (int32 first = from; first < to; first += COMPACT_BLOCK)
 	{
 		const int8 *c = cf->codes + (Size) first * cf->stride;
 		int32		dot[COMPACT_BLOCK] = {0};
@@ -243,8 +239,12 @@ compact_score_plain(const CompactQuery *q, float *scores)
 			for (int j = 0; j < COMPACT_BLOCK; j++)
 				for (int f = 0; f < 4; f++)
 					dot[j] += (int32) q->x_codes[4 * g + f] * c[(g * COMPACT_BLOCK + j) * 4 + f];
-		for (int j = 0; j < COMPACT_BLOCK && first + j < cf->n_items; j++)
-			scores[first + j] = q->raw[first + j] = compact_logit(q, first + j, dot[j]);
+		for (int j = 0; j < COMPACT_BLOCK && first + j < to; j++)
+		{
+			scores[first - from + j] = compact_logit(q, first + j, dot[j]);
+			if (raw != NULL)
+				raw[first - from + j] = scores[first - from + j];
+		}
 	}
 }
 
@@ -269,7 +269,7 @@ compact_score_plain(const CompactQuery *q, float *scores)
  */
 __attribute__((target("avx512f,avx512bw,avx512vnni")))
 static void
-compact_score_vnni(const CompactQuery *q, float *scores)
+compact_score_vnni(const CompactQuery *q, int32 from, int32 to, float *scores, float *raw)
 {
 	const CompactFactors *cf = q->cf;
 	int			groups = cf->stride / 4;
@@ -286,7 +286,7 @@ compact_score_vnni(const CompactQuery *q, float *scores)
 		bytes[1][f] = (uint8) (m - 256 * hi + 128);
 	}
 	memcpy(words, bytes, sizeof(words));
-	for (int32 first = 0; first < cf->n_items; first += COMPACT_BLOCK)
+	for (int32 first = from; first < to; first += COMPACT_BLOCK)
 	{
 		const int8 *c = cf->codes + (Size) first * cf->stride;
 		__m512i		hi = _mm512_setzero_si512();
@@ -296,7 +296,7 @@ compact_score_vnni(const CompactQuery *q, float *scores)
 		__m512i		code_sum;
 		__m512i		dot;
 		__m512		logit;
-		int			left = cf->n_items - first;
+		int			left = to - first;
 		__mmask16	mask = left >= COMPACT_BLOCK ? (__mmask16) 0xFFFF : (__mmask16) ((1 << left) - 1);
 		int			g = 0;
 
@@ -328,8 +328,9 @@ compact_score_vnni(const CompactQuery *q, float *scores)
 		dot = _mm512_add_epi32(dot, _mm512_sub_epi32(_mm512_add_epi32(lo, lo_odd),
 													 _mm512_slli_epi32(code_sum, 7)));
 		logit = _mm512_mul_ps(_mm512_loadu_ps(cf->scale + first), _mm512_mul_ps(x_step, _mm512_cvtepi32_ps(dot)));
-		_mm512_mask_storeu_ps(scores + first, mask, logit);
-		_mm512_mask_storeu_ps(q->raw + first, mask, logit);
+		_mm512_mask_storeu_ps(scores + (first - from), mask, logit);
+		if (raw != NULL)
+			_mm512_mask_storeu_ps(raw + (first - from), mask, logit);
 	}
 }
 
@@ -341,18 +342,18 @@ compact_score_vnni(const CompactQuery *q, float *scores)
  */
 __attribute__((target("avx2")))
 static void
-compact_score_avx2(const CompactQuery *q, float *scores)
+compact_score_avx2(const CompactQuery *q, int32 from, int32 to, float *scores, float *raw)
 {
 	const CompactFactors *cf = q->cf;
 	int			groups = cf->stride / 4;
 	__m256		x_step = _mm256_set1_ps(q->x_step);
 
-	for (int32 first = 0; first < cf->n_items; first += COMPACT_BLOCK)
+	for (int32 first = from; first < to; first += COMPACT_BLOCK)
 	{
 		const int8 *c = cf->codes + (Size) first * cf->stride;
 		__m256i		acc[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(),
 		_mm256_setzero_si256(), _mm256_setzero_si256()};
-		int			left = cf->n_items - first;
+		int			left = to - first;
 
 		for (int g = 0; g < groups; g++)
 		{
@@ -381,8 +382,9 @@ compact_score_avx2(const CompactQuery *q, float *scores)
 
 			if (left >= 8 * (h + 1))
 			{
-				_mm256_storeu_ps(scores + base, logit);
-				_mm256_storeu_ps(q->raw + base, logit);
+				_mm256_storeu_ps(scores + (base - from), logit);
+				if (raw != NULL)
+					_mm256_storeu_ps(raw + (base - from), logit);
 			}
 			else
 			{
@@ -390,7 +392,11 @@ compact_score_avx2(const CompactQuery *q, float *scores)
 
 				_mm256_storeu_ps(lanes, logit);
 				for (int j = 0; j < left - 8 * h; j++)
-					scores[base + j] = q->raw[base + j] = lanes[j];
+				{
+					scores[base - from + j] = lanes[j];
+					if (raw != NULL)
+						raw[base - from + j] = lanes[j];
+				}
 			}
 		}
 	}
@@ -398,9 +404,10 @@ compact_score_avx2(const CompactQuery *q, float *scores)
 #endif
 
 /*
- * Code the user vector x and set scores (n_items) to the compact logits of
- * every item, keeping a copy in raw (n_items, the caller's: it stays in use
- * until the request is done); returns the query CompactTopK takes.
+ * Code the user vector x for scoring against cf, and return the query that
+ * CompactScoreItems and CompactTopK take.  raw (n_items, the caller's: it
+ * stays in use until the request is done) is where the compact logits are
+ * kept once scored.
  *
  * x is coded in 16 bits: x_f is x_step m_f plus at most half a step, with
  * |m_f| <= 127 x 256, so that VNNI can take m_f as two bytes.  Coded in 8
@@ -408,8 +415,7 @@ compact_score_avx2(const CompactQuery *q, float *scores)
  * denominator with them.
  */
 CompactQuery *
-CompactScore(const CompactFactors *cf, const float *factors, const float *x, float *scores,
-			 float *raw)
+CompactBegin(const CompactFactors *cf, const float *factors, const float *x, float *raw)
 {
 	CompactQuery *q = palloc0(sizeof(CompactQuery));
 	float		largest = 0.0f;
@@ -436,21 +442,47 @@ CompactScore(const CompactFactors *cf, const float *factors, const float *x, flo
 	q->bound_l1 = (q->x_step > 0.0f ? q->x_step / 2.0f : largest) + COMPACT_ROUNDING * largest;
 	q->bound_scale = coded_l1 * (1.0f + 1e-5f) / 2.0f + COMPACT_ROUNDING * largest;
 	q->raw = raw;
+	return q;
+}
 
+/*
+ * The compact logits of items from to to (from a multiple of
+ * COMPACT_BLOCK) into scores[i - from] and, unless raw is NULL, into
+ * raw[i - from].  Of q it reads only cf, x_codes and x_step, so that a
+ * scoring helper (scoring_helper.c) can score part of a catalogue from a
+ * query it was sent.
+ */
+void
+CompactScoreItems(const CompactQuery *q, int32 from, int32 to, float *scores, float *raw)
+{
+	Assert(from % COMPACT_BLOCK == 0 && from <= to && to <= q->cf->n_items);
 #ifdef COMPACT_X86
 	if (personalize_compact_kernel == COMPACT_KERNEL_AUTO &&
 		__builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bw"))
 	{
-		compact_score_vnni(q, scores);
-		return q;
+		compact_score_vnni(q, from, to, scores, raw);
+		return;
 	}
 	if (personalize_compact_kernel != COMPACT_KERNEL_PORTABLE && __builtin_cpu_supports("avx2"))
 	{
-		compact_score_avx2(q, scores);
-		return q;
+		compact_score_avx2(q, from, to, scores, raw);
+		return;
 	}
 #endif
-	compact_score_plain(q, scores);
+	compact_score_plain(q, from, to, scores, raw);
+}
+
+/*
+ * Code the user vector x (CompactBegin) and set scores (n_items) to the
+ * compact logits of every item, keeping a copy in raw.
+ */
+CompactQuery *
+CompactScore(const CompactFactors *cf, const float *factors, const float *x, float *scores,
+			 float *raw)
+{
+	CompactQuery *q = CompactBegin(cf, factors, x, raw);
+
+	CompactScoreItems(q, 0, cf->n_items, scores, raw);
 	return q;
 }
 

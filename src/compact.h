@@ -20,6 +20,14 @@
  */
 #define COMPACT_MIN_ITEMS 2048
 
+/*
+ * Items are stored in blocks of 16, interleaved by groups of 4 factors:
+ * a block's group g is 64 bytes, item j's 4 codes of factors 4g..4g+3 at
+ * 4j.  One VNNI instruction then adds a group's 4 products to each of the
+ * 16 items' sums at once, with no sum across a vector per item.
+ */
+#define COMPACT_BLOCK 16
+
 /* Models with more factors are scored from their float factors. */
 #define COMPACT_MAX_FACTORS 512
 
@@ -62,6 +70,10 @@ extern Size CompactBytes(int32 n_items, int32 k);
 extern void CompactBuildInto(const float *factors, int32 n_items, int32 k, char *blob);
 extern CompactFactors *CompactFromBlob(char *blob, int32 n_items, int32 k);
 extern CompactFactors *CompactBuild(const float *factors, int32 n_items, int32 k);
+extern CompactQuery *CompactBegin(const CompactFactors *cf, const float *factors,
+								  const float *x, float *raw);
+extern void CompactScoreItems(const CompactQuery *q, int32 from, int32 to, float *scores,
+							  float *raw);
 extern CompactQuery *CompactScore(const CompactFactors *cf, const float *factors,
 								  const float *x, float *scores, float *raw);
 extern int	CompactTopK(CompactQuery *q, float *scores, int depth, int32 *top,

@@ -53,7 +53,7 @@ extern float *ModelScoresBuffer(LoadedModel *lm);
 extern int	ModelScopeBegin(void);
 
 /* Item factors shared by all backends when preloaded (model_shared.c). */
-extern void ModelSharedInit(void);
+extern bool ModelSharedInit(void);
 extern void ModelShareFactors(LoadedModel *lm);
 extern void ModelSharedRelease(LoadedModel *lm);
 extern void ModelScopeEnd(int scope);

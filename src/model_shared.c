@@ -107,13 +107,14 @@ shared_shmem_startup(void)
 
 /*
  * Define personalize.shared_models and reserve the directory; called from
- * _PG_init, and does anything only while preloading.
+ * _PG_init, and does anything only while preloading.  Returns whether
+ * models will be shared.
  */
-void
+bool
 ModelSharedInit(void)
 {
 	if (!process_shared_preload_libraries_in_progress)
-		return;
+		return false;
 	DefineCustomIntVariable("personalize.shared_models",
 							"Models whose item factors backends share in dynamic shared memory",
 							"One copy of a campaign's factors serves every backend; 0 gives each backend its own copy.",
@@ -121,11 +122,12 @@ ModelSharedInit(void)
 							16, 0, SHARED_MODELS_MAX,
 							PGC_POSTMASTER, 0, NULL, NULL, NULL);
 	if (shared_models == 0)
-		return;
+		return false;
 	prev_shmem_request_hook = shmem_request_hook;
 	shmem_request_hook = shared_shmem_request;
 	prev_shmem_startup_hook = shmem_startup_hook;
 	shmem_startup_hook = shared_shmem_startup;
+	return true;
 }
 
 /* The slot of (this database, version, created, bytes), or NULL.  Lock held. */

@@ -31,6 +31,7 @@
 
 #include "model.h"
 #include "personalize.h"
+#include "scoring_helper.h"
 
 PG_MODULE_MAGIC;
 
@@ -43,7 +44,7 @@ void
 _PG_init(void)
 {
 	/* before GucInit, which reserves the personalize.* prefix */
-	ModelSharedInit();
+	ScoringHelperInit(ModelSharedInit());
 	GucInit();
 }
 

@@ -43,6 +43,7 @@ typedef enum CompactKernel
 } CompactKernel;
 extern int	personalize_compact_kernel;
 extern bool personalize_direct_history;
+extern int	personalize_scoring_helper_min_items;
 
 extern void GucInit(void);
 

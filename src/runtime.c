@@ -37,6 +37,7 @@
 #include "exploration.h"
 #include "metadata.h"
 #include "runtime.h"
+#include "scoring_helper.h"
 
 
 /* Columns both target queries return, in this order. */
@@ -384,8 +385,12 @@ runtime_score(const CampaignTarget *target, const char *user_id,
 		{
 			if (n_wanted < 0 && compact_ok && personalize_compact_scoring &&
 				model->n_items >= COMPACT_MIN_ITEMS && model->k <= COMPACT_MAX_FACTORS)
-				out->approximate = CompactScore(runtime_compact_factors(lm), model->factors,
-												x, out->scores, out->scores + model->n_items);
+			{
+				/* raw logits kept after the scores (ModelScoresBuffer) */
+				out->approximate = CompactBegin(runtime_compact_factors(lm), model->factors,
+												x, out->scores + model->n_items);
+				ScoringHelperScore(out->approximate, lm->shared_segment, out->scores);
+			}
 			else if (n_wanted < 0)
 				BlasGemv(model->factors, model->n_items, model->k, x, out->scores);
 			else

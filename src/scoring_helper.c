@@ -1,0 +1,577 @@
+/*-------------------------------------------------------------------------
+ *
+ * scoring_helper.c
+ *	  A background worker that scores half of a large catalogue while the
+ *	  backend asking for recommendations scores the other half
+ *	  (personalize.scoring_helper).
+ *
+ * recommend() computes a compact logit for every item (compact.c): over a
+ * million items, 64 MB of int8 codes per request, which one core reads in
+ * 5-6 ms, bounded by its memory bandwidth (two cores together read about
+ * twice as fast).  A backend cannot start threads, so a second core comes
+ * from a process: one helper, started by the postmaster when personalize
+ * is preloaded, sleeps on its latch until a backend hands it a request:
+ * the model's shared segment (model_shared.c: the helper can read only
+ * shared memory), the user's coded vector, and the range of items to
+ * score.  It writes their logits into a segment of its own, which the
+ * backend attaches once and copies from, having scored its own half
+ * meanwhile.  The integer dot products are exact, so the answer is the
+ * same to the bit as when one process scores everything.
+ *
+ * One backend at a time holds the helper; a backend that finds it busy, or
+ * not running, or a catalogue under personalize.scoring_helper_min_items,
+ * scores the whole catalogue itself, as before.  If the helper fails or
+ * exits during a request the backend scores the rest itself; a backend
+ * that errors out or exits while the helper works on its request leaves a
+ * mark the helper sees, and the helper frees itself when done.
+ *
+ * The state machine, in ScoringHelperShared.state, under its spinlock:
+ *   IDLE -> CLAIMED (a backend, client_pid) -> REQUESTED (request filled)
+ *   -> WORKING (the helper copied it) -> DONE or FAILED -> IDLE (the
+ *   client read the result).  A client gone while REQUESTED or WORKING
+ *   sets abandoned, and the helper goes to IDLE itself.
+ *
+ * Copyright (c) 2026, personalize developers
+ *
+ * IDENTIFICATION
+ *	  src/scoring_helper.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "storage/dsm.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
+#include "storage/spin.h"
+#include "tcop/tcopprot.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+#include "compact.h"
+#include "personalize.h"
+#include "scoring_helper.h"
+
+typedef enum HelperState
+{
+	HELPER_IDLE,
+	HELPER_CLAIMED,
+	HELPER_REQUESTED,
+	HELPER_WORKING,
+	HELPER_DONE,
+	HELPER_FAILED
+} HelperState;
+
+/* What the helper is asked to score: everything CompactScoreItems reads. */
+typedef struct ScoringRequest
+{
+	dsm_handle	model_handle;	/* the model's shared segment */
+	Size		compact_offset; /* where its compact blob starts in it */
+	int32		n_items;
+	int32		k;
+	int32		from;			/* items from..to-1 */
+	int32		to;
+	float		x_step;
+	int			kernel;			/* personalize.compact_kernel of the client */
+	int16		x_codes[COMPACT_MAX_FACTORS];
+} ScoringRequest;
+
+typedef struct ScoringHelperShared
+{
+	slock_t		mutex;
+	HelperState state;
+	bool		abandoned;		/* the client left: nobody reads the result */
+	pid_t		helper_pid;		/* 0: not running */
+	Latch	   *helper_latch;
+	pid_t		client_pid;
+	Latch	   *client_latch;
+	ScoringRequest request;
+	dsm_handle	output_handle;	/* the helper's segment of logits */
+	Size		output_bytes;
+} ScoringHelperShared;
+
+/* personalize.scoring_helper (defined only when preloading) */
+static bool scoring_helper_enabled = true;
+
+static ScoringHelperShared *helper = NULL;
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+
+/* In a backend: the helper's output segment, attached once. */
+static dsm_segment *client_output = NULL;
+static dsm_handle client_output_handle = 0;
+static bool client_exit_registered = false;
+
+/* Idle this long, the helper detaches the model segments it attached. */
+#define HELPER_IDLE_DETACH_MS 10000
+
+/* The model segments the helper keeps attached between requests. */
+#define HELPER_MODELS 4
+
+/* How long a client waits on its latch before checking the helper lives. */
+#define CLIENT_WAIT_MS 100
+
+static void
+helper_shmem_request(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	RequestAddinShmemSpace(sizeof(ScoringHelperShared));
+}
+
+static void
+helper_shmem_startup(void)
+{
+	bool		found;
+
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	helper = ShmemInitStruct("personalize scoring helper", sizeof(ScoringHelperShared), &found);
+	if (!found)
+	{
+		memset(helper, 0, sizeof(ScoringHelperShared));
+		SpinLockInit(&helper->mutex);
+		helper->state = HELPER_IDLE;
+	}
+	LWLockRelease(AddinShmemInitLock);
+}
+
+/*
+ * Define personalize.scoring_helper, reserve the shared state and register
+ * the helper; called from _PG_init, and does anything only while
+ * preloading with shared models (the helper reads only shared segments).
+ */
+void
+ScoringHelperInit(bool models_shared)
+{
+	BackgroundWorker worker;
+
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+	DefineCustomBoolVariable("personalize.scoring_helper",
+							 "Starts a background worker that scores half of a large catalogue for recommend()",
+							 "Catalogues of personalize.scoring_helper_min_items or more are scored by two processes; needs personalize.shared_models > 0.",
+							 &scoring_helper_enabled,
+							 true,
+							 PGC_POSTMASTER, 0, NULL, NULL, NULL);
+	if (!scoring_helper_enabled || !models_shared)
+		return;
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = helper_shmem_request;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = helper_shmem_startup;
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS;
+	worker.bgw_start_time = BgWorkerStart_ConsistentState;
+	worker.bgw_restart_time = 10;
+	snprintf(worker.bgw_library_name, BGW_MAXLEN, "personalize");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "personalize_scoring_helper_main");
+	snprintf(worker.bgw_name, BGW_MAXLEN, "personalize scoring helper");
+	snprintf(worker.bgw_type, BGW_MAXLEN, "personalize scoring helper");
+	RegisterBackgroundWorker(&worker);
+}
+
+/*
+ * In a client: give up its claim on the helper, its result read, or on an
+ * error, or as the backend exits: a request the helper has not finished
+ * is left to it.
+ */
+static void
+client_release(void)
+{
+	if (helper == NULL)
+		return;
+	SpinLockAcquire(&helper->mutex);
+	if (helper->client_pid == MyProcPid && helper->state != HELPER_IDLE)
+	{
+		if (helper->state == HELPER_REQUESTED || helper->state == HELPER_WORKING)
+			helper->abandoned = true;
+		else
+		{
+			helper->state = HELPER_IDLE;
+			helper->client_pid = 0;
+		}
+	}
+	SpinLockRelease(&helper->mutex);
+}
+
+static void
+client_exit(int code, Datum arg)
+{
+	client_release();
+}
+
+/*
+ * Claim the helper for a request over n_items: true when it runs, is free
+ * and the catalogue is large enough.
+ */
+static bool
+client_claim(int32 n_items)
+{
+	bool		claimed = false;
+
+	if (helper == NULL || personalize_scoring_helper_min_items <= 0 ||
+		n_items < personalize_scoring_helper_min_items)
+		return false;
+	if (!client_exit_registered)
+	{
+		before_shmem_exit(client_exit, 0);
+		client_exit_registered = true;
+	}
+	SpinLockAcquire(&helper->mutex);
+	if (helper->state == HELPER_IDLE && helper->helper_pid != 0)
+	{
+		helper->state = HELPER_CLAIMED;
+		helper->abandoned = false;
+		helper->client_pid = MyProcPid;
+		helper->client_latch = MyLatch;
+		claimed = true;
+	}
+	SpinLockRelease(&helper->mutex);
+	return claimed;
+}
+
+/*
+ * Wait until the helper has done the request (true) or failed or exited
+ * (false).
+ */
+static bool
+client_wait(void)
+{
+	for (;;)
+	{
+		HelperState state;
+		pid_t		helper_pid;
+
+		SpinLockAcquire(&helper->mutex);
+		state = helper->state;
+		helper_pid = helper->helper_pid;
+		SpinLockRelease(&helper->mutex);
+		if (state == HELPER_DONE)
+			return true;
+		if (state == HELPER_FAILED || helper_pid == 0)
+			return false;
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 CLIENT_WAIT_MS, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
+}
+
+/*
+ * The helper's output segment, at least bytes long, attached in this
+ * backend for the rest of the session; NULL if it cannot be had.
+ */
+static float *
+client_output_logits(Size bytes)
+{
+	dsm_handle	handle;
+
+	SpinLockAcquire(&helper->mutex);
+	handle = helper->output_handle;
+	SpinLockRelease(&helper->mutex);
+	if (client_output != NULL && client_output_handle != handle)
+	{
+		/* the helper made a larger one, or restarted */
+		dsm_detach(client_output);
+		client_output = NULL;
+	}
+	if (client_output == NULL && handle != 0)
+	{
+		client_output = dsm_attach(handle);
+		if (client_output != NULL)
+		{
+			dsm_pin_mapping(client_output);
+			client_output_handle = handle;
+		}
+	}
+	if (client_output == NULL || dsm_segment_map_length(client_output) < bytes)
+		return NULL;
+	return (float *) dsm_segment_address(client_output);
+}
+
+/*
+ * Set scores (n_items) and q->raw to the compact logits of every item of
+ * q's catalogue, whose compact blob lies in model_segment (NULL: a
+ * backend's private copy).  With the helper free, it scores the second
+ * half meanwhile; otherwise this backend scores everything.
+ */
+void
+ScoringHelperScore(const CompactQuery *q, dsm_segment *model_segment, float *scores)
+{
+	const CompactFactors *cf = q->cf;
+	int32		n = cf->n_items;
+	int32		middle = n / 2 / COMPACT_BLOCK * COMPACT_BLOCK;
+	char	   *segment_start = model_segment ? (char *) dsm_segment_address(model_segment) : NULL;
+	Latch	   *helper_latch;
+	bool		done = false;
+
+	/* the helper reads the codes from the segment: they must be in it */
+	if (model_segment == NULL || middle == 0 || cf->blob < segment_start ||
+		cf->blob + CompactBytes(n, cf->k) > segment_start + dsm_segment_map_length(model_segment) ||
+		!client_claim(n))
+	{
+		CompactScoreItems(q, 0, n, scores, q->raw);
+		return;
+	}
+
+	SpinLockAcquire(&helper->mutex);
+	helper_latch = helper->helper_latch;
+	if (helper->helper_pid == 0 || helper_latch == NULL)
+	{
+		/* exited since the claim */
+		helper->state = HELPER_IDLE;
+		helper->client_pid = 0;
+		SpinLockRelease(&helper->mutex);
+		CompactScoreItems(q, 0, n, scores, q->raw);
+		return;
+	}
+	helper->request.model_handle = dsm_segment_handle(model_segment);
+	helper->request.compact_offset = cf->blob - segment_start;
+	helper->request.n_items = n;
+	helper->request.k = cf->k;
+	helper->request.from = middle;
+	helper->request.to = n;
+	helper->request.x_step = q->x_step;
+	helper->request.kernel = personalize_compact_kernel;
+	memcpy(helper->request.x_codes, q->x_codes, sizeof(int16) * cf->stride);
+	helper->state = HELPER_REQUESTED;
+	SpinLockRelease(&helper->mutex);
+	SetLatch(helper_latch);
+
+	PG_TRY();
+	{
+		CompactScoreItems(q, 0, middle, scores, q->raw);
+		if (client_wait())
+		{
+			float	   *logits = client_output_logits(sizeof(float) * (n - middle));
+
+			if (logits != NULL)
+			{
+				memcpy(scores + middle, logits, sizeof(float) * (n - middle));
+				memcpy(q->raw + middle, logits, sizeof(float) * (n - middle));
+				done = true;
+			}
+		}
+	}
+	PG_CATCH();
+	{
+		client_release();
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	client_release();			/* DONE or FAILED: the helper is free again */
+	if (!done)
+		CompactScoreItems(q, middle, n, scores + middle, q->raw + middle);
+	elog(DEBUG2, "personalize: scoring helper %s items %d to %d",
+		 done ? "scored" : "failed to score", middle, n - 1);
+}
+
+/* The helper's attached model segments, least recently used dropped first. */
+typedef struct HelperModel
+{
+	dsm_handle	handle;
+	dsm_segment *seg;
+	TimestampTz last_used;
+} HelperModel;
+
+static HelperModel helper_models[HELPER_MODELS];
+static dsm_segment *helper_output = NULL;
+
+/* The model segment of handle, attached; NULL if it has gone. */
+static dsm_segment *
+helper_model_segment(dsm_handle handle)
+{
+	HelperModel *slot = NULL;
+
+	for (int i = 0; i < HELPER_MODELS; i++)
+		if (helper_models[i].seg != NULL && helper_models[i].handle == handle)
+		{
+			helper_models[i].last_used = GetCurrentTimestamp();
+			return helper_models[i].seg;
+		}
+	for (int i = 0; i < HELPER_MODELS; i++)
+		if (slot == NULL || helper_models[i].seg == NULL ||
+			(slot->seg != NULL && helper_models[i].last_used < slot->last_used))
+			slot = &helper_models[i];
+	if (slot->seg != NULL)
+		dsm_detach(slot->seg);
+	slot->seg = dsm_attach(handle);
+	slot->handle = handle;
+	slot->last_used = GetCurrentTimestamp();
+	return slot->seg;
+}
+
+/*
+ * Detach the model segments not used for HELPER_IDLE_DETACH_MS: a
+ * segment the directory dropped goes away only at its last detach.
+ */
+static void
+helper_detach_idle(void)
+{
+	TimestampTz now = GetCurrentTimestamp();
+
+	for (int i = 0; i < HELPER_MODELS; i++)
+		if (helper_models[i].seg != NULL &&
+			TimestampDifferenceExceeds(helper_models[i].last_used, now, HELPER_IDLE_DETACH_MS))
+		{
+			dsm_detach(helper_models[i].seg);
+			helper_models[i].seg = NULL;
+		}
+}
+
+/* Score the request into the output segment; false if it cannot be done. */
+static bool
+helper_serve(const ScoringRequest *request)
+{
+	dsm_segment *seg = helper_model_segment(request->model_handle);
+	Size		bytes = sizeof(float) * (request->to - request->from);
+	CompactFactors *cf;
+	CompactQuery q;
+
+	if (seg == NULL || request->k > COMPACT_MAX_FACTORS ||
+		dsm_segment_map_length(seg) < request->compact_offset + CompactBytes(request->n_items, request->k))
+		return false;
+	if (helper_output == NULL || dsm_segment_map_length(helper_output) < bytes)
+	{
+		if (helper_output != NULL)
+			dsm_detach(helper_output);
+		/* room for the catalogue's whole half, and some growth */
+		helper_output = dsm_create(bytes + bytes / 4, DSM_CREATE_NULL_IF_MAXSEGMENTS);
+		SpinLockAcquire(&helper->mutex);
+		helper->output_handle = helper_output != NULL ? dsm_segment_handle(helper_output) : 0;
+		SpinLockRelease(&helper->mutex);
+		if (helper_output == NULL)
+			return false;
+	}
+	cf = CompactFromBlob((char *) dsm_segment_address(seg) + request->compact_offset,
+						 request->n_items, request->k);
+	memset(&q, 0, sizeof(q));
+	q.cf = cf;
+	q.x_step = request->x_step;
+	q.x_codes = (int16 *) request->x_codes;
+	personalize_compact_kernel = request->kernel;
+	CompactScoreItems(&q, request->from, request->to,
+					  (float *) dsm_segment_address(helper_output), NULL);
+	pfree(cf);
+	return true;
+}
+
+/* The helper exits: a request it was working on has failed. */
+static void
+helper_exit(int code, Datum arg)
+{
+	Latch	   *wake = NULL;
+
+	SpinLockAcquire(&helper->mutex);
+	helper->helper_pid = 0;
+	helper->helper_latch = NULL;
+	helper->output_handle = 0;
+	if (helper->state == HELPER_REQUESTED || helper->state == HELPER_WORKING)
+	{
+		if (helper->abandoned)
+			helper->state = HELPER_IDLE;
+		else
+		{
+			helper->state = HELPER_FAILED;
+			wake = helper->client_latch;
+		}
+	}
+	SpinLockRelease(&helper->mutex);
+	if (wake != NULL)
+		SetLatch(wake);
+}
+
+PGDLLEXPORT void personalize_scoring_helper_main(Datum main_arg);
+
+/*
+ * The helper's main loop: sleep until a request, score it, wake the client.
+ */
+void
+personalize_scoring_helper_main(Datum main_arg)
+{
+	MemoryContext request_context;
+
+	/* see TrainingHelperAttach: SIGTERM sets a flag CHECK_FOR_INTERRUPTS acts on */
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+	if (helper == NULL)
+		proc_exit(0);
+	request_context = AllocSetContextCreate(TopMemoryContext, "personalize scoring helper",
+											ALLOCSET_DEFAULT_SIZES);
+	on_shmem_exit(helper_exit, 0);
+	SpinLockAcquire(&helper->mutex);
+	helper->helper_pid = MyProcPid;
+	helper->helper_latch = MyLatch;
+	SpinLockRelease(&helper->mutex);
+
+	for (;;)
+	{
+		ScoringRequest request;
+		bool		requested = false;
+		bool		served = false;
+		Latch	   *wake = NULL;
+
+		CHECK_FOR_INTERRUPTS();
+		SpinLockAcquire(&helper->mutex);
+		if (helper->state == HELPER_REQUESTED && helper->abandoned)
+		{
+			helper->state = HELPER_IDLE;
+			helper->client_pid = 0;
+		}
+		else if (helper->state == HELPER_REQUESTED)
+		{
+			request = helper->request;
+			helper->state = HELPER_WORKING;
+			requested = true;
+		}
+		SpinLockRelease(&helper->mutex);
+
+		if (!requested)
+		{
+			helper_detach_idle();
+			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							 HELPER_IDLE_DETACH_MS, PG_WAIT_EXTENSION);
+			ResetLatch(MyLatch);
+			continue;
+		}
+
+		MemoryContextSwitchTo(request_context);
+		PG_TRY();
+		{
+			served = helper_serve(&request);
+		}
+		PG_CATCH();
+		{
+			/* say why (out of shared memory, say), and stay up */
+			EmitErrorReport();
+			FlushErrorState();
+		}
+		PG_END_TRY();
+		MemoryContextSwitchTo(TopMemoryContext);
+		MemoryContextReset(request_context);
+
+		SpinLockAcquire(&helper->mutex);
+		if (helper->abandoned)
+		{
+			helper->state = HELPER_IDLE;
+			helper->client_pid = 0;
+		}
+		else
+		{
+			helper->state = served ? HELPER_DONE : HELPER_FAILED;
+			wake = helper->client_latch;
+		}
+		SpinLockRelease(&helper->mutex);
+		if (wake != NULL)
+			SetLatch(wake);
+	}
+}

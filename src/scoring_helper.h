@@ -1,0 +1,26 @@
+/*-------------------------------------------------------------------------
+ *
+ * scoring_helper.h
+ *	  A background worker scoring half of a large catalogue for recommend()
+ *	  (scoring_helper.c).
+ *
+ * Copyright (c) 2026, personalize developers
+ *
+ * IDENTIFICATION
+ *	  src/scoring_helper.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PERSONALIZE_SCORING_HELPER_H
+#define PERSONALIZE_SCORING_HELPER_H
+
+#include "postgres.h"
+
+#include "storage/dsm.h"
+
+#include "compact.h"
+
+extern void ScoringHelperInit(bool models_shared);
+extern void ScoringHelperScore(const CompactQuery *q, dsm_segment *model_segment, float *scores);
+
+#endif							/* PERSONALIZE_SCORING_HELPER_H */

@@ -1,0 +1,116 @@
+# The scoring helper (src/scoring_helper.c): with personalize preloaded, a
+# background worker scores the second half of a catalogue of at least
+# personalize.scoring_helper_min_items items while the backend scores the
+# first.  Its answers must be the same, to the last digit, as the
+# backend's alone; a helper that is terminated leaves requests served by
+# the backend alone (same answers), and the postmaster starts it again.
+use strict;
+use warnings;
+
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(usleep);
+
+my $node = PostgreSQL::Test::Cluster->new('helper');
+$node->init;
+$node->append_conf('postgresql.conf', qq{
+shared_preload_libraries = 'personalize'
+});
+$node->start;
+
+is($node->safe_psql('postgres', 'SHOW personalize.scoring_helper'), 'on',
+	'the setting is defined when preloaded, on by default');
+
+# 600 users over 5000 items; items below 2500 are old, the rest young.
+$node->safe_psql('postgres', q{
+	SET client_min_messages = warning;
+	CREATE EXTENSION personalize;
+	CREATE FUNCTION pg_temp.draw(a int, b int) RETURNS float8 LANGUAGE sql IMMUTABLE
+		RETURN (hashint8(a::int8 * 100003 + b)::int8 + 2147483648) / 4294967296.0;
+	CREATE TABLE events (user_id int, item_id int, ts bigint);
+	INSERT INTO events
+	SELECT u, item, 1600000000 + u * 60 + j - CASE WHEN item < 2500 THEN 200 * 86400 ELSE 0 END
+	  FROM generate_series(1, 600) u, generate_series(1, 40) j,
+	       LATERAL (SELECT floor(5000 * pg_temp.draw(u, j) ^ 2)::int AS item) i;
+	INSERT INTO events SELECT 0, i, 1500000000 FROM generate_series(0, 4999) i;
+	CREATE INDEX ON events (user_id, ts);
+	SELECT personalize.create_dataset_group('shop');
+	SELECT personalize.create_dataset('shop', 'interactions', 'events', event_time => 'ts');
+	SELECT personalize.create_solution('shop', 'shop', 'user-personalization', '{"factors": 24, "iterations": 4, "seed": 5}');
+	SELECT personalize.create_campaign('plain', personalize.create_solution_version('shop'), '{"exploration_weight": 0}');
+	SELECT personalize.create_campaign('young', (SELECT max(id) FROM personalize.solution_versions), '{"exploration_weight": 0.5, "exploration_item_age_cut_off": 30}');
+});
+
+# Every request's rows, rank order, with full-precision scores; and what
+# the backend said about the helper (DEBUG2).
+sub answers
+{
+	my ($min_items) = @_;
+	my ($out, $err) = ('', '');
+	$node->psql('postgres', qq{
+		SET personalize.scoring_helper_min_items = $min_items;
+		SET extra_float_digits = 3;
+		SET client_min_messages = debug2;
+		SELECT string_agg(concat_ws(' ', c, u, ord, item_id, score), E'\n' ORDER BY c, u, ord)
+		  FROM unnest(ARRAY['plain', 'young']) c, generate_series(1, 600, 37) u,
+		       LATERAL (SELECT r.*, row_number() OVER () AS ord
+		                  FROM personalize.recommend(c, u::text, 30) r) r},
+		stdout => \$out, stderr => \$err, on_error_die => 1);
+	my $helped = () = $err =~ /scoring helper scored items 2496 to 4999/g;
+	my $failed = () = $err =~ /scoring helper failed/g;
+	return ($out, $helped, $failed);
+}
+
+my ($alone, $alone_helped) = answers(0);
+ok(length($alone) > 1000, 'requests answered');
+is($alone_helped, 0, 'with scoring_helper_min_items = 0 the backend scores alone');
+
+my ($helped_answer, $helped, $failed) = answers(2048);
+is($helped, 34, 'every request of a 5000-item catalogue got the helper');
+is($failed, 0, 'and none failed');
+is($helped_answer, $alone, 'the same answers, to the last digit, with the helper');
+
+my (undef, $too_small) = answers(5001);
+is($too_small, 0, 'a catalogue under scoring_helper_min_items is scored alone');
+
+# Terminate the helper: the backend serves alone meanwhile, and the
+# postmaster starts the helper again (bgw_restart_time 10 s).
+my $postmaster = (split /\n/, slurp_file($node->data_dir . '/postmaster.pid'))[0];
+my ($helper_pid) = grep { /\S/ } map {
+	my ($pid, $cmd) = /^\s*(\d+)\s+(.*)$/;
+	defined $cmd && $cmd =~ /personalize scoring helper/ ? $pid : ()
+} split /\n/, `ps -o pid=,args= --ppid $postmaster`;
+ok(defined $helper_pid, 'the helper runs as a child of the postmaster');
+kill 'TERM', $helper_pid;
+my $gone = 0;
+for (1 .. 100)
+{
+	if (!kill(0, $helper_pid)) { $gone = 1; last; }
+	usleep(100_000);
+}
+ok($gone, 'the helper exits on SIGTERM');
+
+my ($without, $without_helped) = answers(2048);
+is($without, $alone, 'while the helper is down, the same answers');
+is($without_helped, 0, 'from the backend alone');
+
+my $back = 0;
+for (1 .. 60)
+{
+	my (undef, $n) = answers(2048);
+	if ($n > 0) { $back = 1; last; }
+	sleep 1;
+}
+ok($back, 'the postmaster starts the helper again');
+my ($again) = answers(2048);
+is($again, $alone, 'and its answers are the same');
+
+# Without shared models the helper has nothing to read: not started.
+$node->append_conf('postgresql.conf', "personalize.shared_models = 0\n");
+$node->restart;
+my (undef, $unshared) = answers(2048);
+is($unshared, 0, 'with personalize.shared_models = 0 there is no helper');
+
+$node->stop;
+done_testing();
