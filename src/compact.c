@@ -74,8 +74,11 @@ compact_offset(const CompactFactors *cf, int32 i, int f)
 		(Size) (f / 4) * 4 * COMPACT_BLOCK + (i % COMPACT_BLOCK) * 4 + f % 4;
 }
 
-/* The largest 16-bit code of the user vector (see CompactScore). */
+/* The largest 16-bit code of the user vector (see CompactBegin). */
 #define COMPACT_X_MAX_CODE (127 * 256)
+
+StaticAssertDecl(COMPACT_SPAN == KERNEL_SKIP_BLOCK && COMPACT_SPAN % COMPACT_BLOCK == 0,
+				 "compact spans are topk.c's spans, whole blocks");
 
 /* k <= COMPACT_MAX_FACTORS: integer dot products fit in 32 bits */
 #define COMPACT_MAX_GROUPS (COMPACT_MAX_FACTORS / 4)
@@ -219,13 +222,62 @@ compact_logit(const CompactQuery *q, int32 i, int32 dot)
 }
 
 /*
+ * Each span's bound (its largest logit) and the sum of its logits, folded
+ * in block by block.  The sum is added in one order on every loop: a
+ * block's item j into lane j % 8 (items 0-7, then 8-15, as the vector
+ * loops hold them), the lanes of a span summed in a fixed tree when it is
+ * done, so that every loop, and a helper scoring half the catalogue, give
+ * the same sums to the bit (CompactFinishScoring adds the spans' in order).
+ */
+typedef struct CompactTally
+{
+	float	   *span_max;		/* indexed from from, a multiple of COMPACT_SPAN */
+	double	   *span_sum;
+	int32		from;
+	int32		to;
+	double		lanes[8];
+} CompactTally;
+
+static inline void
+compact_tally_begin(CompactTally *t, int32 from, int32 to, float *span_max, double *span_sum)
+{
+	t->span_max = span_max;
+	t->span_sum = span_sum;
+	t->from = from;
+	t->to = to;
+	memset(t->lanes, 0, sizeof(t->lanes));
+}
+
+/*
+ * The block of items starting at first, with block_max its largest logit,
+ * its logits already added into the lanes: fold the maximum into the span
+ * and close the span when this block ends it.
+ */
+static inline void
+compact_tally_block(CompactTally *t, int32 first, float block_max)
+{
+	int32		span = (first - t->from) / COMPACT_SPAN;
+
+	if ((first - t->from) % COMPACT_SPAN == 0 || block_max > t->span_max[span])
+		t->span_max[span] = block_max;
+	if ((first + COMPACT_BLOCK - t->from) % COMPACT_SPAN == 0 || first + COMPACT_BLOCK >= t->to)
+	{
+		double	   *l = t->lanes;
+
+		t->span_sum[span] = ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]));
+		memset(t->lanes, 0, sizeof(t->lanes));
+	}
+}
+
+/*
  * Compact logits of items from (a multiple of COMPACT_BLOCK) to to, into
  * scores[i - from] and, unless raw is NULL, raw[i - from]; portable code
  * (the compiler vectorises).
  */
 COMPACT_CLONES
 static void
-compact_score_plain(const CompactQuery *q, int32 from, int32 to, float *scores, float *raw)
+compact_score_plain(const CompactQuery *q, int32 from, int32 to, float *scores, float *raw,
+				   CompactTally *tally)
 {
 	const CompactFactors *cf = q->cf;
 
@@ -233,18 +285,29 @@ compact_score_plain(const CompactQuery *q, int32 from, int32 to, float *scores, 
 	{
 		const int8 *c = cf->codes + (Size) first * cf->stride;
 		int32		dot[COMPACT_BLOCK] = {0};
+		float		block_max = -INFINITY;
 
 		/* a block's group g: its 16 items' codes of factors 4g..4g+3 */
 		for (int g = 0; g < cf->stride / 4; g++)
 			for (int j = 0; j < COMPACT_BLOCK; j++)
 				for (int f = 0; f < 4; f++)
 					dot[j] += (int32) q->x_codes[4 * g + f] * c[(g * COMPACT_BLOCK + j) * 4 + f];
-		for (int j = 0; j < COMPACT_BLOCK && first + j < to; j++)
+		for (int j = 0; j < COMPACT_BLOCK; j++)
 		{
-			scores[first - from + j] = compact_logit(q, first + j, dot[j]);
+			float		logit = compact_logit(q, first + j, dot[j]);
+
+			if (first + j >= to)
+			{
+				tally->lanes[j % 8] += 0.0;	/* as the vector loops add masked lanes */
+				continue;
+			}
+			scores[first - from + j] = logit;
 			if (raw != NULL)
-				raw[first - from + j] = scores[first - from + j];
+				raw[first - from + j] = logit;
+			block_max = Max(block_max, logit);
+			tally->lanes[j % 8] += logit;
 		}
+		compact_tally_block(tally, first, block_max);
 	}
 }
 
@@ -269,7 +332,8 @@ compact_score_plain(const CompactQuery *q, int32 from, int32 to, float *scores, 
  */
 __attribute__((target("avx512f,avx512bw,avx512vnni")))
 static void
-compact_score_vnni(const CompactQuery *q, int32 from, int32 to, float *scores, float *raw)
+compact_score_vnni(const CompactQuery *q, int32 from, int32 to, float *scores, float *raw,
+				   CompactTally *tally)
 {
 	const CompactFactors *cf = q->cf;
 	int			groups = cf->stride / 4;
@@ -296,6 +360,7 @@ compact_score_vnni(const CompactQuery *q, int32 from, int32 to, float *scores, f
 		__m512i		code_sum;
 		__m512i		dot;
 		__m512		logit;
+		__m512d		lanes = _mm512_loadu_pd(tally->lanes);
 		int			left = to - first;
 		__mmask16	mask = left >= COMPACT_BLOCK ? (__mmask16) 0xFFFF : (__mmask16) ((1 << left) - 1);
 		int			g = 0;
@@ -331,6 +396,13 @@ compact_score_vnni(const CompactQuery *q, int32 from, int32 to, float *scores, f
 		_mm512_mask_storeu_ps(scores + (first - from), mask, logit);
 		if (raw != NULL)
 			_mm512_mask_storeu_ps(raw + (first - from), mask, logit);
+		/* items 0-7, then 8-15, into lanes 0-7 (CompactTally) */
+		lanes = _mm512_add_pd(lanes, _mm512_cvtps_pd(_mm512_castps512_ps256(_mm512_maskz_mov_ps(mask, logit))));
+		lanes = _mm512_add_pd(lanes, _mm512_cvtps_pd(_mm256_castpd_ps(
+			_mm512_extractf64x4_pd(_mm512_castps_pd(_mm512_maskz_mov_ps(mask, logit)), 1))));
+		_mm512_storeu_pd(tally->lanes, lanes);
+		compact_tally_block(tally, first, _mm512_mask_reduce_max_ps(mask, logit));
+		lanes = _mm512_loadu_pd(tally->lanes);
 	}
 }
 
@@ -342,7 +414,8 @@ compact_score_vnni(const CompactQuery *q, int32 from, int32 to, float *scores, f
  */
 __attribute__((target("avx2")))
 static void
-compact_score_avx2(const CompactQuery *q, int32 from, int32 to, float *scores, float *raw)
+compact_score_avx2(const CompactQuery *q, int32 from, int32 to, float *scores, float *raw,
+				   CompactTally *tally)
 {
 	const CompactFactors *cf = q->cf;
 	int			groups = cf->stride / 4;
@@ -354,6 +427,10 @@ compact_score_avx2(const CompactQuery *q, int32 from, int32 to, float *scores, f
 		__m256i		acc[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(),
 		_mm256_setzero_si256(), _mm256_setzero_si256()};
 		int			left = to - first;
+		__m256		block_max = _mm256_set1_ps(-INFINITY);
+		__m256d		lanes_low = _mm256_loadu_pd(tally->lanes);
+		__m256d		lanes_high = _mm256_loadu_pd(tally->lanes + 4);
+		__m128		half_max;
 
 		for (int g = 0; g < groups; g++)
 		{
@@ -372,6 +449,7 @@ compact_score_avx2(const CompactQuery *q, int32 from, int32 to, float *scores, f
 				acc[a] = _mm256_add_epi32(acc[a], _mm256_madd_epi16(codes, x));
 			}
 		}
+
 		for (int h = 0; h < 2; h++)
 		{
 			/* lanes (items 0-1, 4-5 | 2-3, 6-7) of the pair sums, then in order */
@@ -388,26 +466,47 @@ compact_score_avx2(const CompactQuery *q, int32 from, int32 to, float *scores, f
 			}
 			else
 			{
-				float		lanes[8];
+				float		values[8] = {0};
+				float		lowest[8];
 
-				_mm256_storeu_ps(lanes, logit);
+				/* the items past to: 0 to the sums, -Infinity to the maximum */
+				_mm256_storeu_ps(values, logit);
+				for (int j = 0; j < 8; j++)
+				{
+					lowest[j] = j < left - 8 * h ? values[j] : -INFINITY;
+					values[j] = j < left - 8 * h ? values[j] : 0.0f;
+				}
 				for (int j = 0; j < left - 8 * h; j++)
 				{
-					scores[base - from + j] = lanes[j];
+					scores[base - from + j] = values[j];
 					if (raw != NULL)
-						raw[base - from + j] = lanes[j];
+						raw[base - from + j] = values[j];
 				}
+				logit = _mm256_loadu_ps(values);
+				block_max = _mm256_max_ps(block_max, _mm256_loadu_ps(lowest));
 			}
+			if (left >= 8 * (h + 1))
+				block_max = _mm256_max_ps(block_max, logit);
+			/* items 8h..8h+7 into lanes 0-7 (CompactTally) */
+			lanes_low = _mm256_add_pd(lanes_low, _mm256_cvtps_pd(_mm256_castps256_ps128(logit)));
+			lanes_high = _mm256_add_pd(lanes_high, _mm256_cvtps_pd(_mm256_extractf128_ps(logit, 1)));
 		}
+		half_max = _mm_max_ps(_mm256_castps256_ps128(block_max), _mm256_extractf128_ps(block_max, 1));
+		half_max = _mm_max_ps(half_max, _mm_movehl_ps(half_max, half_max));
+		half_max = _mm_max_ss(half_max, _mm_shuffle_ps(half_max, half_max, 1));
+		_mm256_storeu_pd(tally->lanes, lanes_low);
+		_mm256_storeu_pd(tally->lanes + 4, lanes_high);
+		compact_tally_block(tally, first, _mm_cvtss_f32(half_max));
 	}
 }
 #endif
 
 /*
  * Code the user vector x for scoring against cf, and return the query that
- * CompactScoreItems and CompactTopK take.  raw (n_items, the caller's: it
- * stays in use until the request is done) is where the compact logits are
- * kept once scored.
+ * CompactScoreItems and CompactTopK take.  scratch (CompactScratchBytes,
+ * aligned for a double) is the caller's, in use until the request is
+ * done: it holds the compact logits once scored (raw) and their spans'
+ * maxima and sums.
  *
  * x is coded in 16 bits: x_f is x_step m_f plus at most half a step, with
  * |m_f| <= 127 x 256, so that VNNI can take m_f as two bytes.  Coded in 8
@@ -415,7 +514,7 @@ compact_score_avx2(const CompactQuery *q, int32 from, int32 to, float *scores, f
  * denominator with them.
  */
 CompactQuery *
-CompactBegin(const CompactFactors *cf, const float *factors, const float *x, float *raw)
+CompactBegin(const CompactFactors *cf, const float *factors, const float *x, void *scratch)
 {
 	CompactQuery *q = palloc0(sizeof(CompactQuery));
 	float		largest = 0.0f;
@@ -441,49 +540,91 @@ CompactBegin(const CompactFactors *cf, const float *factors, const float *x, flo
 	/* each x_f is within half a step of its code (or, coded as zero, within |x_f|) */
 	q->bound_l1 = (q->x_step > 0.0f ? q->x_step / 2.0f : largest) + COMPACT_ROUNDING * largest;
 	q->bound_scale = coded_l1 * (1.0f + 1e-5f) / 2.0f + COMPACT_ROUNDING * largest;
-	q->raw = raw;
+	q->n_spans = (cf->n_items + COMPACT_SPAN - 1) / COMPACT_SPAN;
+	q->raw = (float *) scratch;
+	q->span_max = q->raw + cf->n_items;
+	q->span_sum = (double *) TYPEALIGN(sizeof(double), q->span_max + q->n_spans);
 	return q;
 }
 
 /*
  * The compact logits of items from to to (from a multiple of
- * COMPACT_BLOCK) into scores[i - from] and, unless raw is NULL, into
- * raw[i - from].  Of q it reads only cf, x_codes and x_step, so that a
- * scoring helper (scoring_helper.c) can score part of a catalogue from a
- * query it was sent.
+ * COMPACT_SPAN) into scores[i - from] and, unless raw is NULL, into
+ * raw[i - from]; the largest and the sum of each span of COMPACT_SPAN
+ * items into span_max and span_sum[(i - from) / COMPACT_SPAN].  Of q it
+ * reads only cf, x_codes and x_step, so that a scoring helper
+ * (scoring_helper.c) can score part of a catalogue from a query it was
+ * sent.  CompactFinishScoring follows once every item is scored.
  */
 void
-CompactScoreItems(const CompactQuery *q, int32 from, int32 to, float *scores, float *raw)
+CompactScoreItems(const CompactQuery *q, int32 from, int32 to, float *scores, float *raw,
+				  float *span_max, double *span_sum)
 {
-	Assert(from % COMPACT_BLOCK == 0 && from <= to && to <= q->cf->n_items);
+	CompactTally tally;
+
+	Assert(from % COMPACT_SPAN == 0 && from <= to && to <= q->cf->n_items);
+	compact_tally_begin(&tally, from, to, span_max, span_sum);
 #ifdef COMPACT_X86
 	if (personalize_compact_kernel == COMPACT_KERNEL_AUTO &&
 		__builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bw"))
 	{
-		compact_score_vnni(q, from, to, scores, raw);
+		compact_score_vnni(q, from, to, scores, raw, &tally);
 		return;
 	}
 	if (personalize_compact_kernel != COMPACT_KERNEL_PORTABLE && __builtin_cpu_supports("avx2"))
 	{
-		compact_score_avx2(q, from, to, scores, raw);
+		compact_score_avx2(q, from, to, scores, raw, &tally);
 		return;
 	}
 #endif
-	compact_score_plain(q, from, to, scores, raw);
+	compact_score_plain(q, from, to, scores, raw, &tally);
 }
 
 /*
- * Code the user vector x (CompactBegin) and set scores (n_items) to the
- * compact logits of every item, keeping a copy in raw.
+ * Bytes of the scratch space CompactBegin takes for n_items: raw logits,
+ * span maxima and span sums (a double's alignment at the start suffices).
  */
-CompactQuery *
-CompactScore(const CompactFactors *cf, const float *factors, const float *x, float *scores,
-			 float *raw)
+Size
+CompactScratchBytes(int32 n_items)
 {
-	CompactQuery *q = CompactBegin(cf, factors, x, raw);
+	Size		n_spans = (Size) (n_items + COMPACT_SPAN - 1) / COMPACT_SPAN;
 
-	CompactScoreItems(q, 0, cf->n_items, scores, raw);
-	return q;
+	return TYPEALIGN(sizeof(double), sizeof(float) * (n_items + n_spans)) + sizeof(double) * n_spans;
+}
+
+/*
+ * Every item scored: the sum of the logits, spans added in order (the
+ * same sum however the catalogue was split), for the mean exploration
+ * needs (ExplorationSoftmax), which would take another pass.
+ */
+void
+CompactFinishScoring(CompactQuery *q)
+{
+	double		sum = 0.0;
+
+	for (int32 span = 0; span < q->n_spans; span++)
+		sum += q->span_sum[span];
+	q->logit_sum = sum;
+	q->n_logits = q->cf->n_items;
+}
+
+/*
+ * Exclude the n listed items (the user's history; an item may repeat):
+ * -Infinity in scores, out of the logits' sum and count, their spans'
+ * bounds exact again (SpansExclude).
+ */
+void
+CompactExclude(CompactQuery *q, float *scores, int n, const int32 *items)
+{
+	for (int j = 0; j < n; j++)
+		if (isfinite(scores[items[j]]))
+		{
+			q->logit_sum -= scores[items[j]];
+			q->n_logits--;
+			scores[items[j]] = -INFINITY;
+			q->max_known = false;
+		}
+	SpansExclude(scores, q->cf->n_items, q->span_max, n, items);
 }
 
 /* Has item i's score been made exact?  (Its raw logit is NaN then.) */
@@ -509,8 +650,13 @@ compact_make_exact(CompactQuery *q, float *scores, int32 i)
 {
 	float		exact = KernelDot(q->x, q->factors + (Size) i * q->cf->k, q->cf->k);
 	/* whatever the request added to the logit stays */
+	if (isfinite(scores[i]))
+		q->logit_sum += (double) (exact - q->raw[i]);
 	scores[i] += exact - q->raw[i];
 	q->raw[i] = NAN;
+	/* the span's bound stays at least its scores */
+	if (!(q->span_max[i / COMPACT_SPAN] >= scores[i]))
+		q->span_max[i / COMPACT_SPAN] = scores[i];
 	if (q->n_exact == q->exact_capacity)
 	{
 		q->exact_capacity = Max(64, 2 * q->exact_capacity);
@@ -534,16 +680,18 @@ CompactTopK(CompactQuery *q, float *scores, int depth, int32 *top,
 	int32		n = q->cf->n_items;
 	float		floor_score = INFINITY;
 	float		widest = q->bound_l1 * q->cf->max_l1 + q->bound_scale * q->cf->max_scale;
-	int32		i = 0;
+	float		skip_below;
 	double		change = 0.0;
 	int32		candidates_capacity = 256;
 	int32	   *candidates = palloc(sizeof(int32) * candidates_capacity);
 	int32		n_candidates = 0;
+	int			n_top;
 
+	q->max_known = false;
 	if (depth == 1)
 	{
 		/* the best exact score is at least the best compact one less the widest bound */
-		float		best = KernelMax(scores, n);
+		float		best = SpanMax(scores, n, q->span_max);
 
 		if (!isfinite(best))
 			return 0;
@@ -551,8 +699,7 @@ CompactTopK(CompactQuery *q, float *scores, int depth, int32 *top,
 	}
 	else
 	{
-		int			n_top = TopK(scores, n, Min(depth, n), top);
-
+		n_top = TopKSpans(scores, n, q->span_max, Min(depth, n), top);
 		if (n_top == 0)
 			return 0;
 		/* the depth-th best exact score is at least the worst of these lower bounds */
@@ -560,20 +707,22 @@ CompactTopK(CompactQuery *q, float *scores, int depth, int32 *top,
 			floor_score = Min(floor_score, scores[top[r]] - compact_bound(q, top[r], scores[top[r]]));
 	}
 
-	/* skip blocks that even the widest bound cannot lift to the floor */
-	while (i < n)
+	/* skip spans that even the widest bound cannot lift to the floor */
+	skip_below = floor_score - widest - 1e-6f * fabsf(floor_score) - 1e-6f * widest;
+	for (int32 span = 0; span < q->n_spans; span++)
 	{
-		float		skip_below = floor_score - widest - 1e-6f * fabsf(floor_score) - 1e-6f * widest;
-		int32		end;
+		int32		first = span * COMPACT_SPAN;
 		uint64		near;
 
-		CHECK_FOR_INTERRUPTS();
-		i = KernelSkipBelow(scores, i, n, skip_below);
-		end = Min(n, i + KERNEL_SKIP_BLOCK);
-		/* the block's items that the widest bound could lift to the floor */
-		for (near = KernelAtLeastMask(scores + i, end - i, skip_below); near != 0; near &= near - 1)
+		if ((span & 0x3FF) == 0)
+			CHECK_FOR_INTERRUPTS();
+		if (!(q->span_max[span] >= skip_below))
+			continue;
+		/* the span's items that the widest bound could lift to the floor */
+		for (near = KernelAtLeastMask(scores + first, Min(n, first + COMPACT_SPAN) - first, skip_below);
+			 near != 0; near &= near - 1)
 		{
-			int32		item = i + pg_rightmost_one_pos64(near);
+			int32		item = first + pg_rightmost_one_pos64(near);
 			float		s = scores[item];
 
 			if (compact_is_exact(q, item) || !isfinite(s) || s + compact_bound(q, item, s) < floor_score)
@@ -585,7 +734,6 @@ CompactTopK(CompactQuery *q, float *scores, int depth, int32 *top,
 			}
 			candidates[n_candidates++] = item;
 		}
-		i = end;
 	}
 
 	/*
@@ -611,7 +759,11 @@ CompactTopK(CompactQuery *q, float *scores, int depth, int32 *top,
 
 	/*
 	 * Every item not exact now is below the floor, under the depth-th best
-	 * exact score: the best depth are among the exact items still ranked.
+	 * exact score: the best depth are among the exact items still ranked,
+	 * and the best of them is the largest score of all.
 	 */
-	return TopKOf(scores, q->exact_items, q->n_exact, Min(depth, n), top);
+	n_top = TopKOf(scores, q->exact_items, q->n_exact, Min(depth, n), top);
+	q->max_known = n_top > 0;
+	q->max_score = n_top > 0 ? scores[top[0]] : -INFINITY;
+	return n_top;
 }

@@ -28,6 +28,13 @@
  */
 #define COMPACT_BLOCK 16
 
+/*
+ * The scores of a compact query are also bounded per span of 64 items
+ * (KERNEL_SKIP_BLOCK, topk.c's spans): the passes after scoring visit the
+ * spans that can hold a candidate, not every score (CompactQuery.span_max).
+ */
+#define COMPACT_SPAN 64
+
 /* Models with more factors are scored from their float factors. */
 #define COMPACT_MAX_FACTORS 512
 
@@ -56,12 +63,19 @@ typedef struct CompactQuery
 	const CompactFactors *cf;
 	const float *factors;		/* the exact item factors, n_items x k */
 	float	   *x;				/* the user's factors, k */
-	int16	   *x_codes;		/* x's 16-bit codes, stride of them (CompactScore) */
+	int16	   *x_codes;		/* x's 16-bit codes, stride of them (CompactBegin) */
 	float		x_step;			/* x_f is about x_step x_codes[f] */
 	float		bound_l1;		/* |exact - compact| <= bound_l1 l1_i + bound_scale scale_i */
 	float		bound_scale;
 	float	   *raw;			/* per item: its compact logit, NaN once exact */
 	int32	   *exact_items;	/* those items */
+	float	   *span_max;		/* per span of COMPACT_SPAN items: at least its scores */
+	double	   *span_sum;		/* per span: the sum of its compact logits */
+	int32		n_spans;
+	double		logit_sum;		/* of the finite scores, until a bonus or a filter (CompactFinishScoring) */
+	int32		n_logits;		/* how many */
+	bool		max_known;		/* is max_score the largest score?  (set by CompactTopK, until the scores change) */
+	float		max_score;
 	int32		n_exact;
 	int32		exact_capacity;
 } CompactQuery;
@@ -70,12 +84,13 @@ extern Size CompactBytes(int32 n_items, int32 k);
 extern void CompactBuildInto(const float *factors, int32 n_items, int32 k, char *blob);
 extern CompactFactors *CompactFromBlob(char *blob, int32 n_items, int32 k);
 extern CompactFactors *CompactBuild(const float *factors, int32 n_items, int32 k);
+extern Size CompactScratchBytes(int32 n_items);
 extern CompactQuery *CompactBegin(const CompactFactors *cf, const float *factors,
-								  const float *x, float *raw);
+								  const float *x, void *scratch);
 extern void CompactScoreItems(const CompactQuery *q, int32 from, int32 to, float *scores,
-							  float *raw);
-extern CompactQuery *CompactScore(const CompactFactors *cf, const float *factors,
-								  const float *x, float *scores, float *raw);
+							  float *raw, float *span_max, double *span_sum);
+extern void CompactFinishScoring(CompactQuery *q);
+extern void CompactExclude(CompactQuery *q, float *scores, int n, const int32 *items);
 extern int	CompactTopK(CompactQuery *q, float *scores, int depth, int32 *top,
 						float max_score, double *denominator);
 

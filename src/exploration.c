@@ -51,8 +51,10 @@
 
 #include <math.h>
 
+#include "compact.h"
 #include "exploration.h"
 #include "kernel.h"
+#include "topk.h"
 
 /*
  * List in lm the model indexes of the young items for age_cut_off, in
@@ -71,6 +73,9 @@ exploration_list_young(LoadedModel *lm, double age_cut_off)
 	{
 		pfree(lm->young);
 		pfree(lm->young_damping);
+		if (lm->young_span_damping != NULL)
+			pfree(lm->young_span_damping);
+		lm->young_span_damping = NULL;
 	}
 	for (int32 i = 0; i < model->n_items; i++)
 		if (!(isnan(model->item_age_days[i]) || model->item_age_days[i] > age_cut_off))
@@ -86,6 +91,19 @@ exploration_list_young(LoadedModel *lm, double age_cut_off)
 			lm->young_damping_max = Max(lm->young_damping_max, lm->young_damping[lm->n_young]);
 			lm->young[lm->n_young++] = i;
 		}
+	if (lm->n_young == model->n_items)
+	{
+		/* every item young: the largest bonus factor of each span (topk.c) */
+		int32		n_spans = (n + KERNEL_SKIP_BLOCK - 1) / KERNEL_SKIP_BLOCK;
+
+		lm->young_span_damping = MemoryContextAllocHuge(lm->context, sizeof(float) * Max(n_spans, 1));
+		for (int32 span = 0; span < n_spans; span++)
+		{
+			lm->young_span_damping[span] = 0.0f;
+			for (int32 i = span * KERNEL_SKIP_BLOCK; i < Min(n, (span + 1) * KERNEL_SKIP_BLOCK); i++)
+				lm->young_span_damping[span] = Max(lm->young_span_damping[span], lm->young_damping[i]);
+		}
+	}
 	lm->young_cut_off = age_cut_off;
 }
 
@@ -98,7 +116,7 @@ exploration_list_young(LoadedModel *lm, double age_cut_off)
  */
 static double
 exploration_apply(LoadedModel *lm, float *scores, float max_score,
-				  const SoftmaxMoments *m, double weight, double age_cut_off)
+				  const SoftmaxMoments *m, double weight, double age_cut_off, float *span_max)
 {
 	const RecipeModel *model = &lm->model;
 	double		denominator = m->denominator;
@@ -139,6 +157,9 @@ exploration_apply(LoadedModel *lm, float *scores, float max_score,
 		if (!isfinite(scores[i]))
 			continue;
 		scores[i] = (float) ((double) scores[i] + weight * gap * lm->young_damping[y]);
+		/* a raised score raises its span's bound (topk.c) */
+		if (span_max != NULL && !(span_max[i / KERNEL_SKIP_BLOCK] >= scores[i]))
+			span_max[i / KERNEL_SKIP_BLOCK] = scores[i];
 		values[n++] = scores[i];
 		top = Max(top, scores[i]);
 	}
@@ -149,6 +170,20 @@ exploration_apply(LoadedModel *lm, float *scores, float max_score,
 }
 
 /*
+ * At least s + scale * damping as KernelAddScaledDenominator computes it
+ * in float for any s <= score and damping <= largest_damping (scale > 0):
+ * the bound in double, its bonus a millionth larger, then the next float
+ * up, cover the roundings of the float product and sum.
+ */
+static float
+exploration_bound(float score, float scale, float largest_damping)
+{
+	double		bound = (double) score + (double) scale * largest_damping * (1.0 + 1e-6);
+
+	return nextafterf((float) bound, INFINITY);
+}
+
+/*
  * ExplorationSoftmax when every item is young (a catalogue of new items):
  * two vectorised passes over the scores, the maximum with the mean logit,
  * then the bonus with the denominator.  The denominator is summed relative
@@ -156,15 +191,27 @@ exploration_apply(LoadedModel *lm, float *scores, float max_score,
  * largest damping), then made relative to the maximum.
  */
 static double
-exploration_all_young(LoadedModel *lm, float *scores, double weight, float *max_score)
+exploration_all_young(LoadedModel *lm, float *scores, double weight, float *max_score,
+					  CompactQuery *q)
 {
 	int32		n = lm->model.n_items;
+	float	   *span_max = q != NULL ? q->span_max : NULL;
 	double		sum;
 	int32		count;
-	float		best = KernelMaxSum(scores, n, &sum, &count);
+	float		best;
 	double		gap;
 	float		ceiling;
+	double		denominator;
 
+	if (q != NULL && isfinite(q->logit_sum))
+	{
+		/* compact scores: their sum came with them, their maximum found already or from their spans */
+		best = q->max_known ? q->max_score : SpanMax(scores, n, q->span_max);
+		sum = q->logit_sum;
+		count = q->n_logits;
+	}
+	else
+		best = KernelMaxSum(scores, n, &sum, &count);
 	*max_score = 0.0f;
 	if (!isfinite(best))
 		return 1.0;
@@ -172,10 +219,24 @@ exploration_all_young(LoadedModel *lm, float *scores, double weight, float *max_
 	gap = count >= 2 ? best - sum / count : 0.0;
 	if (!(gap > 0.0))
 		return KernelSoftmaxDenominator(scores, n, best);
-	/* rounding is monotonic: no score after its bonus rounds above this */
-	ceiling = (float) ((double) best + weight * gap * lm->young_damping_max);
-	return exp((double) ceiling - best) *
+	/*
+	 * No score after its bonus (added in float, KernelAddScaledDenominator)
+	 * rounds above this: a bound on the bonus, rounded up, and rounding is
+	 * monotonic.
+	 */
+	ceiling = exploration_bound(best, (float) (weight * gap), (float) lm->young_damping_max);
+	denominator = exp((double) ceiling - best) *
 		KernelAddScaledDenominator(scores, lm->young_damping, n, weight * gap, ceiling);
+
+	/*
+	 * Each span's bound grows by at most its largest bonus: a bound again,
+	 * without reading the scores.
+	 */
+	for (int32 span = 0; span_max != NULL && span < (n + KERNEL_SKIP_BLOCK - 1) / KERNEL_SKIP_BLOCK; span++)
+		if (isfinite(span_max[span]))
+			span_max[span] = exploration_bound(span_max[span], (float) (weight * gap),
+											   lm->young_span_damping[span]);
+	return denominator;
 }
 
 /*
@@ -196,19 +257,25 @@ ExplorationApplies(LoadedModel *lm, double weight, double age_cut_off)
  * The softmax of a user's logits in scores (n_items; -Infinity for
  * excluded items), young items explored with weight (0: none): sets
  * *max_score to the largest logit and returns the denominator relative to
- * it.  With no candidate, *max_score is 0 and the denominator 1.
+ * it.  With no candidate, *max_score is 0 and the denominator 1.  With q
+ * (compact scores), its span bounds (topk.c) stay at least the scores
+ * they bound as the bonus raises them, and its sum of the logits spares a
+ * pass.
  */
 double
 ExplorationSoftmax(LoadedModel *lm, float *scores, double weight, double age_cut_off,
-				   float *max_score)
+				   float *max_score, CompactQuery *q)
 {
+	float	   *span_max = q != NULL ? q->span_max : NULL;
 	SoftmaxMoments m;
 	float		best;
 	bool		explores = ExplorationApplies(lm, weight, age_cut_off);
 
 	if (explores && lm->n_young == lm->model.n_items)
-		return exploration_all_young(lm, scores, weight, max_score);
-	best = KernelMax(scores, lm->model.n_items);
+		return exploration_all_young(lm, scores, weight, max_score, q);
+	best = q != NULL && q->max_known ? q->max_score :
+		span_max != NULL ? SpanMax(scores, lm->model.n_items, span_max) :
+		KernelMax(scores, lm->model.n_items);
 
 	*max_score = 0.0f;
 	if (!isfinite(best))
@@ -217,5 +284,5 @@ ExplorationSoftmax(LoadedModel *lm, float *scores, double weight, double age_cut
 	if (!explores)
 		return KernelSoftmaxDenominator(scores, lm->model.n_items, best);
 	KernelSoftmaxMoments(scores, lm->model.n_items, best, &m);
-	return exploration_apply(lm, scores, best, &m, weight, age_cut_off);
+	return exploration_apply(lm, scores, best, &m, weight, age_cut_off, span_max);
 }

@@ -23,6 +23,6 @@
 
 extern bool ExplorationApplies(LoadedModel *lm, double weight, double age_cut_off);
 extern double ExplorationSoftmax(LoadedModel *lm, float *scores, double weight,
-								double age_cut_off, float *max_score);
+								double age_cut_off, float *max_score, struct CompactQuery *q);
 
 #endif							/* PERSONALIZE_EXPLORATION_H */

@@ -345,10 +345,11 @@ KernelMaxSum(const float *scores, int32 n, double *sum, int32 *count)
 }
 
 /*
- * scores[i] += scale * weights[i], in double (exploration's bonus when
- * every item is young; -Infinity stays -Infinity), and in the same pass
- * the sum of exp(score - ceiling) over the finite scores after: ceiling
- * must be at least every score after.
+ * scores[i] += (float) scale * weights[i] (exploration's bonus when every
+ * item is young; -Infinity stays -Infinity), and in the same pass the sum
+ * of exp(score - ceiling) over the finite scores after: ceiling must be at
+ * least every score after.  In float: in double, the conversions made the
+ * pass 1.6 times as long (1.0 against 0.6 ms over a million scores).
  */
 KERNEL_CLONES
 double
@@ -356,6 +357,7 @@ KernelAddScaledDenominator(float *scores, const float *weights, int32 n, double 
 						   float ceiling)
 {
 	double		sum = 0.0;
+	float		fscale = (float) scale;
 	int32		i = 0;
 
 	while (i < n)
@@ -370,13 +372,13 @@ KernelAddScaledDenominator(float *scores, const float *weights, int32 n, double 
 
 			for (int j = 0; j < KERNEL_LANES; j++)
 			{
-				v[j] = (float) ((double) v[j] + scale * w[j]);
+				v[j] += fscale * w[j];
 				lane[j] += kernel_softmax_term(v[j], ceiling);
 			}
 		}
 		for (; i < end; i++)
 		{
-			scores[i] = (float) ((double) scores[i] + scale * weights[i]);
+			scores[i] += fscale * weights[i];
 			sum += kernel_softmax_term(scores[i], ceiling);
 		}
 		for (int j = 0; j < KERNEL_LANES; j++)

@@ -47,9 +47,12 @@
 #include "utils/memutils.h"
 #include "utils/syscache.h"
 
+#include "compact.h"
 #include "metadata.h"
 #include "model.h"
 #include "personalize.h"
+#include "scoring_helper.h"
+#include "shm_segment.h"
 
 #define MODEL_CACHE_SIZE 8
 #define STORE_CHUNK_VALUES (1024 * 1024)	/* array elements per INSERT parameter */
@@ -662,25 +665,76 @@ ModelGet(int64 version, TimestampTz created)
 	return lm;
 }
 
+/* Is lm in the backend's cache (not a model only a running call holds)? */
+static bool
+model_cached(const LoadedModel *lm)
+{
+	for (int i = 0; i < MODEL_CACHE_SIZE; i++)
+		if (model_cache[i] == lm)
+			return true;
+	return false;
+}
+
+/* lm's n_items scores, then compact scoring's scratch space. */
+static Size
+model_scores_bytes(const LoadedModel *lm)
+{
+	return TYPEALIGN(MAXIMUM_ALIGNOF, sizeof(float) * Max(lm->model.n_items, 1)) +
+		CompactScratchBytes(lm->model.n_items);
+}
+
 /*
- * Return room for lm's n_items scores, followed by room for as many more
- * (compact.c's raw logits), for the running model scope: the model's own buffer, reused from request to request (a catalogue of a
- * million items would otherwise map and fault 4 MB per request), unless a
- * scope already uses it (a filter predicate calling recommend()) or no
- * scope runs, when it is a fresh palloc.
+ * Return room for lm's n_items scores, followed by compact scoring's
+ * scratch space (ModelScoresScratch), for the running model scope: the model's own buffer,
+ * reused from request to request (a catalogue of a million items would
+ * otherwise map and fault 4 MB per request), unless a scope already uses
+ * it (a filter predicate calling recommend()) or no scope runs, when it
+ * is a fresh palloc.  A catalogue the scoring helper scores half of has
+ * its buffer in a segment of its own, which the helper writes into
+ * (scoring_helper.c, ModelScoresSegment).
  */
 float *
 ModelScoresBuffer(LoadedModel *lm)
 {
-	/* twice n_items: compact scoring keeps its raw logits after the scores */
-	Size		size = 2 * sizeof(float) * Max(lm->model.n_items, 1);
+	Size		size = model_scores_bytes(lm);
 
 	if (model_scope_depth == 0 || lm->scores_buffer_scope != 0)
 		return palloc_extended(size, MCXT_ALLOC_HUGE);
+	if (lm->scores_segment != NULL && !ScoringHelperBufferReusable(lm->scores_segment))
+	{
+		/* the helper may still write into it: take another */
+		dsm_detach(lm->scores_segment);
+		lm->scores_segment = NULL;
+		lm->scores_buffer = NULL;
+	}
+	if (lm->scores_buffer == NULL && model_cached(lm) && ScoringHelperWanted(lm->model.n_items))
+	{
+		lm->scores_segment = ShmSegmentTryCreate(size, true, "scores a scoring helper fills",
+												 "The backend scores the whole catalogue itself.", NULL);
+		if (lm->scores_segment != NULL)
+			lm->scores_buffer = dsm_segment_address(lm->scores_segment);
+	}
 	if (lm->scores_buffer == NULL)
 		lm->scores_buffer = MemoryContextAllocExtended(lm->context, size, MCXT_ALLOC_HUGE);
 	lm->scores_buffer_scope = model_scope_depth;
 	return lm->scores_buffer;
+}
+
+/* The compact scratch space of scores, a buffer ModelScoresBuffer returned for lm. */
+void *
+ModelScoresScratch(LoadedModel *lm, float *scores)
+{
+	return (char *) scores + TYPEALIGN(MAXIMUM_ALIGNOF, sizeof(float) * Max(lm->model.n_items, 1));
+}
+
+/*
+ * The segment holding scores, a buffer ModelScoresBuffer returned for lm,
+ * or NULL when it is not in one.
+ */
+dsm_segment *
+ModelScoresSegment(LoadedModel *lm, float *scores)
+{
+	return lm->scores_segment != NULL && scores == lm->scores_buffer ? lm->scores_segment : NULL;
 }
 
 /*

@@ -32,10 +32,12 @@ typedef struct LoadedModel
 	int			pin_depth;		/* outermost running model scope using it; 0: none */
 	float	   *scores_buffer;	/* n_items scores reused across requests, or NULL */
 	int			scores_buffer_scope;	/* model scope using it; 0: free */
+	struct dsm_segment *scores_segment;	/* holding scores_buffer, or NULL */
 	struct dsm_segment *shared_segment;	/* holding model.factors, or NULL */
 	int32	   *young;			/* young items for young_cut_off, or NULL (exploration.c) */
 	float	   *young_damping;	/* per young item: 1 / sqrt(1 + popularity) */
 	double		young_damping_max;
+	float	   *young_span_damping;	/* all young: per span of KERNEL_SKIP_BLOCK items, the largest damping */
 	int32		n_young;
 	double		young_cut_off;
 	struct CompactFactors *compact; /* int8 item factors, built on first use, or NULL (compact.c) */
@@ -50,6 +52,8 @@ extern void ModelStore(int64 version, const RecipeModel *model, const IdMap *ite
 					   const IdMap *users);
 extern LoadedModel *ModelGet(int64 version, TimestampTz created);
 extern float *ModelScoresBuffer(LoadedModel *lm);
+extern void *ModelScoresScratch(LoadedModel *lm, float *scores);
+extern struct dsm_segment *ModelScoresSegment(LoadedModel *lm, float *scores);
 extern int	ModelScopeBegin(void);
 
 /* Item factors shared by all backends when preloaded (model_shared.c). */

@@ -286,11 +286,19 @@ ModelShareFactors(LoadedModel *lm)
 }
 
 /*
- * Detach lm from its shared factors, if any, before lm is freed.
+ * Detach lm from its shared factors and its score buffer's segment, if
+ * any, before lm is freed.
  */
 void
 ModelSharedRelease(LoadedModel *lm)
 {
+	if (lm->scores_segment != NULL)
+	{
+		/* its score buffer (ModelScoresBuffer) */
+		lm->scores_buffer = NULL;
+		dsm_detach(lm->scores_segment);
+		lm->scores_segment = NULL;
+	}
 	if (lm->shared_segment == NULL)
 		return;
 	lm->model.factors = NULL;

@@ -645,8 +645,11 @@ recommend_target(Emitter *e, const CampaignTarget *target, const char *user_id, 
 	/* compact scores only without context: its lifts are not plain additions */
 	RuntimeScoreUser(target, user_id, context == NULL, &us);
 	ContextApply(target->version, target->dataset_group, context, us.model, us.scores, us.logits);
-	for (int h = 0; h < us.n_seen; h++)
-		us.scores[us.seen[h]] = -INFINITY;
+	if (us.approximate != NULL)
+		CompactExclude(us.approximate, us.scores, us.n_seen, us.seen);
+	else
+		for (int h = 0; h < us.n_seen; h++)
+			us.scores[us.seen[h]] = -INFINITY;
 	sm.logits = us.logits;
 	explore = us.model->recipe->explores ? target->exploration_weight : 0.0;
 	if (us.approximate != NULL &&
@@ -660,7 +663,7 @@ recommend_target(Emitter *e, const CampaignTarget *target, const char *user_id, 
 	}
 	if (us.logits)
 		sm.denominator = ExplorationSoftmax(us.model, us.scores, explore,
-											target->exploration_age_cut_off, &sm.max);
+											target->exploration_age_cut_off, &sm.max, us.approximate);
 	if (us.n_history == 0 && !us.logits && strcmp(us.model->recipe->name, "popularity-count") != 0)
 		e->reason = REASON_POPULAR;
 	e->approximate = us.approximate;

@@ -386,10 +386,11 @@ runtime_score(const CampaignTarget *target, const char *user_id,
 			if (n_wanted < 0 && compact_ok && personalize_compact_scoring &&
 				model->n_items >= COMPACT_MIN_ITEMS && model->k <= COMPACT_MAX_FACTORS)
 			{
-				/* raw logits kept after the scores (ModelScoresBuffer) */
-				out->approximate = CompactBegin(runtime_compact_factors(lm), model->factors,
-												x, out->scores + model->n_items);
-				ScoringHelperScore(out->approximate, lm->shared_segment, out->scores);
+				/* the compact scratch space after the scores (ModelScoresBuffer) */
+				out->approximate = CompactBegin(runtime_compact_factors(lm), model->factors, x,
+												ModelScoresScratch(lm, out->scores));
+				ScoringHelperScore(out->approximate, lm->shared_segment, out->scores,
+								   ModelScoresSegment(lm, out->scores));
 			}
 			else if (n_wanted < 0)
 				BlasGemv(model->factors, model->n_items, model->k, x, out->scores);

@@ -12,18 +12,21 @@
  * from a process: one helper, started by the postmaster when personalize
  * is preloaded, sleeps on its latch until a backend hands it a request:
  * the model's shared segment (model_shared.c: the helper can read only
- * shared memory), the user's coded vector, and the range of items to
- * score.  It writes their logits into a segment of its own, which the
- * backend attaches once and copies from, having scored its own half
- * meanwhile.  The integer dot products are exact, so the answer is the
- * same to the bit as when one process scores everything.
+ * shared memory), the user's coded vector, the range of items to score,
+ * and where their logits go: the backend's score buffer, which for such a
+ * catalogue is a segment of its own (ModelScoresBuffer), attached by the
+ * helper once and kept.  The backend scores its own half meanwhile.  The
+ * integer dot products are exact, so the answer is the same to the bit as
+ * when one process scores everything.
  *
  * One backend at a time holds the helper; a backend that finds it busy, or
  * not running, or a catalogue under personalize.scoring_helper_min_items,
  * scores the whole catalogue itself, as before.  If the helper fails or
- * exits during a request the backend scores the rest itself; a backend
- * that errors out or exits while the helper works on its request leaves a
- * mark the helper sees, and the helper frees itself when done.
+ * exits during a request the backend scores the rest itself.  A backend
+ * that errors out while the helper works on its request waits for it
+ * (a few milliseconds) before its buffer can be used again; one that
+ * exits leaves a mark the helper sees, and the helper frees itself when
+ * done.
  *
  * The state machine, in ScoringHelperShared.state, under its spinlock:
  *   IDLE -> CLAIMED (a backend, client_pid) -> REQUESTED (request filled)
@@ -79,6 +82,11 @@ typedef struct ScoringRequest
 	int32		to;
 	float		x_step;
 	int			kernel;			/* personalize.compact_kernel of the client */
+	dsm_handle	buffer_handle;	/* the client's score buffer */
+	Size		scores_offset;	/* where item from's score goes in it */
+	Size		raw_offset;		/* its raw logit */
+	Size		span_offset;	/* its span's bound */
+	Size		span_sum_offset;	/* its span's sum */
 	int16		x_codes[COMPACT_MAX_FACTORS];
 } ScoringRequest;
 
@@ -92,8 +100,6 @@ typedef struct ScoringHelperShared
 	pid_t		client_pid;
 	Latch	   *client_latch;
 	ScoringRequest request;
-	dsm_handle	output_handle;	/* the helper's segment of logits */
-	Size		output_bytes;
 } ScoringHelperShared;
 
 /* personalize.scoring_helper (defined only when preloading) */
@@ -103,16 +109,18 @@ static ScoringHelperShared *helper = NULL;
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
-/* In a backend: the helper's output segment, attached once. */
-static dsm_segment *client_output = NULL;
-static dsm_handle client_output_handle = 0;
+/* In a backend: a buffer the helper may still write into, not to be reused. */
+static dsm_handle client_unsafe_buffer = 0;
 static bool client_exit_registered = false;
 
-/* Idle this long, the helper detaches the model segments it attached. */
+/* Idle this long, the helper detaches the segments it attached. */
 #define HELPER_IDLE_DETACH_MS 10000
 
-/* The model segments the helper keeps attached between requests. */
-#define HELPER_MODELS 4
+/* The segments (models, clients' buffers) the helper keeps attached. */
+#define HELPER_SEGMENTS 8
+
+/* How long a client that errors out waits for the helper to finish. */
+#define CLIENT_ERROR_WAIT_US 1000000
 
 /* How long a client waits on its latch before checking the helper lives. */
 #define CLIENT_WAIT_MS 100
@@ -266,60 +274,99 @@ client_wait(void)
 	}
 }
 
-/*
- * The helper's output segment, at least bytes long, attached in this
- * backend for the rest of the session; NULL if it cannot be had.
- */
-static float *
-client_output_logits(Size bytes)
+/* The client's state of the request it holds. */
+static HelperState
+client_state(void)
 {
-	dsm_handle	handle;
+	HelperState state;
 
 	SpinLockAcquire(&helper->mutex);
-	handle = helper->output_handle;
+	state = helper->state;
 	SpinLockRelease(&helper->mutex);
-	if (client_output != NULL && client_output_handle != handle)
-	{
-		/* the helper made a larger one, or restarted */
-		dsm_detach(client_output);
-		client_output = NULL;
-	}
-	if (client_output == NULL && handle != 0)
-	{
-		client_output = dsm_attach(handle);
-		if (client_output != NULL)
-		{
-			dsm_pin_mapping(client_output);
-			client_output_handle = handle;
-		}
-	}
-	if (client_output == NULL || dsm_segment_map_length(client_output) < bytes)
-		return NULL;
-	return (float *) dsm_segment_address(client_output);
+	return state;
 }
 
 /*
- * Set scores (n_items) and q->raw to the compact logits of every item of
- * q's catalogue, whose compact blob lies in model_segment (NULL: a
- * backend's private copy).  With the helper free, it scores the second
- * half meanwhile; otherwise this backend scores everything.
+ * On an error: the helper may be writing into buffer_segment.  Wait for it
+ * to finish (it takes milliseconds), and give the helper up; a buffer it
+ * still has not finished with after CLIENT_ERROR_WAIT_US is never reused
+ * (ScoringHelperBufferReusable).
+ */
+static void
+client_release_on_error(dsm_segment *buffer_segment)
+{
+	HelperState state = client_state();
+
+	for (int waited = 0; waited < CLIENT_ERROR_WAIT_US &&
+		 (state == HELPER_REQUESTED || state == HELPER_WORKING); waited += 100)
+	{
+		pg_usleep(100);
+		state = client_state();
+	}
+	if (state == HELPER_REQUESTED || state == HELPER_WORKING)
+		client_unsafe_buffer = dsm_segment_handle(buffer_segment);
+	client_release();
+}
+
+/*
+ * Would a catalogue of n_items be scored with the helper's help, so that
+ * its score buffer should be shared memory (ModelScoresBuffer)?
+ */
+bool
+ScoringHelperWanted(int32 n_items)
+{
+	return helper != NULL && personalize_scoring_helper_min_items > 0 &&
+		n_items >= personalize_scoring_helper_min_items && n_items / 2 >= COMPACT_SPAN;
+}
+
+/*
+ * May the score buffer in segment be used for another request?  Not if
+ * the helper may still write into it (an error left it so).
+ */
+bool
+ScoringHelperBufferReusable(dsm_segment *segment)
+{
+	return client_unsafe_buffer == 0 || dsm_segment_handle(segment) != client_unsafe_buffer;
+}
+
+/* Does [start, start + bytes) lie in segment? */
+static bool
+in_segment(dsm_segment *segment, const void *start, Size bytes)
+{
+	const char *base = (const char *) dsm_segment_address(segment);
+
+	return (const char *) start >= base &&
+		(Size) ((const char *) start - base) + bytes <= dsm_segment_map_length(segment);
+}
+
+/*
+ * Set scores (n_items) and q's scratch arrays to the compact logits of
+ * every item of q's catalogue and their spans' maxima and sums
+ * (CompactScoreItems, then CompactFinishScoring).  With the helper
+ * free, the catalogue's codes in model_segment and the three arrays in
+ * buffer_segment (this backend's score buffer), the helper scores the
+ * second half meanwhile; otherwise this backend scores everything.
  */
 void
-ScoringHelperScore(const CompactQuery *q, dsm_segment *model_segment, float *scores)
+ScoringHelperScore(CompactQuery *q, dsm_segment *model_segment, float *scores,
+				   dsm_segment *buffer_segment)
 {
 	const CompactFactors *cf = q->cf;
 	int32		n = cf->n_items;
-	int32		middle = n / 2 / COMPACT_BLOCK * COMPACT_BLOCK;
-	char	   *segment_start = model_segment ? (char *) dsm_segment_address(model_segment) : NULL;
+	int32		middle = n / 2 / COMPACT_SPAN * COMPACT_SPAN;
 	Latch	   *helper_latch;
 	bool		done = false;
 
-	/* the helper reads the codes from the segment: they must be in it */
-	if (model_segment == NULL || middle == 0 || cf->blob < segment_start ||
-		cf->blob + CompactBytes(n, cf->k) > segment_start + dsm_segment_map_length(model_segment) ||
+	if (model_segment == NULL || buffer_segment == NULL || middle == 0 ||
+		!in_segment(model_segment, cf->blob, CompactBytes(n, cf->k)) ||
+		!in_segment(buffer_segment, scores, sizeof(float) * n) ||
+		!in_segment(buffer_segment, q->raw, sizeof(float) * n) ||
+		!in_segment(buffer_segment, q->span_max, sizeof(float) * q->n_spans) ||
+		!in_segment(buffer_segment, q->span_sum, sizeof(double) * q->n_spans) ||
 		!client_claim(n))
 	{
-		CompactScoreItems(q, 0, n, scores, q->raw);
+		CompactScoreItems(q, 0, n, scores, q->raw, q->span_max, q->span_sum);
+		CompactFinishScoring(q);
 		return;
 	}
 
@@ -331,17 +378,25 @@ ScoringHelperScore(const CompactQuery *q, dsm_segment *model_segment, float *sco
 		helper->state = HELPER_IDLE;
 		helper->client_pid = 0;
 		SpinLockRelease(&helper->mutex);
-		CompactScoreItems(q, 0, n, scores, q->raw);
+		CompactScoreItems(q, 0, n, scores, q->raw, q->span_max, q->span_sum);
+		CompactFinishScoring(q);
 		return;
 	}
 	helper->request.model_handle = dsm_segment_handle(model_segment);
-	helper->request.compact_offset = cf->blob - segment_start;
+	helper->request.compact_offset = cf->blob - (char *) dsm_segment_address(model_segment);
 	helper->request.n_items = n;
 	helper->request.k = cf->k;
 	helper->request.from = middle;
 	helper->request.to = n;
 	helper->request.x_step = q->x_step;
 	helper->request.kernel = personalize_compact_kernel;
+	helper->request.buffer_handle = dsm_segment_handle(buffer_segment);
+	helper->request.scores_offset = (char *) (scores + middle) - (char *) dsm_segment_address(buffer_segment);
+	helper->request.raw_offset = (char *) (q->raw + middle) - (char *) dsm_segment_address(buffer_segment);
+	helper->request.span_offset = (char *) (q->span_max + middle / COMPACT_SPAN) -
+		(char *) dsm_segment_address(buffer_segment);
+	helper->request.span_sum_offset = (char *) (q->span_sum + middle / COMPACT_SPAN) -
+		(char *) dsm_segment_address(buffer_segment);
 	memcpy(helper->request.x_codes, q->x_codes, sizeof(int16) * cf->stride);
 	helper->state = HELPER_REQUESTED;
 	SpinLockRelease(&helper->mutex);
@@ -349,59 +404,58 @@ ScoringHelperScore(const CompactQuery *q, dsm_segment *model_segment, float *sco
 
 	PG_TRY();
 	{
-		CompactScoreItems(q, 0, middle, scores, q->raw);
-		if (client_wait())
-		{
-			float	   *logits = client_output_logits(sizeof(float) * (n - middle));
-
-			if (logits != NULL)
-			{
-				memcpy(scores + middle, logits, sizeof(float) * (n - middle));
-				memcpy(q->raw + middle, logits, sizeof(float) * (n - middle));
-				done = true;
-			}
-		}
+		CompactScoreItems(q, 0, middle, scores, q->raw, q->span_max, q->span_sum);
+		done = client_wait();
 	}
 	PG_CATCH();
 	{
-		client_release();
+		client_release_on_error(buffer_segment);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
 	client_release();			/* DONE or FAILED: the helper is free again */
 	if (!done)
-		CompactScoreItems(q, middle, n, scores + middle, q->raw + middle);
+		CompactScoreItems(q, middle, n, scores + middle, q->raw + middle,
+						  q->span_max + middle / COMPACT_SPAN, q->span_sum + middle / COMPACT_SPAN);
+	CompactFinishScoring(q);
 	elog(DEBUG2, "personalize: scoring helper %s items %d to %d",
 		 done ? "scored" : "failed to score", middle, n - 1);
 }
 
-/* The helper's attached model segments, least recently used dropped first. */
-typedef struct HelperModel
+/* The helper's attached segments, least recently used dropped first. */
+typedef struct HelperSegment
 {
 	dsm_handle	handle;
 	dsm_segment *seg;
 	TimestampTz last_used;
-} HelperModel;
+} HelperSegment;
 
-static HelperModel helper_models[HELPER_MODELS];
-static dsm_segment *helper_output = NULL;
+static HelperSegment helper_segments[HELPER_SEGMENTS];
 
-/* The model segment of handle, attached; NULL if it has gone. */
+/*
+ * The segment of handle, attached, unless it is used by the other segment
+ * of the request (keep): NULL if it has gone.
+ */
 static dsm_segment *
-helper_model_segment(dsm_handle handle)
+helper_segment(dsm_handle handle, dsm_segment *keep)
 {
-	HelperModel *slot = NULL;
+	HelperSegment *slot = NULL;
 
-	for (int i = 0; i < HELPER_MODELS; i++)
-		if (helper_models[i].seg != NULL && helper_models[i].handle == handle)
+	for (int i = 0; i < HELPER_SEGMENTS; i++)
+		if (helper_segments[i].seg != NULL && helper_segments[i].handle == handle)
 		{
-			helper_models[i].last_used = GetCurrentTimestamp();
-			return helper_models[i].seg;
+			helper_segments[i].last_used = GetCurrentTimestamp();
+			return helper_segments[i].seg;
 		}
-	for (int i = 0; i < HELPER_MODELS; i++)
-		if (slot == NULL || helper_models[i].seg == NULL ||
-			(slot->seg != NULL && helper_models[i].last_used < slot->last_used))
-			slot = &helper_models[i];
+	for (int i = 0; i < HELPER_SEGMENTS; i++)
+	{
+		HelperSegment *s = &helper_segments[i];
+
+		if (s->seg == keep && keep != NULL)
+			continue;
+		if (slot == NULL || s->seg == NULL || (slot->seg != NULL && s->last_used < slot->last_used))
+			slot = s;
+	}
 	if (slot->seg != NULL)
 		dsm_detach(slot->seg);
 	slot->seg = dsm_attach(handle);
@@ -411,56 +465,62 @@ helper_model_segment(dsm_handle handle)
 }
 
 /*
- * Detach the model segments not used for HELPER_IDLE_DETACH_MS: a
- * segment the directory dropped goes away only at its last detach.
+ * Detach the segments not used for HELPER_IDLE_DETACH_MS: a model segment
+ * the directory dropped, or the buffer of a backend that has exited, goes
+ * away only at its last detach.
  */
 static void
 helper_detach_idle(void)
 {
 	TimestampTz now = GetCurrentTimestamp();
 
-	for (int i = 0; i < HELPER_MODELS; i++)
-		if (helper_models[i].seg != NULL &&
-			TimestampDifferenceExceeds(helper_models[i].last_used, now, HELPER_IDLE_DETACH_MS))
+	for (int i = 0; i < HELPER_SEGMENTS; i++)
+		if (helper_segments[i].seg != NULL &&
+			TimestampDifferenceExceeds(helper_segments[i].last_used, now, HELPER_IDLE_DETACH_MS))
 		{
-			dsm_detach(helper_models[i].seg);
-			helper_models[i].seg = NULL;
+			dsm_detach(helper_segments[i].seg);
+			helper_segments[i].seg = NULL;
 		}
 }
 
-/* Score the request into the output segment; false if it cannot be done. */
+/* Does [offset, offset + bytes) lie in segment? */
+static bool
+fits(dsm_segment *segment, Size offset, Size bytes)
+{
+	return offset <= dsm_segment_map_length(segment) &&
+		bytes <= dsm_segment_map_length(segment) - offset;
+}
+
+/* Score the request into the client's buffer; false if it cannot be done. */
 static bool
 helper_serve(const ScoringRequest *request)
 {
-	dsm_segment *seg = helper_model_segment(request->model_handle);
-	Size		bytes = sizeof(float) * (request->to - request->from);
+	dsm_segment *model = helper_segment(request->model_handle, NULL);
+	dsm_segment *buffer = model != NULL ? helper_segment(request->buffer_handle, model) : NULL;
+	int32		n = request->to - request->from;
+	char	   *out;
 	CompactFactors *cf;
 	CompactQuery q;
 
-	if (seg == NULL || request->k > COMPACT_MAX_FACTORS ||
-		dsm_segment_map_length(seg) < request->compact_offset + CompactBytes(request->n_items, request->k))
+	if (model == NULL || buffer == NULL || request->k > COMPACT_MAX_FACTORS ||
+		request->from % COMPACT_SPAN != 0 || n <= 0 ||
+		!fits(model, request->compact_offset, CompactBytes(request->n_items, request->k)) ||
+		!fits(buffer, request->scores_offset, sizeof(float) * n) ||
+		!fits(buffer, request->raw_offset, sizeof(float) * n) ||
+		!fits(buffer, request->span_offset, sizeof(float) * ((n + COMPACT_SPAN - 1) / COMPACT_SPAN)) ||
+		!fits(buffer, request->span_sum_offset, sizeof(double) * ((n + COMPACT_SPAN - 1) / COMPACT_SPAN)))
 		return false;
-	if (helper_output == NULL || dsm_segment_map_length(helper_output) < bytes)
-	{
-		if (helper_output != NULL)
-			dsm_detach(helper_output);
-		/* room for the catalogue's whole half, and some growth */
-		helper_output = dsm_create(bytes + bytes / 4, DSM_CREATE_NULL_IF_MAXSEGMENTS);
-		SpinLockAcquire(&helper->mutex);
-		helper->output_handle = helper_output != NULL ? dsm_segment_handle(helper_output) : 0;
-		SpinLockRelease(&helper->mutex);
-		if (helper_output == NULL)
-			return false;
-	}
-	cf = CompactFromBlob((char *) dsm_segment_address(seg) + request->compact_offset,
+	cf = CompactFromBlob((char *) dsm_segment_address(model) + request->compact_offset,
 						 request->n_items, request->k);
 	memset(&q, 0, sizeof(q));
 	q.cf = cf;
 	q.x_step = request->x_step;
 	q.x_codes = (int16 *) request->x_codes;
 	personalize_compact_kernel = request->kernel;
-	CompactScoreItems(&q, request->from, request->to,
-					  (float *) dsm_segment_address(helper_output), NULL);
+	out = (char *) dsm_segment_address(buffer);
+	CompactScoreItems(&q, request->from, request->to, (float *) (out + request->scores_offset),
+					  (float *) (out + request->raw_offset), (float *) (out + request->span_offset),
+					  (double *) (out + request->span_sum_offset));
 	pfree(cf);
 	return true;
 }
@@ -474,7 +534,6 @@ helper_exit(int code, Datum arg)
 	SpinLockAcquire(&helper->mutex);
 	helper->helper_pid = 0;
 	helper->helper_latch = NULL;
-	helper->output_handle = 0;
 	if (helper->state == HELPER_REQUESTED || helper->state == HELPER_WORKING)
 	{
 		if (helper->abandoned)

@@ -21,6 +21,9 @@
 #include "compact.h"
 
 extern void ScoringHelperInit(bool models_shared);
-extern void ScoringHelperScore(const CompactQuery *q, dsm_segment *model_segment, float *scores);
+extern bool ScoringHelperWanted(int32 n_items);
+extern bool ScoringHelperBufferReusable(dsm_segment *segment);
+extern void ScoringHelperScore(CompactQuery *q, dsm_segment *model_segment, float *scores,
+							   dsm_segment *buffer_segment);
 
 #endif							/* PERSONALIZE_SCORING_HELPER_H */

@@ -12,6 +12,12 @@
  * (KernelAtLeastMask).  Equal scores are ordered by item index so results
  * are deterministic.
  *
+ * Compact scoring (compact.c) also keeps a bound per span of
+ * KERNEL_SKIP_BLOCK items, at least every score of the span: TopKSpans
+ * and SpanMax then read only the spans that may matter, where TopK and
+ * KernelMax read every score (over a million items, 4 MB a pass, from
+ * memory: the 64 MB of codes just scanned have pushed them out of cache).
+ *
  * Copyright (c) 2026, personalize developers
  *
  * IDENTIFICATION
@@ -110,6 +116,9 @@ topk_consider(int32 *out, int *size, int k, float *worst, const float *scores, i
  */
 #define TOPK_LIST_MAX 64
 
+/* SpanMax: how many loose bounds it makes exact before recomputing all. */
+#define SPAN_MAX_TRIES 16
+
 typedef struct TopKSelection
 {
 	int			k;
@@ -187,6 +196,21 @@ topk_finish(TopKSelection *sel)
 	return sel->size;
 }
 
+/* Offer the items from to end (at most 64) at or above the worst. */
+static inline void
+topk_visit(TopKSelection *sel, int32 from, int32 end)
+{
+	for (uint64 candidates = KernelAtLeastMask(sel->scores + from, end - from, sel->worst);
+		 candidates != 0; candidates &= candidates - 1)
+	{
+		int32		item = from + pg_rightmost_one_pos64(candidates);
+		float		s = sel->scores[item];
+
+		if (s >= sel->worst && isfinite(s))
+			topk_take(sel, s, item);
+	}
+}
+
 /*
  * Write the indexes of the k best finite scores into out, best first, and
  * return how many were written (fewer than k when fewer items qualify).
@@ -217,26 +241,106 @@ TopK(const float *scores, int32 n, int k, int32 *out)
 	for (int32 i = 0; i < n;)
 	{
 		int32		end;
-		uint64		candidates;
 
 		CHECK_FOR_INTERRUPTS();
 		/* once there are k, most items are below the worst: skip them */
 		if (sel.size == k)
 			i = KernelSkipBelow(scores, i, n, sel.worst);
 		end = Min(n, i + KERNEL_SKIP_BLOCK);
-		/* then visit only the block's items at or above the worst */
-		for (candidates = KernelAtLeastMask(scores + i, end - i, sel.worst); candidates != 0;
-			 candidates &= candidates - 1)
-		{
-			int32		item = i + pg_rightmost_one_pos64(candidates);
-			float		s = scores[item];
-
-			if (s >= sel.worst && isfinite(s))
-				topk_take(&sel, s, item);
-		}
+		topk_visit(&sel, i, end);
 		i = end;
 	}
 	return topk_finish(&sel);
+}
+
+/*
+ * TopK over scores bounded by span maxima (see SpanMax): the spans whose
+ * bound is below the k-th best so far are not read.
+ */
+int
+TopKSpans(const float *scores, int32 n, const float *span_max, int k, int32 *out)
+{
+	TopKSelection sel;
+
+	if (k <= 0)
+		return 0;
+	topk_begin(&sel, scores, k, out);
+	for (int32 i = 0, span = 0; i < n; i += KERNEL_SKIP_BLOCK, span++)
+	{
+		if ((span & 0x3FF) == 0)
+			CHECK_FOR_INTERRUPTS();
+		/* a score equal to the worst may still enter (lower index first) */
+		if (sel.size == k && !(span_max[span] >= sel.worst))
+			continue;
+		topk_visit(&sel, i, Min(n, i + KERNEL_SKIP_BLOCK));
+	}
+	return topk_finish(&sel);
+}
+
+/*
+ * The largest finite score of n (-Infinity when there is none), given
+ * span maxima: span_max[s] at least every score of the s-th span of
+ * KERNEL_SKIP_BLOCK items.  A bound may be loose (the span's best was
+ * excluded since, or made exact lower): the span with the highest bound
+ * is read, its bound made exact, until the highest bound is exact.  Past
+ * a few tries every bound is recomputed.
+ */
+float
+SpanMax(const float *scores, int32 n, float *span_max)
+{
+	int32		n_spans = (n + KERNEL_SKIP_BLOCK - 1) / KERNEL_SKIP_BLOCK;
+	float		best = -INFINITY;
+
+	for (int attempt = 0; attempt < SPAN_MAX_TRIES; attempt++)
+	{
+		int32		top = 0;
+		float		exact;
+
+		for (int32 span = 1; span < n_spans; span++)
+			if (span_max[span] > span_max[top])
+				top = span;
+		if (n_spans == 0 || !(span_max[top] > -INFINITY))
+			return -INFINITY;
+		exact = KernelMax(scores + (Size) top * KERNEL_SKIP_BLOCK,
+						  Min(KERNEL_SKIP_BLOCK, n - top * KERNEL_SKIP_BLOCK));
+		if (exact == span_max[top])
+			return exact;
+		span_max[top] = exact;
+	}
+	SpansRefresh(scores, 0, n, span_max);
+	for (int32 span = 0; span < n_spans; span++)
+		best = Max(best, span_max[span]);
+	return best;
+}
+
+/*
+ * Exclude the n listed items of scores (-Infinity) and make their spans'
+ * bounds exact again: a user's history holds the items the model scores
+ * highest, whose spans SpanMax would otherwise read one by one.
+ */
+void
+SpansExclude(float *scores, int32 n_items, float *span_max, int n, const int32 *items)
+{
+	for (int j = 0; j < n; j++)
+		scores[items[j]] = -INFINITY;
+	for (int j = 0; j < n; j++)
+	{
+		int32		first = items[j] / KERNEL_SKIP_BLOCK * KERNEL_SKIP_BLOCK;
+
+		SpansRefresh(scores, first, Min(n_items, first + KERNEL_SKIP_BLOCK), span_max);
+	}
+}
+
+/*
+ * Recompute exactly the span maxima of items from (a multiple of
+ * KERNEL_SKIP_BLOCK) to to.
+ */
+void
+SpansRefresh(const float *scores, int32 from, int32 to, float *span_max)
+{
+	Assert(from % KERNEL_SKIP_BLOCK == 0);
+	for (int32 i = from; i < to; i += KERNEL_SKIP_BLOCK)
+		span_max[i / KERNEL_SKIP_BLOCK] = KernelMax(scores + i, Min(KERNEL_SKIP_BLOCK, to - i));
 }
 
 /*
