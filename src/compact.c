@@ -222,51 +222,27 @@ compact_logit(const CompactQuery *q, int32 i, int32 dot)
 }
 
 /*
- * Each span's bound (its largest logit) and the sum of its logits, folded
- * in block by block.  The sum is added in one order on every loop: a
- * block's item j into lane j % 8 (items 0-7, then 8-15, as the vector
- * loops hold them), the lanes of a span summed in a fixed tree when it is
- * done, so that every loop, and a helper scoring half the catalogue, give
- * the same sums to the bit (CompactFinishScoring adds the spans' in order).
+ * Each span's largest logit (its bound) and the sum of its logits come
+ * with the scan.  The sum is added in one order on every loop: a block's
+ * item j into lane j % 8 (items 0-7, then 8-15, as the vector loops hold
+ * them), the lanes of a span summed in a fixed tree when it ends, so that
+ * every loop, and a helper scoring half the catalogue, give the same sums
+ * to the bit (CompactFinishScoring adds the spans' in order).  The lanes
+ * and the maximum stay in registers through a span's four blocks.
  */
-typedef struct CompactTally
-{
-	float	   *span_max;		/* indexed from from, a multiple of COMPACT_SPAN */
-	double	   *span_sum;
-	int32		from;
-	int32		to;
-	double		lanes[8];
-} CompactTally;
 
-static inline void
-compact_tally_begin(CompactTally *t, int32 from, int32 to, float *span_max, double *span_sum)
+/* Does the block of items at first end a span of the scan from..to? */
+static inline bool
+compact_span_ends(int32 from, int32 to, int32 first)
 {
-	t->span_max = span_max;
-	t->span_sum = span_sum;
-	t->from = from;
-	t->to = to;
-	memset(t->lanes, 0, sizeof(t->lanes));
+	return (first + COMPACT_BLOCK - from) % COMPACT_SPAN == 0 || first + COMPACT_BLOCK >= to;
 }
 
-/*
- * The block of items starting at first, with block_max its largest logit,
- * its logits already added into the lanes: fold the maximum into the span
- * and close the span when this block ends it.
- */
-static inline void
-compact_tally_block(CompactTally *t, int32 first, float block_max)
+/* A span's eight lanes summed in the fixed tree. */
+static inline double
+compact_lanes_sum(const double *l)
 {
-	int32		span = (first - t->from) / COMPACT_SPAN;
-
-	if ((first - t->from) % COMPACT_SPAN == 0 || block_max > t->span_max[span])
-		t->span_max[span] = block_max;
-	if ((first + COMPACT_BLOCK - t->from) % COMPACT_SPAN == 0 || first + COMPACT_BLOCK >= t->to)
-	{
-		double	   *l = t->lanes;
-
-		t->span_sum[span] = ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]));
-		memset(t->lanes, 0, sizeof(t->lanes));
-	}
+	return ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]));
 }
 
 /*
@@ -277,15 +253,16 @@ compact_tally_block(CompactTally *t, int32 first, float block_max)
 COMPACT_CLONES
 static void
 compact_score_plain(const CompactQuery *q, int32 from, int32 to, float *scores, float *raw,
-				   CompactTally *tally)
+				   float *span_max, double *span_sum)
 {
 	const CompactFactors *cf = q->cf;
+	double		lanes[8] = {0};
+	float		best = -INFINITY;
 
 	for (int32 first = from; first < to; first += COMPACT_BLOCK)
 	{
 		const int8 *c = cf->codes + (Size) first * cf->stride;
 		int32		dot[COMPACT_BLOCK] = {0};
-		float		block_max = -INFINITY;
 
 		/* a block's group g: its 16 items' codes of factors 4g..4g+3 */
 		for (int g = 0; g < cf->stride / 4; g++)
@@ -298,16 +275,22 @@ compact_score_plain(const CompactQuery *q, int32 from, int32 to, float *scores, 
 
 			if (first + j >= to)
 			{
-				tally->lanes[j % 8] += 0.0;	/* as the vector loops add masked lanes */
+				lanes[j % 8] += 0.0;	/* as the vector loops add masked lanes */
 				continue;
 			}
 			scores[first - from + j] = logit;
 			if (raw != NULL)
 				raw[first - from + j] = logit;
-			block_max = Max(block_max, logit);
-			tally->lanes[j % 8] += logit;
+			best = Max(best, logit);
+			lanes[j % 8] += logit;
 		}
-		compact_tally_block(tally, first, block_max);
+		if (compact_span_ends(from, to, first))
+		{
+			span_max[(first - from) / COMPACT_SPAN] = best;
+			span_sum[(first - from) / COMPACT_SPAN] = compact_lanes_sum(lanes);
+			memset(lanes, 0, sizeof(lanes));
+			best = -INFINITY;
+		}
 	}
 }
 
@@ -333,13 +316,15 @@ compact_score_plain(const CompactQuery *q, int32 from, int32 to, float *scores, 
 __attribute__((target("avx512f,avx512bw,avx512vnni")))
 static void
 compact_score_vnni(const CompactQuery *q, int32 from, int32 to, float *scores, float *raw,
-				   CompactTally *tally)
+				   float *span_max, double *span_sum)
 {
 	const CompactFactors *cf = q->cf;
 	int			groups = cf->stride / 4;
 	uint8		bytes[2][COMPACT_MAX_GROUPS * 4];	/* hi, lo: plus 128 */
 	int32		words[2][COMPACT_MAX_GROUPS];	/* the same, a group's 4 at a time */
 	__m512		x_step = _mm512_set1_ps(q->x_step);
+	__m512d		lanes = _mm512_setzero_pd();
+	__m512		best = _mm512_set1_ps(-INFINITY);
 
 	for (int f = 0; f < cf->stride; f++)
 	{
@@ -360,7 +345,6 @@ compact_score_vnni(const CompactQuery *q, int32 from, int32 to, float *scores, f
 		__m512i		code_sum;
 		__m512i		dot;
 		__m512		logit;
-		__m512d		lanes = _mm512_loadu_pd(tally->lanes);
 		int			left = to - first;
 		__mmask16	mask = left >= COMPACT_BLOCK ? (__mmask16) 0xFFFF : (__mmask16) ((1 << left) - 1);
 		int			g = 0;
@@ -396,13 +380,22 @@ compact_score_vnni(const CompactQuery *q, int32 from, int32 to, float *scores, f
 		_mm512_mask_storeu_ps(scores + (first - from), mask, logit);
 		if (raw != NULL)
 			_mm512_mask_storeu_ps(raw + (first - from), mask, logit);
-		/* items 0-7, then 8-15, into lanes 0-7 (CompactTally) */
-		lanes = _mm512_add_pd(lanes, _mm512_cvtps_pd(_mm512_castps512_ps256(_mm512_maskz_mov_ps(mask, logit))));
+		/* items 0-7, then 8-15, into lanes 0-7; the items past to add 0 */
+		logit = _mm512_maskz_mov_ps(mask, logit);
+		lanes = _mm512_add_pd(lanes, _mm512_cvtps_pd(_mm512_castps512_ps256(logit)));
 		lanes = _mm512_add_pd(lanes, _mm512_cvtps_pd(_mm256_castpd_ps(
-			_mm512_extractf64x4_pd(_mm512_castps_pd(_mm512_maskz_mov_ps(mask, logit)), 1))));
-		_mm512_storeu_pd(tally->lanes, lanes);
-		compact_tally_block(tally, first, _mm512_mask_reduce_max_ps(mask, logit));
-		lanes = _mm512_loadu_pd(tally->lanes);
+			_mm512_extractf64x4_pd(_mm512_castps_pd(logit), 1))));
+		best = _mm512_mask_max_ps(best, mask, best, logit);
+		if (compact_span_ends(from, to, first))
+		{
+			double		l[8];
+
+			_mm512_storeu_pd(l, lanes);
+			span_max[(first - from) / COMPACT_SPAN] = _mm512_reduce_max_ps(best);
+			span_sum[(first - from) / COMPACT_SPAN] = compact_lanes_sum(l);
+			lanes = _mm512_setzero_pd();
+			best = _mm512_set1_ps(-INFINITY);
+		}
 	}
 }
 
@@ -415,11 +408,14 @@ compact_score_vnni(const CompactQuery *q, int32 from, int32 to, float *scores, f
 __attribute__((target("avx2")))
 static void
 compact_score_avx2(const CompactQuery *q, int32 from, int32 to, float *scores, float *raw,
-				   CompactTally *tally)
+				   float *span_max, double *span_sum)
 {
 	const CompactFactors *cf = q->cf;
 	int			groups = cf->stride / 4;
 	__m256		x_step = _mm256_set1_ps(q->x_step);
+	__m256d		lanes_low = _mm256_setzero_pd();
+	__m256d		lanes_high = _mm256_setzero_pd();
+	__m256		best = _mm256_set1_ps(-INFINITY);
 
 	for (int32 first = from; first < to; first += COMPACT_BLOCK)
 	{
@@ -427,10 +423,6 @@ compact_score_avx2(const CompactQuery *q, int32 from, int32 to, float *scores, f
 		__m256i		acc[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(),
 		_mm256_setzero_si256(), _mm256_setzero_si256()};
 		int			left = to - first;
-		__m256		block_max = _mm256_set1_ps(-INFINITY);
-		__m256d		lanes_low = _mm256_loadu_pd(tally->lanes);
-		__m256d		lanes_high = _mm256_loadu_pd(tally->lanes + 4);
-		__m128		half_max;
 
 		for (int g = 0; g < groups; g++)
 		{
@@ -483,20 +475,28 @@ compact_score_avx2(const CompactQuery *q, int32 from, int32 to, float *scores, f
 						raw[base - from + j] = values[j];
 				}
 				logit = _mm256_loadu_ps(values);
-				block_max = _mm256_max_ps(block_max, _mm256_loadu_ps(lowest));
+				best = _mm256_max_ps(best, _mm256_loadu_ps(lowest));
 			}
 			if (left >= 8 * (h + 1))
-				block_max = _mm256_max_ps(block_max, logit);
-			/* items 8h..8h+7 into lanes 0-7 (CompactTally) */
+				best = _mm256_max_ps(best, logit);
+			/* items 8h..8h+7 into lanes 0-7 (see compact_span_ends) */
 			lanes_low = _mm256_add_pd(lanes_low, _mm256_cvtps_pd(_mm256_castps256_ps128(logit)));
 			lanes_high = _mm256_add_pd(lanes_high, _mm256_cvtps_pd(_mm256_extractf128_ps(logit, 1)));
 		}
-		half_max = _mm_max_ps(_mm256_castps256_ps128(block_max), _mm256_extractf128_ps(block_max, 1));
-		half_max = _mm_max_ps(half_max, _mm_movehl_ps(half_max, half_max));
-		half_max = _mm_max_ss(half_max, _mm_shuffle_ps(half_max, half_max, 1));
-		_mm256_storeu_pd(tally->lanes, lanes_low);
-		_mm256_storeu_pd(tally->lanes + 4, lanes_high);
-		compact_tally_block(tally, first, _mm_cvtss_f32(half_max));
+		if (compact_span_ends(from, to, first))
+		{
+			double		l[8];
+			__m128		half = _mm_max_ps(_mm256_castps256_ps128(best), _mm256_extractf128_ps(best, 1));
+
+			half = _mm_max_ps(half, _mm_movehl_ps(half, half));
+			half = _mm_max_ss(half, _mm_shuffle_ps(half, half, 1));
+			_mm256_storeu_pd(l, lanes_low);
+			_mm256_storeu_pd(l + 4, lanes_high);
+			span_max[(first - from) / COMPACT_SPAN] = _mm_cvtss_f32(half);
+			span_sum[(first - from) / COMPACT_SPAN] = compact_lanes_sum(l);
+			lanes_low = lanes_high = _mm256_setzero_pd();
+			best = _mm256_set1_ps(-INFINITY);
+		}
 	}
 }
 #endif
@@ -560,24 +560,21 @@ void
 CompactScoreItems(const CompactQuery *q, int32 from, int32 to, float *scores, float *raw,
 				  float *span_max, double *span_sum)
 {
-	CompactTally tally;
-
 	Assert(from % COMPACT_SPAN == 0 && from <= to && to <= q->cf->n_items);
-	compact_tally_begin(&tally, from, to, span_max, span_sum);
 #ifdef COMPACT_X86
 	if (personalize_compact_kernel == COMPACT_KERNEL_AUTO &&
 		__builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bw"))
 	{
-		compact_score_vnni(q, from, to, scores, raw, &tally);
+		compact_score_vnni(q, from, to, scores, raw, span_max, span_sum);
 		return;
 	}
 	if (personalize_compact_kernel != COMPACT_KERNEL_PORTABLE && __builtin_cpu_supports("avx2"))
 	{
-		compact_score_avx2(q, from, to, scores, raw, &tally);
+		compact_score_avx2(q, from, to, scores, raw, span_max, span_sum);
 		return;
 	}
 #endif
-	compact_score_plain(q, from, to, scores, raw, &tally);
+	compact_score_plain(q, from, to, scores, raw, span_max, span_sum);
 }
 
 /*
