@@ -117,7 +117,7 @@ static bool client_exit_registered = false;
 #define HELPER_IDLE_DETACH_MS 10000
 
 /* The segments (models, clients' buffers) the helper keeps attached. */
-#define HELPER_SEGMENTS 8
+#define HELPER_SEGMENTS 64
 
 /* How long a client that errors out waits for the helper to finish. */
 #define CLIENT_ERROR_WAIT_US 1000000
