@@ -227,6 +227,8 @@ exploration_all_young(LoadedModel *lm, float *scores, double weight, float *max_
 	ceiling = exploration_bound(best, (float) (weight * gap), (float) lm->young_damping_max);
 	denominator = exp((double) ceiling - best) *
 		KernelAddScaledDenominator(scores, lm->young_damping, n, weight * gap, ceiling);
+	if (q != NULL)
+		q->max_known = false;	/* the bonus moved the scores */
 
 	/*
 	 * Each span's bound grows by at most its largest bonus: a bound again,
@@ -284,5 +286,7 @@ ExplorationSoftmax(LoadedModel *lm, float *scores, double weight, double age_cut
 	if (!explores)
 		return KernelSoftmaxDenominator(scores, lm->model.n_items, best);
 	KernelSoftmaxMoments(scores, lm->model.n_items, best, &m);
+	if (q != NULL)
+		q->max_known = false;	/* the bonus will move the scores */
 	return exploration_apply(lm, scores, best, &m, weight, age_cut_off, span_max);
 }

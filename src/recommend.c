@@ -400,6 +400,8 @@ emit_ranked_ids(Emitter *e, float *scores, int32 n_items, char **ids, ScoreMap m
 			emitter_add(e, ids[top[r]], map(scores[top[r]], top[r], arg));
 		for (int r = 0; r < n_top; r++)
 			scores[top[r]] = -INFINITY;
+		if (e->approximate != NULL)
+			e->approximate->max_known = false;	/* the best are out now */
 		offered += n_top;
 		if (!emitter_filtering(e))
 			continue;

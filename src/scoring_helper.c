@@ -458,6 +458,7 @@ helper_segment(dsm_handle handle, dsm_segment *keep)
 	}
 	if (slot->seg != NULL)
 		dsm_detach(slot->seg);
+	slot->seg = NULL;			/* should the attach fail */
 	slot->seg = dsm_attach(handle);
 	slot->handle = handle;
 	slot->last_used = GetCurrentTimestamp();
@@ -502,8 +503,9 @@ helper_serve(const ScoringRequest *request)
 	CompactFactors *cf;
 	CompactQuery q;
 
-	if (model == NULL || buffer == NULL || request->k > COMPACT_MAX_FACTORS ||
-		request->from % COMPACT_SPAN != 0 || n <= 0 ||
+	if (model == NULL || buffer == NULL || request->k < 1 || request->k > COMPACT_MAX_FACTORS ||
+		request->from < 0 || request->from % COMPACT_SPAN != 0 || n <= 0 ||
+		request->to > request->n_items ||
 		!fits(model, request->compact_offset, CompactBytes(request->n_items, request->k)) ||
 		!fits(buffer, request->scores_offset, sizeof(float) * n) ||
 		!fits(buffer, request->raw_offset, sizeof(float) * n) ||
@@ -537,7 +539,10 @@ helper_exit(int code, Datum arg)
 	if (helper->state == HELPER_REQUESTED || helper->state == HELPER_WORKING)
 	{
 		if (helper->abandoned)
+		{
 			helper->state = HELPER_IDLE;
+			helper->client_pid = 0;
+		}
 		else
 		{
 			helper->state = HELPER_FAILED;
@@ -603,18 +608,14 @@ personalize_scoring_helper_main(Datum main_arg)
 			continue;
 		}
 
+		/*
+		 * An error here (a segment that cannot be mapped, say) ends the
+		 * helper (a background worker's ERROR is FATAL): helper_exit fails
+		 * the request, the postmaster starts a new helper, with nothing
+		 * half attached.
+		 */
 		MemoryContextSwitchTo(request_context);
-		PG_TRY();
-		{
-			served = helper_serve(&request);
-		}
-		PG_CATCH();
-		{
-			/* say why (out of shared memory, say), and stay up */
-			EmitErrorReport();
-			FlushErrorState();
-		}
-		PG_END_TRY();
+		served = helper_serve(&request);
 		MemoryContextSwitchTo(TopMemoryContext);
 		MemoryContextReset(request_context);
 
