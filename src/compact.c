@@ -505,8 +505,9 @@ compact_score_avx2(const CompactQuery *q, int32 from, int32 to, float *scores, f
  * Code the user vector x for scoring against cf, and return the query that
  * CompactScoreItems and CompactTopK take.  scratch (CompactScratchBytes,
  * aligned for a double) is the caller's, in use until the request is
- * done: it holds the compact logits once scored (raw) and their spans'
- * maxima and sums.
+ * done: it holds the compact logits once scored (raw), their spans'
+ * maxima and sums, and room for exploration's sums per KERNEL_BLOCK
+ * (ExplorationSoftmax).
  *
  * x is coded in 16 bits: x_f is x_step m_f plus at most half a step, with
  * |m_f| <= 127 x 256, so that VNNI can take m_f as two bytes.  Coded in 8
@@ -544,6 +545,7 @@ CompactBegin(const CompactFactors *cf, const float *factors, const float *x, voi
 	q->raw = (float *) scratch;
 	q->span_max = q->raw + cf->n_items;
 	q->span_sum = (double *) TYPEALIGN(sizeof(double), q->span_max + q->n_spans);
+	q->block_sums = q->span_sum + q->n_spans;
 	return q;
 }
 
@@ -579,14 +581,17 @@ CompactScoreItems(const CompactQuery *q, int32 from, int32 to, float *scores, fl
 
 /*
  * Bytes of the scratch space CompactBegin takes for n_items: raw logits,
- * span maxima and span sums (a double's alignment at the start suffices).
+ * span maxima, span sums and exploration's block sums (a double's
+ * alignment at the start suffices).
  */
 Size
 CompactScratchBytes(int32 n_items)
 {
 	Size		n_spans = (Size) (n_items + COMPACT_SPAN - 1) / COMPACT_SPAN;
+	Size		n_blocks = (Size) (n_items + KERNEL_BLOCK - 1) / KERNEL_BLOCK;
 
-	return TYPEALIGN(sizeof(double), sizeof(float) * (n_items + n_spans)) + sizeof(double) * n_spans;
+	return TYPEALIGN(sizeof(double), sizeof(float) * (n_items + n_spans)) +
+		sizeof(double) * (n_spans + Max(n_blocks, 1));
 }
 
 /*

@@ -71,6 +71,7 @@ typedef struct CompactQuery
 	int32	   *exact_items;	/* those items */
 	float	   *span_max;		/* per span of COMPACT_SPAN items: at least its scores */
 	double	   *span_sum;		/* per span: the sum of its compact logits */
+	double	   *block_sums;		/* per KERNEL_BLOCK items: exploration's softmax terms */
 	int32		n_spans;
 	double		logit_sum;		/* of the finite scores, until a bonus or a filter (CompactFinishScoring) */
 	int32		n_logits;		/* how many */

@@ -54,6 +54,7 @@
 #include "compact.h"
 #include "exploration.h"
 #include "kernel.h"
+#include "scoring_helper.h"
 #include "topk.h"
 
 /*
@@ -170,7 +171,7 @@ exploration_apply(LoadedModel *lm, float *scores, float max_score,
 }
 
 /*
- * At least s + scale * damping as KernelAddScaledDenominator computes it
+ * At least s + scale * damping as KernelAddScaledBlocks computes it
  * in float for any s <= score and damping <= largest_damping (scale > 0):
  * the bound in double, its bonus a millionth larger, then the next float
  * up, cover the roundings of the float product and sum.
@@ -202,6 +203,7 @@ exploration_all_young(LoadedModel *lm, float *scores, double weight, float *max_
 	double		gap;
 	float		ceiling;
 	double		denominator;
+	double	   *block_sums;
 
 	if (q != NULL && isfinite(q->logit_sum))
 	{
@@ -220,15 +222,30 @@ exploration_all_young(LoadedModel *lm, float *scores, double weight, float *max_
 	if (!(gap > 0.0))
 		return KernelSoftmaxDenominator(scores, n, best);
 	/*
-	 * No score after its bonus (added in float, KernelAddScaledDenominator)
+	 * No score after its bonus (added in float, KernelAddScaledBlocks)
 	 * rounds above this: a bound on the bonus, rounded up, and rounding is
 	 * monotonic.
 	 */
 	ceiling = exploration_bound(best, (float) (weight * gap), (float) lm->young_damping_max);
-	denominator = exp((double) ceiling - best) *
-		KernelAddScaledDenominator(scores, lm->young_damping, n, weight * gap, ceiling);
 	if (q != NULL)
+	{
+		/*
+		 * Compact scores: with the scoring helper's help over a large
+		 * catalogue, the damping read from the model's shared segment (the
+		 * same values), the sums kept in the score buffer's scratch space.
+		 */
+		ScoringHelperAddBonus(scores, lm->shared_damping != NULL ? lm->shared_damping : lm->young_damping,
+							  n, weight * gap, ceiling, q->block_sums, lm->shared_segment,
+							  ModelScoresSegment(lm, scores));
+		block_sums = q->block_sums;
 		q->max_known = false;	/* the bonus moved the scores */
+	}
+	else
+	{
+		block_sums = palloc(sizeof(double) * ((n + KERNEL_BLOCK - 1) / KERNEL_BLOCK));
+		KernelAddScaledBlocks(scores, lm->young_damping, n, weight * gap, ceiling, block_sums);
+	}
+	denominator = exp((double) ceiling - best) * KernelBlockSumsTotal(block_sums, n);
 
 	/*
 	 * Each span's bound grows by at most its largest bonus: a bound again,

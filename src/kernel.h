@@ -28,9 +28,14 @@ extern void KernelSoftmaxMoments(const float *scores, int32 n, float max_score,
 								 SoftmaxMoments *out);
 /* Scores KernelSkipBelow tests at a time: gcc vectorises a loop of 64 (16 it unrolls instead). */
 #define KERNEL_SKIP_BLOCK 64
+
+/* Scores summed in float per block of this many, blocks in double: accurate and vectorised. */
+#define KERNEL_BLOCK 2048
+
 extern float KernelMaxSum(const float *scores, int32 n, double *sum, int32 *count);
-extern double KernelAddScaledDenominator(float *scores, const float *weights, int32 n, double scale,
-										 float ceiling);
+extern void KernelAddScaledBlocks(float *scores, const float *weights, int32 n, double scale,
+								  float ceiling, double *block_sums);
+extern double KernelBlockSumsTotal(const double *block_sums, int32 n);
 extern int32 KernelSkipBelow(const float *scores, int32 from, int32 n, float bound);
 extern uint64 KernelAtLeastMask(const float *v, int32 n, float bound);
 /* work: n * n + n doubles */

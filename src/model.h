@@ -34,6 +34,7 @@ typedef struct LoadedModel
 	int			scores_buffer_scope;	/* model scope using it; 0: free */
 	struct dsm_segment *scores_segment;	/* holding scores_buffer, or NULL */
 	struct dsm_segment *shared_segment;	/* holding model.factors, or NULL */
+	float	   *shared_damping;	/* in it: per item 1 / sqrt(1 + popularity) (exploration), or NULL */
 	int32	   *young;			/* young items for young_cut_off, or NULL (exploration.c) */
 	float	   *young_damping;	/* per young item: 1 / sqrt(1 + popularity) */
 	double		young_damping_max;

@@ -34,6 +34,8 @@
  */
 #include "postgres.h"
 
+#include <math.h>
+
 #include "miscadmin.h"
 #include "storage/dsm.h"
 #include "storage/ipc.h"
@@ -177,6 +179,7 @@ ModelShareFactors(LoadedModel *lm)
 	Size		bytes;
 	Size		factor_bytes;
 	Size		compact_offset = 0;
+	Size		damping_offset = 0;
 	SharedModelSlot *slot;
 	dsm_segment *seg = NULL;
 	dsm_handle	handle = 0;
@@ -191,6 +194,12 @@ ModelShareFactors(LoadedModel *lm)
 	{
 		compact_offset = TYPEALIGN(COMPACT_ALIGN, factor_bytes);
 		bytes = add_size(compact_offset, CompactBytes(lm->model.n_items, lm->model.k));
+		/* and, if it explores, exploration's damping of every item (scoring_helper.c) */
+		if (lm->model.item_age_days != NULL && lm->model.popularity != NULL)
+		{
+			damping_offset = TYPEALIGN(COMPACT_ALIGN, bytes);
+			bytes = add_size(damping_offset, mul_size(sizeof(float), lm->model.n_items));
+		}
 	}
 
 	LWLockAcquire(directory->lock, LW_EXCLUSIVE);
@@ -224,7 +233,15 @@ ModelShareFactors(LoadedModel *lm)
 				lm->compact = CompactBuild(lm->model.factors, lm->model.n_items, lm->model.k);
 			MemoryContextSwitchTo(old);
 			memcpy((char *) dsm_segment_address(seg) + compact_offset, lm->compact->blob,
-				   bytes - compact_offset);
+				   CompactBytes(lm->model.n_items, lm->model.k));
+		}
+		if (damping_offset > 0)
+		{
+			float	   *damping = (float *) ((char *) dsm_segment_address(seg) + damping_offset);
+
+			/* the same expression as exploration's young items' damping */
+			for (int32 i = 0; i < lm->model.n_items; i++)
+				damping[i] = (float) (1.0 / sqrt(1.0 + lm->model.popularity[i]));
 		}
 		dsm_pin_segment(seg);
 
@@ -282,6 +299,8 @@ ModelShareFactors(LoadedModel *lm)
 									  lm->model.n_items, lm->model.k);
 		MemoryContextSwitchTo(old);
 	}
+	if (damping_offset > 0)
+		lm->shared_damping = (float *) ((char *) dsm_segment_address(seg) + damping_offset);
 	lm->shared_segment = seg;
 }
 
@@ -303,6 +322,7 @@ ModelSharedRelease(LoadedModel *lm)
 		return;
 	lm->model.factors = NULL;
 	lm->compact = NULL;
+	lm->shared_damping = NULL;
 	dsm_detach(lm->shared_segment);
 	lm->shared_segment = NULL;
 }

@@ -58,6 +58,7 @@
 #include "utils/timestamp.h"
 
 #include "compact.h"
+#include "kernel.h"
 #include "personalize.h"
 #include "scoring_helper.h"
 
@@ -71,9 +72,17 @@ typedef enum HelperState
 	HELPER_FAILED
 } HelperState;
 
-/* What the helper is asked to score: everything CompactScoreItems reads. */
+/* What the helper is asked to do. */
+typedef enum HelperTask
+{
+	HELPER_SCORE,				/* compact logits of a range (CompactScoreItems) */
+	HELPER_BONUS				/* exploration's bonus over a range (KernelAddScaledBlocks) */
+} HelperTask;
+
+/* A task and everything it reads: offsets are into the two segments. */
 typedef struct ScoringRequest
 {
+	HelperTask	task;
 	dsm_handle	model_handle;	/* the model's shared segment */
 	Size		compact_offset; /* where its compact blob starts in it */
 	int32		n_items;
@@ -88,6 +97,11 @@ typedef struct ScoringRequest
 	Size		span_offset;	/* its span's bound */
 	Size		span_sum_offset;	/* its span's sum */
 	int16		x_codes[COMPACT_MAX_FACTORS];
+	/* HELPER_BONUS: scores_offset, and */
+	Size		weights_offset; /* item from's damping, in the model's segment */
+	Size		block_sums_offset;	/* from's block's sum, in the buffer */
+	double		scale;
+	float		ceiling;
 } ScoringRequest;
 
 typedef struct ScoringHelperShared
@@ -339,6 +353,38 @@ in_segment(dsm_segment *segment, const void *start, Size bytes)
 		(Size) ((const char *) start - base) + bytes <= dsm_segment_map_length(segment);
 }
 
+/* Where p is in segment (in_segment checked it). */
+static Size
+offset_in(dsm_segment *segment, const void *p)
+{
+	return (const char *) p - (const char *) dsm_segment_address(segment);
+}
+
+/*
+ * Hand the claimed helper request and wake it; false (and the claim given
+ * up) if it has exited since the claim.
+ */
+static bool
+client_start(const ScoringRequest *request)
+{
+	Latch	   *helper_latch;
+
+	SpinLockAcquire(&helper->mutex);
+	helper_latch = helper->helper_latch;
+	if (helper->helper_pid == 0 || helper_latch == NULL)
+	{
+		helper->state = HELPER_IDLE;
+		helper->client_pid = 0;
+		SpinLockRelease(&helper->mutex);
+		return false;
+	}
+	helper->request = *request;
+	helper->state = HELPER_REQUESTED;
+	SpinLockRelease(&helper->mutex);
+	SetLatch(helper_latch);
+	return true;
+}
+
 /*
  * Set scores (n_items) and q's scratch arrays to the compact logits of
  * every item of q's catalogue and their spans' maxima and sums
@@ -354,7 +400,7 @@ ScoringHelperScore(CompactQuery *q, dsm_segment *model_segment, float *scores,
 	const CompactFactors *cf = q->cf;
 	int32		n = cf->n_items;
 	int32		middle = n / 2 / COMPACT_SPAN * COMPACT_SPAN;
-	Latch	   *helper_latch;
+	ScoringRequest request;
 	bool		done = false;
 
 	if (model_segment == NULL || buffer_segment == NULL || middle == 0 ||
@@ -370,37 +416,28 @@ ScoringHelperScore(CompactQuery *q, dsm_segment *model_segment, float *scores,
 		return;
 	}
 
-	SpinLockAcquire(&helper->mutex);
-	helper_latch = helper->helper_latch;
-	if (helper->helper_pid == 0 || helper_latch == NULL)
+	memset(&request, 0, sizeof(request));
+	request.task = HELPER_SCORE;
+	request.model_handle = dsm_segment_handle(model_segment);
+	request.compact_offset = cf->blob - (char *) dsm_segment_address(model_segment);
+	request.n_items = n;
+	request.k = cf->k;
+	request.from = middle;
+	request.to = n;
+	request.x_step = q->x_step;
+	request.kernel = personalize_compact_kernel;
+	request.buffer_handle = dsm_segment_handle(buffer_segment);
+	request.scores_offset = offset_in(buffer_segment, scores + middle);
+	request.raw_offset = offset_in(buffer_segment, q->raw + middle);
+	request.span_offset = offset_in(buffer_segment, q->span_max + middle / COMPACT_SPAN);
+	request.span_sum_offset = offset_in(buffer_segment, q->span_sum + middle / COMPACT_SPAN);
+	memcpy(request.x_codes, q->x_codes, sizeof(int16) * cf->stride);
+	if (!client_start(&request))
 	{
-		/* exited since the claim */
-		helper->state = HELPER_IDLE;
-		helper->client_pid = 0;
-		SpinLockRelease(&helper->mutex);
 		CompactScoreItems(q, 0, n, scores, q->raw, q->span_max, q->span_sum);
 		CompactFinishScoring(q);
 		return;
 	}
-	helper->request.model_handle = dsm_segment_handle(model_segment);
-	helper->request.compact_offset = cf->blob - (char *) dsm_segment_address(model_segment);
-	helper->request.n_items = n;
-	helper->request.k = cf->k;
-	helper->request.from = middle;
-	helper->request.to = n;
-	helper->request.x_step = q->x_step;
-	helper->request.kernel = personalize_compact_kernel;
-	helper->request.buffer_handle = dsm_segment_handle(buffer_segment);
-	helper->request.scores_offset = (char *) (scores + middle) - (char *) dsm_segment_address(buffer_segment);
-	helper->request.raw_offset = (char *) (q->raw + middle) - (char *) dsm_segment_address(buffer_segment);
-	helper->request.span_offset = (char *) (q->span_max + middle / COMPACT_SPAN) -
-		(char *) dsm_segment_address(buffer_segment);
-	helper->request.span_sum_offset = (char *) (q->span_sum + middle / COMPACT_SPAN) -
-		(char *) dsm_segment_address(buffer_segment);
-	memcpy(helper->request.x_codes, q->x_codes, sizeof(int16) * cf->stride);
-	helper->state = HELPER_REQUESTED;
-	SpinLockRelease(&helper->mutex);
-	SetLatch(helper_latch);
 
 	PG_TRY();
 	{
@@ -420,6 +457,68 @@ ScoringHelperScore(CompactQuery *q, dsm_segment *model_segment, float *scores,
 	CompactFinishScoring(q);
 	elog(DEBUG2, "personalize: scoring helper %s items %d to %d",
 		 done ? "scored" : "failed to score", middle, n - 1);
+}
+
+/*
+ * Exploration's bonus when every item is young (KernelAddScaledBlocks over
+ * n scores, one sum per KERNEL_BLOCK into block_sums): the helper does the
+ * second half of the blocks when it is free, weights lie in the model's
+ * shared segment and scores and block_sums in buffer_segment.  Each
+ * block's sum is the same whoever computes it.
+ */
+void
+ScoringHelperAddBonus(float *scores, const float *weights, int32 n, double scale, float ceiling,
+					  double *block_sums, dsm_segment *model_segment, dsm_segment *buffer_segment)
+{
+	int32		middle = n / 2 / KERNEL_BLOCK * KERNEL_BLOCK;
+	int32		n_blocks = (n + KERNEL_BLOCK - 1) / KERNEL_BLOCK;
+	ScoringRequest request;
+	bool		done = false;
+
+	if (model_segment == NULL || buffer_segment == NULL || middle == 0 ||
+		!in_segment(model_segment, weights, sizeof(float) * n) ||
+		!in_segment(buffer_segment, scores, sizeof(float) * n) ||
+		!in_segment(buffer_segment, block_sums, sizeof(double) * n_blocks) ||
+		!client_claim(n))
+	{
+		KernelAddScaledBlocks(scores, weights, n, scale, ceiling, block_sums);
+		return;
+	}
+	memset(&request, 0, sizeof(request));
+	request.task = HELPER_BONUS;
+	request.model_handle = dsm_segment_handle(model_segment);
+	request.weights_offset = offset_in(model_segment, weights + middle);
+	request.n_items = n;
+	request.from = middle;
+	request.to = n;
+	request.buffer_handle = dsm_segment_handle(buffer_segment);
+	request.scores_offset = offset_in(buffer_segment, scores + middle);
+	request.block_sums_offset = offset_in(buffer_segment, block_sums + middle / KERNEL_BLOCK);
+	request.scale = scale;
+	request.ceiling = ceiling;
+	if (!client_start(&request))
+	{
+		KernelAddScaledBlocks(scores, weights, n, scale, ceiling, block_sums);
+		return;
+	}
+
+	PG_TRY();
+	{
+		KernelAddScaledBlocks(scores, weights, middle, scale, ceiling, block_sums);
+		done = client_wait();
+	}
+	PG_CATCH();
+	{
+		client_release_on_error(buffer_segment);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	client_release();
+	if (!done)
+		KernelAddScaledBlocks(scores + middle, weights + middle, n - middle, scale, ceiling,
+							  block_sums + middle / KERNEL_BLOCK);
+	elog(DEBUG2, "personalize: scoring helper %s the bonus of items %d to %d",
+		 done ? "added" : "failed to add", middle, n - 1);
 }
 
 /* The helper's attached segments, least recently used dropped first. */
@@ -492,20 +591,35 @@ fits(dsm_segment *segment, Size offset, Size bytes)
 		bytes <= dsm_segment_map_length(segment) - offset;
 }
 
-/* Score the request into the client's buffer; false if it cannot be done. */
+/* Exploration's bonus over the request's range; false if it cannot be done. */
 static bool
-helper_serve(const ScoringRequest *request)
+helper_add_bonus(const ScoringRequest *request, dsm_segment *model, dsm_segment *buffer)
 {
-	dsm_segment *model = helper_segment(request->model_handle, NULL);
-	dsm_segment *buffer = model != NULL ? helper_segment(request->buffer_handle, model) : NULL;
 	int32		n = request->to - request->from;
-	char	   *out;
+	char	   *out = (char *) dsm_segment_address(buffer);
+
+	if (request->from % KERNEL_BLOCK != 0 ||
+		!fits(model, request->weights_offset, sizeof(float) * n) ||
+		!fits(buffer, request->scores_offset, sizeof(float) * n) ||
+		!fits(buffer, request->block_sums_offset, sizeof(double) * ((n + KERNEL_BLOCK - 1) / KERNEL_BLOCK)))
+		return false;
+	KernelAddScaledBlocks((float *) (out + request->scores_offset),
+						  (const float *) ((char *) dsm_segment_address(model) + request->weights_offset),
+						  n, request->scale, request->ceiling,
+						  (double *) (out + request->block_sums_offset));
+	return true;
+}
+
+/* The compact logits of the request's range; false if it cannot be done. */
+static bool
+helper_score(const ScoringRequest *request, dsm_segment *model, dsm_segment *buffer)
+{
+	int32		n = request->to - request->from;
+	char	   *out = (char *) dsm_segment_address(buffer);
 	CompactFactors *cf;
 	CompactQuery q;
 
-	if (model == NULL || buffer == NULL || request->k < 1 || request->k > COMPACT_MAX_FACTORS ||
-		request->from < 0 || request->from % COMPACT_SPAN != 0 || n <= 0 ||
-		request->to > request->n_items ||
+	if (request->k < 1 || request->k > COMPACT_MAX_FACTORS || request->from % COMPACT_SPAN != 0 ||
 		!fits(model, request->compact_offset, CompactBytes(request->n_items, request->k)) ||
 		!fits(buffer, request->scores_offset, sizeof(float) * n) ||
 		!fits(buffer, request->raw_offset, sizeof(float) * n) ||
@@ -519,12 +633,25 @@ helper_serve(const ScoringRequest *request)
 	q.x_step = request->x_step;
 	q.x_codes = (int16 *) request->x_codes;
 	personalize_compact_kernel = request->kernel;
-	out = (char *) dsm_segment_address(buffer);
 	CompactScoreItems(&q, request->from, request->to, (float *) (out + request->scores_offset),
 					  (float *) (out + request->raw_offset), (float *) (out + request->span_offset),
 					  (double *) (out + request->span_sum_offset));
 	pfree(cf);
 	return true;
+}
+
+/* Do the request's task into the client's buffer; false if it cannot be done. */
+static bool
+helper_serve(const ScoringRequest *request)
+{
+	dsm_segment *model = helper_segment(request->model_handle, NULL);
+	dsm_segment *buffer = model != NULL ? helper_segment(request->buffer_handle, model) : NULL;
+
+	if (model == NULL || buffer == NULL || request->from < 0 || request->from >= request->to ||
+		request->to > request->n_items)
+		return false;
+	return request->task == HELPER_SCORE ? helper_score(request, model, buffer) :
+		helper_add_bonus(request, model, buffer);
 }
 
 /* The helper exits: a request it was working on has failed. */

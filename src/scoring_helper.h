@@ -25,5 +25,8 @@ extern bool ScoringHelperWanted(int32 n_items);
 extern bool ScoringHelperBufferReusable(dsm_segment *segment);
 extern void ScoringHelperScore(CompactQuery *q, dsm_segment *model_segment, float *scores,
 							   dsm_segment *buffer_segment);
+extern void ScoringHelperAddBonus(float *scores, const float *weights, int32 n, double scale,
+								  float ceiling, double *block_sums, dsm_segment *model_segment,
+								  dsm_segment *buffer_segment);
 
 #endif							/* PERSONALIZE_SCORING_HELPER_H */

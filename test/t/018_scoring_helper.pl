@@ -1,7 +1,8 @@
 # The scoring helper (src/scoring_helper.c): with personalize preloaded, a
 # background worker scores the second half of a catalogue of at least
 # personalize.scoring_helper_min_items items while the backend scores the
-# first.  Its answers must be the same, to the last digit, as the
+# first, and adds exploration's bonus to the second half when every item
+# is young.  Its answers must be the same, to the last digit, as the
 # backend's alone; a helper that is terminated leaves requests served by
 # the backend alone (same answers), and the postmaster starts it again.
 use strict;
@@ -40,6 +41,7 @@ $node->safe_psql('postgres', q{
 	SELECT personalize.create_solution('shop', 'shop', 'user-personalization', '{"factors": 24, "iterations": 4, "seed": 5}');
 	SELECT personalize.create_campaign('plain', personalize.create_solution_version('shop'), '{"exploration_weight": 0}');
 	SELECT personalize.create_campaign('young', (SELECT max(id) FROM personalize.solution_versions), '{"exploration_weight": 0.5, "exploration_item_age_cut_off": 30}');
+	SELECT personalize.create_campaign('all-young', (SELECT max(id) FROM personalize.solution_versions), '{"exploration_weight": 0.5, "exploration_item_age_cut_off": 100000}');
 });
 
 # Every request's rows, rank order, with full-precision scores; and what
@@ -53,22 +55,24 @@ sub answers
 		SET extra_float_digits = 3;
 		SET client_min_messages = debug2;
 		SELECT string_agg(concat_ws(' ', c, u, ord, item_id, score), E'\n' ORDER BY c, u, ord)
-		  FROM unnest(ARRAY['plain', 'young']) c, generate_series(1, 600, 37) u,
+		  FROM unnest(ARRAY['plain', 'young', 'all-young']) c, generate_series(1, 600, 37) u,
 		       LATERAL (SELECT r.*, row_number() OVER () AS ord
 		                  FROM personalize.recommend(c, u::text, 30) r) r},
 		stdout => \$out, stderr => \$err, on_error_die => 1);
 	my $helped = () = $err =~ /scoring helper scored items 2496 to 4999/g;
 	my $failed = () = $err =~ /scoring helper failed/g;
-	return ($out, $helped, $failed);
+	my $bonus = () = $err =~ /scoring helper added the bonus of items 2048 to 4999/g;
+	return ($out, $helped, $failed, $bonus);
 }
 
-my ($alone, $alone_helped) = answers(0);
+my ($alone, $alone_helped, undef, $alone_bonus) = answers(0);
 ok(length($alone) > 1000, 'requests answered');
-is($alone_helped, 0, 'with scoring_helper_min_items = 0 the backend scores alone');
+is($alone_helped + $alone_bonus, 0, 'with scoring_helper_min_items = 0 the backend scores alone');
 
-my ($helped_answer, $helped, $failed) = answers(2048);
-is($helped, 34, 'every request of a 5000-item catalogue got the helper');
+my ($helped_answer, $helped, $failed, $bonus) = answers(2048);
+is($helped, 51, 'every request of a 5000-item catalogue got the helper');
 is($failed, 0, 'and none failed');
+is($bonus, 17, 'the helper added the bonus of every all-young request');
 is($helped_answer, $alone, 'the same answers, to the last digit, with the helper');
 
 my (undef, $too_small) = answers(5001);
