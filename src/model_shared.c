@@ -12,6 +12,10 @@
  * attached and the local copy freed; else the backend makes the segment
  * from its own copy and registers it.
  *
+ * The segment of a model that compact scoring serves also holds its codes
+ * (compact.c) and, when the model explores young items, every item's
+ * damping 1 / sqrt(1 + popularity), which the scoring helper reads.
+ *
  * The directory is a small fixed array in the main shared memory (hence
  * shared_preload_libraries): personalize.shared_models slots, each naming
  * a segment by database, solution version and version creation time, the
