@@ -7,8 +7,9 @@
  *
  * recommend() computes a compact logit for every item (compact.c): over a
  * million items, 64 MB of int8 codes per request, which one core reads in
- * 5-6 ms, bounded by its memory bandwidth (two cores together read about
- * twice as fast).  A backend cannot start threads, so a second core comes
+ * 4-6 ms, bounded by memory bandwidth (on the bench machine one core
+ * streams about 16 GB/s, two together about 20).  A backend cannot start
+ * threads, so a second core comes
  * from a process: one helper, started by the postmaster when personalize
  * is preloaded, sleeps on its latch until a backend hands it a request:
  * the model's shared segment (model_shared.c: the helper can read only
@@ -17,7 +18,9 @@
  * catalogue is a segment of its own (ModelScoresBuffer), attached by the
  * helper once and kept.  The backend scores its own half meanwhile.  The
  * integer dot products are exact, so the answer is the same to the bit as
- * when one process scores everything.
+ * when one process scores everything.  When every item is young, the
+ * helper also adds exploration's bonus to its half (HELPER_BONUS), a pass
+ * over the scores that reads 8 MB and writes 4 over a million items.
  *
  * One backend at a time holds the helper; a backend that finds it busy, or
  * not running, or a catalogue under personalize.scoring_helper_min_items,
