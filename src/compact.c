@@ -32,6 +32,12 @@
  * ones for the rest (whose logits are within the bound, and which weigh
  * least).
  *
+ * The scan also records, per span of COMPACT_SPAN items, the largest
+ * compact logit and the sum of the logits: the passes after it visit only
+ * the spans whose bound can reach the list (topk.c), and exploration takes
+ * its mean from the sums (exploration.c).  Every place that raises a score
+ * afterwards raises its span's bound with it.
+ *
  * The integer dot products are exact, so every code path (VNNI, AVX2 or
  * plain) gives the same compact scores, to the bit.  Nothing here calls a
  * PostgreSQL API but palloc and CHECK_FOR_INTERRUPTS.

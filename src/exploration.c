@@ -186,10 +186,12 @@ exploration_bound(float score, float scale, float largest_damping)
 
 /*
  * ExplorationSoftmax when every item is young (a catalogue of new items):
- * two vectorised passes over the scores, the maximum with the mean logit,
- * then the bonus with the denominator.  The denominator is summed relative
- * to a ceiling no score can pass (no bonus exceeds weight * gap times the
- * largest damping), then made relative to the maximum.
+ * the maximum with the mean logit (a vectorised pass, or from compact
+ * scoring's query q, which has them already), then the bonus with the
+ * denominator (a pass, halved with the scoring helper).  The denominator
+ * is summed relative to a ceiling no score can pass (no bonus exceeds
+ * weight * gap times the largest damping), then made relative to the
+ * maximum.
  */
 static double
 exploration_all_young(LoadedModel *lm, float *scores, double weight, float *max_score,
