@@ -186,8 +186,10 @@ memory_sampler_start() {	# output-file
 			total=0
 			for pid in $(pgrep -P "$postmaster"); do
 				grep -qE 'personalize (ALS|evaluation) helper|\[local\]' "/proc/$pid/cmdline" 2>/dev/null || continue
+				# a helper may exit between the two reads: its smaps is gone (and
+				# under set -e a failed awk ended the sampler, then its kill the bench)
 				kb=$(awk '/^[0-9a-f]+-[0-9a-f]+ / { main = ($0 ~ /\/dev\/zero \(deleted\)|SYSV[0-9a-f]+ \(deleted\)|\/anon_hugepage \(deleted\)/) }
-					/^Pss:/ && !main { t += $2 } END { print t + 0 }' "/proc/$pid/smaps" 2>/dev/null)
+					/^Pss:/ && !main { t += $2 } END { print t + 0 }' "/proc/$pid/smaps" 2>/dev/null) || kb=0
 				total=$((total + ${kb:-0}))
 			done
 			if ((total > peak)); then
@@ -200,7 +202,7 @@ memory_sampler_start() {	# output-file
 	MEMORY_SAMPLER=$!
 }
 memory_sampler_stop() {
-	kill "$MEMORY_SAMPLER" 2>/dev/null
+	kill "$MEMORY_SAMPLER" 2>/dev/null || true
 	wait "$MEMORY_SAMPLER" 2>/dev/null || true
 }
 # seconds per ALS sweep of the training on all data, from its progress
