@@ -461,6 +461,7 @@ compact_score_avx2(const CompactQuery *q, int32 from, int32 to, float *scores, f
 				_mm256_storeu_ps(scores + (base - from), logit);
 				if (raw != NULL)
 					_mm256_storeu_ps(raw + (base - from), logit);
+				best = _mm256_max_ps(best, logit);
 			}
 			else
 			{
@@ -483,8 +484,6 @@ compact_score_avx2(const CompactQuery *q, int32 from, int32 to, float *scores, f
 				logit = _mm256_loadu_ps(values);
 				best = _mm256_max_ps(best, _mm256_loadu_ps(lowest));
 			}
-			if (left >= 8 * (h + 1))
-				best = _mm256_max_ps(best, logit);
 			/* items 8h..8h+7 into lanes 0-7 (see compact_span_ends) */
 			lanes_low = _mm256_add_pd(lanes_low, _mm256_cvtps_pd(_mm256_castps256_ps128(logit)));
 			lanes_high = _mm256_add_pd(lanes_high, _mm256_cvtps_pd(_mm256_extractf128_ps(logit, 1)));
@@ -618,21 +617,25 @@ CompactFinishScoring(CompactQuery *q)
 
 /*
  * Exclude the n listed items (the user's history; an item may repeat):
- * -Infinity in scores, out of the logits' sum and count, their spans'
- * bounds exact again (SpansExclude).
+ * -Infinity in scores, out of the logits' sum and count, and their spans'
+ * bounds made exact again: a user's history holds the items the model
+ * scores highest, whose spans SpanMax would otherwise read one by one.
  */
 void
 CompactExclude(CompactQuery *q, float *scores, int n, const int32 *items)
 {
 	for (int j = 0; j < n; j++)
-		if (isfinite(scores[items[j]]))
-		{
-			q->logit_sum -= scores[items[j]];
-			q->n_logits--;
-			scores[items[j]] = -INFINITY;
-			q->max_known = false;
-		}
-	SpansExclude(scores, q->cf->n_items, q->span_max, n, items);
+	{
+		int32		first = items[j] / COMPACT_SPAN * COMPACT_SPAN;
+
+		if (!isfinite(scores[items[j]]))
+			continue;			/* a repeat */
+		q->logit_sum -= scores[items[j]];
+		q->n_logits--;
+		q->max_known = false;
+		scores[items[j]] = -INFINITY;
+		SpansRefresh(scores, first, Min(q->cf->n_items, first + COMPACT_SPAN), q->span_max);
+	}
 }
 
 /* Has item i's score been made exact?  (Its raw logit is NaN then.) */

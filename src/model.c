@@ -675,12 +675,18 @@ model_cached(const LoadedModel *lm)
 	return false;
 }
 
+/* Where compact scoring's scratch space starts in a scores buffer of lm. */
+static Size
+model_scratch_offset(const LoadedModel *lm)
+{
+	return TYPEALIGN(MAXIMUM_ALIGNOF, sizeof(float) * Max(lm->model.n_items, 1));
+}
+
 /* lm's n_items scores, then compact scoring's scratch space. */
 static Size
 model_scores_bytes(const LoadedModel *lm)
 {
-	return TYPEALIGN(MAXIMUM_ALIGNOF, sizeof(float) * Max(lm->model.n_items, 1)) +
-		CompactScratchBytes(lm->model.n_items);
+	return model_scratch_offset(lm) + CompactScratchBytes(lm->model.n_items);
 }
 
 /*
@@ -724,7 +730,7 @@ ModelScoresBuffer(LoadedModel *lm)
 void *
 ModelScoresScratch(LoadedModel *lm, float *scores)
 {
-	return (char *) scores + TYPEALIGN(MAXIMUM_ALIGNOF, sizeof(float) * Max(lm->model.n_items, 1));
+	return (char *) scores + model_scratch_offset(lm);
 }
 
 /*

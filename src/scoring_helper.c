@@ -388,6 +388,59 @@ client_start(const ScoringRequest *request)
 	return true;
 }
 
+/* A backend's share of a task: items from to to. */
+typedef void (*ClientWork) (void *arg, int32 from, int32 to);
+
+/*
+ * With the helper claimed for request (the items middle to n), do items 0
+ * to middle meanwhile and wait for it; whatever it has not done, do here.
+ * Returns whether the helper did its part.
+ */
+static bool
+client_share(const ScoringRequest *request, dsm_segment *buffer_segment, ClientWork work,
+			 void *arg, int32 middle, int32 n)
+{
+	bool		done = false;
+
+	if (!client_start(request))
+	{
+		work(arg, 0, n);
+		return false;
+	}
+	PG_TRY();
+	{
+		work(arg, 0, middle);
+		done = client_wait();
+	}
+	PG_CATCH();
+	{
+		client_release_on_error(buffer_segment);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	client_release();			/* DONE or FAILED: the helper is free again */
+	if (!done)
+		work(arg, middle, n);
+	return done;
+}
+
+/* ClientWork of ScoringHelperScore: compact logits into the query's arrays. */
+typedef struct ScoreWork
+{
+	const CompactQuery *q;
+	float	   *scores;
+} ScoreWork;
+
+static void
+score_work(void *arg, int32 from, int32 to)
+{
+	ScoreWork  *w = (ScoreWork *) arg;
+	const CompactQuery *q = w->q;
+
+	CompactScoreItems(q, from, to, w->scores + from, q->raw + from,
+					  q->span_max + from / COMPACT_SPAN, q->span_sum + from / COMPACT_SPAN);
+}
+
 /*
  * Set scores (n_items) and q's scratch arrays to the compact logits of
  * every item of q's catalogue and their spans' maxima and sums
@@ -404,7 +457,8 @@ ScoringHelperScore(CompactQuery *q, dsm_segment *model_segment, float *scores,
 	int32		n = cf->n_items;
 	int32		middle = n / 2 / COMPACT_SPAN * COMPACT_SPAN;
 	ScoringRequest request;
-	bool		done = false;
+	ScoreWork	work = {q, scores};
+	bool		done;
 
 	if (model_segment == NULL || buffer_segment == NULL || middle == 0 ||
 		!in_segment(model_segment, cf->blob, CompactBytes(n, cf->k)) ||
@@ -414,7 +468,7 @@ ScoringHelperScore(CompactQuery *q, dsm_segment *model_segment, float *scores,
 		!in_segment(buffer_segment, q->span_sum, sizeof(double) * q->n_spans) ||
 		!client_claim(n))
 	{
-		CompactScoreItems(q, 0, n, scores, q->raw, q->span_max, q->span_sum);
+		score_work(&work, 0, n);
 		CompactFinishScoring(q);
 		return;
 	}
@@ -435,31 +489,29 @@ ScoringHelperScore(CompactQuery *q, dsm_segment *model_segment, float *scores,
 	request.span_offset = offset_in(buffer_segment, q->span_max + middle / COMPACT_SPAN);
 	request.span_sum_offset = offset_in(buffer_segment, q->span_sum + middle / COMPACT_SPAN);
 	memcpy(request.x_codes, q->x_codes, sizeof(int16) * cf->stride);
-	if (!client_start(&request))
-	{
-		CompactScoreItems(q, 0, n, scores, q->raw, q->span_max, q->span_sum);
-		CompactFinishScoring(q);
-		return;
-	}
-
-	PG_TRY();
-	{
-		CompactScoreItems(q, 0, middle, scores, q->raw, q->span_max, q->span_sum);
-		done = client_wait();
-	}
-	PG_CATCH();
-	{
-		client_release_on_error(buffer_segment);
-		PG_RE_THROW();
-	}
-	PG_END_TRY();
-	client_release();			/* DONE or FAILED: the helper is free again */
-	if (!done)
-		CompactScoreItems(q, middle, n, scores + middle, q->raw + middle,
-						  q->span_max + middle / COMPACT_SPAN, q->span_sum + middle / COMPACT_SPAN);
+	done = client_share(&request, buffer_segment, score_work, &work, middle, n);
 	CompactFinishScoring(q);
 	elog(DEBUG2, "personalize: scoring helper %s items %d to %d",
 		 done ? "scored" : "failed to score", middle, n - 1);
+}
+
+/* ClientWork of ScoringHelperAddBonus. */
+typedef struct BonusWork
+{
+	float	   *scores;
+	const float *weights;
+	double		scale;
+	float		ceiling;
+	double	   *block_sums;
+} BonusWork;
+
+static void
+bonus_work(void *arg, int32 from, int32 to)
+{
+	BonusWork  *w = (BonusWork *) arg;
+
+	KernelAddScaledBlocks(w->scores + from, w->weights + from, to - from, w->scale, w->ceiling,
+						  w->block_sums + from / KERNEL_BLOCK);
 }
 
 /*
@@ -476,7 +528,8 @@ ScoringHelperAddBonus(float *scores, const float *weights, int32 n, double scale
 	int32		middle = n / 2 / KERNEL_BLOCK * KERNEL_BLOCK;
 	int32		n_blocks = (n + KERNEL_BLOCK - 1) / KERNEL_BLOCK;
 	ScoringRequest request;
-	bool		done = false;
+	BonusWork	work = {scores, weights, scale, ceiling, block_sums};
+	bool		done;
 
 	if (model_segment == NULL || buffer_segment == NULL || middle == 0 ||
 		!in_segment(model_segment, weights, sizeof(float) * n) ||
@@ -484,7 +537,7 @@ ScoringHelperAddBonus(float *scores, const float *weights, int32 n, double scale
 		!in_segment(buffer_segment, block_sums, sizeof(double) * n_blocks) ||
 		!client_claim(n))
 	{
-		KernelAddScaledBlocks(scores, weights, n, scale, ceiling, block_sums);
+		bonus_work(&work, 0, n);
 		return;
 	}
 	memset(&request, 0, sizeof(request));
@@ -499,27 +552,7 @@ ScoringHelperAddBonus(float *scores, const float *weights, int32 n, double scale
 	request.block_sums_offset = offset_in(buffer_segment, block_sums + middle / KERNEL_BLOCK);
 	request.scale = scale;
 	request.ceiling = ceiling;
-	if (!client_start(&request))
-	{
-		KernelAddScaledBlocks(scores, weights, n, scale, ceiling, block_sums);
-		return;
-	}
-
-	PG_TRY();
-	{
-		KernelAddScaledBlocks(scores, weights, middle, scale, ceiling, block_sums);
-		done = client_wait();
-	}
-	PG_CATCH();
-	{
-		client_release_on_error(buffer_segment);
-		PG_RE_THROW();
-	}
-	PG_END_TRY();
-	client_release();
-	if (!done)
-		KernelAddScaledBlocks(scores + middle, weights + middle, n - middle, scale, ceiling,
-							  block_sums + middle / KERNEL_BLOCK);
+	done = client_share(&request, buffer_segment, bonus_work, &work, middle, n);
 	elog(DEBUG2, "personalize: scoring helper %s the bonus of items %d to %d",
 		 done ? "added" : "failed to add", middle, n - 1);
 }

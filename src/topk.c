@@ -314,24 +314,6 @@ SpanMax(const float *scores, int32 n, float *span_max)
 }
 
 /*
- * Exclude the n listed items of scores (-Infinity) and make their spans'
- * bounds exact again: a user's history holds the items the model scores
- * highest, whose spans SpanMax would otherwise read one by one.
- */
-void
-SpansExclude(float *scores, int32 n_items, float *span_max, int n, const int32 *items)
-{
-	for (int j = 0; j < n; j++)
-		scores[items[j]] = -INFINITY;
-	for (int j = 0; j < n; j++)
-	{
-		int32		first = items[j] / KERNEL_SKIP_BLOCK * KERNEL_SKIP_BLOCK;
-
-		SpansRefresh(scores, first, Min(n_items, first + KERNEL_SKIP_BLOCK), span_max);
-	}
-}
-
-/*
  * Recompute exactly the span maxima of items from (a multiple of
  * KERNEL_SKIP_BLOCK) to to.
  */
