@@ -695,7 +695,7 @@ model_scores_bytes(const LoadedModel *lm)
  * reused from request to request (a catalogue of a million items would
  * otherwise map and fault 4 MB per request), unless a scope already uses
  * it (a filter predicate calling recommend()) or no scope runs, when it
- * is a fresh palloc.  A catalogue the scoring helper scores half of has
+ * is a fresh palloc.  A catalogue the scoring helper scores part of has
  * its buffer in a segment of its own, which the helper writes into
  * (scoring_helper.c, ModelScoresSegment).
  */

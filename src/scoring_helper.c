@@ -1,8 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * scoring_helper.c
- *	  A background worker that scores half of a large catalogue while the
- *	  backend asking for recommendations scores the other half
+ *	  A background worker that scores part of a large catalogue while the
+ *	  backend asking for recommendations scores the rest
  *	  (personalize.scoring_helper).
  *
  * recommend() computes a compact logit for every item (compact.c): over a
@@ -13,19 +13,22 @@
  * from a process: one helper, started by the postmaster when personalize
  * is preloaded, sleeps on its latch until a backend hands it a request:
  * the model's shared segment (model_shared.c: the helper can read only
- * shared memory), the user's coded vector, the range of items to score,
- * and where their logits go: the backend's score buffer, which for such a
- * catalogue is a segment of its own (ModelScoresBuffer), attached by the
- * helper once and kept.  The backend scores its own half meanwhile.  The
- * integer dot products are exact, so the answer is the same to the bit as
- * when one process scores everything.  When every item is young, the
- * helper also adds exploration's bonus to its half (HELPER_BONUS), a pass
- * over the scores that reads 8 MB and writes 4 over a million items.
+ * shared memory), the user's coded vector, and where the logits go: the
+ * backend's score buffer, which for such a catalogue is a segment of its
+ * own (ModelScoresBuffer), attached by the helper once and kept.  The
+ * catalogue is cut in chunks of HELPER_CHUNK_ITEMS; the backend takes them
+ * from the front, the helper from the back (the last one is the helper's
+ * from the start), until they meet, so that whichever runs faster or
+ * starts sooner does more.  The integer dot products are exact, so the
+ * answer is the same to the bit as when one process scores everything.
+ * When every item is young, the helper also adds exploration's bonus to
+ * its chunks (HELPER_BONUS), a pass over the scores that reads 8 MB and
+ * writes 4 over a million items.
  *
  * One backend at a time holds the helper; a backend that finds it busy, or
  * not running, or a catalogue under personalize.scoring_helper_min_items,
  * scores the whole catalogue itself, as before.  If the helper fails or
- * exits during a request the backend scores the rest itself.  A backend
+ * exits during a request the backend scores its chunks itself.  A backend
  * that errors out while the helper works on its request waits for it
  * (a few milliseconds) before its buffer can be used again; one that
  * exits leaves a mark the helper sees, and the helper frees itself when
@@ -90,19 +93,19 @@ typedef struct ScoringRequest
 	Size		compact_offset; /* where its compact blob starts in it */
 	int32		n_items;
 	int32		k;
-	int32		from;			/* items from..to-1 */
-	int32		to;
+	int32		chunk_items;	/* the catalogue in chunks of so many items */
+	int32		n_chunks;		/* the last one longer, up to n_items */
 	float		x_step;
 	int			kernel;			/* personalize.compact_kernel of the client */
 	dsm_handle	buffer_handle;	/* the client's score buffer */
-	Size		scores_offset;	/* where item from's score goes in it */
+	Size		scores_offset;	/* where item 0's score goes in it */
 	Size		raw_offset;		/* its raw logit */
 	Size		span_offset;	/* its span's bound */
 	Size		span_sum_offset;	/* its span's sum */
 	int16		x_codes[COMPACT_MAX_FACTORS];
 	/* HELPER_BONUS: scores_offset, and */
-	Size		weights_offset; /* item from's damping, in the model's segment */
-	Size		block_sums_offset;	/* from's block's sum, in the buffer */
+	Size		weights_offset; /* item 0's damping, in the model's segment */
+	Size		block_sums_offset;	/* item 0's block's sum, in the buffer */
 	double		scale;
 	float		ceiling;
 } ScoringRequest;
@@ -117,6 +120,14 @@ typedef struct ScoringHelperShared
 	pid_t		client_pid;
 	Latch	   *client_latch;
 	ScoringRequest request;
+
+	/*
+	 * The chunks taken so far: from the front by the client (low 32 bits),
+	 * from the back by the helper (high 32 bits, starting at 1: the last
+	 * chunk is the helper's from the start).  A take is good when the two
+	 * counts before it add up to less than n_chunks (see chunk_take).
+	 */
+	pg_atomic_uint64 chunks_taken;
 } ScoringHelperShared;
 
 /* personalize.scoring_helper (defined only when preloading) */
@@ -142,6 +153,26 @@ static bool client_exit_registered = false;
 /* How long a client waits on its latch before checking the helper lives. */
 #define CLIENT_WAIT_MS 100
 
+/*
+ * How many times a client whose share is done looks whether the helper has
+ * finished, about 3 us apart, before it sleeps on its latch: the helper
+ * is then finishing its last chunk, a few tens of microseconds, less than
+ * a wake-up through the latch takes on a busy machine.
+ */
+#define CLIENT_SPINS 50
+
+/*
+ * Items per chunk: the client takes chunks from the front and the helper
+ * from the back until they meet, so that neither waits long for the
+ * other (a fixed half each left the client waiting 0.3 ms, median, over a
+ * million items: the helper wakes later and shares the cores).  4096
+ * items are 256 kB of codes at k = 64, tens of microseconds to score.
+ */
+#define HELPER_CHUNK_ITEMS 4096
+
+StaticAssertDecl(HELPER_CHUNK_ITEMS % COMPACT_SPAN == 0 && HELPER_CHUNK_ITEMS % KERNEL_BLOCK == 0,
+				 "chunks are whole spans and whole bonus blocks");
+
 static void
 helper_shmem_request(void)
 {
@@ -163,6 +194,7 @@ helper_shmem_startup(void)
 	{
 		memset(helper, 0, sizeof(ScoringHelperShared));
 		SpinLockInit(&helper->mutex);
+		pg_atomic_init_u64(&helper->chunks_taken, 0);
 		helper->state = HELPER_IDLE;
 	}
 	LWLockRelease(AddinShmemInitLock);
@@ -181,7 +213,7 @@ ScoringHelperInit(bool models_shared)
 	if (!process_shared_preload_libraries_in_progress)
 		return;
 	DefineCustomBoolVariable("personalize.scoring_helper",
-							 "Starts a background worker that scores half of a large catalogue for recommend()",
+							 "Starts a background worker that scores part of a large catalogue for recommend()",
 							 "Catalogues of personalize.scoring_helper_min_items or more are scored by two processes; needs personalize.shared_models > 0.",
 							 &scoring_helper_enabled,
 							 true,
@@ -271,7 +303,7 @@ client_claim(int32 n_items)
 static bool
 client_wait(void)
 {
-	for (;;)
+	for (int spins = 0;; spins++)
 	{
 		HelperState state;
 		pid_t		helper_pid;
@@ -284,6 +316,12 @@ client_wait(void)
 			return true;
 		if (state == HELPER_FAILED || helper_pid == 0)
 			return false;
+		if (spins < CLIENT_SPINS)
+		{
+			for (int i = 0; i < 100; i++)
+				pg_spin_delay();
+			continue;
+		}
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 CLIENT_WAIT_MS, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
@@ -382,34 +420,82 @@ client_start(const ScoringRequest *request)
 		return false;
 	}
 	helper->request = *request;
+	/* the last chunk is the helper's (see chunks_taken) */
+	pg_atomic_write_u64(&helper->chunks_taken, UINT64CONST(1) << 32);
 	helper->state = HELPER_REQUESTED;
 	SpinLockRelease(&helper->mutex);
 	SetLatch(helper_latch);
 	return true;
 }
 
+/*
+ * Set request's chunks for n items, in whole units of unit items: of
+ * HELPER_CHUNK_ITEMS, or two halves when there are not two such chunks
+ * (the last chunk takes the items left over).  Fewer than two chunks: no
+ * sharing.
+ */
+static void
+chunks_set(ScoringRequest *request, int32 n, int32 unit)
+{
+	request->n_items = n;
+	request->chunk_items = n >= 2 * HELPER_CHUNK_ITEMS ? HELPER_CHUNK_ITEMS : n / 2 / unit * unit;
+	request->n_chunks = request->chunk_items > 0 ? n / request->chunk_items : 0;
+}
+
+/* The first item of chunk c (c = n_chunks: the end). */
+static int32
+chunk_start(const ScoringRequest *request, int32 c)
+{
+	return c >= request->n_chunks ? request->n_items : c * request->chunk_items;
+}
+
+/*
+ * Take the next chunk from the front (the client) or from the back (the
+ * helper): its index, or -1 when every chunk is taken.  One atomic counter
+ * holds both counts, so that each chunk goes to exactly one of them.
+ */
+static int32
+chunk_take(const ScoringRequest *request, bool from_back)
+{
+	uint64		before = pg_atomic_fetch_add_u64(&helper->chunks_taken,
+												 from_back ? UINT64CONST(1) << 32 : 1);
+	uint64		front = before & 0xFFFFFFFF;
+	uint64		back = before >> 32;
+
+	if (front + back >= (uint64) request->n_chunks)
+		return -1;
+	return from_back ? request->n_chunks - 1 - (int32) back : (int32) front;
+}
+
 /* A backend's share of a task: items from to to. */
 typedef void (*ClientWork) (void *arg, int32 from, int32 to);
 
 /*
- * With the helper claimed for request (the items middle to n), do items 0
- * to middle meanwhile and wait for it; whatever it has not done, do here.
- * Returns whether the helper did its part.
+ * With the helper claimed for request, take chunks from the front while
+ * it takes them from the back, then wait for it; if it fails, do its
+ * chunks here.  Returns the first item the helper did, or -1 if it failed.
  */
-static bool
+static int32
 client_share(const ScoringRequest *request, dsm_segment *buffer_segment, ClientWork work,
-			 void *arg, int32 middle, int32 n)
+			 void *arg)
 {
 	bool		done = false;
+	int32		n_front = 0;
 
 	if (!client_start(request))
 	{
-		work(arg, 0, n);
-		return false;
+		work(arg, 0, request->n_items);
+		return -1;
 	}
 	PG_TRY();
 	{
-		work(arg, 0, middle);
+		int32		c;
+
+		while ((c = chunk_take(request, false)) >= 0)
+		{
+			work(arg, chunk_start(request, c), chunk_start(request, c + 1));
+			n_front++;
+		}
 		done = client_wait();
 	}
 	PG_CATCH();
@@ -420,8 +506,12 @@ client_share(const ScoringRequest *request, dsm_segment *buffer_segment, ClientW
 	PG_END_TRY();
 	client_release();			/* DONE or FAILED: the helper is free again */
 	if (!done)
-		work(arg, middle, n);
-	return done;
+	{
+		/* the helper's chunks are the ones after the client's */
+		work(arg, chunk_start(request, n_front), request->n_items);
+		return -1;
+	}
+	return chunk_start(request, n_front);
 }
 
 /* ClientWork of ScoringHelperScore: compact logits into the query's arrays. */
@@ -446,8 +536,8 @@ score_work(void *arg, int32 from, int32 to)
  * every item of q's catalogue and their spans' maxima and sums
  * (CompactScoreItems, then CompactFinishScoring).  With the helper
  * free, the catalogue's codes in model_segment and the three arrays in
- * buffer_segment (this backend's score buffer), the helper scores the
- * second half meanwhile; otherwise this backend scores everything.
+ * buffer_segment (this backend's score buffer), the helper scores chunks
+ * from the back meanwhile; otherwise this backend scores everything.
  */
 void
 ScoringHelperScore(CompactQuery *q, dsm_segment *model_segment, float *scores,
@@ -455,12 +545,13 @@ ScoringHelperScore(CompactQuery *q, dsm_segment *model_segment, float *scores,
 {
 	const CompactFactors *cf = q->cf;
 	int32		n = cf->n_items;
-	int32		middle = n / 2 / COMPACT_SPAN * COMPACT_SPAN;
 	ScoringRequest request;
 	ScoreWork	work = {q, scores};
-	bool		done;
+	int32		helped_from;
 
-	if (model_segment == NULL || buffer_segment == NULL || middle == 0 ||
+	memset(&request, 0, sizeof(request));
+	chunks_set(&request, n, COMPACT_SPAN);
+	if (model_segment == NULL || buffer_segment == NULL || request.n_chunks < 2 ||
 		!in_segment(model_segment, cf->blob, CompactBytes(n, cf->k)) ||
 		!in_segment(buffer_segment, scores, sizeof(float) * n) ||
 		!in_segment(buffer_segment, q->raw, sizeof(float) * n) ||
@@ -473,26 +564,24 @@ ScoringHelperScore(CompactQuery *q, dsm_segment *model_segment, float *scores,
 		return;
 	}
 
-	memset(&request, 0, sizeof(request));
 	request.task = HELPER_SCORE;
 	request.model_handle = dsm_segment_handle(model_segment);
 	request.compact_offset = cf->blob - (char *) dsm_segment_address(model_segment);
-	request.n_items = n;
 	request.k = cf->k;
-	request.from = middle;
-	request.to = n;
 	request.x_step = q->x_step;
 	request.kernel = personalize_compact_kernel;
 	request.buffer_handle = dsm_segment_handle(buffer_segment);
-	request.scores_offset = offset_in(buffer_segment, scores + middle);
-	request.raw_offset = offset_in(buffer_segment, q->raw + middle);
-	request.span_offset = offset_in(buffer_segment, q->span_max + middle / COMPACT_SPAN);
-	request.span_sum_offset = offset_in(buffer_segment, q->span_sum + middle / COMPACT_SPAN);
+	request.scores_offset = offset_in(buffer_segment, scores);
+	request.raw_offset = offset_in(buffer_segment, q->raw);
+	request.span_offset = offset_in(buffer_segment, q->span_max);
+	request.span_sum_offset = offset_in(buffer_segment, q->span_sum);
 	memcpy(request.x_codes, q->x_codes, sizeof(int16) * cf->stride);
-	done = client_share(&request, buffer_segment, score_work, &work, middle, n);
+	helped_from = client_share(&request, buffer_segment, score_work, &work);
 	CompactFinishScoring(q);
-	elog(DEBUG2, "personalize: scoring helper %s items %d to %d",
-		 done ? "scored" : "failed to score", middle, n - 1);
+	if (helped_from >= 0)
+		elog(DEBUG2, "personalize: scoring helper scored items %d to %d", helped_from, n - 1);
+	else
+		elog(DEBUG2, "personalize: scoring helper failed to score its chunks");
 }
 
 /* ClientWork of ScoringHelperAddBonus. */
@@ -516,8 +605,8 @@ bonus_work(void *arg, int32 from, int32 to)
 
 /*
  * Exploration's bonus when every item is young (KernelAddScaledBlocks over
- * n scores, one sum per KERNEL_BLOCK into block_sums): the helper does the
- * second half of the blocks when it is free, weights lie in the model's
+ * n scores, one sum per KERNEL_BLOCK into block_sums): the helper does
+ * chunks from the back when it is free, weights lie in the model's
  * shared segment and scores and block_sums in buffer_segment.  Each
  * block's sum is the same whoever computes it.
  */
@@ -525,13 +614,14 @@ void
 ScoringHelperAddBonus(float *scores, const float *weights, int32 n, double scale, float ceiling,
 					  double *block_sums, dsm_segment *model_segment, dsm_segment *buffer_segment)
 {
-	int32		middle = n / 2 / KERNEL_BLOCK * KERNEL_BLOCK;
 	int32		n_blocks = (n + KERNEL_BLOCK - 1) / KERNEL_BLOCK;
 	ScoringRequest request;
 	BonusWork	work = {scores, weights, scale, ceiling, block_sums};
-	bool		done;
+	int32		helped_from;
 
-	if (model_segment == NULL || buffer_segment == NULL || middle == 0 ||
+	memset(&request, 0, sizeof(request));
+	chunks_set(&request, n, KERNEL_BLOCK);
+	if (model_segment == NULL || buffer_segment == NULL || request.n_chunks < 2 ||
 		!in_segment(model_segment, weights, sizeof(float) * n) ||
 		!in_segment(buffer_segment, scores, sizeof(float) * n) ||
 		!in_segment(buffer_segment, block_sums, sizeof(double) * n_blocks) ||
@@ -540,21 +630,19 @@ ScoringHelperAddBonus(float *scores, const float *weights, int32 n, double scale
 		bonus_work(&work, 0, n);
 		return;
 	}
-	memset(&request, 0, sizeof(request));
 	request.task = HELPER_BONUS;
 	request.model_handle = dsm_segment_handle(model_segment);
-	request.weights_offset = offset_in(model_segment, weights + middle);
-	request.n_items = n;
-	request.from = middle;
-	request.to = n;
+	request.weights_offset = offset_in(model_segment, weights);
 	request.buffer_handle = dsm_segment_handle(buffer_segment);
-	request.scores_offset = offset_in(buffer_segment, scores + middle);
-	request.block_sums_offset = offset_in(buffer_segment, block_sums + middle / KERNEL_BLOCK);
+	request.scores_offset = offset_in(buffer_segment, scores);
+	request.block_sums_offset = offset_in(buffer_segment, block_sums);
 	request.scale = scale;
 	request.ceiling = ceiling;
-	done = client_share(&request, buffer_segment, bonus_work, &work, middle, n);
-	elog(DEBUG2, "personalize: scoring helper %s the bonus of items %d to %d",
-		 done ? "added" : "failed to add", middle, n - 1);
+	helped_from = client_share(&request, buffer_segment, bonus_work, &work);
+	if (helped_from >= 0)
+		elog(DEBUG2, "personalize: scoring helper added the bonus of items %d to %d", helped_from, n - 1);
+	else
+		elog(DEBUG2, "personalize: scoring helper failed to add the bonus of its chunks");
 }
 
 /* The helper's attached segments, least recently used dropped first. */
@@ -627,35 +715,48 @@ fits(dsm_segment *segment, Size offset, Size bytes)
 		bytes <= dsm_segment_map_length(segment) - offset;
 }
 
-/* Exploration's bonus over the request's range; false if it cannot be done. */
+/*
+ * Exploration's bonus over the chunks the helper takes; false if it cannot
+ * be done.
+ */
 static bool
 helper_add_bonus(const ScoringRequest *request, dsm_segment *model, dsm_segment *buffer)
 {
-	int32		n = request->to - request->from;
+	int32		n = request->n_items;
 	char	   *out = (char *) dsm_segment_address(buffer);
+	float	   *scores = (float *) (out + request->scores_offset);
+	const float *weights = (const float *) ((char *) dsm_segment_address(model) + request->weights_offset);
+	double	   *block_sums = (double *) (out + request->block_sums_offset);
 
-	if (request->from % KERNEL_BLOCK != 0 ||
+	if (request->chunk_items % KERNEL_BLOCK != 0 ||
 		!fits(model, request->weights_offset, sizeof(float) * n) ||
 		!fits(buffer, request->scores_offset, sizeof(float) * n) ||
 		!fits(buffer, request->block_sums_offset, sizeof(double) * ((n + KERNEL_BLOCK - 1) / KERNEL_BLOCK)))
 		return false;
-	KernelAddScaledBlocks((float *) (out + request->scores_offset),
-						  (const float *) ((char *) dsm_segment_address(model) + request->weights_offset),
-						  n, request->scale, request->ceiling,
-						  (double *) (out + request->block_sums_offset));
+	for (int32 c = request->n_chunks - 1; c >= 0; c = chunk_take(request, true))
+	{
+		int32		from = chunk_start(request, c);
+
+		CHECK_FOR_INTERRUPTS();
+		KernelAddScaledBlocks(scores + from, weights + from, chunk_start(request, c + 1) - from,
+							  request->scale, request->ceiling, block_sums + from / KERNEL_BLOCK);
+	}
 	return true;
 }
 
-/* The compact logits of the request's range; false if it cannot be done. */
+/*
+ * The compact logits of the chunks the helper takes; false if it cannot be
+ * done.
+ */
 static bool
 helper_score(const ScoringRequest *request, dsm_segment *model, dsm_segment *buffer)
 {
-	int32		n = request->to - request->from;
+	int32		n = request->n_items;
 	char	   *out = (char *) dsm_segment_address(buffer);
 	CompactFactors *cf;
 	CompactQuery q;
 
-	if (request->k < 1 || request->k > COMPACT_MAX_FACTORS || request->from % COMPACT_SPAN != 0 ||
+	if (request->k < 1 || request->k > COMPACT_MAX_FACTORS || request->chunk_items % COMPACT_SPAN != 0 ||
 		!fits(model, request->compact_offset, CompactBytes(request->n_items, request->k)) ||
 		!fits(buffer, request->scores_offset, sizeof(float) * n) ||
 		!fits(buffer, request->raw_offset, sizeof(float) * n) ||
@@ -669,9 +770,17 @@ helper_score(const ScoringRequest *request, dsm_segment *model, dsm_segment *buf
 	q.x_step = request->x_step;
 	q.x_codes = (int16 *) request->x_codes;
 	personalize_compact_kernel = request->kernel;
-	CompactScoreItems(&q, request->from, request->to, (float *) (out + request->scores_offset),
-					  (float *) (out + request->raw_offset), (float *) (out + request->span_offset),
-					  (double *) (out + request->span_sum_offset));
+	for (int32 c = request->n_chunks - 1; c >= 0; c = chunk_take(request, true))
+	{
+		int32		from = chunk_start(request, c);
+
+		CHECK_FOR_INTERRUPTS();
+		CompactScoreItems(&q, from, chunk_start(request, c + 1),
+						  (float *) (out + request->scores_offset) + from,
+						  (float *) (out + request->raw_offset) + from,
+						  (float *) (out + request->span_offset) + from / COMPACT_SPAN,
+						  (double *) (out + request->span_sum_offset) + from / COMPACT_SPAN);
+	}
 	pfree(cf);
 	return true;
 }
@@ -683,8 +792,8 @@ helper_serve(const ScoringRequest *request)
 	dsm_segment *model = helper_segment(request->model_handle, NULL);
 	dsm_segment *buffer = model != NULL ? helper_segment(request->buffer_handle, model) : NULL;
 
-	if (model == NULL || buffer == NULL || request->from < 0 || request->from >= request->to ||
-		request->to > request->n_items)
+	if (model == NULL || buffer == NULL || request->n_chunks < 2 || request->chunk_items < 1 ||
+		request->n_items / request->chunk_items != request->n_chunks)
 		return false;
 	return request->task == HELPER_SCORE ? helper_score(request, model, buffer) :
 		helper_add_bonus(request, model, buffer);

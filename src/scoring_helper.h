@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * scoring_helper.h
- *	  A background worker scoring half of a large catalogue for recommend()
+ *	  A background worker scoring part of a large catalogue for recommend()
  *	  (scoring_helper.c).
  *
  * Copyright (c) 2026, personalize developers

@@ -1,10 +1,12 @@
 # The scoring helper (src/scoring_helper.c): with personalize preloaded, a
-# background worker scores the second half of a catalogue of at least
+# background worker scores part of a catalogue of at least
 # personalize.scoring_helper_min_items items while the backend scores the
-# first, and adds exploration's bonus to the second half when every item
-# is young.  Its answers must be the same, to the last digit, as the
-# backend's alone; a helper that is terminated leaves requests served by
-# the backend alone (same answers), and the postmaster starts it again.
+# rest (two halves under 8192 items, else chunks of 4096 items, the
+# backend's from the front, the helper's from the back), and adds
+# exploration's bonus to its part when every item is young.  Its answers
+# must be the same, to the last digit, as the backend's alone; a helper
+# that is terminated leaves requests served by the backend alone (same
+# answers), and the postmaster starts it again.
 use strict;
 use warnings;
 
@@ -59,9 +61,11 @@ sub answers
 		       LATERAL (SELECT r.*, row_number() OVER () AS ord
 		                  FROM personalize.recommend(c, u::text, 30) r) r},
 		stdout => \$out, stderr => \$err, on_error_die => 1);
-	my $helped = () = $err =~ /scoring helper scored items 2496 to 4999/g;
+	# two chunks: the last (from 2496, or 2048 for the bonus) is the
+	# helper's, the first goes to whichever comes for it first
+	my $helped = grep { $_ == 0 || $_ == 2496 } $err =~ /scoring helper scored items (\d+) to 4999/g;
 	my $failed = () = $err =~ /scoring helper failed/g;
-	my $bonus = () = $err =~ /scoring helper added the bonus of items 2048 to 4999/g;
+	my $bonus = grep { $_ == 0 || $_ == 2048 } $err =~ /scoring helper added the bonus of items (\d+) to 4999/g;
 	return ($out, $helped, $failed, $bonus);
 }
 
@@ -77,6 +81,49 @@ is($helped_answer, $alone, 'the same answers, to the last digit, with the helper
 
 my (undef, $too_small) = answers(5001);
 is($too_small, 0, 'a catalogue under scoring_helper_min_items is scored alone');
+
+# 20,000 items, all young: four chunks (the last one 7712 items), the
+# last always the helper's, the others to whichever comes for them first
+# (the backend from the front, the helper from the back).
+$node->safe_psql('postgres', q{
+	SET client_min_messages = warning;
+	CREATE TABLE wide_events AS
+	SELECT u AS user_id, (hashint4(u * 1000 + j)::int8 + 2147483648) % 20000 AS item_id, 1600000000 + j AS ts
+	  FROM generate_series(1, 300) u, generate_series(1, 80) j;
+	INSERT INTO wide_events SELECT 0, i, 1600000000 FROM generate_series(0, 19999) i;
+	SELECT personalize.create_dataset_group('wide');
+	SELECT personalize.create_dataset('wide', 'interactions', 'wide_events', event_time => 'ts');
+	SELECT personalize.create_solution('wide', 'wide', 'user-personalization', '{"factors": 16, "iterations": 2, "seed": 3}');
+	SELECT personalize.create_campaign('wide', personalize.create_solution_version('wide'), '{"exploration_weight": 0.5, "exploration_item_age_cut_off": 100000}');
+});
+
+sub wide_answers
+{
+	my ($min_items) = @_;
+	my ($out, $err) = ('', '');
+	$node->psql('postgres', qq{
+		SET personalize.scoring_helper_min_items = $min_items;
+		SET extra_float_digits = 3;
+		SET client_min_messages = debug2;
+		SELECT string_agg(concat_ws(' ', u, ord, item_id, score), E'\n' ORDER BY u, ord)
+		  FROM generate_series(1, 300, 13) u,
+		       LATERAL (SELECT r.*, row_number() OVER () AS ord
+		                  FROM personalize.recommend('wide', u::text, 30) r) r},
+		stdout => \$out, stderr => \$err, on_error_die => 1);
+	my @scored = $err =~ /scoring helper scored items (\d+) to 19999/g;
+	my @bonus = $err =~ /scoring helper added the bonus of items (\d+) to 19999/g;
+	return ($out, \@scored, \@bonus);
+}
+
+my ($wide_alone, $wide_alone_scored) = wide_answers(0);
+ok(length($wide_alone) > 1000 && @$wide_alone_scored == 0, 'a 20,000-item catalogue scored alone');
+my ($wide_helped, $wide_scored, $wide_bonus) = wide_answers(2048);
+is(scalar(@$wide_scored), 24, 'every request over 20,000 items got the helper');
+is(scalar(grep { $_ % 4096 == 0 && $_ <= 12288 } @$wide_scored), 24,
+	'which scored whole chunks from the back, the last at least');
+is(scalar(grep { $_ % 4096 == 0 && $_ <= 12288 } @$wide_bonus), 24,
+	'and added the bonus to whole chunks from the back');
+is($wide_helped, $wide_alone, 'the same answers, to the last digit, in chunks');
 
 # Terminate the helper: the backend serves alone meanwhile, and the
 # postmaster starts the helper again (bgw_restart_time 10 s).
