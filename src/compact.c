@@ -617,9 +617,10 @@ CompactFinishScoring(CompactQuery *q)
 
 /*
  * Exclude the n listed items (the user's history; an item may repeat):
- * -Infinity in scores, out of the logits' sum and count, and their spans'
- * bounds made exact again: a user's history holds the items the model
- * scores highest, whose spans SpanMax would otherwise read one by one.
+ * -Infinity in scores, out of the logits' sum and count, and the bounds of
+ * the spans whose best they were made exact again: a user's history holds
+ * the items the model scores highest, whose spans SpanMax would otherwise
+ * read one by one.  (A span whose best stays keeps its bound.)
  */
 void
 CompactExclude(CompactQuery *q, float *scores, int n, const int32 *items)
@@ -627,14 +628,16 @@ CompactExclude(CompactQuery *q, float *scores, int n, const int32 *items)
 	for (int j = 0; j < n; j++)
 	{
 		int32		first = items[j] / COMPACT_SPAN * COMPACT_SPAN;
+		float		s = scores[items[j]];
 
-		if (!isfinite(scores[items[j]]))
+		if (!isfinite(s))
 			continue;			/* a repeat */
-		q->logit_sum -= scores[items[j]];
+		q->logit_sum -= s;
 		q->n_logits--;
 		q->max_known = false;
 		scores[items[j]] = -INFINITY;
-		SpansRefresh(scores, first, Min(q->cf->n_items, first + COMPACT_SPAN), q->span_max);
+		if (s >= q->span_max[items[j] / COMPACT_SPAN])
+			SpansRefresh(scores, first, Min(q->cf->n_items, first + COMPACT_SPAN), q->span_max);
 	}
 }
 
