@@ -490,11 +490,80 @@ model_load_neighbors(RecipeModel *model, SPITupleTable *tt)
 }
 
 /*
- * Read version's model rows into a new LoadedModel.  The caller is
- * connected to SPI.
+ * Copy item i's factors (an array of model_item.factors) into lm's own
+ * n x k factors, allocated on the first row.
+ */
+static void
+model_copy_factors(LoadedModel *lm, int32 i, int32 n, Datum factors)
+{
+	ArrayType  *arr = DatumGetArrayTypeP(factors);
+	int			k = ArrayGetNItems(ARR_NDIM(arr), ARR_DIMS(arr));
+
+	if (lm->model.factors == NULL)
+	{
+		lm->model.k = k;
+		lm->model.factors = palloc_extended(sizeof(float) * Max((Size) n * k, 1), MCXT_ALLOC_HUGE);
+	}
+	if (k != lm->model.k || ARR_HASNULL(arr))
+		elog(ERROR, "model row %d of solution version " INT64_FORMAT " has malformed factors", i, lm->version);
+	memcpy(lm->model.factors + (Size) i * k, ARR_DATA_PTR(arr), sizeof(float) * k);
+}
+
+/*
+ * Read the factors of lm's n items (lm read without them, expecting to
+ * attach them from shared memory, which has gone since).  Connected to SPI.
+ */
+static void
+model_load_factors(LoadedModel *lm, int32 n)
+{
+	Oid			argtypes[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(lm->version)};
+	MemoryContext old;
+	SPITupleTable *tt;
+	int			rc;
+
+	rc = CatalogExecute("SELECT factors FROM personalize.model_item WHERE solution_version = $1 ORDER BY item_index",
+						1, argtypes, values, NULL, true, 0);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "could not read model rows: %s", SPI_result_code_string(rc));
+	if ((int64) SPI_processed != n)
+		elog(ERROR, "solution version " INT64_FORMAT " has " UINT64_FORMAT " model rows, expected %d",
+			 lm->version, SPI_processed, n);
+	tt = SPI_tuptable;
+	old = MemoryContextSwitchTo(lm->context);
+	lm->model.factors = NULL;
+	for (int32 i = 0; i < n; i++)
+	{
+		bool		isnull;
+		Datum		factors = SPI_getbinval(tt->vals[i], tt->tupdesc, 1, &isnull);
+
+		if ((i & 1023) == 0)
+			CHECK_FOR_INTERRUPTS();
+		if (!isnull)
+			model_copy_factors(lm, i, n, factors);
+	}
+	MemoryContextSwitchTo(old);
+	SPI_freetuptable(tt);
+}
+
+/*
+ * The model's memory goes (evicted, or a load failed, or a model only the
+ * running call held): detach what it has attached.
+ */
+static void
+model_context_gone(void *arg)
+{
+	ModelSharedRelease((LoadedModel *) arg);
+}
+
+/*
+ * Read version (created at created)'s model rows into a new LoadedModel.
+ * When another backend has shared its factors, the rows are read without
+ * them and the factors attached: over a million items, reading them took
+ * most of a new connection's first call.  The caller is connected to SPI.
  */
 static LoadedModel *
-model_load(int64 version)
+model_load(int64 version, TimestampTz created)
 {
 	Oid			argtypes[1] = {INT8OID};
 	Datum		values[1] = {Int64GetDatum(version)};
@@ -507,6 +576,8 @@ model_load(int64 version)
 	bool		isnull;
 	SPITupleTable *tt;
 	int32		n;
+	int32		shared_k = ModelSharedFactorCount(version, created);
+	MemoryContextCallback *release;
 
 	/* v.recipe (AutoML's choice) through to_jsonb: absent before 0.2.0's schema */
 	rc = CatalogExecute("SELECT coalesce(to_jsonb(v) ->> 'recipe', s.recipe), v.users, v.hyperparameters, v.items "
@@ -530,6 +601,12 @@ model_load(int64 version)
 	lm = palloc0(sizeof(LoadedModel));
 	lm->context = context;
 	lm->version = version;
+	lm->created = created;
+	/* whatever the model attaches is detached when its memory goes, a failed load's too */
+	release = palloc0(sizeof(MemoryContextCallback));
+	release->func = model_context_gone;
+	release->arg = lm;
+	MemoryContextRegisterResetCallback(context, release);
 	lm->recipe = RecipeLookup(recipe_name);
 	if (lm->recipe == NULL)
 		elog(ERROR, "solution version " INT64_FORMAT " has unknown recipe \"%s\"", version, recipe_name);
@@ -542,11 +619,10 @@ model_load(int64 version)
 	n = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4, &isnull));
 	MemoryContextSwitchTo(old);
 
-	rc = CatalogExecute(model_item_has_ages() ?
-						"SELECT item_id, popularity, factors, neighbors, neighbor_scores, age_days "
-						"FROM personalize.model_item WHERE solution_version = $1 ORDER BY item_index" :
-						"SELECT item_id, popularity, factors, neighbors, neighbor_scores, NULL::real "
-						"FROM personalize.model_item WHERE solution_version = $1 ORDER BY item_index",
+	rc = CatalogExecute(psprintf("SELECT item_id, popularity, %s, neighbors, neighbor_scores, %s "
+								 "FROM personalize.model_item WHERE solution_version = $1 ORDER BY item_index",
+								 shared_k > 0 ? "NULL::real[]" : "factors",
+								 model_item_has_ages() ? "age_days" : "NULL::real"),
 						1, argtypes, values, NULL, true, 0);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "could not read model rows: %s", SPI_result_code_string(rc));
@@ -572,21 +648,19 @@ model_load(int64 version)
 		model_load_age(&lm->model, i, SPI_getbinval(tuple, tt->tupdesc, 6, &isnull), isnull);
 		factors = SPI_getbinval(tuple, tt->tupdesc, 3, &isnull);
 		if (!isnull)
-		{
-			ArrayType  *arr = DatumGetArrayTypeP(factors);
-			int			k = ArrayGetNItems(ARR_NDIM(arr), ARR_DIMS(arr));
-
-			if (lm->model.factors == NULL)
-			{
-				lm->model.k = k;
-				lm->model.factors = palloc_extended(sizeof(float) * Max((Size) n * k, 1), MCXT_ALLOC_HUGE);
-			}
-			if (k != lm->model.k || ARR_HASNULL(arr))
-				elog(ERROR, "model row %d of solution version " INT64_FORMAT " has malformed factors", i, version);
-			memcpy(lm->model.factors + (Size) i * k, ARR_DATA_PTR(arr), sizeof(float) * k);
-		}
+			model_copy_factors(lm, i, n, factors);
 	}
 	model_load_neighbors(&lm->model, tt);
+	if (shared_k > 0)
+	{
+		/* the factors from the segment another backend shared, else from the table after all */
+		lm->model.k = shared_k;
+		if (!ModelAttachSharedFactors(lm))
+		{
+			model_load_factors(lm, n);
+			MemoryContextSwitchTo(context);
+		}
+	}
 	if (lm->recipe->keeps_users)
 	{
 		model_load_users(lm, version);
@@ -644,8 +718,7 @@ ModelGet(int64 version, TimestampTz created)
 			 (victim < 0 || cached->last_used < model_cache[victim]->last_used)))
 			victim = i;
 	}
-	lm = model_load(version);
-	lm->created = created;
+	lm = model_load(version, created);
 	lm->last_used = ++model_clock;
 	if (victim < 0)
 	{

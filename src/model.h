@@ -60,6 +60,8 @@ extern int	ModelScopeBegin(void);
 /* Item factors shared by all backends when preloaded (model_shared.c). */
 extern bool ModelSharedInit(void);
 extern void ModelShareFactors(LoadedModel *lm);
+extern int32 ModelSharedFactorCount(int64 version, TimestampTz created);
+extern bool ModelAttachSharedFactors(LoadedModel *lm);
 extern void ModelSharedRelease(LoadedModel *lm);
 extern void ModelScopeEnd(int scope);
 

@@ -60,6 +60,7 @@ typedef struct SharedModelSlot
 	int64		version;
 	TimestampTz created;
 	Size		bytes;
+	int32		k;				/* factors per item */
 	dsm_handle	handle;
 	uint64		last_used;
 } SharedModelSlot;
@@ -172,6 +173,119 @@ shared_attach(dsm_handle handle, Size bytes)
 }
 
 /*
+ * The bytes of lm's segment (n_items x k factors), and where its codes and
+ * its damping start in it (0: not there).
+ */
+static Size
+shared_layout(const LoadedModel *lm, Size *compact_offset, Size *damping_offset)
+{
+	Size		bytes = mul_size(mul_size(sizeof(float), lm->model.n_items), lm->model.k);
+
+	*compact_offset = 0;
+	*damping_offset = 0;
+	/* a model recommend() folds users into also shares its compact factors */
+	if (lm->recipe->fold_in != NULL && lm->model.n_items >= COMPACT_MIN_ITEMS &&
+		lm->model.k <= COMPACT_MAX_FACTORS)
+	{
+		*compact_offset = TYPEALIGN(COMPACT_ALIGN, bytes);
+		bytes = add_size(*compact_offset, CompactBytes(lm->model.n_items, lm->model.k));
+		/* and, if it explores, exploration's damping of every item (scoring_helper.c) */
+		if (lm->model.item_age_days != NULL && lm->model.popularity != NULL)
+		{
+			*damping_offset = TYPEALIGN(COMPACT_ALIGN, bytes);
+			bytes = add_size(*damping_offset, mul_size(sizeof(float), lm->model.n_items));
+		}
+	}
+	return bytes;
+}
+
+/*
+ * Serve lm from segment seg (laid out by shared_layout): its factors, codes
+ * and damping read from there, its own copies freed.
+ */
+static void
+shared_adopt(LoadedModel *lm, dsm_segment *seg, Size compact_offset, Size damping_offset)
+{
+	if (lm->model.factors != NULL)
+		pfree(lm->model.factors);
+	lm->model.factors = dsm_segment_address(seg);
+	if (compact_offset > 0)
+	{
+		MemoryContext old = MemoryContextSwitchTo(lm->context);
+
+		if (lm->compact != NULL && lm->compact->allocation != NULL)
+		{
+			pfree(lm->compact->allocation);
+			pfree(lm->compact);
+		}
+		lm->compact = CompactFromBlob((char *) dsm_segment_address(seg) + compact_offset,
+									  lm->model.n_items, lm->model.k);
+		MemoryContextSwitchTo(old);
+	}
+	if (damping_offset > 0)
+		lm->shared_damping = (float *) ((char *) dsm_segment_address(seg) + damping_offset);
+	lm->shared_segment = seg;
+}
+
+/*
+ * How many factors per item the model of version (created at created) has
+ * in a segment another backend registered, or 0 when none is registered:
+ * model.c then reads the model's rows without their factors, and attaches
+ * them (ModelAttachSharedFactors).  A hint: the segment may go meanwhile.
+ */
+int32
+ModelSharedFactorCount(int64 version, TimestampTz created)
+{
+	int32		k = 0;
+
+	if (directory == NULL)
+		return 0;
+	LWLockAcquire(directory->lock, LW_SHARED);
+	for (int i = 0; i < shared_models; i++)
+	{
+		SharedModelSlot *slot = &directory->slots[i];
+
+		if (slot->database == MyDatabaseId && slot->version == version && slot->created == created)
+			k = slot->k;
+	}
+	LWLockRelease(directory->lock);
+	return k;
+}
+
+/*
+ * Attach the registered segment of lm, read without its factors (k set,
+ * factors NULL), and serve lm from it: false when it has gone since
+ * ModelSharedFactorCount (the caller then reads the factors).
+ */
+bool
+ModelAttachSharedFactors(LoadedModel *lm)
+{
+	Size		compact_offset;
+	Size		damping_offset;
+	Size		bytes = shared_layout(lm, &compact_offset, &damping_offset);
+	SharedModelSlot *slot;
+	dsm_handle	handle = 0;
+	dsm_segment *seg;
+
+	if (directory == NULL)
+		return false;
+	LWLockAcquire(directory->lock, LW_EXCLUSIVE);
+	slot = shared_find(lm->version, lm->created, bytes);
+	if (slot != NULL)
+	{
+		slot->last_used = ++directory->clock;
+		handle = slot->handle;
+	}
+	LWLockRelease(directory->lock);
+	if (slot == NULL || (seg = shared_attach(handle, bytes)) == NULL)
+		return false;
+	shared_adopt(lm, seg, compact_offset, damping_offset);
+	elog(DEBUG1, "personalize: item factors of solution version " INT64_FORMAT " attached from shared memory, not read",
+		 lm->version);
+	return true;
+}
+
+/*
  * Put lm's item factors in shared memory, or attach those another backend
  * put there, and free lm's own copy; do nothing when sharing is off or
  * the segment cannot be had.  lm must be in the per-backend cache, which
@@ -182,8 +296,8 @@ ModelShareFactors(LoadedModel *lm)
 {
 	Size		bytes;
 	Size		factor_bytes;
-	Size		compact_offset = 0;
-	Size		damping_offset = 0;
+	Size		compact_offset;
+	Size		damping_offset;
 	SharedModelSlot *slot;
 	dsm_segment *seg = NULL;
 	dsm_handle	handle = 0;
@@ -191,20 +305,7 @@ ModelShareFactors(LoadedModel *lm)
 	if (directory == NULL || lm->model.factors == NULL || lm->shared_segment != NULL)
 		return;
 	factor_bytes = mul_size(mul_size(sizeof(float), lm->model.n_items), lm->model.k);
-	bytes = factor_bytes;
-	/* a model recommend() folds users into also shares its compact factors */
-	if (lm->recipe->fold_in != NULL && lm->model.n_items >= COMPACT_MIN_ITEMS &&
-		lm->model.k <= COMPACT_MAX_FACTORS)
-	{
-		compact_offset = TYPEALIGN(COMPACT_ALIGN, factor_bytes);
-		bytes = add_size(compact_offset, CompactBytes(lm->model.n_items, lm->model.k));
-		/* and, if it explores, exploration's damping of every item (scoring_helper.c) */
-		if (lm->model.item_age_days != NULL && lm->model.popularity != NULL)
-		{
-			damping_offset = TYPEALIGN(COMPACT_ALIGN, bytes);
-			bytes = add_size(damping_offset, mul_size(sizeof(float), lm->model.n_items));
-		}
-	}
+	bytes = shared_layout(lm, &compact_offset, &damping_offset);
 
 	LWLockAcquire(directory->lock, LW_EXCLUSIVE);
 	slot = shared_find(lm->version, lm->created, bytes);
@@ -276,6 +377,7 @@ ModelShareFactors(LoadedModel *lm)
 			victim->version = lm->version;
 			victim->created = lm->created;
 			victim->bytes = bytes;
+			victim->k = lm->model.k;
 			victim->handle = dsm_segment_handle(seg);
 			victim->last_used = ++directory->clock;
 			LWLockRelease(directory->lock);
@@ -288,24 +390,7 @@ ModelShareFactors(LoadedModel *lm)
 	if (slot != NULL)
 		elog(DEBUG1, "personalize: item factors of solution version " INT64_FORMAT " attached from shared memory",
 			 lm->version);
-	pfree(lm->model.factors);
-	lm->model.factors = dsm_segment_address(seg);
-	if (compact_offset > 0)
-	{
-		MemoryContext old = MemoryContextSwitchTo(lm->context);
-
-		if (lm->compact != NULL && lm->compact->allocation != NULL)
-		{
-			pfree(lm->compact->allocation);
-			pfree(lm->compact);
-		}
-		lm->compact = CompactFromBlob((char *) dsm_segment_address(seg) + compact_offset,
-									  lm->model.n_items, lm->model.k);
-		MemoryContextSwitchTo(old);
-	}
-	if (damping_offset > 0)
-		lm->shared_damping = (float *) ((char *) dsm_segment_address(seg) + damping_offset);
-	lm->shared_segment = seg;
+	shared_adopt(lm, seg, compact_offset, damping_offset);
 }
 
 /*

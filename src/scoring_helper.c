@@ -125,7 +125,8 @@ typedef struct ScoringHelperShared
 	 * The chunks taken so far: from the front by the client (low 32 bits),
 	 * from the back by the helper (high 32 bits, starting at 1: the last
 	 * chunk is the helper's from the start).  A take is good when the two
-	 * counts before it add up to less than n_chunks (see chunk_take).
+	 * counts before it add up to less than n_chunks (see chunk_take); a
+	 * client that errors out adds n_chunks to its count, which stops the helper.
 	 */
 	pg_atomic_uint64 chunks_taken;
 } ScoringHelperShared;
@@ -500,6 +501,8 @@ client_share(const ScoringRequest *request, dsm_segment *buffer_segment, ClientW
 	}
 	PG_CATCH();
 	{
+		/* take every chunk left, so that the helper stops after its current one */
+		pg_atomic_fetch_add_u64(&helper->chunks_taken, (uint64) request->n_chunks);
 		client_release_on_error(buffer_segment);
 		PG_RE_THROW();
 	}
