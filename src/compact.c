@@ -636,7 +636,7 @@ CompactExclude(CompactQuery *q, float *scores, int n, const int32 *items)
 		q->n_logits--;
 		q->max_known = false;
 		scores[items[j]] = -INFINITY;
-		if (s >= q->span_max[items[j] / COMPACT_SPAN])
+		if (!(s < q->span_max[items[j] / COMPACT_SPAN]))
 			SpansRefresh(scores, first, Min(q->cf->n_items, first + COMPACT_SPAN), q->span_max);
 	}
 }

@@ -727,10 +727,7 @@ ModelGet(int64 version, TimestampTz created)
 		return lm;
 	}
 	if (model_cache[victim] != NULL)
-	{
-		ModelSharedRelease(model_cache[victim]);
-		MemoryContextDelete(model_cache[victim]->context);
-	}
+		MemoryContextDelete(model_cache[victim]->context);	/* detaches its segments too */
 	model_cache[victim] = lm;
 	model_pin(lm);
 	/* one copy of the factors for every backend, when preloaded */

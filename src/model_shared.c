@@ -154,12 +154,19 @@ shared_find(int64 version, TimestampTz created, Size bytes)
 
 /*
  * Attach the segment of handle, mapped for the rest of the session, if it
- * still exists and holds bytes; else NULL.
+ * still exists and holds bytes; else NULL.  Also NULL when this backend
+ * has it mapped already (dsm_attach would fail): a model loaded for one
+ * call only, while every cache slot is in use, holds it until the
+ * transaction ends, and another load of it then keeps its own copy.
  */
 static dsm_segment *
 shared_attach(dsm_handle handle, Size bytes)
 {
-	dsm_segment *seg = dsm_attach(handle);
+	dsm_segment *seg;
+
+	if (dsm_find_mapping(handle) != NULL)
+		return NULL;
+	seg = dsm_attach(handle);
 
 	if (seg == NULL)
 		return NULL;			/* dropped from the directory meanwhile */
@@ -206,6 +213,8 @@ shared_layout(const LoadedModel *lm, Size *compact_offset, Size *damping_offset)
 static void
 shared_adopt(LoadedModel *lm, dsm_segment *seg, Size compact_offset, Size damping_offset)
 {
+	/* the segment lm's first, so that an error below leaves it to ModelSharedRelease */
+	lm->shared_segment = seg;
 	if (lm->model.factors != NULL)
 		pfree(lm->model.factors);
 	lm->model.factors = dsm_segment_address(seg);
@@ -224,7 +233,6 @@ shared_adopt(LoadedModel *lm, dsm_segment *seg, Size compact_offset, Size dampin
 	}
 	if (damping_offset > 0)
 		lm->shared_damping = (float *) ((char *) dsm_segment_address(seg) + damping_offset);
-	lm->shared_segment = seg;
 }
 
 /*
@@ -288,8 +296,9 @@ ModelAttachSharedFactors(LoadedModel *lm)
 /*
  * Put lm's item factors in shared memory, or attach those another backend
  * put there, and free lm's own copy; do nothing when sharing is off or
- * the segment cannot be had.  lm must be in the per-backend cache, which
- * calls ModelSharedRelease when it evicts lm.
+ * the segment cannot be had.  lm must be in the per-backend cache (which
+ * shares only what it keeps); its memory context calls ModelSharedRelease
+ * when lm is freed (model.c).
  */
 void
 ModelShareFactors(LoadedModel *lm)

@@ -156,9 +156,11 @@ static bool client_exit_registered = false;
 
 /*
  * How many times a client whose share is done looks whether the helper has
- * finished, about 3 us apart, before it sleeps on its latch: the helper
- * is then finishing its last chunk, a few tens of microseconds, less than
- * a wake-up through the latch takes on a busy machine.
+ * finished, 100 spin-delay instructions apart (2-3 us on a Zen 3; the
+ * instruction's length differs between CPUs), before it sleeps on its
+ * latch: the helper is then finishing its last chunk, a few tens of
+ * microseconds, less than a wake-up through the latch takes on a busy
+ * machine.
  */
 #define CLIENT_SPINS 50
 
@@ -330,37 +332,36 @@ client_wait(void)
 	}
 }
 
-/* The client's state of the request it holds. */
-static HelperState
-client_state(void)
-{
-	HelperState state;
-
-	SpinLockAcquire(&helper->mutex);
-	state = helper->state;
-	SpinLockRelease(&helper->mutex);
-	return state;
-}
-
 /*
- * On an error: the helper may be writing into buffer_segment.  Wait for it
- * to finish (it takes milliseconds), and give the helper up; a buffer it
- * still has not finished with after CLIENT_ERROR_WAIT_US is never reused
- * (ScoringHelperBufferReusable).
+ * On an error: the helper may be writing into buffer_segment.  A request
+ * it has not begun is given up at once (the helper drops it unread);
+ * else wait for the helper to finish (it takes milliseconds), and give it
+ * up; a buffer it still has not finished with after CLIENT_ERROR_WAIT_US
+ * is never reused (ScoringHelperBufferReusable).
  */
 static void
 client_release_on_error(dsm_segment *buffer_segment)
 {
-	HelperState state = client_state();
-
-	for (int waited = 0; waited < CLIENT_ERROR_WAIT_US &&
-		 (state == HELPER_REQUESTED || state == HELPER_WORKING); waited += 100)
+	for (int waited = 0;; waited += 100)
 	{
+		HelperState state;
+
+		SpinLockAcquire(&helper->mutex);
+		state = helper->state;
+		if (state == HELPER_REQUESTED && helper->client_pid == MyProcPid)
+			helper->abandoned = true;
+		SpinLockRelease(&helper->mutex);
+		if (state == HELPER_REQUESTED)
+			return;
+		if (state != HELPER_WORKING)
+			break;
+		if (waited >= CLIENT_ERROR_WAIT_US)
+		{
+			client_unsafe_buffer = dsm_segment_handle(buffer_segment);
+			break;
+		}
 		pg_usleep(100);
-		state = client_state();
 	}
-	if (state == HELPER_REQUESTED || state == HELPER_WORKING)
-		client_unsafe_buffer = dsm_segment_handle(buffer_segment);
 	client_release();
 }
 
@@ -411,6 +412,8 @@ client_start(const ScoringRequest *request)
 {
 	Latch	   *helper_latch;
 
+	/* the last chunk is the helper's (see chunks_taken); it is idle till REQUESTED */
+	pg_atomic_write_u64(&helper->chunks_taken, UINT64CONST(1) << 32);
 	SpinLockAcquire(&helper->mutex);
 	helper_latch = helper->helper_latch;
 	if (helper->helper_pid == 0 || helper_latch == NULL)
@@ -421,8 +424,6 @@ client_start(const ScoringRequest *request)
 		return false;
 	}
 	helper->request = *request;
-	/* the last chunk is the helper's (see chunks_taken) */
-	pg_atomic_write_u64(&helper->chunks_taken, UINT64CONST(1) << 32);
 	helper->state = HELPER_REQUESTED;
 	SpinLockRelease(&helper->mutex);
 	SetLatch(helper_latch);
@@ -431,16 +432,24 @@ client_start(const ScoringRequest *request)
 
 /*
  * Set request's chunks for n items, in whole units of unit items: of
- * HELPER_CHUNK_ITEMS, or two halves when there are not two such chunks
- * (the last chunk takes the items left over).  Fewer than two chunks: no
- * sharing.
+ * HELPER_CHUNK_ITEMS, or two (the first half rounded down to whole units)
+ * when there are not two such chunks; the last chunk takes the items left
+ * over.  Fewer than two chunks: no sharing.
  */
 static void
 chunks_set(ScoringRequest *request, int32 n, int32 unit)
 {
 	request->n_items = n;
-	request->chunk_items = n >= 2 * HELPER_CHUNK_ITEMS ? HELPER_CHUNK_ITEMS : n / 2 / unit * unit;
-	request->n_chunks = request->chunk_items > 0 ? n / request->chunk_items : 0;
+	if (n >= 2 * HELPER_CHUNK_ITEMS)
+	{
+		request->chunk_items = HELPER_CHUNK_ITEMS;
+		request->n_chunks = n / HELPER_CHUNK_ITEMS;
+	}
+	else
+	{
+		request->chunk_items = n / 2 / unit * unit;
+		request->n_chunks = request->chunk_items > 0 ? 2 : 0;
+	}
 }
 
 /* The first item of chunk c (c = n_chunks: the end). */
@@ -510,7 +519,7 @@ client_share(const ScoringRequest *request, dsm_segment *buffer_segment, ClientW
 	client_release();			/* DONE or FAILED: the helper is free again */
 	if (!done)
 	{
-		/* the helper's chunks are the ones after the client's */
+		/* the helper's chunks, after the client's: a failed request wrote nothing */
 		work(arg, chunk_start(request, n_front), request->n_items);
 		return -1;
 	}
@@ -740,7 +749,6 @@ helper_add_bonus(const ScoringRequest *request, dsm_segment *model, dsm_segment 
 	{
 		int32		from = chunk_start(request, c);
 
-		CHECK_FOR_INTERRUPTS();
 		KernelAddScaledBlocks(scores + from, weights + from, chunk_start(request, c + 1) - from,
 							  request->scale, request->ceiling, block_sums + from / KERNEL_BLOCK);
 	}
@@ -777,7 +785,6 @@ helper_score(const ScoringRequest *request, dsm_segment *model, dsm_segment *buf
 	{
 		int32		from = chunk_start(request, c);
 
-		CHECK_FOR_INTERRUPTS();
 		CompactScoreItems(&q, from, chunk_start(request, c + 1),
 						  (float *) (out + request->scores_offset) + from,
 						  (float *) (out + request->raw_offset) + from,
@@ -795,8 +802,9 @@ helper_serve(const ScoringRequest *request)
 	dsm_segment *model = helper_segment(request->model_handle, NULL);
 	dsm_segment *buffer = model != NULL ? helper_segment(request->buffer_handle, model) : NULL;
 
+	/* every chunk within the items, the last one not empty */
 	if (model == NULL || buffer == NULL || request->n_chunks < 2 || request->chunk_items < 1 ||
-		request->n_items / request->chunk_items != request->n_chunks)
+		(int64) request->chunk_items * (request->n_chunks - 1) >= request->n_items)
 		return false;
 	return request->task == HELPER_SCORE ? helper_score(request, model, buffer) :
 		helper_add_bonus(request, model, buffer);
@@ -887,10 +895,16 @@ personalize_scoring_helper_main(Datum main_arg)
 		 * An error here (a segment that cannot be mapped, say) ends the
 		 * helper (a background worker's ERROR is FATAL): helper_exit fails
 		 * the request, the postmaster starts a new helper, with nothing
-		 * half attached.
+		 * half attached.  Such errors come before the first chunk is
+		 * written; interrupts wait for the request's end (a few
+		 * milliseconds), so that a failed request has written nothing: the
+		 * client redoes every chunk it did not do, and exploration's bonus
+		 * must not be added twice.
 		 */
 		MemoryContextSwitchTo(request_context);
+		HOLD_INTERRUPTS();
 		served = helper_serve(&request);
+		RESUME_INTERRUPTS();
 		MemoryContextSwitchTo(TopMemoryContext);
 		MemoryContextReset(request_context);
 

@@ -1,7 +1,7 @@
 # The scoring helper (src/scoring_helper.c): with personalize preloaded, a
 # background worker scores part of a catalogue of at least
 # personalize.scoring_helper_min_items items while the backend scores the
-# rest (two halves under 8192 items, else chunks of 4096 items, the
+# rest (two chunks under 8192 items, else chunks of 4096 items, the
 # backend's from the front, the helper's from the back), and adds
 # exploration's bonus to its part when every item is young.  Its answers
 # must be the same, to the last digit, as the backend's alone; a helper
