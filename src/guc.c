@@ -36,7 +36,7 @@ int			personalize_als_half_rows_min_kb = 4096;
 bool		personalize_compact_scoring = true;
 int			personalize_compact_kernel = COMPACT_KERNEL_AUTO;
 bool		personalize_direct_history = true;
-int			personalize_scoring_helper_min_items = 200000;
+int			personalize_scoring_helper_min_items = 20000;
 
 static const struct config_enum_entry compact_kernel_options[] = {
 	{"auto", COMPACT_KERNEL_AUTO, false},
@@ -76,10 +76,10 @@ GucInit(void)
 							 true,
 							 PGC_USERSET, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("personalize.scoring_helper_min_items",
-							"Catalogues of at least this many items are scored half by the scoring helper, when it is free",
-							"Needs personalize in shared_preload_libraries (personalize.scoring_helper); 0 turns it off.  Under a few hundred thousand items, waking the helper costs more than it saves.",
+							"Catalogues of at least this many items are scored partly by the scoring helper, when it is free",
+							"Needs personalize in shared_preload_libraries (personalize.scoring_helper); 0 turns it off.  Under about 10,000 items the helper saves nothing.",
 							&personalize_scoring_helper_min_items,
-							200000, 0, INT_MAX,
+							20000, 0, INT_MAX,
 							PGC_USERSET, 0, NULL, NULL, NULL);
 	DefineCustomEnumVariable("personalize.compact_kernel",
 							 "Which loop compact scoring uses: auto (AVX-512 VNNI or AVX2, as the CPU has them), avx2, portable",
