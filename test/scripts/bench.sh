@@ -83,9 +83,11 @@ fi
 # full scale; the default 128 MB made each request read index pages through
 # the kernel).  The table (about 1 GB at full scale) stays larger than a
 # quarter of them, so that scans of it (the training's) keep to their small
-# ring of buffers, as with the default.  The shared models in the dynamic
-# region (see above).
-CLUSTER_OPTS="-c shared_preload_libraries=personalize -c shared_buffers=2GB -c huge_pages=$huge_pages_setting -c min_dynamic_shared_memory=${dynamic_mb}MB"
+# ring of buffers, as with the default.  The dynamic region (see above)
+# only for serving: a training's shared segment (the factors its helpers
+# share) comes from it too when it is there, and the memory sampler, which
+# cannot tell it from the buffers, would leave it out.
+CLUSTER_OPTS="-c shared_preload_libraries=personalize -c shared_buffers=2GB -c huge_pages=$huge_pages_setting"
 start_cluster
 mkdir -p bench/results
 csv="bench/results/bench-$SCALE-$(date -u +%Y%m%dT%H%M%SZ).csv"
@@ -396,6 +398,9 @@ SELECT * FROM personalize.personalized_rank('syn', :u::text, '{$(seq -s, 1 100)}
 echo "\\set u random(1, $users)
 SELECT * FROM personalize.personalized_rank('syn', :u::text, ARRAY(SELECT g::text FROM generate_series(1, 100) g));" > "$WORKDIR/rank_subquery.sql"
 [[ $(id -u) -eq 0 ]] && chown postgres: "$WORKDIR"/*.sql
+# serving as deployed: the shared models in the dynamic region
+CLUSTER_OPTS="$CLUSTER_OPTS -c min_dynamic_shared_memory=${dynamic_mb}MB"
+restart_cluster
 # warm, as on a server in use: the histories' index in shared buffers
 # (pg_prewarm, from contrib), and a first run of each serving script, not
 # recorded, loads the models into the shared segment

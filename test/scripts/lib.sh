@@ -13,6 +13,7 @@
 #   give_to_pg PATH...    chown PATH... to postgres when we are root
 #   start_cluster         initdb + start in $WORKDIR/data; exports PGHOST PGPORT PGUSER
 #                         (CLUSTER_OPTS: more server options, e.g. "-c name=value")
+#   restart_cluster       stop it and start it again with CLUSTER_OPTS
 #   stop_cluster          stop it (a no-op when not started)
 #   cleanup               EXIT trap: stop the cluster (printing its log when the
 #                         script failed), remove $WORKDIR (kept if KEEP_WORKDIR=1)
@@ -130,6 +131,18 @@ start_cluster() {
 		return 1
 	fi
 	export PGHOST="$WORKDIR" PGUSER=postgres PGDATABASE=postgres
+}
+
+# Restart the cluster started by start_cluster with the server options in
+# CLUSTER_OPTS (its data kept).
+restart_cluster() {
+	as_pg pg_ctl -D "$WORKDIR/data" -m fast -w -t 60 stop >/dev/null
+	if ! as_pg pg_ctl -D "$WORKDIR/data" -l "$WORKDIR/server.log" -w -t 60 \
+		-o "-p $PGPORT -k $WORKDIR -c listen_addresses='' ${CLUSTER_OPTS:-}" start >/dev/null; then
+		echo "the server did not start again; its log:" >&2
+		tail -n 40 "$WORKDIR/server.log" >&2
+		return 1
+	fi
 }
 
 # Stop the cluster started by start_cluster, if any.
