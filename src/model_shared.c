@@ -180,6 +180,26 @@ shared_attach(dsm_handle handle, Size bytes)
 }
 
 /*
+ * The handle of lm's registered segment of bytes, into *handle, marked
+ * used; false when none is registered.
+ */
+static bool
+shared_lookup(const LoadedModel *lm, Size bytes, dsm_handle *handle)
+{
+	SharedModelSlot *slot;
+
+	LWLockAcquire(directory->lock, LW_EXCLUSIVE);
+	slot = shared_find(lm->version, lm->created, bytes);
+	if (slot != NULL)
+	{
+		slot->last_used = ++directory->clock;
+		*handle = slot->handle;
+	}
+	LWLockRelease(directory->lock);
+	return slot != NULL;
+}
+
+/*
  * The bytes of lm's segment (n_items x k factors), and where its codes and
  * its damping start in it (0: not there).
  */
@@ -271,21 +291,11 @@ ModelAttachSharedFactors(LoadedModel *lm)
 	Size		compact_offset;
 	Size		damping_offset;
 	Size		bytes = shared_layout(lm, &compact_offset, &damping_offset);
-	SharedModelSlot *slot;
 	dsm_handle	handle = 0;
 	dsm_segment *seg;
 
-	if (directory == NULL)
-		return false;
-	LWLockAcquire(directory->lock, LW_EXCLUSIVE);
-	slot = shared_find(lm->version, lm->created, bytes);
-	if (slot != NULL)
-	{
-		slot->last_used = ++directory->clock;
-		handle = slot->handle;
-	}
-	LWLockRelease(directory->lock);
-	if (slot == NULL || (seg = shared_attach(handle, bytes)) == NULL)
+	if (directory == NULL || !shared_lookup(lm, bytes, &handle) ||
+		(seg = shared_attach(handle, bytes)) == NULL)
 		return false;
 	shared_adopt(lm, seg, compact_offset, damping_offset);
 	elog(DEBUG1, "personalize: item factors of solution version " INT64_FORMAT " attached from shared memory, not read",
@@ -307,7 +317,7 @@ ModelShareFactors(LoadedModel *lm)
 	Size		factor_bytes;
 	Size		compact_offset;
 	Size		damping_offset;
-	SharedModelSlot *slot;
+	bool		registered;
 	dsm_segment *seg = NULL;
 	dsm_handle	handle = 0;
 
@@ -316,16 +326,8 @@ ModelShareFactors(LoadedModel *lm)
 	factor_bytes = mul_size(mul_size(sizeof(float), lm->model.n_items), lm->model.k);
 	bytes = shared_layout(lm, &compact_offset, &damping_offset);
 
-	LWLockAcquire(directory->lock, LW_EXCLUSIVE);
-	slot = shared_find(lm->version, lm->created, bytes);
-	if (slot != NULL)
-	{
-		slot->last_used = ++directory->clock;
-		handle = slot->handle;
-	}
-	LWLockRelease(directory->lock);
-
-	if (slot != NULL)
+	registered = shared_lookup(lm, bytes, &handle);
+	if (registered)
 		seg = shared_attach(handle, bytes);
 	else
 	{
@@ -396,7 +398,7 @@ ModelShareFactors(LoadedModel *lm)
 	}
 	if (seg == NULL)
 		return;
-	if (slot != NULL)
+	if (registered)
 		elog(DEBUG1, "personalize: item factors of solution version " INT64_FORMAT " attached from shared memory",
 			 lm->version);
 	shared_adopt(lm, seg, compact_offset, damping_offset);

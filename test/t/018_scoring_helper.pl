@@ -46,21 +46,29 @@ $node->safe_psql('postgres', q{
 	SELECT personalize.create_campaign('all-young', (SELECT max(id) FROM personalize.solution_versions), '{"exploration_weight": 0.5, "exploration_item_age_cut_off": 100000}');
 });
 
-# Every request's rows, rank order, with full-precision scores; and what
-# the backend said about the helper (DEBUG2).
-sub answers
+# Every request's rows (30 per user of users, for each of campaigns),
+# rank order, with full-precision scores; and what the backend said about
+# the helper (DEBUG2).
+sub requests
 {
-	my ($min_items) = @_;
+	my ($min_items, $campaigns, $users) = @_;
 	my ($out, $err) = ('', '');
 	$node->psql('postgres', qq{
 		SET personalize.scoring_helper_min_items = $min_items;
 		SET extra_float_digits = 3;
 		SET client_min_messages = debug2;
 		SELECT string_agg(concat_ws(' ', c, u, ord, item_id, score), E'\n' ORDER BY c, u, ord)
-		  FROM unnest(ARRAY['plain', 'young', 'all-young']) c, generate_series(1, 600, 37) u,
+		  FROM unnest(ARRAY[$campaigns]) c, $users u,
 		       LATERAL (SELECT r.*, row_number() OVER () AS ord
 		                  FROM personalize.recommend(c, u::text, 30) r) r},
 		stdout => \$out, stderr => \$err, on_error_die => 1);
+	return ($out, $err);
+}
+
+sub answers
+{
+	my ($min_items) = @_;
+	my ($out, $err) = requests($min_items, q{'plain', 'young', 'all-young'}, 'generate_series(1, 600, 37)');
 	# two chunks: the last (from 2496, or 2048 for the bonus) is the
 	# helper's, the first goes to whichever comes for it first
 	my $helped = grep { $_ == 0 || $_ == 2496 } $err =~ /scoring helper scored items (\d+) to 4999/g;
@@ -100,16 +108,7 @@ $node->safe_psql('postgres', q{
 sub wide_answers
 {
 	my ($min_items) = @_;
-	my ($out, $err) = ('', '');
-	$node->psql('postgres', qq{
-		SET personalize.scoring_helper_min_items = $min_items;
-		SET extra_float_digits = 3;
-		SET client_min_messages = debug2;
-		SELECT string_agg(concat_ws(' ', u, ord, item_id, score), E'\n' ORDER BY u, ord)
-		  FROM generate_series(1, 300, 13) u,
-		       LATERAL (SELECT r.*, row_number() OVER () AS ord
-		                  FROM personalize.recommend('wide', u::text, 30) r) r},
-		stdout => \$out, stderr => \$err, on_error_die => 1);
+	my ($out, $err) = requests($min_items, q{'wide'}, 'generate_series(1, 300, 13)');
 	my @scored = $err =~ /scoring helper scored items (\d+) to 19999/g;
 	my @bonus = $err =~ /scoring helper added the bonus of items (\d+) to 19999/g;
 	return ($out, \@scored, \@bonus);
