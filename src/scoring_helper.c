@@ -503,6 +503,8 @@ client_share(const ScoringRequest *request, dsm_segment *buffer_segment, ClientW
 
 		while ((c = chunk_take(request, false)) >= 0)
 		{
+			/* a cancel here stops the helper too (below) */
+			CHECK_FOR_INTERRUPTS();
 			work(arg, chunk_start(request, c), chunk_start(request, c + 1));
 			n_front++;
 		}
