@@ -72,6 +72,16 @@
 /* How many candidates ahead CompactTopK asks for a factor row. */
 #define COMPACT_RESCORE_AHEAD 8
 
+/*
+ * From this many items on, the scan writes the logits with streaming
+ * stores: the codes it streams (32 MB here at k = 64) evict the logits
+ * from the caches before anything reads them again, and a plain store
+ * first reads each line it writes from memory.  A million items: 4 MB
+ * less to read per array, and a request's median 4.2-5.3 ms -> 3.9-4.6
+ * ms.  Below it the logits stay in the caches for the passes after.
+ */
+#define COMPACT_STREAM_MIN_ITEMS (1 << 19)
+
 /* Where the code of item i's factor f is. */
 static inline Size
 compact_offset(const CompactFactors *cf, int32 i, int f)
@@ -302,6 +312,18 @@ compact_score_plain(const CompactQuery *q, int32 from, int32 to, float *scores, 
 
 #ifdef COMPACT_X86
 /*
+ * Does a vector loop write the logits of cf's catalogue with streaming
+ * stores (see COMPACT_STREAM_MIN_ITEMS)?  They take aligned addresses: the
+ * blocks start every COMPACT_BLOCK floats from scores and raw.
+ */
+static inline bool
+compact_streams(const CompactFactors *cf, const float *scores, const float *raw, int alignment)
+{
+	return cf->n_items >= COMPACT_STREAM_MIN_ITEMS &&
+		(uintptr_t) scores % alignment == 0 && (uintptr_t) raw % alignment == 0;
+}
+
+/*
  * How far ahead of the block being scored its codes are prefetched.  The
  * hardware prefetcher stops at each 4 kB page: at a million items (64 MB
  * of codes per request) the scan waited on memory without this: 3.3 ms,
@@ -331,6 +353,7 @@ compact_score_vnni(const CompactQuery *q, int32 from, int32 to, float *scores, f
 	__m512		x_step = _mm512_set1_ps(q->x_step);
 	__m512d		lanes = _mm512_setzero_pd();
 	__m512		best = _mm512_set1_ps(-INFINITY);
+	bool		stream = compact_streams(cf, scores, raw, 64);
 
 	for (int f = 0; f < cf->stride; f++)
 	{
@@ -383,9 +406,18 @@ compact_score_vnni(const CompactQuery *q, int32 from, int32 to, float *scores, f
 		dot = _mm512_add_epi32(dot, _mm512_sub_epi32(_mm512_add_epi32(lo, lo_odd),
 													 _mm512_slli_epi32(code_sum, 7)));
 		logit = _mm512_mul_ps(_mm512_loadu_ps(cf->scale + first), _mm512_mul_ps(x_step, _mm512_cvtepi32_ps(dot)));
-		_mm512_mask_storeu_ps(scores + (first - from), mask, logit);
-		if (raw != NULL)
-			_mm512_mask_storeu_ps(raw + (first - from), mask, logit);
+		if (stream && left >= COMPACT_BLOCK)
+		{
+			_mm512_stream_ps(scores + (first - from), logit);
+			if (raw != NULL)
+				_mm512_stream_ps(raw + (first - from), logit);
+		}
+		else
+		{
+			_mm512_mask_storeu_ps(scores + (first - from), mask, logit);
+			if (raw != NULL)
+				_mm512_mask_storeu_ps(raw + (first - from), mask, logit);
+		}
 		/* items 0-7, then 8-15, into lanes 0-7; the items past to add 0 */
 		logit = _mm512_maskz_mov_ps(mask, logit);
 		lanes = _mm512_add_pd(lanes, _mm512_cvtps_pd(_mm512_castps512_ps256(logit)));
@@ -403,6 +435,8 @@ compact_score_vnni(const CompactQuery *q, int32 from, int32 to, float *scores, f
 			best = _mm512_set1_ps(-INFINITY);
 		}
 	}
+	if (stream)
+		_mm_sfence();
 }
 
 /*
@@ -422,6 +456,7 @@ compact_score_avx2(const CompactQuery *q, int32 from, int32 to, float *scores, f
 	__m256d		lanes_low = _mm256_setzero_pd();
 	__m256d		lanes_high = _mm256_setzero_pd();
 	__m256		best = _mm256_set1_ps(-INFINITY);
+	bool		stream = compact_streams(cf, scores, raw, 32);
 
 	for (int32 first = from; first < to; first += COMPACT_BLOCK)
 	{
@@ -456,7 +491,14 @@ compact_score_avx2(const CompactQuery *q, int32 from, int32 to, float *scores, f
 			__m256		logit = _mm256_mul_ps(_mm256_loadu_ps(cf->scale + base),
 											  _mm256_mul_ps(x_step, _mm256_cvtepi32_ps(dot)));
 
-			if (left >= 8 * (h + 1))
+			if (left >= 8 * (h + 1) && stream)
+			{
+				_mm256_stream_ps(scores + (base - from), logit);
+				if (raw != NULL)
+					_mm256_stream_ps(raw + (base - from), logit);
+				best = _mm256_max_ps(best, logit);
+			}
+			else if (left >= 8 * (h + 1))
 			{
 				_mm256_storeu_ps(scores + (base - from), logit);
 				if (raw != NULL)
@@ -503,6 +545,8 @@ compact_score_avx2(const CompactQuery *q, int32 from, int32 to, float *scores, f
 			best = _mm256_set1_ps(-INFINITY);
 		}
 	}
+	if (stream)
+		_mm_sfence();
 }
 #endif
 

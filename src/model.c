@@ -791,7 +791,13 @@ ModelScoresBuffer(LoadedModel *lm)
 			lm->scores_buffer = dsm_segment_address(lm->scores_segment);
 	}
 	if (lm->scores_buffer == NULL)
-		lm->scores_buffer = MemoryContextAllocExtended(lm->context, size, MCXT_ALLOC_HUGE);
+	{
+		/* on a cache line, as a segment is: the scan streams into it (compact.c) */
+		char	   *allocation = MemoryContextAllocExtended(lm->context, size + PG_CACHE_LINE_SIZE,
+															MCXT_ALLOC_HUGE);
+
+		lm->scores_buffer = (float *) TYPEALIGN(PG_CACHE_LINE_SIZE, allocation);
+	}
 	lm->scores_buffer_scope = model_scope_depth;
 	return lm->scores_buffer;
 }

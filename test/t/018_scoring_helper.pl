@@ -51,10 +51,12 @@ $node->safe_psql('postgres', q{
 # the helper (DEBUG2).
 sub requests
 {
-	my ($min_items, $campaigns, $users) = @_;
+	my ($min_items, $campaigns, $users, $kernel) = @_;
 	my ($out, $err) = ('', '');
+	$kernel //= 'auto';
 	$node->psql('postgres', qq{
 		SET personalize.scoring_helper_min_items = $min_items;
+		SET personalize.compact_kernel = $kernel;
 		SET extra_float_digits = 3;
 		SET client_min_messages = debug2;
 		SELECT string_agg(concat_ws(' ', c, u, ord, item_id, score), E'\n' ORDER BY c, u, ord)
@@ -155,6 +157,41 @@ for (1 .. 60)
 ok($back, 'the postmaster starts the helper again');
 my ($again) = answers(2048);
 is($again, $alone, 'and its answers are the same');
+
+# Over 2^19 items or more the scan writes the logits with streaming
+# stores (compact.c), the backend and the helper alike; the portable loop
+# does not, and must give the same answers to the last digit.  The
+# segments in the main shared memory, as the README advises at this size.
+$node->append_conf('postgresql.conf', "min_dynamic_shared_memory = 128MB\n");
+$node->restart;
+$node->safe_psql('postgres', q{
+	SET client_min_messages = warning;
+	CREATE TABLE huge_events AS
+	SELECT u AS user_id, (hashint4(u * 1000 + j)::int8 + 2147483648) % 530000 AS item_id, 1600000000 + j AS ts
+	  FROM generate_series(1, 100) u, generate_series(1, 60) j;
+	INSERT INTO huge_events SELECT 0, i, 1600000000 FROM generate_series(0, 529999) i;
+	CREATE INDEX ON huge_events (user_id, ts);
+	SELECT personalize.create_dataset_group('huge');
+	SELECT personalize.create_dataset('huge', 'interactions', 'huge_events', event_time => 'ts');
+	SELECT personalize.create_solution('huge', 'huge', 'user-personalization', '{"factors": 8, "iterations": 1, "seed": 3}');
+	SELECT personalize.create_campaign('huge', personalize.create_solution_version('huge'), '{"exploration_weight": 0.5, "exploration_item_age_cut_off": 100000}');
+});
+
+sub huge_answers
+{
+	my ($min_items, $kernel) = @_;
+	my ($out, $err) = requests($min_items, q{'huge'}, 'generate_series(1, 100, 9)', $kernel);
+	my @scored = $err =~ /scoring helper scored items (\d+) to 529999/g;
+	return ($out, scalar(@scored));
+}
+
+my ($huge_helped, $huge_scored) = huge_answers(2048, 'auto');
+is($huge_scored, 12, 'every request over 530,000 items got the helper');
+my ($huge_alone, $huge_alone_scored) = huge_answers(0, 'auto');
+ok(length($huge_alone) > 1000 && $huge_alone_scored == 0, 'a 530,000-item catalogue scored alone');
+is($huge_helped, $huge_alone, 'the same answers, to the last digit, with the helper');
+my ($huge_portable) = huge_answers(0, 'portable');
+is($huge_portable, $huge_alone, 'and with the portable loop, which does not stream');
 
 # Without shared models the helper has nothing to read: not started.
 $node->append_conf('postgresql.conf', "personalize.shared_models = 0\n");
