@@ -26,8 +26,10 @@
  * float path's matrix product adds in another order, so two items whose
  * logits differ by rounding alone may come out the other way).  Items already exact keep
  * their score; a score the request has changed since (an exploration
- * bonus, added to the logit) keeps that change, as the item's exact logit
- * replaces its compact one by adding the difference.  The softmax
+ * bonus, added to the logit) gets that change again, added to the exact
+ * logit: the query records what was added (CompactAdded), so that no copy
+ * of the compact logits is kept (4 MB more to write per request over a
+ * million items).  The softmax
  * denominator then sums exact terms for the re-scored items and compact
  * ones for the rest (whose logits are within the bound, and which weigh
  * least).
@@ -104,6 +106,13 @@ StaticAssertDecl(COMPACT_SPAN == KERNEL_SKIP_BLOCK && COMPACT_SPAN % COMPACT_BLO
  * step would be subnormal (or zero), and the bound uses |x_f| itself.
  */
 #define COMPACT_X_TINY 1e-30f
+
+/* 64-bit words of the bits marking n_items items exact. */
+static inline Size
+compact_exact_words(int32 n_items)
+{
+	return (Size) (n_items + 63) / 64;
+}
 
 /* Added to the bound per unit of max |x|: float rounding of both scores. */
 #define COMPACT_ROUNDING 1e-5f
@@ -263,12 +272,11 @@ compact_lanes_sum(const double *l)
 
 /*
  * Compact logits of items from (a multiple of COMPACT_BLOCK) to to, into
- * scores[i - from] and, unless raw is NULL, raw[i - from]; portable code
- * (the compiler vectorises).
+ * scores[i - from]; portable code (the compiler vectorises).
  */
 COMPACT_CLONES
 static void
-compact_score_plain(const CompactQuery *q, int32 from, int32 to, float *scores, float *raw,
+compact_score_plain(const CompactQuery *q, int32 from, int32 to, float *scores,
 				   float *span_max, double *span_sum)
 {
 	const CompactFactors *cf = q->cf;
@@ -295,8 +303,6 @@ compact_score_plain(const CompactQuery *q, int32 from, int32 to, float *scores, 
 				continue;
 			}
 			scores[first - from + j] = logit;
-			if (raw != NULL)
-				raw[first - from + j] = logit;
 			best = Max(best, logit);
 			lanes[j % 8] += logit;
 		}
@@ -314,13 +320,12 @@ compact_score_plain(const CompactQuery *q, int32 from, int32 to, float *scores, 
 /*
  * Does a vector loop write the logits of cf's catalogue with streaming
  * stores (see COMPACT_STREAM_MIN_ITEMS)?  They take aligned addresses: the
- * blocks start every COMPACT_BLOCK floats from scores and raw.
+ * blocks start every COMPACT_BLOCK floats from scores.
  */
 static inline bool
-compact_streams(const CompactFactors *cf, const float *scores, const float *raw, int alignment)
+compact_streams(const CompactFactors *cf, const float *scores, int alignment)
 {
-	return cf->n_items >= COMPACT_STREAM_MIN_ITEMS &&
-		(uintptr_t) scores % alignment == 0 && (uintptr_t) raw % alignment == 0;
+	return cf->n_items >= COMPACT_STREAM_MIN_ITEMS && (uintptr_t) scores % alignment == 0;
 }
 
 /*
@@ -343,7 +348,7 @@ compact_streams(const CompactFactors *cf, const float *scores, const float *raw,
  */
 __attribute__((target("avx512f,avx512bw,avx512vnni")))
 static void
-compact_score_vnni(const CompactQuery *q, int32 from, int32 to, float *scores, float *raw,
+compact_score_vnni(const CompactQuery *q, int32 from, int32 to, float *scores,
 				   float *span_max, double *span_sum)
 {
 	const CompactFactors *cf = q->cf;
@@ -353,7 +358,7 @@ compact_score_vnni(const CompactQuery *q, int32 from, int32 to, float *scores, f
 	__m512		x_step = _mm512_set1_ps(q->x_step);
 	__m512d		lanes = _mm512_setzero_pd();
 	__m512		best = _mm512_set1_ps(-INFINITY);
-	bool		stream = compact_streams(cf, scores, raw, 64);
+	bool		stream = compact_streams(cf, scores, 64);
 
 	for (int f = 0; f < cf->stride; f++)
 	{
@@ -407,17 +412,9 @@ compact_score_vnni(const CompactQuery *q, int32 from, int32 to, float *scores, f
 													 _mm512_slli_epi32(code_sum, 7)));
 		logit = _mm512_mul_ps(_mm512_loadu_ps(cf->scale + first), _mm512_mul_ps(x_step, _mm512_cvtepi32_ps(dot)));
 		if (stream && left >= COMPACT_BLOCK)
-		{
 			_mm512_stream_ps(scores + (first - from), logit);
-			if (raw != NULL)
-				_mm512_stream_ps(raw + (first - from), logit);
-		}
 		else
-		{
 			_mm512_mask_storeu_ps(scores + (first - from), mask, logit);
-			if (raw != NULL)
-				_mm512_mask_storeu_ps(raw + (first - from), mask, logit);
-		}
 		/* items 0-7, then 8-15, into lanes 0-7; the items past to add 0 */
 		logit = _mm512_maskz_mov_ps(mask, logit);
 		lanes = _mm512_add_pd(lanes, _mm512_cvtps_pd(_mm512_castps512_ps256(logit)));
@@ -447,7 +444,7 @@ compact_score_vnni(const CompactQuery *q, int32 from, int32 to, float *scores, f
  */
 __attribute__((target("avx2")))
 static void
-compact_score_avx2(const CompactQuery *q, int32 from, int32 to, float *scores, float *raw,
+compact_score_avx2(const CompactQuery *q, int32 from, int32 to, float *scores,
 				   float *span_max, double *span_sum)
 {
 	const CompactFactors *cf = q->cf;
@@ -456,7 +453,7 @@ compact_score_avx2(const CompactQuery *q, int32 from, int32 to, float *scores, f
 	__m256d		lanes_low = _mm256_setzero_pd();
 	__m256d		lanes_high = _mm256_setzero_pd();
 	__m256		best = _mm256_set1_ps(-INFINITY);
-	bool		stream = compact_streams(cf, scores, raw, 32);
+	bool		stream = compact_streams(cf, scores, 32);
 
 	for (int32 first = from; first < to; first += COMPACT_BLOCK)
 	{
@@ -491,18 +488,12 @@ compact_score_avx2(const CompactQuery *q, int32 from, int32 to, float *scores, f
 			__m256		logit = _mm256_mul_ps(_mm256_loadu_ps(cf->scale + base),
 											  _mm256_mul_ps(x_step, _mm256_cvtepi32_ps(dot)));
 
-			if (left >= 8 * (h + 1) && stream)
+			if (left >= 8 * (h + 1))
 			{
-				_mm256_stream_ps(scores + (base - from), logit);
-				if (raw != NULL)
-					_mm256_stream_ps(raw + (base - from), logit);
-				best = _mm256_max_ps(best, logit);
-			}
-			else if (left >= 8 * (h + 1))
-			{
-				_mm256_storeu_ps(scores + (base - from), logit);
-				if (raw != NULL)
-					_mm256_storeu_ps(raw + (base - from), logit);
+				if (stream)
+					_mm256_stream_ps(scores + (base - from), logit);
+				else
+					_mm256_storeu_ps(scores + (base - from), logit);
 				best = _mm256_max_ps(best, logit);
 			}
 			else
@@ -518,11 +509,7 @@ compact_score_avx2(const CompactQuery *q, int32 from, int32 to, float *scores, f
 					values[j] = j < left - 8 * h ? values[j] : 0.0f;
 				}
 				for (int j = 0; j < left - 8 * h; j++)
-				{
 					scores[base - from + j] = values[j];
-					if (raw != NULL)
-						raw[base - from + j] = values[j];
-				}
 				logit = _mm256_loadu_ps(values);
 				best = _mm256_max_ps(best, _mm256_loadu_ps(lowest));
 			}
@@ -554,7 +541,7 @@ compact_score_avx2(const CompactQuery *q, int32 from, int32 to, float *scores, f
  * Code the user vector x for scoring against cf, and return the query that
  * CompactScoreItems and CompactTopK take.  scratch (CompactScratchBytes,
  * aligned for a double) is the caller's, in use until the request is
- * done: it holds the compact logits once scored (raw), their spans'
+ * done: it holds which items are exact (a bit each), their spans'
  * maxima and sums, and room for exploration's sums per KERNEL_BLOCK
  * (ExplorationSoftmax).
  *
@@ -591,8 +578,9 @@ CompactBegin(const CompactFactors *cf, const float *factors, const float *x, voi
 	q->bound_l1 = (q->x_step > 0.0f ? q->x_step / 2.0f : largest) + COMPACT_ROUNDING * largest;
 	q->bound_scale = coded_l1 * (1.0f + 1e-5f) / 2.0f + COMPACT_ROUNDING * largest;
 	q->n_spans = (cf->n_items + COMPACT_SPAN - 1) / COMPACT_SPAN;
-	q->raw = (float *) scratch;
-	q->span_max = q->raw + cf->n_items;
+	q->exact_bits = (uint64 *) scratch;
+	memset(q->exact_bits, 0, sizeof(uint64) * compact_exact_words(cf->n_items));
+	q->span_max = (float *) (q->exact_bits + compact_exact_words(cf->n_items));
 	q->span_sum = (double *) TYPEALIGN(sizeof(double), q->span_max + q->n_spans);
 	q->block_sums = q->span_sum + q->n_spans;
 	return q;
@@ -600,15 +588,14 @@ CompactBegin(const CompactFactors *cf, const float *factors, const float *x, voi
 
 /*
  * The compact logits of items from to to (from a multiple of
- * COMPACT_SPAN) into scores[i - from] and, unless raw is NULL, into
- * raw[i - from]; the largest and the sum of each span of COMPACT_SPAN
+ * COMPACT_SPAN) into scores[i - from]; the largest and the sum of each span of COMPACT_SPAN
  * items into span_max and span_sum[(i - from) / COMPACT_SPAN].  Of q it
  * reads only cf, x_codes and x_step, so that a scoring helper
  * (scoring_helper.c) can score part of a catalogue from a query it was
  * sent.  CompactFinishScoring follows once every item is scored.
  */
 void
-CompactScoreItems(const CompactQuery *q, int32 from, int32 to, float *scores, float *raw,
+CompactScoreItems(const CompactQuery *q, int32 from, int32 to, float *scores,
 				  float *span_max, double *span_sum)
 {
 	Assert(from % COMPACT_SPAN == 0 && from <= to && to <= q->cf->n_items);
@@ -616,22 +603,22 @@ CompactScoreItems(const CompactQuery *q, int32 from, int32 to, float *scores, fl
 	if (personalize_compact_kernel == COMPACT_KERNEL_AUTO &&
 		__builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bw"))
 	{
-		compact_score_vnni(q, from, to, scores, raw, span_max, span_sum);
+		compact_score_vnni(q, from, to, scores, span_max, span_sum);
 		return;
 	}
 	if (personalize_compact_kernel != COMPACT_KERNEL_PORTABLE && __builtin_cpu_supports("avx2"))
 	{
-		compact_score_avx2(q, from, to, scores, raw, span_max, span_sum);
+		compact_score_avx2(q, from, to, scores, span_max, span_sum);
 		return;
 	}
 #endif
-	compact_score_plain(q, from, to, scores, raw, span_max, span_sum);
+	compact_score_plain(q, from, to, scores, span_max, span_sum);
 }
 
 /*
- * Bytes of the scratch space CompactBegin takes for n_items: raw logits,
- * span maxima, span sums and exploration's block sums (a double's
- * alignment at the start suffices).
+ * Bytes of the scratch space CompactBegin takes for n_items: the exact
+ * items' bits, span maxima, span sums and exploration's block sums (a
+ * double's alignment at the start suffices).
  */
 Size
 CompactScratchBytes(int32 n_items)
@@ -639,7 +626,8 @@ CompactScratchBytes(int32 n_items)
 	Size		n_spans = (Size) (n_items + COMPACT_SPAN - 1) / COMPACT_SPAN;
 	Size		n_blocks = (Size) (n_items + KERNEL_BLOCK - 1) / KERNEL_BLOCK;
 
-	return TYPEALIGN(sizeof(double), sizeof(float) * (n_items + n_spans)) +
+	return sizeof(uint64) * compact_exact_words(n_items) +
+		TYPEALIGN(sizeof(double), sizeof(float) * n_spans) +
 		sizeof(double) * (n_spans + Max(n_blocks, 1));
 }
 
@@ -685,11 +673,41 @@ CompactExclude(CompactQuery *q, float *scores, int n, const int32 *items)
 	}
 }
 
-/* Has item i's score been made exact?  (Its raw logit is NaN then.) */
+/* Has item i's score been made exact? */
 static inline bool
 compact_is_exact(const CompactQuery *q, int32 i)
 {
-	return isnan(q->raw[i]);
+	return (q->exact_bits[i / 64] >> (i % 64)) & 1;
+}
+
+/*
+ * Item i's score given its logit, with what the request added to item i's
+ * logit (see CompactQuery), computed as the request added it.
+ */
+static float
+compact_added(const CompactQuery *q, int32 i, float logit)
+{
+	if (q->bonus_weights != NULL)
+		return logit + q->bonus_scale * q->bonus_weights[i];
+	if (q->young != NULL)
+	{
+		int32		low = 0;
+		int32		high = q->n_young;
+
+		/* the first young item at i or after */
+		while (low < high)
+		{
+			int32		middle = low + (high - low) / 2;
+
+			if (q->young[middle] < i)
+				low = middle + 1;
+			else
+				high = middle;
+		}
+		if (low < q->n_young && q->young[low] == i)
+			return (float) ((double) logit + q->young_scale * q->young_damping[low]);
+	}
+	return logit;
 }
 
 /* How far item i's score s may be from its exact value. */
@@ -707,11 +725,13 @@ static void
 compact_make_exact(CompactQuery *q, float *scores, int32 i)
 {
 	float		exact = KernelDot(q->x, q->factors + (Size) i * q->cf->k, q->cf->k);
-	/* whatever the request added to the logit stays */
-	if (isfinite(scores[i]))
-		q->logit_sum += (double) (exact - q->raw[i]);
-	scores[i] += exact - q->raw[i];
-	q->raw[i] = NAN;
+
+	Assert(isfinite(scores[i]) && !compact_is_exact(q, i));
+	/* before a bonus the score is the compact logit (logit_sum is used before) */
+	if (q->bonus_weights == NULL && q->young == NULL)
+		q->logit_sum += (double) (exact - scores[i]);
+	scores[i] = compact_added(q, i, exact);
+	q->exact_bits[i / 64] |= UINT64CONST(1) << (i % 64);
 	/* the span's bound stays at least its scores */
 	if (!(q->span_max[i / COMPACT_SPAN] >= scores[i]))
 		q->span_max[i / COMPACT_SPAN] = scores[i];

@@ -67,7 +67,7 @@ typedef struct CompactQuery
 	float		x_step;			/* x_f is about x_step x_codes[f] */
 	float		bound_l1;		/* |exact - compact| <= bound_l1 l1_i + bound_scale scale_i */
 	float		bound_scale;
-	float	   *raw;			/* per item: its compact logit, NaN once exact */
+	uint64	   *exact_bits;		/* per item: a bit set once its score is exact */
 	int32	   *exact_items;	/* those items */
 	float	   *span_max;		/* per span of COMPACT_SPAN items: at least its scores */
 	double	   *span_sum;		/* per span: the sum of its compact logits */
@@ -79,6 +79,19 @@ typedef struct CompactQuery
 	float		max_score;
 	int32		n_exact;
 	int32		exact_capacity;
+
+	/*
+	 * What the request added to the compact logits in scores, which an item
+	 * made exact gets again (CompactAdded): exploration's bonus, to every
+	 * item (bonus_scale x bonus_weights[i], in float) or to the listed
+	 * young items ((double) young_scale x young_damping[y]).
+	 */
+	const float *bonus_weights;
+	float		bonus_scale;
+	const int32 *young;			/* model indexes, ascending */
+	const float *young_damping;
+	int32		n_young;
+	double		young_scale;
 } CompactQuery;
 
 extern Size CompactBytes(int32 n_items, int32 k);
@@ -89,7 +102,7 @@ extern Size CompactScratchBytes(int32 n_items);
 extern CompactQuery *CompactBegin(const CompactFactors *cf, const float *factors,
 								  const float *x, void *scratch);
 extern void CompactScoreItems(const CompactQuery *q, int32 from, int32 to, float *scores,
-							  float *raw, float *span_max, double *span_sum);
+							  float *span_max, double *span_sum);
 extern void CompactFinishScoring(CompactQuery *q);
 extern void CompactExclude(CompactQuery *q, float *scores, int n, const int32 *items);
 extern int	CompactTopK(CompactQuery *q, float *scores, int depth, int32 *top,

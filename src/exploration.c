@@ -113,12 +113,15 @@ exploration_list_young(LoadedModel *lm, double age_cut_off)
  * in scores (n_items; -Infinity for excluded items) and return the softmax
  * denominator of the result relative to max_score, given the one before
  * and the candidates' moments (m).  Nothing changes with weight 0, without
- * ages or without a young candidate.
+ * ages or without a young candidate.  With q (compact scores), the span
+ * bounds follow the scores, and q records the bonus for the items it makes
+ * exact later.
  */
 static double
 exploration_apply(LoadedModel *lm, float *scores, float max_score,
-				  const SoftmaxMoments *m, double weight, double age_cut_off, float *span_max)
+				  const SoftmaxMoments *m, double weight, double age_cut_off, CompactQuery *q)
 {
+	float	   *span_max = q != NULL ? q->span_max : NULL;
 	const RecipeModel *model = &lm->model;
 	double		denominator = m->denominator;
 	double		gap;			/* best candidate's logit minus the mean */
@@ -163,6 +166,13 @@ exploration_apply(LoadedModel *lm, float *scores, float max_score,
 			span_max[i / KERNEL_SKIP_BLOCK] = scores[i];
 		values[n++] = scores[i];
 		top = Max(top, scores[i]);
+	}
+	if (q != NULL)
+	{
+		q->young = lm->young;
+		q->young_damping = lm->young_damping;
+		q->n_young = lm->n_young;
+		q->young_scale = weight * gap;
 	}
 	/* a bonus may lift a score above max_score: sum relative to the top */
 	after = exp((double) top - max_score) * KernelSoftmaxDenominator(values, n, top);
@@ -236,11 +246,15 @@ exploration_all_young(LoadedModel *lm, float *scores, double weight, float *max_
 		 * catalogue, the damping read from the model's shared segment (the
 		 * same values), the sums kept in the score buffer's scratch space.
 		 */
-		ScoringHelperAddBonus(scores, lm->shared_damping != NULL ? lm->shared_damping : lm->young_damping,
-							  n, weight * gap, ceiling, q->block_sums, lm->shared_segment,
-							  ModelScoresSegment(lm, scores));
+		const float *damping = lm->shared_damping != NULL ? lm->shared_damping : lm->young_damping;
+
+		ScoringHelperAddBonus(scores, damping, n, weight * gap, ceiling, q->block_sums,
+							  lm->shared_segment, ModelScoresSegment(lm, scores));
 		block_sums = q->block_sums;
 		q->max_known = false;	/* the bonus moved the scores */
+		/* as KernelAddScaledBlocks adds it, for the items made exact later */
+		q->bonus_weights = damping;
+		q->bonus_scale = (float) (weight * gap);
 	}
 	else
 	{
@@ -307,5 +321,5 @@ ExplorationSoftmax(LoadedModel *lm, float *scores, double weight, double age_cut
 	KernelSoftmaxMoments(scores, lm->model.n_items, best, &m);
 	if (q != NULL)
 		q->max_known = false;	/* the bonus will move the scores */
-	return exploration_apply(lm, scores, best, &m, weight, age_cut_off, span_max);
+	return exploration_apply(lm, scores, best, &m, weight, age_cut_off, q);
 }

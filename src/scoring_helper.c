@@ -99,7 +99,6 @@ typedef struct ScoringRequest
 	int			kernel;			/* personalize.compact_kernel of the client */
 	dsm_handle	buffer_handle;	/* the client's score buffer */
 	Size		scores_offset;	/* where item 0's score goes in it */
-	Size		raw_offset;		/* its raw logit */
 	Size		span_offset;	/* its span's bound */
 	Size		span_sum_offset;	/* its span's sum */
 	int16		x_codes[COMPACT_MAX_FACTORS];
@@ -541,7 +540,7 @@ score_work(void *arg, int32 from, int32 to)
 	ScoreWork  *w = (ScoreWork *) arg;
 	const CompactQuery *q = w->q;
 
-	CompactScoreItems(q, from, to, w->scores + from, q->raw + from,
+	CompactScoreItems(q, from, to, w->scores + from,
 					  q->span_max + from / COMPACT_SPAN, q->span_sum + from / COMPACT_SPAN);
 }
 
@@ -568,7 +567,6 @@ ScoringHelperScore(CompactQuery *q, dsm_segment *model_segment, float *scores,
 	if (model_segment == NULL || buffer_segment == NULL || request.n_chunks < 2 ||
 		!in_segment(model_segment, cf->blob, CompactBytes(n, cf->k)) ||
 		!in_segment(buffer_segment, scores, sizeof(float) * n) ||
-		!in_segment(buffer_segment, q->raw, sizeof(float) * n) ||
 		!in_segment(buffer_segment, q->span_max, sizeof(float) * q->n_spans) ||
 		!in_segment(buffer_segment, q->span_sum, sizeof(double) * q->n_spans) ||
 		!client_claim(n))
@@ -586,7 +584,6 @@ ScoringHelperScore(CompactQuery *q, dsm_segment *model_segment, float *scores,
 	request.kernel = personalize_compact_kernel;
 	request.buffer_handle = dsm_segment_handle(buffer_segment);
 	request.scores_offset = offset_in(buffer_segment, scores);
-	request.raw_offset = offset_in(buffer_segment, q->raw);
 	request.span_offset = offset_in(buffer_segment, q->span_max);
 	request.span_sum_offset = offset_in(buffer_segment, q->span_sum);
 	memcpy(request.x_codes, q->x_codes, sizeof(int16) * cf->stride);
@@ -772,7 +769,6 @@ helper_score(const ScoringRequest *request, dsm_segment *model, dsm_segment *buf
 	if (request->k < 1 || request->k > COMPACT_MAX_FACTORS || request->chunk_items % COMPACT_SPAN != 0 ||
 		!fits(model, request->compact_offset, CompactBytes(request->n_items, request->k)) ||
 		!fits(buffer, request->scores_offset, sizeof(float) * n) ||
-		!fits(buffer, request->raw_offset, sizeof(float) * n) ||
 		!fits(buffer, request->span_offset, sizeof(float) * ((n + COMPACT_SPAN - 1) / COMPACT_SPAN)) ||
 		!fits(buffer, request->span_sum_offset, sizeof(double) * ((n + COMPACT_SPAN - 1) / COMPACT_SPAN)))
 		return false;
@@ -789,7 +785,6 @@ helper_score(const ScoringRequest *request, dsm_segment *model, dsm_segment *buf
 
 		CompactScoreItems(&q, from, chunk_start(request, c + 1),
 						  (float *) (out + request->scores_offset) + from,
-						  (float *) (out + request->raw_offset) + from,
 						  (float *) (out + request->span_offset) + from / COMPACT_SPAN,
 						  (double *) (out + request->span_sum_offset) + from / COMPACT_SPAN);
 	}
