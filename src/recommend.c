@@ -52,6 +52,7 @@
 #include "personalize.h"
 #include "promotion.h"
 #include "runtime.h"
+#include "scoring_helper.h"
 #include "topk.h"
 
 #define RECOMMEND_COLUMNS 2
@@ -776,7 +777,9 @@ PG_FUNCTION_INFO_V1(personalize_recommend);
 /*
  * Run a runtime function's body in a model scope (model.c): the models it
  * uses stay cached while it runs, even if it runs another runtime function
- * through a filter predicate; the scope closes on error too.
+ * through a filter predicate; the scope closes on error too.  The
+ * outermost call counts the backend as serving (the scoring helper is
+ * asked only when a core is free for it).
  */
 static Datum
 in_model_scope(PGFunction body, FunctionCallInfo fcinfo)
@@ -784,12 +787,16 @@ in_model_scope(PGFunction body, FunctionCallInfo fcinfo)
 	int			scope = ModelScopeBegin();
 	volatile Datum result = (Datum) 0;
 
+	if (scope == 1)
+		ScoringHelperServing(true);
 	PG_TRY();
 	{
 		result = body(fcinfo);
 	}
 	PG_FINALLY();
 	{
+		if (scope == 1)
+			ScoringHelperServing(false);
 		ModelScopeEnd(scope);
 	}
 	PG_END_TRY();

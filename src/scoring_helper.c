@@ -27,6 +27,9 @@
  *
  * One backend at a time holds the helper; a backend that finds it busy, or
  * not running, or a catalogue under personalize.scoring_helper_min_items,
+ * or as many backends serving requests as the machine has CPUs less one
+ * (the helper would take a core from another request: 8 clients
+ * over 26,744 items on 2 cores lost up to a quarter of their throughput),
  * scores the whole catalogue itself, as before.  If the helper fails or
  * exits during a request the backend scores its chunks itself.  A backend
  * that errors out while the helper works on its request waits for it
@@ -48,6 +51,8 @@
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
+
+#include <unistd.h>
 
 #include "miscadmin.h"
 #include "pgstat.h"
@@ -128,6 +133,15 @@ typedef struct ScoringHelperShared
 	 * client that errors out adds n_chunks to its count, which stops the helper.
 	 */
 	pg_atomic_uint64 chunks_taken;
+
+	/*
+	 * Backends running a serving function now (ScoringHelperServing).  A
+	 * backend asks the helper only while it, the helper and the others fit
+	 * on the machine's CPUs (helper_core_free): beyond that the helper
+	 * takes a core from another request, and its hand-offs cost more than
+	 * the second core gives.
+	 */
+	pg_atomic_uint32 serving_backends;
 } ScoringHelperShared;
 
 /* personalize.scoring_helper (defined only when preloading) */
@@ -197,6 +211,7 @@ helper_shmem_startup(void)
 		memset(helper, 0, sizeof(ScoringHelperShared));
 		SpinLockInit(&helper->mutex);
 		pg_atomic_init_u64(&helper->chunks_taken, 0);
+		pg_atomic_init_u32(&helper->serving_backends, 0);
 		helper->state = HELPER_IDLE;
 	}
 	LWLockRelease(AddinShmemInitLock);
@@ -262,10 +277,55 @@ client_release(void)
 	SpinLockRelease(&helper->mutex);
 }
 
+/* Is this backend counted in serving_backends? */
+static bool client_counted = false;
+
+/* Count this backend in serving_backends (true) or not (false). */
+static void
+client_count(bool serving)
+{
+	if (serving && !client_counted)
+		pg_atomic_fetch_add_u32(&helper->serving_backends, 1);
+	else if (!serving && client_counted)
+		pg_atomic_fetch_sub_u32(&helper->serving_backends, 1);
+	client_counted = serving;
+}
+
 static void
 client_exit(int code, Datum arg)
 {
 	client_release();
+	if (helper != NULL)
+		client_count(false);	/* a FATAL error skips the PG_FINALLY */
+}
+
+/* Make sure client_exit runs when this backend exits. */
+static void
+client_register_exit(void)
+{
+	if (!client_exit_registered)
+	{
+		before_shmem_exit(client_exit, 0);
+		client_exit_registered = true;
+	}
+}
+
+/*
+ * Is a core free for the helper, with this backend and the others counted
+ * in serving_backends on the others?  The CPUs online, read once: on a
+ * server limited to fewer (a container's CPU quota) the helper is asked
+ * more often than it can help.
+ */
+static bool
+helper_core_free(void)
+{
+	static long cpus = 0;
+	uint32		serving = pg_atomic_read_u32(&helper->serving_backends);
+
+	if (cpus == 0)
+		cpus = Max(sysconf(_SC_NPROCESSORS_ONLN), 1);
+	/* this backend, counted or not (a call outside a serving function), and the helper */
+	return (long) serving + (client_counted ? 0 : 1) + 1 <= cpus;
 }
 
 /*
@@ -280,11 +340,9 @@ client_claim(int32 n_items)
 	if (helper == NULL || personalize_scoring_helper_min_items <= 0 ||
 		n_items < personalize_scoring_helper_min_items)
 		return false;
-	if (!client_exit_registered)
-	{
-		before_shmem_exit(client_exit, 0);
-		client_exit_registered = true;
-	}
+	client_register_exit();
+	if (!helper_core_free())
+		return false;
 	SpinLockAcquire(&helper->mutex);
 	if (helper->state == HELPER_IDLE && helper->helper_pid != 0)
 	{
@@ -548,7 +606,7 @@ score_work(void *arg, int32 from, int32 to)
  * Set scores (n_items) and q's scratch arrays to the compact logits of
  * every item of q's catalogue and their spans' maxima and sums
  * (CompactScoreItems, then CompactFinishScoring).  With the helper
- * free, the catalogue's codes in model_segment and the three arrays in
+ * free and a core for it, the catalogue's codes in model_segment and the three arrays in
  * buffer_segment (this backend's score buffer), the helper scores chunks
  * from the back meanwhile; otherwise this backend scores everything.
  */
@@ -593,6 +651,21 @@ ScoringHelperScore(CompactQuery *q, dsm_segment *model_segment, float *scores,
 		elog(DEBUG2, "personalize: scoring helper scored items %d to %d", helped_from, n - 1);
 	else
 		elog(DEBUG2, "personalize: scoring helper failed to score its chunks");
+}
+
+/*
+ * Count this backend among those running a serving function (serving
+ * true: its outermost call begins; false: it ends, or fails), so that a
+ * backend asks the helper only when a core is free for it.  Nothing
+ * without the helper.
+ */
+void
+ScoringHelperServing(bool serving)
+{
+	if (helper == NULL)
+		return;
+	client_register_exit();
+	client_count(serving);
 }
 
 /* ClientWork of ScoringHelperAddBonus. */

@@ -23,6 +23,7 @@
 extern void ScoringHelperInit(bool models_shared);
 extern bool ScoringHelperWanted(int32 n_items);
 extern bool ScoringHelperBufferReusable(dsm_segment *segment);
+extern void ScoringHelperServing(bool serving);
 extern void ScoringHelperScore(CompactQuery *q, dsm_segment *model_segment, float *scores,
 							   dsm_segment *buffer_segment);
 extern void ScoringHelperAddBonus(float *scores, const float *weights, int32 n, double scale,
