@@ -27,7 +27,7 @@
  * logits differ by rounding alone may come out the other way).  Items already exact keep
  * their score; a score the request has changed since (an exploration
  * bonus, added to the logit) gets that change again, added to the exact
- * logit: the query records what was added (CompactAdded), so that no copy
+ * logit: the query records what was added (compact_added), so that no copy
  * of the compact logits is kept (4 MB more to write per request over a
  * million items).  The softmax
  * denominator then sums exact terms for the re-scored items and compact
@@ -681,33 +681,24 @@ compact_is_exact(const CompactQuery *q, int32 i)
 }
 
 /*
- * Item i's score given its logit, with what the request added to item i's
- * logit (see CompactQuery), computed as the request added it.
+ * Item i's score given its logit, with the bonus the request added to
+ * item i's logit (see CompactQuery), computed as exploration.c computes it
+ * (but for a fused multiply-add the bonus pass's vector loop may use: the
+ * last bit).
  */
 static float
 compact_added(const CompactQuery *q, int32 i, float logit)
 {
-	if (q->bonus_weights != NULL)
-		return logit + q->bonus_scale * q->bonus_weights[i];
-	if (q->young != NULL)
-	{
-		int32		low = 0;
-		int32		high = q->n_young;
+	float		damping;
 
-		/* the first young item at i or after */
-		while (low < high)
-		{
-			int32		middle = low + (high - low) / 2;
-
-			if (q->young[middle] < i)
-				low = middle + 1;
-			else
-				high = middle;
-		}
-		if (low < q->n_young && q->young[low] == i)
-			return (float) ((double) logit + q->young_scale * q->young_damping[low]);
-	}
-	return logit;
+	if (q->bonus_popularity == NULL)
+		return logit;
+	damping = (float) (1.0 / sqrt(1.0 + q->bonus_popularity[i]));
+	if (q->bonus_ages == NULL)
+		return logit + (float) q->bonus_scale * damping;
+	if (isnan(q->bonus_ages[i]) || q->bonus_ages[i] > q->bonus_cut_off)
+		return logit;
+	return (float) ((double) logit + q->bonus_scale * damping);
 }
 
 /* How far item i's score s may be from its exact value. */
@@ -728,7 +719,7 @@ compact_make_exact(CompactQuery *q, float *scores, int32 i)
 
 	Assert(isfinite(scores[i]) && !compact_is_exact(q, i));
 	/* before a bonus the score is the compact logit (logit_sum is used before) */
-	if (q->bonus_weights == NULL && q->young == NULL)
+	if (q->bonus_popularity == NULL)
 		q->logit_sum += (double) (exact - scores[i]);
 	scores[i] = compact_added(q, i, exact);
 	q->exact_bits[i / 64] |= UINT64CONST(1) << (i % 64);

@@ -81,17 +81,18 @@ typedef struct CompactQuery
 	int32		exact_capacity;
 
 	/*
-	 * What the request added to the compact logits in scores, which an item
-	 * made exact gets again (CompactAdded): exploration's bonus, to every
-	 * item (bonus_scale x bonus_weights[i], in float) or to the listed
-	 * young items ((double) young_scale x young_damping[y]).
+	 * Exploration's bonus once added to the scores, which an item made
+	 * exact later gets again (compact.c, compact_added): bonus_scale times
+	 * the item's damping, 1 / sqrt(1 + popularity), to every item
+	 * (bonus_ages NULL; added in float) or to the items whose age is at
+	 * most bonus_cut_off (added in double).  From the model's own arrays,
+	 * which last as long as the model: a filter's query may run another
+	 * request meanwhile, which may list another cut-off's young items.
 	 */
-	const float *bonus_weights;
-	float		bonus_scale;
-	const int32 *young;			/* model indexes, ascending */
-	const float *young_damping;
-	int32		n_young;
-	double		young_scale;
+	const float *bonus_popularity;	/* NULL: no bonus added */
+	const float *bonus_ages;
+	double		bonus_cut_off;
+	double		bonus_scale;
 } CompactQuery;
 
 extern Size CompactBytes(int32 n_items, int32 k);

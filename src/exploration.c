@@ -169,10 +169,10 @@ exploration_apply(LoadedModel *lm, float *scores, float max_score,
 	}
 	if (q != NULL)
 	{
-		q->young = lm->young;
-		q->young_damping = lm->young_damping;
-		q->n_young = lm->n_young;
-		q->young_scale = weight * gap;
+		q->bonus_popularity = model->popularity;
+		q->bonus_ages = model->item_age_days;
+		q->bonus_cut_off = age_cut_off;
+		q->bonus_scale = weight * gap;
 	}
 	/* a bonus may lift a score above max_score: sum relative to the top */
 	after = exp((double) top - max_score) * KernelSoftmaxDenominator(values, n, top);
@@ -252,9 +252,10 @@ exploration_all_young(LoadedModel *lm, float *scores, double weight, float *max_
 							  lm->shared_segment, ModelScoresSegment(lm, scores));
 		block_sums = q->block_sums;
 		q->max_known = false;	/* the bonus moved the scores */
-		/* as KernelAddScaledBlocks adds it, for the items made exact later */
-		q->bonus_weights = damping;
-		q->bonus_scale = (float) (weight * gap);
+		/* for the items made exact later: the damping is each item's */
+		q->bonus_popularity = lm->model.popularity;
+		q->bonus_ages = NULL;
+		q->bonus_scale = weight * gap;
 	}
 	else
 	{

@@ -787,10 +787,10 @@ in_model_scope(PGFunction body, FunctionCallInfo fcinfo)
 	int			scope = ModelScopeBegin();
 	volatile Datum result = (Datum) 0;
 
-	if (scope == 1)
-		ScoringHelperServing(true);
 	PG_TRY();
 	{
+		if (scope == 1)
+			ScoringHelperServing(true);
 		result = body(fcinfo);
 	}
 	PG_FINALLY();

@@ -410,7 +410,9 @@ runtime_score(const CampaignTarget *target, const char *user_id,
  * Score the whole catalogue for user_id (see runtime_score).  With
  * compact_ok and personalize.compact_scoring on, a folded-in user's scores
  * are compact logits (out->approximate): the caller ranks them with
- * CompactTopK, after adding only per-item constants to them.
+ * CompactTopK, after changing them only by setting -Infinity or by
+ * exploration's bonus (which the query records: CompactTopK adds it again
+ * to the items it makes exact).
  */
 void
 RuntimeScoreUser(const CampaignTarget *target, const char *user_id, bool compact_ok,

@@ -27,8 +27,8 @@
  *
  * One backend at a time holds the helper; a backend that finds it busy, or
  * not running, or a catalogue under personalize.scoring_helper_min_items,
- * or as many backends serving requests as the machine has CPUs less one
- * (the helper would take a core from another request: 8 clients
+ * or as many backends serving requests (itself included) as the machine
+ * has CPUs (the helper would take a core from another request: 8 clients
  * over 26,744 items on 2 cores lost up to a quarter of their throughput),
  * scores the whole catalogue itself, as before.  If the helper fails or
  * exits during a request the backend scores its chunks itself.  A backend
