@@ -437,10 +437,15 @@ compact_score_vnni(const CompactQuery *q, int32 from, int32 to, float *scores,
 }
 
 /*
- * The same with AVX2: each item code widened to 16 bits, vpmaddwd
- * multiplies it by the user's 16-bit code and adds pairs of products into
- * 32 bits.  A vector holds 4 items of a group, two sums each, added at the
- * end of the block.
+ * The same with AVX2: vpmaddwd multiplies 16-bit codes and adds pairs of
+ * products into 32 bits.  A 32-byte load holds 8 items' codes of a group
+ * (4 bytes each): taken as 16-bit words, shifting right by 8 (keeping the
+ * sign) gives each item's codes of factors 1 and 3, shifting left then
+ * right those of factors 0 and 2, and vpmaddwd of each with the user's
+ * codes in the same order leaves each item's two sums in its own 32-bit
+ * lane.  Widening the bytes with vpmovsxbw instead took 1.7 times as long
+ * on a Zen 3 (4.8 against 2.9 ns an item over 13,372 items in a loop
+ * outside PostgreSQL: the shuffle unit was the bottleneck).
  */
 __attribute__((target("avx2")))
 static void
@@ -454,36 +459,44 @@ compact_score_avx2(const CompactQuery *q, int32 from, int32 to, float *scores,
 	__m256d		lanes_high = _mm256_setzero_pd();
 	__m256		best = _mm256_set1_ps(-INFINITY);
 	bool		stream = compact_streams(cf, scores, 32);
+	int16		even[COMPACT_MAX_GROUPS][16];	/* group g's codes of factors 0 and 2, x 8 */
+	int16		odd[COMPACT_MAX_GROUPS][16];	/* of factors 1 and 3 */
 
+	for (int g = 0; g < groups; g++)
+		for (int j = 0; j < 16; j++)
+		{
+			even[g][j] = q->x_codes[4 * g + 2 * (j % 2)];
+			odd[g][j] = q->x_codes[4 * g + 2 * (j % 2) + 1];
+		}
 	for (int32 first = from; first < to; first += COMPACT_BLOCK)
 	{
 		const int8 *c = cf->codes + (Size) first * cf->stride;
-		__m256i		acc[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(),
-		_mm256_setzero_si256(), _mm256_setzero_si256()};
+		__m256i		acc[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
 		int			left = to - first;
 
 		for (int g = 0; g < groups; g++)
 		{
 			const int8 *group = c + g * 4 * COMPACT_BLOCK;
-			int64		x4;
-			__m256i		x;
+			__m256i		x_even = _mm256_loadu_si256((const __m256i *) even[g]);
+			__m256i		x_odd = _mm256_loadu_si256((const __m256i *) odd[g]);
 
 			/* a group is one 64-byte line: ask for the one 8 kB on */
 			_mm_prefetch((const char *) group + COMPACT_PREFETCH_BYTES, _MM_HINT_T0);
-			memcpy(&x4, q->x_codes + 4 * g, sizeof(x4));
-			x = _mm256_set1_epi64x(x4);
-			for (int a = 0; a < 4; a++)
+			for (int h = 0; h < 2; h++)
 			{
-				__m256i		codes = _mm256_cvtepi8_epi16(_mm_load_si128((const __m128i *) (group + 16 * a)));
+				__m256i		codes = _mm256_load_si256((const __m256i *) (group + 32 * h));
+				__m256i		odd_codes = _mm256_srai_epi16(codes, 8);
+				__m256i		even_codes = _mm256_srai_epi16(_mm256_slli_epi16(codes, 8), 8);
 
-				acc[a] = _mm256_add_epi32(acc[a], _mm256_madd_epi16(codes, x));
+				acc[h] = _mm256_add_epi32(acc[h], _mm256_add_epi32(_mm256_madd_epi16(even_codes, x_even),
+																	_mm256_madd_epi16(odd_codes, x_odd)));
 			}
 		}
 
 		for (int h = 0; h < 2; h++)
 		{
-			/* lanes (items 0-1, 4-5 | 2-3, 6-7) of the pair sums, then in order */
-			__m256i		dot = _mm256_permute4x64_epi64(_mm256_hadd_epi32(acc[2 * h], acc[2 * h + 1]), 0xD8);
+			/* items 8h..8h+7, one per lane */
+			__m256i		dot = acc[h];
 			int32		base = first + 8 * h;
 			__m256		logit = _mm256_mul_ps(_mm256_loadu_ps(cf->scale + base),
 											  _mm256_mul_ps(x_step, _mm256_cvtepi32_ps(dot)));
