@@ -129,11 +129,12 @@ reference() {	# subcommand args...: bench/reference.py, its "name value" lines
 # loads the model; later ones bring the pages of the histories' index into
 # the backend's page tables, as on a connection of a pool in use), and only
 # the calls after that count.  WARM=0 measures a new connection instead
-# (its first call still left out).
+# (its first call still left out); PROTOCOL=prepared sends the statement
+# prepared once (pgbench -M prepared) rather than as text each time.
 latency() {	# script-file seconds
 	local log="$WORKDIR/pgbench" w=${WARM:-$warm}
 	rm -f "$log".*
-	(cd "$WORKDIR" && as_pg pgbench -n -T $(($2 + w)) -c 1 -f "$1" -l --log-prefix="$log" postgres >/dev/null)
+	(cd "$WORKDIR" && as_pg pgbench -n -M "${PROTOCOL:-simple}" -T $(($2 + w)) -c 1 -f "$1" -l --log-prefix="$log" postgres >/dev/null)
 	# log lines: client, transaction, latency (us), script, epoch s, us
 	cat "$log".* | awk -v w="$w" 'NR == 1 { t0 = $5 + $6 / 1e6 } $2 > 0 && $5 + $6 / 1e6 - t0 >= w { print $3 / 1000 }' \
 		| sort -n | awk '{ v[NR] = $1 } END { printf "%.3f %.3f", v[int(NR * 0.5) + 1], v[int(NR * 0.99) + 1] }'
@@ -422,6 +423,10 @@ read -r rec_med rec_p99 <<< "$(latency "$WORKDIR/rec.sql" "$long")"
 read -r fresh_med fresh_p99 <<< "$(WARM=0 latency "$WORKDIR/rec.sql" "$short")"
 # the same with the float factors (compact scoring is the default: src/compact.c)
 read -r float_med float_p99 <<< "$(PGOPTIONS="-c personalize.compact_scoring=off" latency "$WORKDIR/rec.sql" "$short")"
+# both prepared, as a driver's prepared statement sends them: no parse or
+# plan per call (the bar is judged on the plain text statement above)
+read -r pk_prepared_med _ <<< "$(PROTOCOL=prepared latency "$WORKDIR/pk.sql" "$short")"
+read -r rec_prepared_med _ <<< "$(PROTOCOL=prepared latency "$WORKDIR/rec.sql" "$short")"
 read -r rel_med rel_p99 <<< "$(latency "$WORKDIR/rel.sql" "$short")"
 read -r rank_med rank_p99 <<< "$(latency "$WORKDIR/rank.sql" "$short")"
 read -r rank_sub_med rank_sub_p99 <<< "$(latency "$WORKDIR/rank_subquery.sql" "$short")"
@@ -431,6 +436,7 @@ record "recommend(25) median latency, ms (ref: PK lookup)" "$rec_med" "$pk_med" 
 record "recommend(25) p99 latency, ms (ref: PK lookup)" "$rec_p99" "$pk_p99"
 record "recommend(25) median from a new connection, ms (ref: warm connection)" "$fresh_med" "$rec_med"
 record "recommend(25) median, float factors (compact_scoring off), ms (ref: compact)" "$float_med" "$rec_med"
+record "recommend(25) median, prepared statement, ms (ref: PK lookup, prepared)" "$rec_prepared_med" "$pk_prepared_med"
 record "related_items(25) median latency, ms (ref: PK lookup)" "$rel_med" "$pk_med"
 record "personalized_rank(100) median latency, ms (ref: PK lookup)" "$rank_med" "$pk_med" "$(full_only "<= 0.3 ms")" "$(full_only "v <= 0.3")"
 record "personalized_rank(100), list built by a subquery, median ms (ref: list as an array value)" "$rank_sub_med" "$rank_med"
