@@ -58,6 +58,7 @@ extern void *MatrixAllocHuge(Size size);
 
 extern void IdMapInit(IdMap *map, int32 expected);
 extern int32 IdMapIntern(IdMap *map, const char *id);
+extern void IdMapInternMany(IdMap *map, int n, char *const *ids, int32 *indexes);
 extern int32 IdMapLookup(const IdMap *map, const char *id);
 extern void IdMapLookupMany(const IdMap *map, int n, char *const *ids, int32 *indexes);
 

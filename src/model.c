@@ -556,6 +556,9 @@ model_context_gone(void *arg)
 	ModelSharedRelease((LoadedModel *) arg);
 }
 
+/* Model rows whose ids model_load interns together (IdMapInternMany). */
+#define MODEL_LOAD_BATCH 256
+
 /*
  * Read version (created at created)'s model rows into a new LoadedModel.
  * When another backend has shared its factors, the rows are read without
@@ -578,6 +581,8 @@ model_load(int64 version, TimestampTz created)
 	int32		n;
 	int32		shared_k = ModelSharedFactorCount(version, created);
 	MemoryContextCallback *release;
+	MemoryContext ids_context;
+	char	   *ids[MODEL_LOAD_BATCH];
 
 	/* v.recipe (AutoML's choice) through to_jsonb: absent before 0.2.0's schema */
 	rc = CatalogExecute("SELECT coalesce(to_jsonb(v) ->> 'recipe', s.recipe), v.users, v.hyperparameters, v.items "
@@ -631,25 +636,38 @@ model_load(int64 version, TimestampTz created)
 			 version, SPI_processed, n);
 	tt = SPI_tuptable;
 
+	/* each batch's ids as C strings, until the map has copied them */
+	ids_context = AllocSetContextCreate(CurrentMemoryContext, "personalize model ids",
+										ALLOCSET_DEFAULT_SIZES);
 	old = MemoryContextSwitchTo(context);
 	lm->model.n_items = n;
 	lm->model.popularity = palloc(sizeof(float) * Max(n, 1));
 	IdMapInit(&lm->items, n);
-	for (int32 i = 0; i < n; i++)
+	for (int32 first = 0; first < n; first += MODEL_LOAD_BATCH)
 	{
-		HeapTuple	tuple = tt->vals[i];
-		char	   *id = TextDatumGetCString(SPI_getbinval(tuple, tt->tupdesc, 1, &isnull));
-		Datum		factors;
+		int32		count = Min(MODEL_LOAD_BATCH, n - first);
 
-		if ((i & 1023) == 0)
-			CHECK_FOR_INTERRUPTS();
-		IdMapIntern(&lm->items, id);
-		lm->model.popularity[i] = (float) DatumGetFloat8(SPI_getbinval(tuple, tt->tupdesc, 2, &isnull));
-		model_load_age(&lm->model, i, SPI_getbinval(tuple, tt->tupdesc, 6, &isnull), isnull);
-		factors = SPI_getbinval(tuple, tt->tupdesc, 3, &isnull);
-		if (!isnull)
-			model_copy_factors(lm, i, n, factors);
+		CHECK_FOR_INTERRUPTS();
+		MemoryContextSwitchTo(ids_context);
+		for (int32 j = 0; j < count; j++)
+			ids[j] = TextDatumGetCString(SPI_getbinval(tt->vals[first + j], tt->tupdesc, 1, &isnull));
+		MemoryContextSwitchTo(context);
+		/* rows in item_index order: row i's id gets index i */
+		IdMapInternMany(&lm->items, count, ids, NULL);
+		MemoryContextReset(ids_context);
+		for (int32 i = first; i < first + count; i++)
+		{
+			HeapTuple	tuple = tt->vals[i];
+			Datum		factors;
+
+			lm->model.popularity[i] = (float) DatumGetFloat8(SPI_getbinval(tuple, tt->tupdesc, 2, &isnull));
+			model_load_age(&lm->model, i, SPI_getbinval(tuple, tt->tupdesc, 6, &isnull), isnull);
+			factors = SPI_getbinval(tuple, tt->tupdesc, 3, &isnull);
+			if (!isnull)
+				model_copy_factors(lm, i, n, factors);
+		}
 	}
+	MemoryContextDelete(ids_context);
 	model_load_neighbors(&lm->model, tt);
 	if (shared_k > 0)
 	{
