@@ -49,6 +49,7 @@
 
 #include "compact.h"
 #include "model.h"
+#include "recipe.h"
 #include "shm_segment.h"
 
 #define SHARED_MODELS_MAX 1024
@@ -199,31 +200,46 @@ shared_lookup(const LoadedModel *lm, Size bytes, dsm_handle *handle)
 	return slot != NULL;
 }
 
-/*
- * The bytes of lm's segment (n_items x k factors), and where its codes and
- * its damping start in it (0: not there).
- */
-static Size
-shared_layout(const LoadedModel *lm, Size *compact_offset, Size *damping_offset)
+/* What a model's segment holds, and where (shared_layout). */
+typedef struct SharedLayout
 {
-	Size		bytes = mul_size(mul_size(sizeof(float), lm->model.n_items), lm->model.k);
+	Size		bytes;			/* the whole segment: n_items x k factors first */
+	Size		compact_offset; /* the compact codes, or 0 */
+	Size		damping_offset; /* exploration's damping of every item, or 0 */
+	Size		gram_offset;	/* the fold-in's Gram matrix (AlsPrepare), or 0 */
+} SharedLayout;
 
-	*compact_offset = 0;
-	*damping_offset = 0;
+/* The layout of lm's segment. */
+static SharedLayout
+shared_layout(const LoadedModel *lm)
+{
+	SharedLayout layout = {0};
+	int32		k = lm->model.k;
+
+	layout.bytes = mul_size(mul_size(sizeof(float), lm->model.n_items), k);
 	/* a model recommend() folds users into also shares its compact factors */
 	if (lm->recipe->fold_in != NULL && lm->model.n_items >= COMPACT_MIN_ITEMS &&
-		lm->model.k <= COMPACT_MAX_FACTORS)
+		k <= COMPACT_MAX_FACTORS)
 	{
-		*compact_offset = TYPEALIGN(COMPACT_ALIGN, bytes);
-		bytes = add_size(*compact_offset, CompactBytes(lm->model.n_items, lm->model.k));
+		layout.compact_offset = TYPEALIGN(COMPACT_ALIGN, layout.bytes);
+		layout.bytes = add_size(layout.compact_offset, CompactBytes(lm->model.n_items, k));
 		/* and, if it explores, exploration's damping of every item (scoring_helper.c) */
 		if (lm->model.item_age_days != NULL && lm->model.popularity != NULL)
 		{
-			*damping_offset = TYPEALIGN(COMPACT_ALIGN, bytes);
-			bytes = add_size(*damping_offset, mul_size(sizeof(float), lm->model.n_items));
+			layout.damping_offset = TYPEALIGN(COMPACT_ALIGN, layout.bytes);
+			layout.bytes = add_size(layout.damping_offset, mul_size(sizeof(float), lm->model.n_items));
 		}
 	}
-	return bytes;
+	/*
+	 * The Gram matrix the fold-in starts from: a pass over every factor,
+	 * which took a new connection's first call over a million items 0.2 s.
+	 */
+	if (lm->recipe->prepare == AlsPrepare)
+	{
+		layout.gram_offset = TYPEALIGN(COMPACT_ALIGN, layout.bytes);
+		layout.bytes = add_size(layout.gram_offset, mul_size(sizeof(float), mul_size(k, k)));
+	}
+	return layout;
 }
 
 /*
@@ -231,14 +247,14 @@ shared_layout(const LoadedModel *lm, Size *compact_offset, Size *damping_offset)
  * and damping read from there, its own copies freed.
  */
 static void
-shared_adopt(LoadedModel *lm, dsm_segment *seg, Size compact_offset, Size damping_offset)
+shared_adopt(LoadedModel *lm, dsm_segment *seg, const SharedLayout *layout)
 {
 	/* the segment lm's first, so that an error below leaves it to ModelSharedRelease */
 	lm->shared_segment = seg;
 	if (lm->model.factors != NULL)
 		pfree(lm->model.factors);
 	lm->model.factors = dsm_segment_address(seg);
-	if (compact_offset > 0)
+	if (layout->compact_offset > 0)
 	{
 		MemoryContext old = MemoryContextSwitchTo(lm->context);
 
@@ -247,12 +263,19 @@ shared_adopt(LoadedModel *lm, dsm_segment *seg, Size compact_offset, Size dampin
 			pfree(lm->compact->allocation);
 			pfree(lm->compact);
 		}
-		lm->compact = CompactFromBlob((char *) dsm_segment_address(seg) + compact_offset,
+		lm->compact = CompactFromBlob((char *) dsm_segment_address(seg) + layout->compact_offset,
 									  lm->model.n_items, lm->model.k);
 		MemoryContextSwitchTo(old);
 	}
-	if (damping_offset > 0)
-		lm->shared_damping = (float *) ((char *) dsm_segment_address(seg) + damping_offset);
+	if (layout->damping_offset > 0)
+		lm->shared_damping = (float *) ((char *) dsm_segment_address(seg) + layout->damping_offset);
+	if (layout->gram_offset > 0)
+	{
+		/* AlsPrepare then keeps it (a model read without factors has none yet) */
+		if (lm->model.gram != NULL)
+			pfree(lm->model.gram);
+		lm->model.gram = (float *) ((char *) dsm_segment_address(seg) + layout->gram_offset);
+	}
 }
 
 /*
@@ -288,16 +311,14 @@ ModelSharedFactorCount(int64 version, TimestampTz created)
 bool
 ModelAttachSharedFactors(LoadedModel *lm)
 {
-	Size		compact_offset;
-	Size		damping_offset;
-	Size		bytes = shared_layout(lm, &compact_offset, &damping_offset);
+	SharedLayout layout = shared_layout(lm);
 	dsm_handle	handle = 0;
 	dsm_segment *seg;
 
-	if (directory == NULL || !shared_lookup(lm, bytes, &handle) ||
-		(seg = shared_attach(handle, bytes)) == NULL)
+	if (directory == NULL || !shared_lookup(lm, layout.bytes, &handle) ||
+		(seg = shared_attach(handle, layout.bytes)) == NULL)
 		return false;
-	shared_adopt(lm, seg, compact_offset, damping_offset);
+	shared_adopt(lm, seg, &layout);
 	elog(DEBUG1, "personalize: item factors of solution version " INT64_FORMAT " attached from shared memory, not read",
 		 lm->version);
 	return true;
@@ -313,10 +334,8 @@ ModelAttachSharedFactors(LoadedModel *lm)
 void
 ModelShareFactors(LoadedModel *lm)
 {
-	Size		bytes;
 	Size		factor_bytes;
-	Size		compact_offset;
-	Size		damping_offset;
+	SharedLayout layout;
 	bool		registered;
 	dsm_segment *seg = NULL;
 	dsm_handle	handle = 0;
@@ -324,23 +343,23 @@ ModelShareFactors(LoadedModel *lm)
 	if (directory == NULL || lm->model.factors == NULL || lm->shared_segment != NULL)
 		return;
 	factor_bytes = mul_size(mul_size(sizeof(float), lm->model.n_items), lm->model.k);
-	bytes = shared_layout(lm, &compact_offset, &damping_offset);
+	layout = shared_layout(lm);
 
-	registered = shared_lookup(lm, bytes, &handle);
+	registered = shared_lookup(lm, layout.bytes, &handle);
 	if (registered)
-		seg = shared_attach(handle, bytes);
+		seg = shared_attach(handle, layout.bytes);
 	else
 	{
 		SharedModelSlot *victim = NULL;
 
 		/* copy outside the lock: a large catalogue takes a while */
-		seg = ShmSegmentTryCreate(bytes, true, "item factors shared by all backends",
+		seg = ShmSegmentTryCreate(layout.bytes, true, "item factors shared by all backends",
 								  "Each backend keeps its own copy; raise the size of /dev/shm or set personalize.shared_models = 0.",
 								  NULL);
 		if (seg == NULL)
 			return;
 		memcpy(dsm_segment_address(seg), lm->model.factors, factor_bytes);
-		if (compact_offset > 0)
+		if (layout.compact_offset > 0)
 		{
 			/* coded in the backend's memory first: an error leaves no half segment */
 			MemoryContext old = MemoryContextSwitchTo(lm->context);
@@ -348,21 +367,29 @@ ModelShareFactors(LoadedModel *lm)
 			if (lm->compact == NULL)
 				lm->compact = CompactBuild(lm->model.factors, lm->model.n_items, lm->model.k);
 			MemoryContextSwitchTo(old);
-			memcpy((char *) dsm_segment_address(seg) + compact_offset, lm->compact->blob,
+			memcpy((char *) dsm_segment_address(seg) + layout.compact_offset, lm->compact->blob,
 				   CompactBytes(lm->model.n_items, lm->model.k));
 		}
-		if (damping_offset > 0)
+		if (layout.damping_offset > 0)
 		{
-			float	   *damping = (float *) ((char *) dsm_segment_address(seg) + damping_offset);
+			float	   *damping = (float *) ((char *) dsm_segment_address(seg) + layout.damping_offset);
 
 			/* the same expression as exploration's young items' damping */
 			for (int32 i = 0; i < lm->model.n_items; i++)
 				damping[i] = (float) (1.0 / sqrt(1.0 + lm->model.popularity[i]));
 		}
+		if (layout.gram_offset > 0)
+		{
+			/* prepared with the model (RecipeFinishModel) before it is shared */
+			if (lm->model.gram == NULL)
+				elog(ERROR, "solution version " INT64_FORMAT " has no Gram matrix to share", lm->version);
+			memcpy((char *) dsm_segment_address(seg) + layout.gram_offset, lm->model.gram,
+				   sizeof(float) * lm->model.k * lm->model.k);
+		}
 		dsm_pin_segment(seg);
 
 		LWLockAcquire(directory->lock, LW_EXCLUSIVE);
-		if (shared_find(lm->version, lm->created, bytes) != NULL)
+		if (shared_find(lm->version, lm->created, layout.bytes) != NULL)
 		{
 			/* registered meanwhile by another backend: ours stays private */
 			LWLockRelease(directory->lock);
@@ -387,13 +414,13 @@ ModelShareFactors(LoadedModel *lm)
 			victim->database = MyDatabaseId;
 			victim->version = lm->version;
 			victim->created = lm->created;
-			victim->bytes = bytes;
+			victim->bytes = layout.bytes;
 			victim->k = lm->model.k;
 			victim->handle = dsm_segment_handle(seg);
 			victim->last_used = ++directory->clock;
 			LWLockRelease(directory->lock);
 			elog(DEBUG1, "personalize: item factors of solution version " INT64_FORMAT " put in shared memory (%zu bytes)",
-				 lm->version, bytes);
+				 lm->version, layout.bytes);
 		}
 	}
 	if (seg == NULL)
@@ -401,7 +428,7 @@ ModelShareFactors(LoadedModel *lm)
 	if (registered)
 		elog(DEBUG1, "personalize: item factors of solution version " INT64_FORMAT " attached from shared memory",
 			 lm->version);
-	shared_adopt(lm, seg, compact_offset, damping_offset);
+	shared_adopt(lm, seg, &layout);
 }
 
 /*

@@ -215,7 +215,8 @@ AlsPrepare(RecipeModel *model)
 {
 	int			k = model->k;
 
-	if (model->factors == NULL)
+	/* none without factors; one already when attached from shared memory (model_shared.c) */
+	if (model->factors == NULL || model->gram != NULL)
 		return;
 	model->gram = palloc(sizeof(float) * k * k);
 	BlasGram(model->factors, model->n_items, k, model->gram);
