@@ -205,8 +205,8 @@ IdMapLookupMany(const IdMap *map, int n, char *const *ids, int32 *indexes)
  * not wanted), the buckets prefetched ahead as IdMapLookupMany does: a
  * model of a million items interned its ids one cache miss after another
  * (290 ns an id), the table being 64 MB.  Sized by IdMapInit for the
- * expected count, the map does not grow meanwhile (a growth would only
- * waste the prefetches).
+ * expected count, the map normally does not grow meanwhile (a growth
+ * only wastes the prefetches).
  */
 void
 IdMapInternMany(IdMap *map, int n, char *const *ids, int32 *indexes)

@@ -484,6 +484,11 @@ model_load_neighbors(RecipeModel *model, SPITupleTable *tt)
 			for (int c = 0; c < count; c++)
 				if (model->neighbors[start + c] < 0 || model->neighbors[start + c] >= n)
 					elog(ERROR, "model row %d has a neighbour out of range", i);
+			/* short or compressed arrays were copied into the model's memory: not kept */
+			if ((Pointer) ida != DatumGetPointer(ids))
+				pfree(ida);
+			if ((Pointer) sca != DatumGetPointer(SPI_getbinval(tt->vals[i], tt->tupdesc, 5, &isnull)))
+				pfree(sca);
 		}
 		model->neighbor_ptr[i + 1] = start + count;
 	}
@@ -507,6 +512,9 @@ model_copy_factors(LoadedModel *lm, int32 i, int32 n, Datum factors)
 	if (k != lm->model.k || ARR_HASNULL(arr))
 		elog(ERROR, "model row %d of solution version " INT64_FORMAT " has malformed factors", i, lm->version);
 	memcpy(lm->model.factors + (Size) i * k, ARR_DATA_PTR(arr), sizeof(float) * k);
+	/* a short or compressed array was copied into the model's memory: not kept */
+	if ((Pointer) arr != DatumGetPointer(factors))
+		pfree(arr);
 }
 
 /*

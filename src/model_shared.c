@@ -14,7 +14,9 @@
  *
  * The segment of a model that compact scoring serves also holds its codes
  * (compact.c) and, when the model explores young items, every item's
- * damping 1 / sqrt(1 + popularity), which the scoring helper reads.
+ * damping 1 / sqrt(1 + popularity), which the scoring helper reads; the
+ * segment of a model that folds users in holds the fold-in's Gram matrix
+ * (AlsPrepare), which an attaching backend would otherwise compute.
  *
  * The directory is a small fixed array in the main shared memory (hence
  * shared_preload_libraries): personalize.shared_models slots, each naming
@@ -243,8 +245,8 @@ shared_layout(const LoadedModel *lm)
 }
 
 /*
- * Serve lm from segment seg (laid out by shared_layout): its factors, codes
- * and damping read from there, its own copies freed.
+ * Serve lm from segment seg (laid out by shared_layout): its factors, codes,
+ * damping and Gram matrix read from there, its own copies freed.
  */
 static void
 shared_adopt(LoadedModel *lm, dsm_segment *seg, const SharedLayout *layout)
@@ -344,6 +346,9 @@ ModelShareFactors(LoadedModel *lm)
 		return;
 	factor_bytes = mul_size(mul_size(sizeof(float), lm->model.n_items), lm->model.k);
 	layout = shared_layout(lm);
+	/* AlsPrepare's Gram comes with the factors (RecipeFinishModel): shared with them */
+	if (layout.gram_offset > 0 && lm->model.gram == NULL)
+		elog(ERROR, "solution version " INT64_FORMAT " has no Gram matrix to share", lm->version);
 
 	registered = shared_lookup(lm, layout.bytes, &handle);
 	if (registered)
@@ -380,9 +385,7 @@ ModelShareFactors(LoadedModel *lm)
 		}
 		if (layout.gram_offset > 0)
 		{
-			/* prepared with the model (RecipeFinishModel) before it is shared */
-			if (lm->model.gram == NULL)
-				elog(ERROR, "solution version " INT64_FORMAT " has no Gram matrix to share", lm->version);
+			/* prepared with the model (RecipeFinishModel): checked above */
 			memcpy((char *) dsm_segment_address(seg) + layout.gram_offset, lm->model.gram,
 				   sizeof(float) * lm->model.k * lm->model.k);
 		}
@@ -450,6 +453,8 @@ ModelSharedRelease(LoadedModel *lm)
 	lm->model.factors = NULL;
 	lm->compact = NULL;
 	lm->shared_damping = NULL;
+	if (lm->recipe->prepare == AlsPrepare)
+		lm->model.gram = NULL;	/* it was the segment's */
 	dsm_detach(lm->shared_segment);
 	lm->shared_segment = NULL;
 }

@@ -31,7 +31,8 @@
  * who interacted with each item; factors are n_items x k, row-major, or
  * NULL for recipes without factors (EASE stores its n_items x n_items
  * weight matrix there, k = n_items).  gram caches factors^T factors +
- * regularization * I for ALS fold-in.  RELATED_ITEMS recipes keep each
+ * regularization * I for ALS fold-in (read only: like factors, it may lie
+ * in a shared model's segment, model_shared.c).  RELATED_ITEMS recipes keep each
  * item's best neighbours.
  */
 typedef struct RecipeModel

@@ -93,6 +93,18 @@ is($failed, 0, 'and none failed');
 is($bonus, 17, 'the helper added the bonus of every all-young request');
 is($helped_answer, $alone, 'the same answers, to the last digit, with the helper');
 
+# After a request the helper polls for the next (scoring_helper_linger_us)
+# rather than sleep at once; a reload reaches it, and nothing else changes.
+is($node->safe_psql('postgres', 'SHOW personalize.scoring_helper_linger_us'), '500',
+	'the helper lingers 500 us by default');
+$node->safe_psql('postgres', 'ALTER SYSTEM SET personalize.scoring_helper_linger_us = 0');
+$node->safe_psql('postgres', 'SELECT pg_reload_conf()');
+my ($sleeping_answer, $sleeping_helped) = answers(2048);
+is($sleeping_helped, 51, 'a helper that sleeps at once still helps every request');
+is($sleeping_answer, $alone, 'with the same answers');
+$node->safe_psql('postgres', 'ALTER SYSTEM RESET personalize.scoring_helper_linger_us');
+$node->safe_psql('postgres', 'SELECT pg_reload_conf()');
+
 my (undef, $too_small) = answers(5001);
 is($too_small, 0, 'a catalogue under scoring_helper_min_items is scored alone');
 
