@@ -143,6 +143,17 @@ model_store_users(int64 version, const RecipeModel *model, const IdMap *users)
 }
 
 /*
+ * Free arr, detoasted from datum, if detoasting copied it (a short or
+ * compressed array): the copy would stay in the model's memory.
+ */
+static void
+model_free_copy(ArrayType *arr, Datum datum)
+{
+	if ((Pointer) arr != DatumGetPointer(datum))
+		pfree(arr);
+}
+
+/*
  * Load the user factors of version into lm (USER_SEGMENTATION recipes).
  */
 static void
@@ -168,14 +179,19 @@ model_load_users(LoadedModel *lm, int64 version)
 	{
 		bool		isnull;
 		ArrayType  *arr;
+		Datum		factors;
 
 		if ((u & 1023) == 0)
 			CHECK_FOR_INTERRUPTS();
 		lm->user_ids[u] = TextDatumGetCString(SPI_getbinval(tt->vals[u], tt->tupdesc, 1, &isnull));
-		arr = DatumGetArrayTypeP(SPI_getbinval(tt->vals[u], tt->tupdesc, 2, &isnull));
+		factors = SPI_getbinval(tt->vals[u], tt->tupdesc, 2, &isnull);
+		if (isnull)
+			elog(ERROR, "user row %d of solution version " INT64_FORMAT " has no factors", u, version);
+		arr = DatumGetArrayTypeP(factors);
 		if (ArrayGetNItems(ARR_NDIM(arr), ARR_DIMS(arr)) != k || ARR_HASNULL(arr))
 			elog(ERROR, "user row %d of solution version " INT64_FORMAT " has malformed factors", u, version);
 		memcpy(lm->model.user_factors + (Size) u * k, ARR_DATA_PTR(arr), sizeof(float) * k);
+		model_free_copy(arr, factors);
 	}
 	lm->model.n_users = n;
 	MemoryContextSwitchTo(old);
@@ -451,6 +467,7 @@ model_load_neighbors(RecipeModel *model, SPITupleTable *tt)
 			ArrayType  *a = DatumGetArrayTypeP(ids);
 
 			total += ArrayGetNItems(ARR_NDIM(a), ARR_DIMS(a));
+			model_free_copy(a, ids);
 		}
 	}
 	if (total == 0)
@@ -473,10 +490,14 @@ model_load_neighbors(RecipeModel *model, SPITupleTable *tt)
 		if (!isnull)
 		{
 			ArrayType  *ida = DatumGetArrayTypeP(ids);
-			ArrayType  *sca = DatumGetArrayTypeP(SPI_getbinval(tt->vals[i], tt->tupdesc, 5, &isnull));
+			Datum		scores = SPI_getbinval(tt->vals[i], tt->tupdesc, 5, &isnull);
+			ArrayType  *sca;
 
+			if (isnull)
+				elog(ERROR, "model row %d has neighbours without scores", i);
+			sca = DatumGetArrayTypeP(scores);
 			count = ArrayGetNItems(ARR_NDIM(ida), ARR_DIMS(ida));
-			if (isnull || ARR_HASNULL(ida) || ARR_HASNULL(sca) ||
+			if (ARR_HASNULL(ida) || ARR_HASNULL(sca) ||
 				ArrayGetNItems(ARR_NDIM(sca), ARR_DIMS(sca)) != count)
 				elog(ERROR, "model row %d has malformed neighbour lists", i);
 			memcpy(model->neighbors + start, ARR_DATA_PTR(ida), sizeof(int32) * count);
@@ -484,11 +505,8 @@ model_load_neighbors(RecipeModel *model, SPITupleTable *tt)
 			for (int c = 0; c < count; c++)
 				if (model->neighbors[start + c] < 0 || model->neighbors[start + c] >= n)
 					elog(ERROR, "model row %d has a neighbour out of range", i);
-			/* short or compressed arrays were copied into the model's memory: not kept */
-			if ((Pointer) ida != DatumGetPointer(ids))
-				pfree(ida);
-			if ((Pointer) sca != DatumGetPointer(SPI_getbinval(tt->vals[i], tt->tupdesc, 5, &isnull)))
-				pfree(sca);
+			model_free_copy(ida, ids);
+			model_free_copy(sca, scores);
 		}
 		model->neighbor_ptr[i + 1] = start + count;
 	}
@@ -512,9 +530,7 @@ model_copy_factors(LoadedModel *lm, int32 i, int32 n, Datum factors)
 	if (k != lm->model.k || ARR_HASNULL(arr))
 		elog(ERROR, "model row %d of solution version " INT64_FORMAT " has malformed factors", i, lm->version);
 	memcpy(lm->model.factors + (Size) i * k, ARR_DATA_PTR(arr), sizeof(float) * k);
-	/* a short or compressed array was copied into the model's memory: not kept */
-	if ((Pointer) arr != DatumGetPointer(factors))
-		pfree(arr);
+	model_free_copy(arr, factors);
 }
 
 /*

@@ -11,7 +11,8 @@
  * streams about 16 GB/s, two together about 20).  A backend cannot start
  * threads, so a second core comes
  * from a process: one helper, started by the postmaster when personalize
- * is preloaded, sleeps on its latch until a backend hands it a request:
+ * is preloaded, sleeps on its latch (after polling a while for the next
+ * request, helper_linger) until a backend hands it a request:
  * the model's shared segment (model_shared.c: the helper can read only
  * shared memory), the user's coded vector, and where the logits go: the
  * backend's score buffer, which for such a catalogue is a segment of its
@@ -53,15 +54,20 @@
 #include "postgres.h"
 
 #include <unistd.h>
+#ifdef __linux__
+#include <sched.h>
+#endif
 
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
+#include "portability/instr_time.h"
 #include "postmaster/interrupt.h"
 #include "storage/dsm.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
 #include "storage/lwlock.h"
+#include "storage/pmsignal.h"
 #include "storage/shmem.h"
 #include "storage/spin.h"
 #include "tcop/tcopprot.h"
@@ -320,22 +326,32 @@ client_register_exit(void)
 	}
 }
 
-/* The CPUs online, read once. */
+/*
+ * The CPUs this process may run on (its affinity: a container's cpuset),
+ * else those online, read once.  A CPU quota (cgroup cpu.max) is not seen.
+ */
 static long
 helper_cpus(void)
 {
 	static long cpus = 0;
 
 	if (cpus == 0)
-		cpus = Max(sysconf(_SC_NPROCESSORS_ONLN), 1);
+	{
+#ifdef __linux__
+		cpu_set_t	set;
+
+		if (sched_getaffinity(0, sizeof(set), &set) == 0)
+			cpus = CPU_COUNT(&set);
+#endif
+		if (cpus <= 0)
+			cpus = Max(sysconf(_SC_NPROCESSORS_ONLN), 1);
+	}
 	return cpus;
 }
 
 /*
  * Is a core free for the helper, with this backend and the others counted
- * in serving_backends on the others?  The CPUs online, read once: on a
- * server limited to fewer (a container's CPU quota) the helper is asked
- * more often than it can help.
+ * in serving_backends on the others (helper_cpus)?
  */
 static bool
 helper_core_free(void)
@@ -938,23 +954,30 @@ PGDLLEXPORT void personalize_scoring_helper_main(Datum main_arg);
 static bool
 helper_linger(void)
 {
-	TimestampTz until = GetCurrentTimestamp() + scoring_helper_linger_us;
+	instr_time	start;
+	instr_time	now;
 
+	INSTR_TIME_SET_CURRENT(start);
 	for (uint32 spin = 1;; spin++)
 	{
 		/* a hint: the loop reads the state under the lock */
 		if (*(volatile HelperState *) &helper->state == HELPER_REQUESTED)
 			return true;
 		pg_spin_delay();
-		if (spin % 64 == 0 &&
-			(InterruptPending || ConfigReloadPending || GetCurrentTimestamp() >= until ||
-			 (long) pg_atomic_read_u32(&helper->serving_backends) + 1 > helper_cpus()))
+		if (spin % 64 != 0)
+			continue;
+		INSTR_TIME_SET_CURRENT(now);
+		INSTR_TIME_SUBTRACT(now, start);
+		if (InterruptPending || ConfigReloadPending || !PostmasterIsAlive() ||
+			INSTR_TIME_GET_MICROSEC(now) >= scoring_helper_linger_us ||
+			(long) pg_atomic_read_u32(&helper->serving_backends) + 1 > helper_cpus())
 			return false;
 	}
 }
 
 /*
- * The helper's main loop: sleep until a request, score it, wake the client.
+ * The helper's main loop: sleep until a request (polling first for a while
+ * after serving one), score it, wake the client.
  */
 void
 personalize_scoring_helper_main(Datum main_arg)
@@ -988,6 +1011,8 @@ personalize_scoring_helper_main(Datum main_arg)
 		{
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
+			elog(DEBUG1, "personalize: scoring helper reloaded its configuration (linger %d us)",
+				 scoring_helper_linger_us);
 		}
 		SpinLockAcquire(&helper->mutex);
 		if (helper->state == HELPER_REQUESTED && helper->abandoned)
@@ -1005,13 +1030,14 @@ personalize_scoring_helper_main(Datum main_arg)
 
 		if (!requested)
 		{
+			/* before lingering too: a helper that never sleeps still detaches */
+			helper_detach_idle();
 			if (lingering)
 			{
 				lingering = false;
 				if (scoring_helper_linger_us > 0 && helper_linger())
 					continue;
 			}
-			helper_detach_idle();
 			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 							 HELPER_IDLE_DETACH_MS, PG_WAIT_EXTENSION);
 			ResetLatch(MyLatch);

@@ -97,12 +97,17 @@ is($helped_answer, $alone, 'the same answers, to the last digit, with the helper
 # rather than sleep at once; a reload reaches it, and nothing else changes.
 is($node->safe_psql('postgres', 'SHOW personalize.scoring_helper_linger_us'), '500',
 	'the helper lingers 500 us by default');
+my $reload_offset = -s $node->logfile;
 $node->safe_psql('postgres', 'ALTER SYSTEM SET personalize.scoring_helper_linger_us = 0');
+$node->safe_psql('postgres', 'ALTER SYSTEM SET log_min_messages = debug1');
 $node->safe_psql('postgres', 'SELECT pg_reload_conf()');
+ok($node->wait_for_log(qr/scoring helper reloaded its configuration \(linger 0 us\)/, $reload_offset),
+	'the helper reloads its configuration');
 my ($sleeping_answer, $sleeping_helped) = answers(2048);
 is($sleeping_helped, 51, 'a helper that sleeps at once still helps every request');
 is($sleeping_answer, $alone, 'with the same answers');
 $node->safe_psql('postgres', 'ALTER SYSTEM RESET personalize.scoring_helper_linger_us');
+$node->safe_psql('postgres', 'ALTER SYSTEM RESET log_min_messages');
 $node->safe_psql('postgres', 'SELECT pg_reload_conf()');
 
 my (undef, $too_small) = answers(5001);
