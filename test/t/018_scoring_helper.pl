@@ -116,17 +116,28 @@ is($too_small, 0, 'a catalogue under scoring_helper_min_items is scored alone');
 # 20,000 items, all young: four chunks (the last one 7712 items), the
 # last always the helper's, the others to whichever comes for them first
 # (the backend from the front, the helper from the back).
-$node->safe_psql('postgres', q{
-	SET client_min_messages = warning;
-	CREATE TABLE wide_events AS
-	SELECT u AS user_id, (hashint4(u * 1000 + j)::int8 + 2147483648) % 20000 AS item_id, 1600000000 + j AS ts
-	  FROM generate_series(1, 300) u, generate_series(1, 80) j;
-	INSERT INTO wide_events SELECT 0, i, 1600000000 FROM generate_series(0, 19999) i;
-	SELECT personalize.create_dataset_group('wide');
-	SELECT personalize.create_dataset('wide', 'interactions', 'wide_events', event_time => 'ts');
-	SELECT personalize.create_solution('wide', 'wide', 'user-personalization', '{"factors": 16, "iterations": 2, "seed": 3}');
-	SELECT personalize.create_campaign('wide', personalize.create_solution_version('wide'), '{"exploration_weight": 0.5, "exploration_item_age_cut_off": 100000}');
-});
+# A catalogue of $items items, every one young, named $name: $users users
+# of $events events each, and user 0 with every item (so that the model
+# has them all); its campaign explores with weight 0.5.
+sub all_young_catalogue
+{
+	my ($name, $items, $users, $events, $hyperparameters) = @_;
+	$node->safe_psql('postgres', qq{
+		SET client_min_messages = warning;
+		CREATE TABLE ${name}_events AS
+		SELECT u AS user_id, (hashint4(u * 1000 + j)::int8 + 2147483648) % $items AS item_id, 1600000000 + j AS ts
+		  FROM generate_series(1, $users) u, generate_series(1, $events) j;
+		INSERT INTO ${name}_events SELECT 0, i, 1600000000 FROM generate_series(0, $items - 1) i;
+		CREATE INDEX ON ${name}_events (user_id, ts);
+		SELECT personalize.create_dataset_group('$name');
+		SELECT personalize.create_dataset('$name', 'interactions', '${name}_events', event_time => 'ts');
+		SELECT personalize.create_solution('$name', '$name', 'user-personalization', '$hyperparameters');
+		SELECT personalize.create_campaign('$name', personalize.create_solution_version('$name'),
+			'{"exploration_weight": 0.5, "exploration_item_age_cut_off": 100000}');
+	});
+}
+
+all_young_catalogue('wide', 20000, 300, 80, '{"factors": 16, "iterations": 2, "seed": 3}');
 
 sub wide_answers
 {
@@ -185,18 +196,7 @@ is($again, $alone, 'and its answers are the same');
 # segments in the main shared memory, as the README advises at this size.
 $node->append_conf('postgresql.conf', "min_dynamic_shared_memory = 128MB\n");
 $node->restart;
-$node->safe_psql('postgres', q{
-	SET client_min_messages = warning;
-	CREATE TABLE huge_events AS
-	SELECT u AS user_id, (hashint4(u * 1000 + j)::int8 + 2147483648) % 530000 AS item_id, 1600000000 + j AS ts
-	  FROM generate_series(1, 100) u, generate_series(1, 60) j;
-	INSERT INTO huge_events SELECT 0, i, 1600000000 FROM generate_series(0, 529999) i;
-	CREATE INDEX ON huge_events (user_id, ts);
-	SELECT personalize.create_dataset_group('huge');
-	SELECT personalize.create_dataset('huge', 'interactions', 'huge_events', event_time => 'ts');
-	SELECT personalize.create_solution('huge', 'huge', 'user-personalization', '{"factors": 8, "iterations": 1, "seed": 3}');
-	SELECT personalize.create_campaign('huge', personalize.create_solution_version('huge'), '{"exploration_weight": 0.5, "exploration_item_age_cut_off": 100000}');
-});
+all_young_catalogue('huge', 530000, 100, 60, '{"factors": 8, "iterations": 1, "seed": 3}');
 
 sub huge_answers
 {
