@@ -144,4 +144,20 @@ for my $setting ('off', 'on')
 	cmp_ok($sum, '<', 1e-4, "compact_scoring = $setting: the scores of a whole catalogue sum to 1");
 }
 
+# A filter whose predicate runs another request on the same version with
+# another cut-off (the 'all-young' campaign lists other young items) between
+# the batches of a 'young' request: the items 'young' re-scores after that
+# get its own bonus again (compact.c reads the model's ages, not the young
+# lists the nested request rebuilt).  The answers are those of the same
+# filter without the nested request.
+$node->safe_psql('postgres', q{
+	SELECT personalize.create_filter('shelf-sql', 'shop', 'INCLUDE WHERE items.shelf = ''s3''');
+	SELECT personalize.create_filter('shelf-nested', 'shop',
+		'INCLUDE WHERE items.shelf = ''s3'' AND EXISTS (SELECT 1 FROM personalize.recommend(''all-young'', ''7'', 1))');
+});
+my $plain_filter = answers('on', q{SELECT * FROM personalize.recommend('young', u::text, 25, filter => 'shelf-sql')});
+my $nested_filter = answers('on', q{SELECT * FROM personalize.recommend('young', u::text, 25, filter => 'shelf-nested')});
+ok(length($plain_filter) > 1000, 'the SQL filter answers');
+is($nested_filter, $plain_filter, 'a nested request with another cut-off leaves the answers as they were');
+
 done_testing();
