@@ -59,6 +59,7 @@
 #include "port/pg_bitutils.h"
 
 #include "compact.h"
+#include "exploration.h"
 #include "kernel.h"
 #include "personalize.h"
 #include "topk.h"
@@ -706,10 +707,10 @@ compact_added(const CompactQuery *q, int32 i, float logit)
 
 	if (q->bonus_popularity == NULL)
 		return logit;
-	damping = (float) (1.0 / sqrt(1.0 + q->bonus_popularity[i]));
+	damping = ExplorationDamping(q->bonus_popularity[i]);
 	if (q->bonus_ages == NULL)
 		return logit + (float) q->bonus_scale * damping;
-	if (isnan(q->bonus_ages[i]) || q->bonus_ages[i] > q->bonus_cut_off)
+	if (!ExplorationIsYoung(q->bonus_ages[i], q->bonus_cut_off))
 		return logit;
 	return (float) ((double) logit + q->bonus_scale * damping);
 }

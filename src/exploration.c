@@ -79,16 +79,16 @@ exploration_list_young(LoadedModel *lm, double age_cut_off)
 		lm->young_span_damping = NULL;
 	}
 	for (int32 i = 0; i < model->n_items; i++)
-		if (!(isnan(model->item_age_days[i]) || model->item_age_days[i] > age_cut_off))
+		if (ExplorationIsYoung(model->item_age_days[i], age_cut_off))
 			n++;
 	lm->young = MemoryContextAllocHuge(lm->context, sizeof(int32) * Max(n, 1));
 	lm->young_damping = MemoryContextAllocHuge(lm->context, sizeof(float) * Max(n, 1));
 	lm->n_young = 0;
 	lm->young_damping_max = 0.0;
 	for (int32 i = 0; i < model->n_items; i++)
-		if (!(isnan(model->item_age_days[i]) || model->item_age_days[i] > age_cut_off))
+		if (ExplorationIsYoung(model->item_age_days[i], age_cut_off))
 		{
-			lm->young_damping[lm->n_young] = (float) (1.0 / sqrt(1.0 + model->popularity[i]));
+			lm->young_damping[lm->n_young] = ExplorationDamping(model->popularity[i]);
 			lm->young_damping_max = Max(lm->young_damping_max, lm->young_damping[lm->n_young]);
 			lm->young[lm->n_young++] = i;
 		}

@@ -142,6 +142,9 @@ model_store_users(int64 version, const RecipeModel *model, const IdMap *users)
 	}
 }
 
+/* The hint of an error about a model row that is not as training wrote it. */
+#define MODEL_RETRAIN_HINT "Train a new version with personalize.create_solution_version and deploy it."
+
 /*
  * Free arr, detoasted from datum, if detoasting copied it (a short or
  * compressed array): the copy would stay in the model's memory.
@@ -186,10 +189,16 @@ model_load_users(LoadedModel *lm, int64 version)
 		lm->user_ids[u] = TextDatumGetCString(SPI_getbinval(tt->vals[u], tt->tupdesc, 1, &isnull));
 		factors = SPI_getbinval(tt->vals[u], tt->tupdesc, 2, &isnull);
 		if (isnull)
-			elog(ERROR, "user row %d of solution version " INT64_FORMAT " has no factors", u, version);
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("user row %d of solution version " INT64_FORMAT " has no factors", u, version),
+					 errhint(MODEL_RETRAIN_HINT)));
 		arr = DatumGetArrayTypeP(factors);
 		if (ArrayGetNItems(ARR_NDIM(arr), ARR_DIMS(arr)) != k || ARR_HASNULL(arr))
-			elog(ERROR, "user row %d of solution version " INT64_FORMAT " has malformed factors", u, version);
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("user row %d of solution version " INT64_FORMAT " has malformed factors", u, version),
+					 errhint(MODEL_RETRAIN_HINT)));
 		memcpy(lm->model.user_factors + (Size) u * k, ARR_DATA_PTR(arr), sizeof(float) * k);
 		model_free_copy(arr, factors);
 	}
@@ -494,17 +503,26 @@ model_load_neighbors(RecipeModel *model, SPITupleTable *tt)
 			ArrayType  *sca;
 
 			if (isnull)
-				elog(ERROR, "model row %d has neighbours without scores", i);
+				ereport(ERROR,
+						(errcode(ERRCODE_DATA_CORRUPTED),
+						 errmsg("model row %d has neighbours without scores", i),
+						 errhint(MODEL_RETRAIN_HINT)));
 			sca = DatumGetArrayTypeP(scores);
 			count = ArrayGetNItems(ARR_NDIM(ida), ARR_DIMS(ida));
 			if (ARR_HASNULL(ida) || ARR_HASNULL(sca) ||
 				ArrayGetNItems(ARR_NDIM(sca), ARR_DIMS(sca)) != count)
-				elog(ERROR, "model row %d has malformed neighbour lists", i);
+				ereport(ERROR,
+						(errcode(ERRCODE_DATA_CORRUPTED),
+						 errmsg("model row %d has malformed neighbour lists", i),
+						 errhint(MODEL_RETRAIN_HINT)));
 			memcpy(model->neighbors + start, ARR_DATA_PTR(ida), sizeof(int32) * count);
 			memcpy(model->neighbor_scores + start, ARR_DATA_PTR(sca), sizeof(float) * count);
 			for (int c = 0; c < count; c++)
 				if (model->neighbors[start + c] < 0 || model->neighbors[start + c] >= n)
-					elog(ERROR, "model row %d has a neighbour out of range", i);
+					ereport(ERROR,
+							(errcode(ERRCODE_DATA_CORRUPTED),
+							 errmsg("model row %d has a neighbour out of range", i),
+							 errhint(MODEL_RETRAIN_HINT)));
 			model_free_copy(ida, ids);
 			model_free_copy(sca, scores);
 		}

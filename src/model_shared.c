@@ -50,6 +50,7 @@
 #include "utils/guc.h"
 
 #include "compact.h"
+#include "exploration.h"
 #include "model.h"
 #include "recipe.h"
 #include "shm_segment.h"
@@ -379,9 +380,8 @@ ModelShareFactors(LoadedModel *lm)
 		{
 			float	   *damping = (float *) ((char *) dsm_segment_address(seg) + layout.damping_offset);
 
-			/* the same expression as exploration's young items' damping */
 			for (int32 i = 0; i < lm->model.n_items; i++)
-				damping[i] = (float) (1.0 / sqrt(1.0 + lm->model.popularity[i]));
+				damping[i] = ExplorationDamping(lm->model.popularity[i]);
 		}
 		if (layout.gram_offset > 0)
 		{

@@ -349,17 +349,23 @@ helper_cpus(void)
 	return cpus;
 }
 
+/* Is a CPU free for the helper besides those of so many backends? */
+static bool
+helper_fits_beside(long backends)
+{
+	return backends + 1 <= helper_cpus();
+}
+
 /*
  * Is a core free for the helper, with this backend and the others counted
- * in serving_backends on the others (helper_cpus)?
+ * in serving_backends on the others?
  */
 static bool
 helper_core_free(void)
 {
-	uint32		serving = pg_atomic_read_u32(&helper->serving_backends);
-
-	/* this backend, counted or not (a call outside a serving function), and the helper */
-	return (long) serving + (client_counted ? 0 : 1) + 1 <= helper_cpus();
+	/* this backend, counted or not (a call outside a serving function) */
+	return helper_fits_beside((long) pg_atomic_read_u32(&helper->serving_backends) +
+							  (client_counted ? 0 : 1));
 }
 
 /*
@@ -970,7 +976,7 @@ helper_linger(void)
 		INSTR_TIME_SUBTRACT(now, start);
 		if (InterruptPending || ConfigReloadPending || !PostmasterIsAlive() ||
 			INSTR_TIME_GET_MICROSEC(now) >= scoring_helper_linger_us ||
-			(long) pg_atomic_read_u32(&helper->serving_backends) + 1 > helper_cpus())
+			!helper_fits_beside((long) pg_atomic_read_u32(&helper->serving_backends)))
 			return false;
 	}
 }
