@@ -145,6 +145,18 @@ model_store_users(int64 version, const RecipeModel *model, const IdMap *users)
 /* The hint of an error about a model row that is not as training wrote it. */
 #define MODEL_RETRAIN_HINT "Train a new version with personalize.create_solution_version and deploy it."
 
+/* A model read back with other than the rows training wrote (rows deleted or added since). */
+static void
+model_check_row_count(int64 version, uint64 rows, int32 expected)
+{
+	if ((int64) rows != expected)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("solution version " INT64_FORMAT " has " UINT64_FORMAT " model rows, expected %d",
+						version, rows, expected),
+				 errhint(MODEL_RETRAIN_HINT)));
+}
+
 /*
  * Free arr, detoasted from datum, if detoasting copied it (a short or
  * compressed array): the copy would stay in the model's memory.
@@ -295,7 +307,10 @@ model_load_features(LoadedModel *lm, int64 version)
 
 		if (ArrayGetNItems(ARR_NDIM(arr), ARR_DIMS(arr)) != k || ARR_HASNULL(arr) ||
 			(column == NULL) != (f == n - 1))
-			elog(ERROR, "feature row %d of solution version " INT64_FORMAT " is malformed", f, version);
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("feature row %d of solution version " INT64_FORMAT " is malformed", f, version),
+					 errhint(MODEL_RETRAIN_HINT)));
 		memcpy(lm->model.user_feature_weights + (Size) f * k, ARR_DATA_PTR(arr), sizeof(float) * k);
 		if (column == NULL)
 			continue;
@@ -482,7 +497,10 @@ model_load_neighbors(RecipeModel *model, SPITupleTable *tt)
 	if (total == 0)
 		return;
 	if (total > PG_INT32_MAX)
-		elog(ERROR, "too many neighbours in model");
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("the model has " INT64_FORMAT " neighbours in all, more than %d", total, PG_INT32_MAX),
+				 errhint("Train it with fewer neighbours per item.")));
 
 	model->neighbor_ptr = palloc(sizeof(int32) * ((Size) n + 1));
 	model->neighbors = palloc_extended(sizeof(int32) * total, MCXT_ALLOC_HUGE);
@@ -546,7 +564,10 @@ model_copy_factors(LoadedModel *lm, int32 i, int32 n, Datum factors)
 		lm->model.factors = palloc_extended(sizeof(float) * Max((Size) n * k, 1), MCXT_ALLOC_HUGE);
 	}
 	if (k != lm->model.k || ARR_HASNULL(arr))
-		elog(ERROR, "model row %d of solution version " INT64_FORMAT " has malformed factors", i, lm->version);
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("model row %d of solution version " INT64_FORMAT " has malformed factors", i, lm->version),
+				 errhint(MODEL_RETRAIN_HINT)));
 	memcpy(lm->model.factors + (Size) i * k, ARR_DATA_PTR(arr), sizeof(float) * k);
 	model_free_copy(arr, factors);
 }
@@ -568,9 +589,7 @@ model_load_factors(LoadedModel *lm, int32 n)
 						1, argtypes, values, NULL, true, 0);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "could not read model rows: %s", SPI_result_code_string(rc));
-	if ((int64) SPI_processed != n)
-		elog(ERROR, "solution version " INT64_FORMAT " has " UINT64_FORMAT " model rows, expected %d",
-			 lm->version, SPI_processed, n);
+	model_check_row_count(lm->version, SPI_processed, n);
 	tt = SPI_tuptable;
 	old = MemoryContextSwitchTo(lm->context);
 	lm->model.factors = NULL;
@@ -656,7 +675,10 @@ model_load(int64 version, TimestampTz created)
 	MemoryContextRegisterResetCallback(context, release);
 	lm->recipe = RecipeLookup(recipe_name);
 	if (lm->recipe == NULL)
-		elog(ERROR, "solution version " INT64_FORMAT " has unknown recipe \"%s\"", version, recipe_name);
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("solution version " INT64_FORMAT " has unknown recipe \"%s\"", version, recipe_name),
+				 errhint("The version was trained by another version of the extension: retrain it.")));
 	lm->model.n_users = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
 	hp = DatumGetJsonbP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
 	lm->model.alpha = HyperparamNumber(hp, "alpha", 0.0);
@@ -673,9 +695,7 @@ model_load(int64 version, TimestampTz created)
 						1, argtypes, values, NULL, true, 0);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "could not read model rows: %s", SPI_result_code_string(rc));
-	if ((int64) SPI_processed != n)
-		elog(ERROR, "solution version " INT64_FORMAT " has " UINT64_FORMAT " model rows, expected %d",
-			 version, SPI_processed, n);
+	model_check_row_count(version, SPI_processed, n);
 	tt = SPI_tuptable;
 
 	/* each batch's ids as C strings, until the map has copied them */

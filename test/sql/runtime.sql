@@ -107,6 +107,33 @@ SELECT * FROM personalize.personalized_rank('nope', '3', ARRAY['c00']);
 -- batch use in plain SQL
 SELECT u, count(*) FROM generate_series(1, 3) u CROSS JOIN LATERAL personalize.recommend('web', u::text, 5) GROUP BY u ORDER BY u;
 
+-- a model whose rows were changed after training (rows deleted, factors cut
+-- short) fails to load with data_corrupted and a hint to retrain: a new
+-- version, loaded by no backend yet
+SELECT personalize.create_solution_version('web-up') AS damaged_version \gset
+SELECT personalize.create_campaign('web-damaged', :damaged_version);
+CREATE FUNCTION damaged_state(user_id text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+	PERFORM * FROM personalize.recommend('web-damaged', user_id);
+	RETURN 'loaded';
+EXCEPTION WHEN data_corrupted THEN
+	RETURN 'data_corrupted: ' || SQLERRM;
+END $$;
+BEGIN;
+DELETE FROM personalize.model_item WHERE solution_version = :damaged_version AND item_index = 3;
+SELECT damaged_state('3');
+SELECT * FROM personalize.recommend('web-damaged', '3');
+ROLLBACK;
+BEGIN;
+UPDATE personalize.model_item SET factors = factors[1:3]
+ WHERE solution_version = :damaged_version AND item_index = 3;
+SELECT damaged_state('3');
+ROLLBACK;
+-- restored, it loads
+SELECT damaged_state('3');
+SELECT personalize.drop_campaign('web-damaged');
+DROP FUNCTION damaged_state(text);
+
 -- update_campaign switches atomically; drop_campaign
 SELECT personalize.update_campaign('web', :pop_version);
 SELECT solution_version = :pop_version AS switched FROM personalize.campaigns WHERE name = 'web';
