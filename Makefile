@@ -29,6 +29,7 @@ OBJS = \
 	src/kernel.o \
 	src/compact.o \
 	src/scoring_helper.o \
+	src/cpu_budget.o \
 	src/snapshot_stamp.o \
 	src/filter_mask.o \
 	src/recipe_popularity.o \

@@ -53,11 +53,6 @@
  */
 #include "postgres.h"
 
-#include <unistd.h>
-#ifdef __linux__
-#include <sched.h>
-#endif
-
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
@@ -76,6 +71,7 @@
 #include "utils/timestamp.h"
 
 #include "compact.h"
+#include "cpu_budget.h"
 #include "kernel.h"
 #include "personalize.h"
 #include "scoring_helper.h"
@@ -326,34 +322,11 @@ client_register_exit(void)
 	}
 }
 
-/*
- * The CPUs this process may run on (its affinity: a container's cpuset),
- * else those online, read once.  A CPU quota (cgroup cpu.max) is not seen.
- */
-static long
-helper_cpus(void)
-{
-	static long cpus = 0;
-
-	if (cpus == 0)
-	{
-#ifdef __linux__
-		cpu_set_t	set;
-
-		if (sched_getaffinity(0, sizeof(set), &set) == 0)
-			cpus = CPU_COUNT(&set);
-#endif
-		if (cpus <= 0)
-			cpus = Max(sysconf(_SC_NPROCESSORS_ONLN), 1);
-	}
-	return cpus;
-}
-
 /* Is a CPU free for the helper besides those of so many backends? */
 static bool
 helper_fits_beside(long backends)
 {
-	return backends + 1 <= helper_cpus();
+	return backends + 1 <= CpuBudgetGet()->cpus;
 }
 
 /*
@@ -382,7 +355,10 @@ client_claim(int32 n_items)
 		return false;
 	client_register_exit();
 	if (!helper_core_free())
+	{
+		elog(DEBUG2, "personalize: no CPU free for the scoring helper (%ld CPUs)", CpuBudgetGet()->cpus);
 		return false;
+	}
 	SpinLockAcquire(&helper->mutex);
 	if (helper->state == HELPER_IDLE && helper->helper_pid != 0)
 	{
@@ -1000,6 +976,16 @@ personalize_scoring_helper_main(Datum main_arg)
 	request_context = AllocSetContextCreate(TopMemoryContext, "personalize scoring helper",
 											ALLOCSET_DEFAULT_SIZES);
 	on_shmem_exit(helper_exit, 0);
+	{
+		const CpuBudget *budget = CpuBudgetGet();
+
+		if (budget->quota > 0)
+			elog(DEBUG1, "personalize: scoring helper started: %ld CPUs (%ld in the affinity mask, a cgroup CPU quota of %ld)",
+				 budget->cpus, budget->affinity, budget->quota);
+		else
+			elog(DEBUG1, "personalize: scoring helper started: %ld CPUs (%ld in the affinity mask, no cgroup CPU quota)",
+				 budget->cpus, budget->affinity);
+	}
 	SpinLockAcquire(&helper->mutex);
 	helper->helper_pid = MyProcPid;
 	helper->helper_latch = MyLatch;

@@ -163,15 +163,63 @@ run_tap() {
 	else
 		echo "MovieLens-100K not found at $ml100k: the tests that need it skip"
 	fi
+	local quota_dir rc
 	for f in "${files[@]}"; do
 		out="$WORKDIR/$(basename "$f" .pl).prove"
-		if run_logged "$out" as_pg env -C "$WORKDIR" "${env[@]}" prove "$f"; then
+		rc=0
+		if [[ $f == *_cpu_quota.pl ]] && quota_dir=$(make_cpu_quota_cgroup); then
+			# the test, its servers and their workers inside the cgroup
+			( echo "$BASHPID" >"$quota_dir/cgroup.procs" &&
+				run_logged "$out" as_pg env -C "$WORKDIR" "${env[@]}" PERSONALIZE_CPU_QUOTA=1 prove "$f" ) || rc=$?
+			remove_cgroup "$quota_dir"
+		else
+			run_logged "$out" as_pg env -C "$WORKDIR" "${env[@]}" prove "$f" || rc=$?
+		fi
+		if [[ $rc -eq 0 ]]; then
 			if grep -q '\.\. skipped' "$out"; then skip; else pass; fi
 		else
 			fail "TAP $f"
 			show_tap_logs "$(basename "$f" .pl)"
 		fi
 	done
+}
+
+# A cgroup limited to one CPU of time (cgroup v2's cpu.max, else v1's CFS
+# quota), for the TAP files named *_cpu_quota.pl, which test what the
+# extension does under a container's CPU limit: prints its directory, or
+# fails where cgroups cannot be written (not root, a read-only cgroup file
+# system, no cpu controller).
+make_cpu_quota_cgroup() {
+	local dir=""
+	[[ $(id -u) -eq 0 ]] || return 1
+	if [[ -f /sys/fs/cgroup/cgroup.controllers ]] && grep -qw cpu /sys/fs/cgroup/cgroup.controllers; then
+		dir=/sys/fs/cgroup/personalize-check-$$
+		if { grep -qw cpu /sys/fs/cgroup/cgroup.subtree_control ||
+			echo +cpu >/sys/fs/cgroup/cgroup.subtree_control; } 2>/dev/null &&
+			mkdir "$dir" 2>/dev/null && echo "100000 100000" 2>/dev/null >"$dir/cpu.max"; then
+			echo "$dir"
+			return 0
+		fi
+	elif [[ -f /sys/fs/cgroup/cpu/cpu.cfs_quota_us ]]; then
+		dir=/sys/fs/cgroup/cpu/personalize-check-$$
+		if mkdir "$dir" 2>/dev/null && echo 100000 2>/dev/null >"$dir/cpu.cfs_period_us" &&
+			echo 100000 2>/dev/null >"$dir/cpu.cfs_quota_us"; then
+			echo "$dir"
+			return 0
+		fi
+	fi
+	[[ -n "$dir" && -d "$dir" ]] && rmdir "$dir" 2>/dev/null
+	return 1
+}
+
+# Remove a cgroup once the processes of the test run in it have exited.
+remove_cgroup() {	# DIR
+	local tries
+	for tries in 1 2 3 4 5 6 7 8 9 10; do
+		rmdir "$1" 2>/dev/null && return 0
+		sleep 1
+	done
+	echo "could not remove the cgroup $1" >&2
 }
 
 # The end of the node and test logs of a failed TAP file.
