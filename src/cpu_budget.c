@@ -11,10 +11,13 @@
  * every CPU of the host, for quota/period of CPU time in all.  Counting
  * the host's CPUs there, the helper would spend the quota polling and the
  * backends would be throttled.  So the budget is the smaller of the
- * affinity mask's CPUs and the quota rounded up: cgroup v2's cpu.max
- * ("max 100000" or "150000 100000"), else cgroup v1's cpu.cfs_quota_us
- * over cpu.cfs_period_us, the tightest along the cgroup's path up to the
- * hierarchy's root (a parent's limit binds its children).
+ * affinity mask's CPUs and the quota's whole CPUs (rounded down, at least
+ * one): cgroup v2's cpu.max ("max 100000" or "150000 100000"), else
+ * cgroup v1's cpu.cfs_quota_us over cpu.cfs_period_us, the tightest along
+ * the cgroup's path up to the hierarchy's root (a parent's limit binds its
+ * children).  The hierarchies are looked for where systemd and container
+ * runtimes mount them (/sys/fs/cgroup, v1's cpu controller at cpu or
+ * cpu,cpuacct under it); mounted elsewhere, a quota is not seen.
  *
  * Read once per process: a backend or the helper started after a quota
  * changed sees the new one.
@@ -62,15 +65,16 @@ read_first_line(const char *file, char *line, int size)
 }
 
 /*
- * CPUs allowed by quota microseconds per period (rounded up; a quota
- * below one CPU still runs on one), or 0 for no limit.
+ * Whole CPUs allowed by quota microseconds per period, or 0 for no limit.
+ * Rounded down (at least one): under 1.5 CPUs of quota, a backend and a
+ * busy helper would take two and be throttled.
  */
 static long
 quota_cpus(double quota, double period)
 {
 	if (!(quota > 0) || !(period > 0))
 		return 0;
-	return Max((long) ceil(quota / period), 1);
+	return Max((long) floor(quota / period), 1);
 }
 
 /* cgroup v2: cpu.max of dir ("max PERIOD" or "QUOTA PERIOD"), 0 for no limit. */
@@ -172,9 +176,12 @@ cgroup_limit(void)
 		{
 			char	   *saveptr;
 
-			for (char *c = strtok_r(controllers + 1, ",", &saveptr); c != NULL; c = strtok_r(NULL, ",", &saveptr))
+			for (char *c = strtok_r(controllers + 1, ",", &saveptr); c != NULL;
+				 c = strtok_r(NULL, ",", &saveptr))
+			{
 				if (strcmp(c, "cpu") == 0)
 					strlcpy(v1_path, path, sizeof(v1_path));
+			}
 		}
 	}
 	FreeFile(f);

@@ -17,7 +17,7 @@ typedef struct CpuBudget
 {
 	long		cpus;			/* what to plan for: the smaller of the two */
 	long		affinity;		/* CPUs of the affinity mask (else online) */
-	long		quota;			/* a cgroup CPU quota, rounded up; 0: none */
+	long		quota;			/* a cgroup CPU quota's whole CPUs (at least 1); 0: none */
 } CpuBudget;
 
 extern const CpuBudget *CpuBudgetGet(void);

@@ -356,7 +356,7 @@ client_claim(int32 n_items)
 	client_register_exit();
 	if (!helper_core_free())
 	{
-		elog(DEBUG2, "personalize: no CPU free for the scoring helper (%ld CPUs)", CpuBudgetGet()->cpus);
+		elog(DEBUG2, "personalize: no CPU free for the scoring helper (CPU budget %ld)", CpuBudgetGet()->cpus);
 		return false;
 	}
 	SpinLockAcquire(&helper->mutex);
@@ -966,6 +966,7 @@ personalize_scoring_helper_main(Datum main_arg)
 {
 	MemoryContext request_context;
 	bool		lingering = false;	/* just served a request */
+	const CpuBudget *budget;
 
 	/* see TrainingHelperAttach: SIGTERM sets a flag CHECK_FOR_INTERRUPTS acts on */
 	pqsignal(SIGTERM, die);
@@ -976,16 +977,13 @@ personalize_scoring_helper_main(Datum main_arg)
 	request_context = AllocSetContextCreate(TopMemoryContext, "personalize scoring helper",
 											ALLOCSET_DEFAULT_SIZES);
 	on_shmem_exit(helper_exit, 0);
-	{
-		const CpuBudget *budget = CpuBudgetGet();
-
-		if (budget->quota > 0)
-			elog(DEBUG1, "personalize: scoring helper started: %ld CPUs (%ld in the affinity mask, a cgroup CPU quota of %ld)",
-				 budget->cpus, budget->affinity, budget->quota);
-		else
-			elog(DEBUG1, "personalize: scoring helper started: %ld CPUs (%ld in the affinity mask, no cgroup CPU quota)",
-				 budget->cpus, budget->affinity);
-	}
+	budget = CpuBudgetGet();
+	if (budget->quota > 0)
+		elog(DEBUG1, "personalize: scoring helper started: CPU budget %ld (affinity mask %ld, cgroup CPU quota %ld)",
+			 budget->cpus, budget->affinity, budget->quota);
+	else
+		elog(DEBUG1, "personalize: scoring helper started: CPU budget %ld (affinity mask %ld, no cgroup CPU quota)",
+			 budget->cpus, budget->affinity);
 	SpinLockAcquire(&helper->mutex);
 	helper->helper_pid = MyProcPid;
 	helper->helper_latch = MyLatch;

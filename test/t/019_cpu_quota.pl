@@ -13,8 +13,20 @@ use Test::More;
 
 plan skip_all => 'not inside a cgroup of one CPU (check.sh sets one up when run as root)'
   unless $ENV{PERSONALIZE_CPU_QUOTA};
-my $affinity = `env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc`;
-chomp $affinity;
+# the CPUs of the affinity mask, from the kernel's own list ("0-1,4"): nproc
+# may apply the quota itself
+my $affinity = 0;
+open(my $status, '<', '/proc/self/status') or die "cannot read /proc/self/status: $!";
+while (<$status>)
+{
+	next unless /^Cpus_allowed_list:\s*(\S+)/;
+	for my $range (split /,/, $1)
+	{
+		my ($first, $last) = split /-/, $range;
+		$affinity += (defined $last ? $last : $first) - $first + 1;
+	}
+}
+close $status;
 plan skip_all => 'a quota of one CPU changes nothing on one CPU' unless $affinity >= 2;
 
 my $node = PostgreSQL::Test::Cluster->new('quota');
@@ -26,7 +38,7 @@ log_min_messages = debug1
 $node->start;
 
 ok( $node->wait_for_log(
-		qr/scoring helper started: 1 CPUs \($affinity in the affinity mask, a cgroup CPU quota of 1\)/),
+		qr/scoring helper started: CPU budget 1 \(affinity mask $affinity, cgroup CPU quota 1\)/),
 	"the helper counts the quota's one CPU, not the $affinity of its affinity mask");
 
 # 200 users over 3000 items, all of them old: the helper would score chunks
@@ -57,7 +69,7 @@ $node->psql('postgres', q{
 	stdout => \$out, stderr => \$err, on_error_die => 1);
 is($out, '290|29', 'requests answered');
 my $asked = () = $err =~ /scoring helper (scored items|failed)/g;
-my $no_cpu = () = $err =~ /no CPU free for the scoring helper \(1 CPUs\)/g;
+my $no_cpu = () = $err =~ /no CPU free for the scoring helper \(CPU budget 1\)/g;
 is($asked, 0, 'no request asked the helper');
 is($no_cpu, 29, 'each found no CPU free for it under the quota');
 
