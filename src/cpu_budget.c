@@ -146,8 +146,8 @@ tightest_limit(const char *mount, const char *path, long (*limit) (const char *)
 
 /*
  * The CPU quota of this process's cgroups (v2's, else v1's cpu
- * controller's), in CPUs rounded up; 0 for none or where there is no
- * cgroup file system to read.
+ * controller's), in whole CPUs (quota_cpus); 0 for none or where there is
+ * no cgroup file system to read.
  */
 static long
 cgroup_limit(void)

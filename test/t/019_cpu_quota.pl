@@ -1,9 +1,9 @@
 # The scoring helper under a container's CPU limit (src/cpu_budget.c): a
 # cgroup CPU quota of one CPU on a machine of two or more.  The helper
 # counts the quota's CPU, not the host's, so that a backend never asks it
-# for help (that would take the CPU from the backend), and its answers are
-# the backend's alone.  check.sh (as root) runs this file inside such a
-# cgroup and sets PERSONALIZE_CPU_QUOTA=1; elsewhere it skips.
+# for help (that would take the CPU from the backend) and scores alone.
+# check.sh (as root) runs this file inside such a cgroup and sets
+# PERSONALIZE_CPU_QUOTA=1; elsewhere it skips.
 use strict;
 use warnings;
 
