@@ -172,9 +172,9 @@ similar_train(const InteractionMatrix *m, Jsonb *hyperparameters,
 			model->neighbor_scores[total] = candidate[best[r]];
 			total++;
 		}
-		if (n > 0 && (i + 1) * 10 / n > last_tenth)
+		if (n > 0 && ((int64) i + 1) * 10 / n > last_tenth)
 		{
-			last_tenth = (i + 1) * 10 / n;
+			last_tenth = (int) (((int64) i + 1) * 10 / n);
 			progress(arg, (double) (i + 1) / n, "blending metadata");
 		}
 	}
