@@ -712,7 +712,7 @@ compact_added(const CompactQuery *q, int32 i, float logit)
 		return logit + (float) q->bonus_scale * damping;
 	if (!ExplorationIsYoung(q->bonus_ages[i], q->bonus_cut_off))
 		return logit;
-	return (float) ((double) logit + q->bonus_scale * damping);
+	return ExplorationAddBonus(logit, q->bonus_scale, damping);
 }
 
 /* How far item i's score s may be from its exact value. */
@@ -732,8 +732,8 @@ compact_make_exact(CompactQuery *q, float *scores, int32 i)
 	float		exact = KernelDot(q->x, q->factors + (Size) i * q->cf->k, q->cf->k);
 
 	Assert(isfinite(scores[i]) && !compact_is_exact(q, i));
-	/* before a bonus the score is the compact logit (logit_sum is used before) */
-	if (q->bonus_popularity == NULL)
+	/* before a bonus the score is the compact logit (after one, the sum is NaN) */
+	if (isfinite(q->logit_sum))
 		q->logit_sum += (double) (exact - scores[i]);
 	scores[i] = compact_added(q, i, exact);
 	q->exact_bits[i / 64] |= UINT64CONST(1) << (i % 64);

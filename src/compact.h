@@ -73,7 +73,7 @@ typedef struct CompactQuery
 	double	   *span_sum;		/* per span: the sum of its compact logits */
 	double	   *block_sums;		/* per KERNEL_BLOCK items: exploration's softmax terms */
 	int32		n_spans;
-	double		logit_sum;		/* of the finite scores, until a bonus or a filter (CompactFinishScoring) */
+	double		logit_sum;		/* of the finite scores (CompactFinishScoring); NaN once a bonus is added */
 	int32		n_logits;		/* how many */
 	bool		max_known;		/* is max_score the largest score?  (set by CompactTopK, until the scores change) */
 	float		max_score;

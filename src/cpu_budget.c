@@ -189,8 +189,10 @@ cgroup_limit(void)
 		cpus = tightest_limit(CGROUP_ROOT, v2_path, v2_limit);
 	if (cpus == 0 && v1_path[0] == '/')
 	{
-		cpus = tightest_limit(CGROUP_ROOT "/cpu", v1_path, v1_limit);
-		if (cpus == 0)
+		/* cpu, or where it is not (not even a link to it), cpu,cpuacct */
+		if (access(CGROUP_ROOT "/cpu", F_OK) == 0)
+			cpus = tightest_limit(CGROUP_ROOT "/cpu", v1_path, v1_limit);
+		else
 			cpus = tightest_limit(CGROUP_ROOT "/cpu,cpuacct", v1_path, v1_limit);
 	}
 	return cpus;

@@ -160,7 +160,7 @@ exploration_apply(LoadedModel *lm, float *scores, float max_score,
 
 		if (!isfinite(scores[i]))
 			continue;
-		scores[i] = (float) ((double) scores[i] + weight * gap * lm->young_damping[y]);
+		scores[i] = ExplorationAddBonus(scores[i], weight * gap, lm->young_damping[y]);
 		/* a raised score raises its span's bound (topk.c) */
 		if (span_max != NULL && !(span_max[i / KERNEL_SKIP_BLOCK] >= scores[i]))
 			span_max[i / KERNEL_SKIP_BLOCK] = scores[i];
@@ -169,6 +169,7 @@ exploration_apply(LoadedModel *lm, float *scores, float max_score,
 	}
 	if (q != NULL)
 	{
+		q->logit_sum = NAN;		/* no longer the scores' sum */
 		q->bonus_popularity = model->popularity;
 		q->bonus_ages = model->item_age_days;
 		q->bonus_cut_off = age_cut_off;
@@ -253,6 +254,7 @@ exploration_all_young(LoadedModel *lm, float *scores, double weight, float *max_
 		block_sums = q->block_sums;
 		q->max_known = false;	/* the bonus moved the scores */
 		/* for the items made exact later: the damping is each item's */
+		q->logit_sum = NAN;		/* no longer the scores' sum */
 		q->bonus_popularity = lm->model.popularity;
 		q->bonus_ages = NULL;
 		q->bonus_scale = weight * gap;

@@ -44,6 +44,16 @@ ExplorationDamping(float popularity)
 	return (float) (1.0 / sqrt(1.0 + popularity));
 }
 
+/*
+ * A young item's logit raised by scale times its damping, in double
+ * (exploration_apply, and compact.c for an item it makes exact later).
+ */
+static inline float
+ExplorationAddBonus(float logit, double scale, float damping)
+{
+	return (float) ((double) logit + scale * damping);
+}
+
 extern bool ExplorationApplies(LoadedModel *lm, double weight, double age_cut_off);
 extern double ExplorationSoftmax(LoadedModel *lm, float *scores, double weight,
 								double age_cut_off, float *max_score, struct CompactQuery *q);

@@ -177,6 +177,25 @@ id_map_prefetch(const IdMap *map, uint32 hash)
 }
 
 /*
+ * The hashes of the n ids (palloc'd), the buckets of the first few asked
+ * for: the loops of IdMapLookupMany and IdMapInternMany then ask for each
+ * bucket ID_PREFETCH_AHEAD ids ahead.
+ */
+static uint32 *
+id_map_hashes(const IdMap *map, int n, char *const *ids)
+{
+	uint32	   *hashes = palloc(sizeof(uint32) * Max(n, 1));
+
+	for (int i = 0; i < n; i++)
+	{
+		hashes[i] = hash_bytes((const unsigned char *) ids[i], strlen(ids[i]));
+		if (i < ID_PREFETCH_AHEAD)
+			id_map_prefetch(map, hashes[i]);
+	}
+	return hashes;
+}
+
+/*
  * IdMapLookup of the n ids into indexes (-1: unknown), the buckets
  * prefetched ahead so that the cache misses of a long history overlap
  * instead of following one another.
@@ -184,10 +203,8 @@ id_map_prefetch(const IdMap *map, uint32 hash)
 void
 IdMapLookupMany(const IdMap *map, int n, char *const *ids, int32 *indexes)
 {
-	uint32	   *hashes = palloc(sizeof(uint32) * Max(n, 1));
+	uint32	   *hashes = id_map_hashes(map, n, ids);
 
-	for (int i = 0; i < n; i++)
-		hashes[i] = hash_bytes((const unsigned char *) ids[i], strlen(ids[i]));
 	for (int i = 0; i < n; i++)
 	{
 		IdEntry    *entry;
@@ -211,14 +228,8 @@ IdMapLookupMany(const IdMap *map, int n, char *const *ids, int32 *indexes)
 void
 IdMapInternMany(IdMap *map, int n, char *const *ids, int32 *indexes)
 {
-	uint32	   *hashes = palloc(sizeof(uint32) * Max(n, 1));
+	uint32	   *hashes = id_map_hashes(map, n, ids);
 
-	for (int i = 0; i < n; i++)
-	{
-		hashes[i] = hash_bytes((const unsigned char *) ids[i], strlen(ids[i]));
-		if (i < ID_PREFETCH_AHEAD)
-			id_map_prefetch(map, hashes[i]);
-	}
 	for (int i = 0; i < n; i++)
 	{
 		int32		index;

@@ -158,6 +158,21 @@ model_check_row_count(int64 version, uint64 rows, int32 expected)
 }
 
 /*
+ * A model with factors has them on every row: a row without them (set to
+ * NULL since training) would leave its factors unset.
+ */
+static void
+model_check_factor_rows(int64 version, int32 rows_with_factors, int32 n)
+{
+	if (rows_with_factors != 0 && rows_with_factors != n)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("solution version " INT64_FORMAT " has factors on %d of its %d model rows",
+						version, rows_with_factors, n),
+				 errhint(MODEL_RETRAIN_HINT)));
+}
+
+/*
  * Free arr, detoasted from datum, if detoasting copied it (a short or
  * compressed array): the copy would stay in the model's memory.
  */
@@ -476,7 +491,7 @@ model_load_age(RecipeModel *model, int32 i, Datum age, bool isnull)
  * order) into model's CSR arrays: one pass to size them, one to fill.
  */
 static void
-model_load_neighbors(RecipeModel *model, SPITupleTable *tt)
+model_load_neighbors(RecipeModel *model, int64 version, SPITupleTable *tt)
 {
 	int32		n = model->n_items;
 	int64		total = 0;
@@ -499,7 +514,8 @@ model_load_neighbors(RecipeModel *model, SPITupleTable *tt)
 	if (total > PG_INT32_MAX)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("the model has " INT64_FORMAT " neighbours in all, more than %d", total, PG_INT32_MAX),
+				 errmsg("solution version " INT64_FORMAT " has " INT64_FORMAT " neighbours in all, more than %d",
+						version, total, PG_INT32_MAX),
 				 errhint("Train it with fewer neighbours per item.")));
 
 	model->neighbor_ptr = palloc(sizeof(int32) * ((Size) n + 1));
@@ -523,7 +539,7 @@ model_load_neighbors(RecipeModel *model, SPITupleTable *tt)
 			if (isnull)
 				ereport(ERROR,
 						(errcode(ERRCODE_DATA_CORRUPTED),
-						 errmsg("model row %d has neighbours without scores", i),
+						 errmsg("model row %d of solution version " INT64_FORMAT " has neighbours without scores", i, version),
 						 errhint(MODEL_RETRAIN_HINT)));
 			sca = DatumGetArrayTypeP(scores);
 			count = ArrayGetNItems(ARR_NDIM(ida), ARR_DIMS(ida));
@@ -531,7 +547,7 @@ model_load_neighbors(RecipeModel *model, SPITupleTable *tt)
 				ArrayGetNItems(ARR_NDIM(sca), ARR_DIMS(sca)) != count)
 				ereport(ERROR,
 						(errcode(ERRCODE_DATA_CORRUPTED),
-						 errmsg("model row %d has malformed neighbour lists", i),
+						 errmsg("model row %d of solution version " INT64_FORMAT " has malformed neighbour lists", i, version),
 						 errhint(MODEL_RETRAIN_HINT)));
 			memcpy(model->neighbors + start, ARR_DATA_PTR(ida), sizeof(int32) * count);
 			memcpy(model->neighbor_scores + start, ARR_DATA_PTR(sca), sizeof(float) * count);
@@ -539,7 +555,7 @@ model_load_neighbors(RecipeModel *model, SPITupleTable *tt)
 				if (model->neighbors[start + c] < 0 || model->neighbors[start + c] >= n)
 					ereport(ERROR,
 							(errcode(ERRCODE_DATA_CORRUPTED),
-							 errmsg("model row %d has a neighbour out of range", i),
+							 errmsg("model row %d of solution version " INT64_FORMAT " has a neighbour out of range", i, version),
 							 errhint(MODEL_RETRAIN_HINT)));
 			model_free_copy(ida, ids);
 			model_free_copy(sca, scores);
@@ -584,6 +600,7 @@ model_load_factors(LoadedModel *lm, int32 n)
 	MemoryContext old;
 	SPITupleTable *tt;
 	int			rc;
+	int32		rows_with_factors = 0;
 
 	rc = CatalogExecute("SELECT factors FROM personalize.model_item WHERE solution_version = $1 ORDER BY item_index",
 						1, argtypes, values, NULL, true, 0);
@@ -601,8 +618,12 @@ model_load_factors(LoadedModel *lm, int32 n)
 		if ((i & 1023) == 0)
 			CHECK_FOR_INTERRUPTS();
 		if (!isnull)
+		{
 			model_copy_factors(lm, i, n, factors);
+			rows_with_factors++;
+		}
 	}
+	model_check_factor_rows(lm->version, rows_with_factors, n);
 	MemoryContextSwitchTo(old);
 	SPI_freetuptable(tt);
 }
@@ -644,6 +665,8 @@ model_load(int64 version, TimestampTz created)
 	MemoryContextCallback *release;
 	MemoryContext ids_context;
 	char	   *ids[MODEL_LOAD_BATCH];
+	int32		indexes[MODEL_LOAD_BATCH];
+	int32		rows_with_factors = 0;
 
 	/* v.recipe (AutoML's choice) through to_jsonb: absent before 0.2.0's schema */
 	rc = CatalogExecute("SELECT coalesce(to_jsonb(v) ->> 'recipe', s.recipe), v.users, v.hyperparameters, v.items "
@@ -714,8 +737,15 @@ model_load(int64 version, TimestampTz created)
 		for (int32 j = 0; j < count; j++)
 			ids[j] = TextDatumGetCString(SPI_getbinval(tt->vals[first + j], tt->tupdesc, 1, &isnull));
 		MemoryContextSwitchTo(context);
-		/* rows in item_index order: row i's id gets index i */
-		IdMapInternMany(&lm->items, count, ids, NULL);
+		/* rows in item_index order: row i's id gets index i, unless it repeats an id */
+		IdMapInternMany(&lm->items, count, ids, indexes);
+		for (int32 j = 0; j < count; j++)
+			if (indexes[j] != first + j)
+				ereport(ERROR,
+						(errcode(ERRCODE_DATA_CORRUPTED),
+						 errmsg("item \"%s\" has more than one model row in solution version " INT64_FORMAT,
+								ids[j], version),
+						 errhint(MODEL_RETRAIN_HINT)));
 		MemoryContextReset(ids_context);
 		for (int32 i = first; i < first + count; i++)
 		{
@@ -726,11 +756,15 @@ model_load(int64 version, TimestampTz created)
 			model_load_age(&lm->model, i, SPI_getbinval(tuple, tt->tupdesc, 6, &isnull), isnull);
 			factors = SPI_getbinval(tuple, tt->tupdesc, 3, &isnull);
 			if (!isnull)
+			{
 				model_copy_factors(lm, i, n, factors);
+				rows_with_factors++;
+			}
 		}
 	}
 	MemoryContextDelete(ids_context);
-	model_load_neighbors(&lm->model, tt);
+	model_check_factor_rows(version, rows_with_factors, n);
+	model_load_neighbors(&lm->model, version, tt);
 	if (shared_k > 0)
 	{
 		/* the factors from the segment another backend shared, else from the table after all */

@@ -450,11 +450,11 @@ ModelSharedRelease(LoadedModel *lm)
 	}
 	if (lm->shared_segment == NULL)
 		return;
+	/* what may point into the segment (the model's memory goes too: nothing is leaked) */
 	lm->model.factors = NULL;
+	lm->model.gram = NULL;
 	lm->compact = NULL;
 	lm->shared_damping = NULL;
-	if (lm->recipe->prepare == AlsPrepare)
-		lm->model.gram = NULL;	/* it was the segment's */
 	dsm_detach(lm->shared_segment);
 	lm->shared_segment = NULL;
 }

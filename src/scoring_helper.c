@@ -28,9 +28,10 @@
  *
  * One backend at a time holds the helper; a backend that finds it busy, or
  * not running, or a catalogue under personalize.scoring_helper_min_items,
- * or as many backends serving requests (itself included) as the machine
- * has CPUs (the helper would take a core from another request: 8 clients
- * over 26,744 items on 2 cores lost up to a quarter of their throughput),
+ * or as many backends serving requests (itself included) as its CPU budget
+ * allows (cpu_budget.c: the helper would take a core from another request:
+ * 8 clients over 26,744 items on 2 cores lost up to a quarter of their
+ * throughput),
  * scores the whole catalogue itself, as before.  If the helper fails or
  * exits during a request the backend scores its chunks itself.  A backend
  * that errors out while the helper works on its request waits for it
@@ -140,7 +141,7 @@ typedef struct ScoringHelperShared
 	/*
 	 * Backends running a serving function now (ScoringHelperServing).  A
 	 * backend asks the helper only while it, the helper and the others fit
-	 * on the machine's CPUs (helper_core_free): beyond that the helper
+	 * in the CPU budget (helper_core_free): beyond that the helper
 	 * takes a core from another request, and its hand-offs cost more than
 	 * the second core gives.
 	 */
@@ -1026,7 +1027,10 @@ personalize_scoring_helper_main(Datum main_arg)
 			{
 				lingering = false;
 				if (scoring_helper_linger_us > 0 && helper_linger())
+				{
+					elog(DEBUG2, "personalize: scoring helper took a request while polling");
 					continue;
+				}
 			}
 			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 							 HELPER_IDLE_DETACH_MS, PG_WAIT_EXTENSION);

@@ -129,6 +129,17 @@ UPDATE personalize.model_item SET factors = factors[1:3]
  WHERE solution_version = :damaged_version AND item_index = 3;
 SELECT damaged_state('3');
 ROLLBACK;
+BEGIN;
+UPDATE personalize.model_item SET factors = NULL
+ WHERE solution_version = :damaged_version AND item_index = 3;
+SELECT damaged_state('3');
+ROLLBACK;
+BEGIN;
+UPDATE personalize.model_item SET item_id = (SELECT item_id FROM personalize.model_item
+   WHERE solution_version = :damaged_version AND item_index = 2)
+ WHERE solution_version = :damaged_version AND item_index = 3;
+SELECT damaged_state('3');
+ROLLBACK;
 -- restored, it loads
 SELECT damaged_state('3');
 SELECT personalize.drop_campaign('web-damaged');

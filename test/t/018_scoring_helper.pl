@@ -15,16 +15,21 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(usleep);
 
-# A backend asks the helper only when a CPU is free for it besides its own.
-my $cpus = `getconf _NPROCESSORS_ONLN`;
-plan skip_all => 'the helper needs two CPUs' unless defined $cpus && $cpus >= 2;
-
 my $node = PostgreSQL::Test::Cluster->new('helper');
 $node->init;
 $node->append_conf('postgresql.conf', qq{
 shared_preload_libraries = 'personalize'
+log_min_messages = debug1
 });
 $node->start;
+
+# A backend asks the helper only when a CPU is free for it besides its
+# own: the CPUs the helper counted (its affinity mask, capped by a cgroup
+# CPU quota), as it logs them when it starts.
+$node->wait_for_log(qr/scoring helper started: CPU budget \d+/)
+  or die 'the scoring helper did not start';
+my ($cpus) = slurp_file($node->logfile) =~ /scoring helper started: CPU budget (\d+)/;
+plan skip_all => "the helper needs a CPU budget of two CPUs, not $cpus" unless $cpus >= 2;
 
 is($node->safe_psql('postgres', 'SHOW personalize.scoring_helper'), 'on',
 	'the setting is defined when preloaded, on by default');
@@ -94,17 +99,39 @@ is($bonus, 17, 'the helper added the bonus of every all-young request');
 is($helped_answer, $alone, 'the same answers, to the last digit, with the helper');
 
 # After a request the helper polls for the next (scoring_helper_linger_us)
-# rather than sleep at once; a reload reaches it, and nothing else changes.
+# rather than sleep at once: the requests of one statement, back to back,
+# find it polling (DEBUG2 in the server log).  A reload reaches it; at 0 it
+# sleeps at once, and nothing else changes.
 is($node->safe_psql('postgres', 'SHOW personalize.scoring_helper_linger_us'), '500',
 	'the helper lingers 500 us by default');
-my $reload_offset = -s $node->logfile;
-$node->safe_psql('postgres', 'ALTER SYSTEM SET personalize.scoring_helper_linger_us = 0');
-$node->safe_psql('postgres', 'ALTER SYSTEM SET log_min_messages = debug1');
-$node->safe_psql('postgres', 'SELECT pg_reload_conf()');
-ok($node->wait_for_log(qr/scoring helper reloaded its configuration \(linger 0 us\)/, $reload_offset),
-	'the helper reloads its configuration');
-my ($sleeping_answer, $sleeping_helped) = answers(2048);
+
+# Reload with linger_us = $us and DEBUG2 in the server log; then the
+# requests of answers(2048) and how many the helper took while polling.
+sub lingering
+{
+	my ($us) = @_;
+	my $offset = -s $node->logfile;
+	$node->safe_psql('postgres', "ALTER SYSTEM SET personalize.scoring_helper_linger_us = $us");
+	$node->safe_psql('postgres', 'ALTER SYSTEM SET log_min_messages = debug2');
+	$node->safe_psql('postgres', 'SELECT pg_reload_conf()');
+	$node->wait_for_log(qr/scoring helper reloaded its configuration \(linger $us us\)/, $offset)
+	  or return;
+	$offset = -s $node->logfile;
+	my ($answer, $helped) = answers(2048);
+	my $caught = () = slurp_file($node->logfile, $offset) =~ /scoring helper took a request while polling/g;
+	return ($answer, $helped, $caught);
+}
+
+my ($polled_answer, $polled_helped, $polled) = lingering(500);
+ok(defined $polled, 'the helper reloads its configuration');
+is($polled_helped, 51, 'a polling helper helps every request');
+cmp_ok($polled, '>', 0, 'and takes some of the back-to-back requests while polling');
+note("$polled of 68 hand-offs (51 scans, 17 bonus passes) found the helper polling");
+is($polled_answer, $alone, 'with the same answers');
+my ($sleeping_answer, $sleeping_helped, $sleeping_polled) = lingering(0);
+ok(defined $sleeping_polled, 'a reload turns the polling off');
 is($sleeping_helped, 51, 'a helper that sleeps at once still helps every request');
+is($sleeping_polled, 0, 'and never takes one while polling');
 is($sleeping_answer, $alone, 'with the same answers');
 $node->safe_psql('postgres', 'ALTER SYSTEM RESET personalize.scoring_helper_linger_us');
 $node->safe_psql('postgres', 'ALTER SYSTEM RESET log_min_messages');
