@@ -6,7 +6,7 @@
  *	  NumPy EASE on exactly our split).  Internal.
  *
  * The interactions are read and the hold-out drawn by the same code as
- * training (DatasetReadInteractions, MatrixBuildWeighted, EvaluateHoldOut,
+ * training (DatasetReadInteractions, MatrixBuildFromLog, EvaluateHoldOut,
  * EvaluationUserItems), so the rows are the split a solution version on
  * the group with that seed is evaluated on, provided the solution selects
  * no event type or value threshold and the data have not changed.
@@ -89,8 +89,7 @@ personalize_evaluation_split(PG_FUNCTION_ARGS)
 	InteractionLogInit(&log);
 	DatasetReadInteractions(&ds, NULL, NULL, &log, NULL);
 	MemoryContextSwitchTo(caller_context);
-	m = MatrixBuildWeighted(log.users.n, log.items.n, log.n, log.user, log.item, log.time,
-							log.weight);
+	m = MatrixBuildFromLog(&log);
 
 	held_out = palloc(sizeof(int32) * Max(m->n_users, 1));
 	keep = palloc(sizeof(bool) * Max(m->n_users, 1));

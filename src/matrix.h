@@ -62,22 +62,31 @@ extern void IdMapInternMany(IdMap *map, int n, char *const *ids, int32 *indexes)
 extern int32 IdMapLookup(const IdMap *map, const char *id);
 extern void IdMapLookupMany(const IdMap *map, int n, char *const *ids, int32 *indexes);
 
-/* Interactions as read: one entry per event, ids already interned. */
+/* One event as read: its user's and item's dense indexes and its time. */
+typedef struct InteractionEvent
+{
+	int32		user;
+	int32		item;
+	double		time;			/* epoch seconds */
+} InteractionEvent;
+
+/*
+ * Interactions as read: one entry per event, ids already interned.  The
+ * events are one array of 16-byte entries so that the matrix build can
+ * reuse its memory (MatrixBuildFromLog).
+ */
 typedef struct InteractionLog
 {
 	MemoryContext context;		/* owns the arrays and id maps */
 	int64		n;
 	int64		capacity;
-	int32	   *user;
-	int32	   *item;
-	double	   *time;			/* epoch seconds */
+	InteractionEvent *events;
 	float	   *weight;			/* event weights (event_weights), or NULL: all 1 */
 	IdMap		users;
 	IdMap		items;
 } InteractionLog;
 
 extern void InteractionLogInit(InteractionLog *log);
-extern void InteractionLogAdd(InteractionLog *log, const char *user, const char *item, double time);
 extern void InteractionLogAddWeighted(InteractionLog *log, const char *user, const char *item,
 									  double time, float weight);
 extern void InteractionLogReserve(InteractionLog *log, int64 n);
@@ -107,12 +116,6 @@ typedef struct InteractionMatrix
 	const struct EntityMetadata *user_metadata;
 } InteractionMatrix;
 
-extern InteractionMatrix *MatrixBuild(int32 n_users, int32 n_items, int64 n,
-									  const int32 *user, const int32 *item,
-									  const double *time);
-extern InteractionMatrix *MatrixBuildWeighted(int32 n_users, int32 n_items, int64 n,
-											  const int32 *user, const int32 *item,
-											  const double *time, const float *weight);
 extern InteractionMatrix *MatrixBuildFromLog(InteractionLog *log);
 extern InteractionMatrix *MatrixSelectUsers(const InteractionMatrix *m, const bool *keep);
 extern int32 MatrixUsersWithAtLeast(const InteractionMatrix *m, int min_items);

@@ -472,12 +472,13 @@ training_item_ages(TrainingJob *job)
 		first[i] = INFINITY;
 	for (int64 e = 0; e < log->n; e++)
 	{
-		double		t = log->time[e];
+		double		t = log->events[e].time;
+		int32		item = log->events[e].item;
 
 		if ((e & 0xFFFFF) == 0)
 			CHECK_FOR_INTERRUPTS();
-		if (t < first[log->item[e]])
-			first[log->item[e]] = t;
+		if (t < first[item])
+			first[item] = t;
 		if (t > newest)
 			newest = t;
 	}
