@@ -361,8 +361,10 @@ matrix_fill_item_major(InteractionMatrix *m)
 }
 
 /*
- * Build the matrix from the events of log (dense indexes) and free them;
- * log keeps its id maps and its count.
+ * Build the matrix from the events of log (dense indexes), whose array
+ * the matrix takes over (its item rows stay in log->context; the rest of
+ * the matrix goes to the current context); log keeps its id maps and its
+ * count, and no events.
  *
  * Fresh memory is dear: the kernel zeroes every page a process touches
  * for the first time, and on the virtual machines this is measured on

@@ -96,8 +96,9 @@ extern void InteractionLogAppend(InteractionLog *log, int32 user, int32 item, do
 /*
  * Sparse user x item matrix in both orientations.  Repeated (user, item)
  * events are merged: weight sums their weights (counts them when events are
- * unweighted), time keeps the latest.  Within a
- * user row, entries are ordered by item index.
+ * unweighted), time keeps the latest.  Within a user row, entries are
+ * ordered by item index.  A side's arrays may share one allocation
+ * (MatrixBuildFromLog): they go with their memory context, never one by one.
  */
 typedef struct InteractionMatrix
 {

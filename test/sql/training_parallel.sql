@@ -120,6 +120,29 @@ SELECT abs((h.metrics->>'normalized_discounted_cumulative_gain_at_10')::float8
   FROM personalize.solution_versions h, personalize.solution_versions f
  WHERE h.id = :half_helpers AND f.id = :half_off;
 
+-- The Gram matrix each half sweep needs is summed from blocks of 4,096 rows
+-- of the other side's factors, each computed by whichever process solved
+-- its last rows: over 9,000 users (three blocks, the last one short) the
+-- same factors alone and with helpers
+CREATE TABLE par_many (user_id int, item_id int, ts bigint);
+INSERT INTO par_many SELECT u, (u * 13 + j * j * 7) % 50, 1700000000 + u * 10 + j
+  FROM generate_series(1, 9000) u, generate_series(1, 3) j;
+SELECT personalize.create_dataset_group('par-many');
+SELECT personalize.create_dataset('par-many', 'interactions', 'par_many', event_time => 'ts');
+SELECT personalize.create_solution('par-many', 'par-many', 'item-affinity', '{"factors": 8, "iterations": 3}');
+SET personalize.max_training_workers = 0;
+SELECT personalize.create_solution_version('par-many') AS many_alone \gset
+SET personalize.max_training_workers = 3;
+SELECT personalize.create_solution_version('par-many') AS many_helpers \gset
+SELECT count(*) AS users, count(*) FILTER (WHERE a.factors IS DISTINCT FROM b.factors) AS differing
+  FROM personalize.model_user a JOIN personalize.model_user b ON b.user_id = a.user_id
+ WHERE a.solution_version = :many_alone AND b.solution_version = :many_helpers;
+SELECT count(*) AS items, count(*) FILTER (WHERE a.factors IS DISTINCT FROM b.factors) AS differing
+  FROM personalize.model_item a JOIN personalize.model_item b ON b.item_id = a.item_id
+ WHERE a.solution_version = :many_alone AND b.solution_version = :many_helpers;
+SELECT personalize.drop_dataset_group('par-many', cascade => true);
+DROP TABLE par_many;
+
 RESET personalize.max_training_workers;
 RESET personalize.min_parallel_training_interactions;
 SELECT personalize.drop_dataset_group('par', cascade => true);
