@@ -152,7 +152,7 @@ struct AlsSweeper
 	float	   *gram;
 	float	   *next_gram;		/* the Gram matrix of the side next_gram_of */
 	int			next_gram_of;	/* ALS_USERS, ALS_ITEMS or 0: not computed */
-	float	   *gram_scratch;	/* one block's Gram matrix (the leader alone) */
+	float	   *gram_scratch;	/* one block's Gram matrix (als_gram) */
 	pg_atomic_uint32 *block_done;	/* rows solved per block, when shared */
 	float	   *block_grams;	/* each block's Gram matrix, when shared */
 	float	   *work;
