@@ -89,3 +89,68 @@ RecipeFinishModel(const Recipe *recipe, RecipeModel *model)
 	if (recipe->prepare != NULL)
 		recipe->prepare(model);
 }
+
+/*
+ * Start model's neighbour lists for n_items items, with room for capacity
+ * entries (more are made as needed).
+ */
+void
+NeighborListsBegin(NeighborLists *lists, RecipeModel *model, const char *recipe,
+				   int32 n_items, Size capacity)
+{
+	lists->model = model;
+	lists->recipe = recipe;
+	lists->n_items = n_items;
+	lists->capacity = Max(capacity, 1);
+	lists->total = 0;
+	lists->last_tenth = 0;
+	model->neighbor_ptr = palloc(sizeof(int32) * ((Size) n_items + 1));
+	model->neighbors = palloc_extended(sizeof(int32) * lists->capacity, MCXT_ALLOC_HUGE);
+	model->neighbor_scores = palloc_extended(sizeof(float) * lists->capacity, MCXT_ALLOC_HUGE);
+}
+
+/*
+ * Append the list of item (the next in index order): the items ids[best[r]]
+ * with scores scores[best[r]], r < n_best, best first; and report each
+ * tenth of the items done as progress (step names the phase).
+ */
+void
+NeighborListsAppend(NeighborLists *lists, int32 item, const int32 *ids, const float *scores,
+					const int32 *best, int n_best, ProgressCallback progress, void *arg,
+					const char *step)
+{
+	RecipeModel *model = lists->model;
+	int32		n = lists->n_items;
+
+	model->neighbor_ptr[item] = (int32) lists->total;
+	if ((Size) lists->total + n_best > lists->capacity)
+	{
+		lists->capacity = Max(lists->capacity * 2, (Size) lists->total + n_best);
+		if (lists->capacity > (Size) PG_INT32_MAX)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("recipe \"%s\" keeps too many neighbours", lists->recipe),
+					 errhint("Lower the neighbors hyperparameter.")));
+		model->neighbors = repalloc_huge(model->neighbors, sizeof(int32) * lists->capacity);
+		model->neighbor_scores = repalloc_huge(model->neighbor_scores, sizeof(float) * lists->capacity);
+	}
+	for (int r = 0; r < n_best; r++)
+	{
+		model->neighbors[lists->total] = ids[best[r]];
+		model->neighbor_scores[lists->total] = scores[best[r]];
+		lists->total++;
+	}
+	/* in 64 bits: (item + 1) * 10 overflows int32 past 214M items */
+	if (n > 0 && ((int64) item + 1) * 10 / n > lists->last_tenth)
+	{
+		lists->last_tenth = (int) (((int64) item + 1) * 10 / n);
+		progress(arg, (double) (item + 1) / n, step);
+	}
+}
+
+/* Close the lists once every item has its own. */
+void
+NeighborListsEnd(NeighborLists *lists)
+{
+	lists->model->neighbor_ptr[lists->n_items] = (int32) lists->total;
+}

@@ -139,6 +139,28 @@ extern double HyperparamNumber(Jsonb *hyperparameters, const char *name, double 
 extern Jsonb *HyperparamObject(Jsonb *hyperparameters, const char *name);
 extern Jsonb *HyperparamsWith(Jsonb *hyperparameters, const char *name, double value, bool integer);
 
+/*
+ * A model's neighbour lists built item by item, best first (sims,
+ * similar-items): NeighborListsBegin, NeighborListsAppend for each item in
+ * index order, NeighborListsEnd.
+ */
+typedef struct NeighborLists
+{
+	RecipeModel *model;
+	const char *recipe;			/* names the recipe in errors */
+	int32		n_items;
+	Size		capacity;		/* entries the model's arrays have room for */
+	int64		total;			/* entries appended */
+	int			last_tenth;		/* tenths of the items done, for progress */
+} NeighborLists;
+
+extern void NeighborListsBegin(NeighborLists *lists, RecipeModel *model, const char *recipe,
+							   int32 n_items, Size capacity);
+extern void NeighborListsAppend(NeighborLists *lists, int32 item, const int32 *ids,
+								const float *scores, const int32 *best, int n_best,
+								ProgressCallback progress, void *arg, const char *step);
+extern void NeighborListsEnd(NeighborLists *lists);
+
 /* Shared by recipes: popularity from a matrix, and popularity scores. */
 extern void RecipeCountPopularity(const InteractionMatrix *m, RecipeModel *model);
 extern void RecipeScorePopularity(const RecipeModel *model, float *scores);

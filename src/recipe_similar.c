@@ -60,9 +60,7 @@ similar_train(const InteractionMatrix *m, Jsonb *hyperparameters,
 	int32	   *cooc_ptr;
 	int32	   *cooc_items;
 	float	   *cooc_scores;
-	Size		capacity;
-	int64		total = 0;
-	int			last_tenth = 0;
+	NeighborLists lists;
 
 	SimsTrain(m, hyperparameters, model, progress, arg);
 	if (md == NULL || md->space.n_features == 0 || weight <= 0.0)
@@ -101,10 +99,7 @@ similar_train(const InteractionMatrix *m, Jsonb *hyperparameters,
 	cooc_ptr = model->neighbor_ptr;
 	cooc_items = model->neighbors;
 	cooc_scores = model->neighbor_scores;
-	capacity = Max((Size) cooc_ptr[n], 1024);
-	model->neighbor_ptr = palloc(sizeof(int32) * ((Size) n + 1));
-	model->neighbors = palloc_extended(sizeof(int32) * capacity, MCXT_ALLOC_HUGE);
-	model->neighbor_scores = palloc_extended(sizeof(float) * capacity, MCXT_ALLOC_HUGE);
+	NeighborListsBegin(&lists, model, "similar-items", n, Max((Size) cooc_ptr[n], 1024));
 	blend = palloc0(sizeof(float) * Max(n, 1));
 	listed = palloc0(sizeof(bool) * Max(n, 1));
 	touched = palloc(sizeof(int32) * Max(n, 1));
@@ -117,7 +112,6 @@ similar_train(const InteractionMatrix *m, Jsonb *hyperparameters,
 		float		top = 0.0f;
 
 		CHECK_FOR_INTERRUPTS();
-		model->neighbor_ptr[i] = (int32) total;
 		for (int32 e = cooc_ptr[i]; e < cooc_ptr[i + 1]; e++)
 			top = Max(top, cooc_scores[e]);
 		for (int32 e = cooc_ptr[i]; e < cooc_ptr[i + 1]; e++)
@@ -155,30 +149,10 @@ similar_train(const InteractionMatrix *m, Jsonb *hyperparameters,
 			listed[touched[t]] = false;
 		}
 		n_best = TopK(candidate, n_touched, keep, best);
-		if ((Size) total + n_best > capacity)
-		{
-			capacity = Max(capacity * 2, (Size) total + n_best);
-			if (capacity > (Size) PG_INT32_MAX)
-				ereport(ERROR,
-						(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-						 errmsg("recipe \"similar-items\" keeps too many neighbours"),
-						 errhint("Lower the neighbors hyperparameter.")));
-			model->neighbors = repalloc_huge(model->neighbors, sizeof(int32) * capacity);
-			model->neighbor_scores = repalloc_huge(model->neighbor_scores, sizeof(float) * capacity);
-		}
-		for (int r = 0; r < n_best; r++)
-		{
-			model->neighbors[total] = touched[best[r]];
-			model->neighbor_scores[total] = candidate[best[r]];
-			total++;
-		}
-		if (n > 0 && ((int64) i + 1) * 10 / n > last_tenth)
-		{
-			last_tenth = (int) (((int64) i + 1) * 10 / n);
-			progress(arg, (double) (i + 1) / n, "blending metadata");
-		}
+		NeighborListsAppend(&lists, i, touched, candidate, best, n_best, progress, arg,
+							"blending metadata");
 	}
-	model->neighbor_ptr[n] = (int32) total;
+	NeighborListsEnd(&lists);
 	pfree(cooc_ptr);
 	pfree(cooc_items);
 	pfree(cooc_scores);

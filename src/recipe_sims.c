@@ -149,51 +149,24 @@ SimsTrain(const InteractionMatrix *m, Jsonb *hyperparameters,
 	float	   *candidate = palloc(sizeof(float) * Max(n, 1));
 	float	   *discounted = palloc(sizeof(float) * Max(n, 1));
 	int32	   *best = palloc(sizeof(int32) * Max(keep, 1));
-	Size		capacity = 1024;
-	int64		total = 0;
-	int			last_tenth = 0;
+	NeighborLists lists;
 
 	RecipeCountPopularity(m, model);
 	model->recency_half_life = HyperparamNumber(hyperparameters, "recency_half_life", 20);
 	for (int32 j = 0; j < n; j++)
 		discounted[j] = (float) pow(Max(model->popularity[j], 1.0f), discount);
-	model->neighbor_ptr = palloc(sizeof(int32) * ((Size) n + 1));
-	model->neighbors = palloc(sizeof(int32) * capacity);
-	model->neighbor_scores = palloc(sizeof(float) * capacity);
-
+	NeighborListsBegin(&lists, model, "sims", n, 1024);
 	for (int32 i = 0; i < n; i++)
 	{
 		int32		n_related;
 		int			n_best;
 
 		CHECK_FOR_INTERRUPTS();
-		model->neighbor_ptr[i] = (int32) total;
 		n_related = sims_candidates(m, i, Max(min_count, 1), discounted, counts, touched, candidate);
 		n_best = TopK(candidate, n_related, keep, best);
-		if ((Size) total + n_best > capacity)
-		{
-			capacity = Max(capacity * 2, (Size) total + n_best);
-			if (capacity > (Size) PG_INT32_MAX)
-				ereport(ERROR,
-						(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-						 errmsg("recipe \"sims\" keeps too many neighbours"),
-						 errhint("Lower the neighbors hyperparameter.")));
-			model->neighbors = repalloc_huge(model->neighbors, sizeof(int32) * capacity);
-			model->neighbor_scores = repalloc_huge(model->neighbor_scores, sizeof(float) * capacity);
-		}
-		for (int r = 0; r < n_best; r++)
-		{
-			model->neighbors[total] = touched[best[r]];
-			model->neighbor_scores[total] = candidate[best[r]];
-			total++;
-		}
-		if (n > 0 && ((int64) i + 1) * 10 / n > last_tenth)
-		{
-			last_tenth = (int) (((int64) i + 1) * 10 / n);
-			progress(arg, (double) (i + 1) / n, "items");
-		}
+		NeighborListsAppend(&lists, i, touched, candidate, best, n_best, progress, arg, "items");
 	}
-	model->neighbor_ptr[n] = (int32) total;
+	NeighborListsEnd(&lists);
 	pfree(counts);
 	pfree(touched);
 	pfree(candidate);
