@@ -318,15 +318,20 @@ model_load_features(LoadedModel *lm, int64 version)
 		HeapTuple	tuple = tt->vals[f];
 		char	   *column = SPI_getvalue(tuple, tt->tupdesc, 1);
 		bool		isnull;
-		ArrayType  *arr = DatumGetArrayTypeP(SPI_getbinval(tuple, tt->tupdesc, 5, &isnull));
+		Datum		weights = SPI_getbinval(tuple, tt->tupdesc, 5, &isnull);
+		/* NULL only where the column's NOT NULL was dropped */
+		ArrayType  *arr = isnull ? NULL : DatumGetArrayTypeP(weights);
 
-		if (ArrayGetNItems(ARR_NDIM(arr), ARR_DIMS(arr)) != k || ARR_HASNULL(arr) ||
+		if (arr == NULL || ArrayGetNItems(ARR_NDIM(arr), ARR_DIMS(arr)) != k || ARR_HASNULL(arr) ||
 			(column == NULL) != (f == n - 1))
 			ereport(ERROR,
 					(errcode(ERRCODE_DATA_CORRUPTED),
 					 errmsg("feature row %d of solution version " INT64_FORMAT " is malformed", f, version),
 					 errhint(MODEL_RETRAIN_HINT)));
 		memcpy(lm->model.user_feature_weights + (Size) f * k, ARR_DATA_PTR(arr), sizeof(float) * k);
+		/* a detoasted copy would otherwise stay in the model's memory */
+		if ((Pointer) arr != DatumGetPointer(weights))
+			pfree(arr);
 		if (column == NULL)
 			continue;
 		{
