@@ -360,6 +360,23 @@ matrix_fill_item_major(InteractionMatrix *m)
 	pfree(next);
 }
 
+/* Point m's user rows (times, items, weights of m->nnz entries) into rows. */
+static void
+matrix_place_user_rows(InteractionMatrix *m, char *rows)
+{
+	m->user_times = (double *) rows;
+	m->user_items = (int32 *) (rows + sizeof(double) * m->nnz);
+	m->user_weights = (float *) (rows + (sizeof(double) + sizeof(int32)) * m->nnz);
+}
+
+/* Point m's item rows (users, weights of m->nnz entries) into rows. */
+static void
+matrix_place_item_rows(InteractionMatrix *m, char *rows)
+{
+	m->item_users = (int32 *) rows;
+	m->item_weights = (float *) (rows + sizeof(int32) * m->nnz);
+}
+
 /*
  * Build the matrix from the events of log (dense indexes), whose array
  * the matrix takes over (its item rows stay in log->context; the rest of
@@ -388,7 +405,6 @@ MatrixBuildFromLog(InteractionLog *log)
 	int64	   *user_next;
 	RowEntry   *by_item;
 	RowEntry   *by_user;
-	char	   *rows;
 	int64		nnz = 0;
 	int64		out = 0;
 	instr_time	lap;
@@ -472,11 +488,9 @@ MatrixBuildFromLog(InteractionLog *log)
 	 * The users' rows, repeated events merged, in by_item's array (times,
 	 * items, weights: 16 bytes an entry again).
 	 */
-	rows = (char *) by_item;
+	m->nnz = nnz;
 	m->user_ptr = palloc(sizeof(int64) * ((Size) n_users + 1));
-	m->user_times = (double *) rows;
-	m->user_items = (int32 *) (rows + sizeof(double) * nnz);
-	m->user_weights = (float *) (rows + (sizeof(double) + sizeof(int32)) * nnz);
+	matrix_place_user_rows(m, (char *) by_item);
 	for (int32 u = 0; u < n_users; u++)
 	{
 		int64		lo = start[u],
@@ -502,22 +516,14 @@ MatrixBuildFromLog(InteractionLog *log)
 	}
 	Assert(out == nnz);
 	m->user_ptr[n_users] = nnz;
-	m->nnz = nnz;
 	pfree(start);
-	rows = repalloc_huge(rows, Max(sizeof(RowEntry) * nnz, 1));
-	m->user_times = (double *) rows;
-	m->user_items = (int32 *) (rows + sizeof(double) * nnz);
-	m->user_weights = (float *) (rows + (sizeof(double) + sizeof(int32)) * nnz);
+	matrix_place_user_rows(m, repalloc_huge(by_item, Max(sizeof(RowEntry) * nnz, 1)));
 	PersonalizeDebugLap("matrix user rows built", &lap);
 
 	/* the items' rows (users, weights) in the buckets' array */
-	rows = (char *) by_user;
-	m->item_users = (int32 *) rows;
-	m->item_weights = (float *) (rows + sizeof(int32) * nnz);
+	matrix_place_item_rows(m, (char *) by_user);
 	matrix_fill_item_major(m);
-	rows = repalloc_huge(rows, Max((sizeof(int32) + sizeof(float)) * nnz, 1));
-	m->item_users = (int32 *) rows;
-	m->item_weights = (float *) (rows + sizeof(int32) * nnz);
+	matrix_place_item_rows(m, repalloc_huge(by_user, Max((sizeof(int32) + sizeof(float)) * nnz, 1)));
 	PersonalizeDebugLap("matrix item rows built", &lap);
 	return m;
 }
