@@ -405,7 +405,7 @@ als_create_segment(AlsSweeper *sw)
 	sizes[ALS_KEY_BLOCK_GRAMS] = sizeof(float) * p->k * p->k * (Size) blocks;
 	shm_toc_initialize_estimator(&e);
 	for (int key = 0; key < ALS_N_KEYS; key++)
-		shm_toc_estimate_chunk(&e, Max(sizes[key], 1));
+		TrainingShmEstimateChunk(&e, sizes[key]);
 	shm_toc_estimate_keys(&e, ALS_N_KEYS);
 	total = shm_toc_estimate(&e);
 

@@ -220,7 +220,7 @@ eval_create_segment(const InteractionMatrix *m, const RecipeModel *model,
 	sizes[EVAL_KEY_RECOMMENDED] = sizeof(bool) * (Size) model->n_items;
 	shm_toc_initialize_estimator(&e);
 	for (int key = 0; key < EVAL_N_KEYS; key++)
-		shm_toc_estimate_chunk(&e, Max(sizes[key], 1));
+		TrainingShmEstimateChunk(&e, sizes[key]);
 	shm_toc_estimate_keys(&e, EVAL_N_KEYS);
 
 	seg = TrainingCreateSegment(shm_toc_estimate(&e), "evaluation");

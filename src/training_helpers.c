@@ -119,13 +119,29 @@ TrainingHelpersStopped(BackgroundWorkerHandle **handles, int n)
 }
 
 /*
+ * Count a chunk of n bytes that TrainingShmCopy will allocate in the
+ * segment that e estimates.
+ */
+void
+TrainingShmEstimateChunk(shm_toc_estimator *e, Size n)
+{
+	shm_toc_estimate_chunk(e, add_size(Max(n, 1), PG_CACHE_LINE_SIZE));
+}
+
+/*
  * Copy n bytes of src (or zeros, when src is NULL) into a new chunk of the
- * segment of toc, under key; returns the chunk.
+ * segment of toc, under key; returns the chunk.  The chunk starts on a
+ * cache line (shm_toc aligns on 32 bytes only): the ALS kernel reads rows
+ * of 128 or 256 bytes at random, and a row that straddles one line more
+ * costs one memory access more.  The 20M set's rows were all 32 bytes off;
+ * aligned, the median half sweep of three alternating trainings went from
+ * 0.41-0.47 to 0.36-0.40 s (items) and 0.36-0.41 to 0.34-0.38 s (users).
+ * Estimate the chunk with TrainingShmEstimateChunk.
  */
 void *
 TrainingShmCopy(shm_toc *toc, uint64 key, const void *src, Size n)
 {
-	void	   *dst = shm_toc_allocate(toc, Max(n, 1));
+	void	   *dst = (void *) CACHELINEALIGN(shm_toc_allocate(toc, add_size(Max(n, 1), PG_CACHE_LINE_SIZE)));
 
 	if (src != NULL)
 		memcpy(dst, src, n);

@@ -24,6 +24,7 @@ extern dsm_segment *TrainingCreateSegment(Size bytes, const char *kind);
 extern int	TrainingStartHelpers(dsm_segment *seg, const char *function, const char *kind,
 								 int n, BackgroundWorkerHandle **handles);
 extern int	TrainingHelpersStopped(BackgroundWorkerHandle **handles, int n);
+extern void TrainingShmEstimateChunk(shm_toc_estimator *e, Size n);
 extern void *TrainingShmCopy(shm_toc *toc, uint64 key, const void *src, Size n);
 extern shm_toc *TrainingHelperAttach(Datum main_arg, uint64 magic, const char *kind,
 									 dsm_segment **seg);
