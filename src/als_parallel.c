@@ -158,6 +158,7 @@ struct AlsSweeper
 	float	   *work;
 	uint16	   *user_half;		/* the user factors in half precision, or NULL */
 	uint16	   *item_half;		/* the item factors in half precision, or NULL */
+	char	   *local_block;	/* the leader alone: the four arrays above */
 	bool		user_half_filled;	/* by a user half sweep */
 	bool		item_half_filled;	/* by an item half sweep */
 	dsm_segment *seg;			/* NULL: the leader alone */
@@ -497,6 +498,38 @@ als_start_helpers(AlsSweeper *sw, int n)
 }
 
 /*
+ * The leader alone: the factors (zero) and their half-precision copies
+ * (als_half_rows_size) in one allocation, each array on a cache line as in
+ * the segment (TrainingShmCopy says why): palloc's large chunks start 8
+ * or 16 bytes past one.
+ */
+static void
+als_local_arrays(AlsSweeper *sw)
+{
+	const AlsProblem *p = &sw->p;
+	Size		bytes[4];
+	Size		total = PG_CACHE_LINE_SIZE;
+	char	   *next;
+
+	bytes[0] = sizeof(float) * (Size) p->users.n_rows * p->k;
+	bytes[1] = sizeof(float) * (Size) p->items.n_rows * p->k;
+	bytes[2] = als_half_rows_size(p, &p->users);
+	bytes[3] = als_half_rows_size(p, &p->items);
+	for (int a = 0; a < 4; a++)
+		total = add_size(total, CACHELINEALIGN(bytes[a]));
+	sw->local_block = palloc_extended(total, MCXT_ALLOC_HUGE);
+	next = (char *) CACHELINEALIGN(sw->local_block);
+	sw->user_factors = (float *) next;
+	next += CACHELINEALIGN(bytes[0]);
+	sw->item_factors = (float *) next;
+	next += CACHELINEALIGN(bytes[1]);
+	memset(sw->user_factors, 0, bytes[0] + bytes[1]);
+	sw->user_half = bytes[2] > 0 ? (uint16 *) next : NULL;
+	next += CACHELINEALIGN(bytes[2]);
+	sw->item_half = bytes[3] > 0 ? (uint16 *) next : NULL;
+}
+
+/*
  * Prepare the sweeps of one fit: the factors (zero), the Gram matrix and,
  * when the fit is large enough and personalize.max_training_workers allows,
  * the shared segment and its helpers.  The problem's arrays must stay
@@ -524,15 +557,8 @@ AlsSweeperBegin(const AlsProblem *problem)
 		PersonalizeDebugLap("ALS helpers started", &lap);
 		return sw;
 	}
-	sw->user_factors = palloc_extended(sizeof(float) * Max((Size) problem->users.n_rows * problem->k, 1),
-									   MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
-	sw->item_factors = palloc_extended(sizeof(float) * Max((Size) problem->items.n_rows * problem->k, 1),
-									   MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+	als_local_arrays(sw);
 	sw->gram = palloc(sizeof(float) * problem->k * problem->k);
-	if (als_half_rows_size(problem, &problem->users) > 0)
-		sw->user_half = palloc_extended(als_half_rows_size(problem, &problem->users), MCXT_ALLOC_HUGE);
-	if (als_half_rows_size(problem, &problem->items) > 0)
-		sw->item_half = palloc_extended(als_half_rows_size(problem, &problem->items), MCXT_ALLOC_HUGE);
 	return sw;
 }
 
@@ -725,24 +751,7 @@ AlsSweeperEnd(AlsSweeper *sw, float **user_factors, float **item_factors)
 	Size		ubytes = sizeof(float) * (Size) sw->p.users.n_rows * sw->p.k;
 	Size		ibytes = sizeof(float) * (Size) sw->p.items.n_rows * sw->p.k;
 
-	if (sw->seg == NULL)
-	{
-		if (user_factors != NULL)
-			*user_factors = sw->user_factors;
-		else
-			pfree(sw->user_factors);
-		*item_factors = sw->item_factors;
-		pfree(sw->gram);
-		pfree(sw->next_gram);
-		pfree(sw->gram_scratch);
-		pfree(sw->work);
-		if (sw->user_half != NULL)
-			pfree(sw->user_half);
-		if (sw->item_half != NULL)
-			pfree(sw->item_half);
-		pfree(sw);
-		return;
-	}
+	/* copied out of the segment or the leader's block, both released below */
 	if (user_factors != NULL)
 	{
 		*user_factors = palloc_extended(Max(ubytes, 1), MCXT_ALLOC_HUGE);
@@ -750,6 +759,16 @@ AlsSweeperEnd(AlsSweeper *sw, float **user_factors, float **item_factors)
 	}
 	*item_factors = palloc_extended(Max(ibytes, 1), MCXT_ALLOC_HUGE);
 	memcpy(*item_factors, sw->item_factors, ibytes);
+	if (sw->seg == NULL)
+	{
+		pfree(sw->local_block);
+		pfree(sw->gram);
+		pfree(sw->next_gram);
+		pfree(sw->gram_scratch);
+		pfree(sw->work);
+		pfree(sw);
+		return;
+	}
 
 	ereport(LOG,
 			(errmsg_plural("personalize: ALS training used %d helper process, which solved %.0f%% of " UINT64_FORMAT " row updates",
