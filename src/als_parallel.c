@@ -159,7 +159,8 @@ struct AlsSweeper
 	float	   *work;
 	uint16	   *user_half;		/* the user factors in half precision, or NULL */
 	uint16	   *item_half;		/* the item factors in half precision, or NULL */
-	char	   *local_block;	/* the leader alone: the four arrays above */
+	char	   *local_block;	/* the leader alone: the allocation that holds
+								 * both sides' factors and half copies */
 	bool		user_half_filled;	/* by a user half sweep */
 	bool		item_half_filled;	/* by an item half sweep */
 	dsm_segment *seg;			/* NULL: the leader alone */
@@ -527,7 +528,8 @@ als_local_arrays(AlsSweeper *sw)
 	next += CACHELINEALIGN(bytes[0]);
 	sw->item_factors = (float *) next;
 	next += CACHELINEALIGN(bytes[1]);
-	memset(sw->user_factors, 0, bytes[0] + bytes[1]);
+	memset(sw->user_factors, 0, bytes[0]);
+	memset(sw->item_factors, 0, bytes[1]);
 	sw->user_half = bytes[2] > 0 ? (uint16 *) next : NULL;
 	next += CACHELINEALIGN(bytes[2]);
 	sw->item_half = bytes[3] > 0 ? (uint16 *) next : NULL;

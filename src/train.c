@@ -297,8 +297,9 @@ training_check_memory_before_reading(const TrainingJob *job, Oid relid)
 /*
  * After reading, before building anything: the interactions read, the
  * matrices in both orientations for the evaluation split and the full
- * data, two sets of factors (and a half-precision copy of both sides') and
- * the id maps.
+ * data, three sets of factors (the evaluation model's, the full fit's, and
+ * the copy AlsSweeperEnd hands over before it releases the fit's), a
+ * half-precision copy of both sides' and the id maps.
  */
 static void
 training_check_memory(const TrainingJob *job, const InteractionLog *log)
@@ -317,7 +318,7 @@ training_check_memory(const TrainingJob *job, const InteractionLog *log)
 
 	need = add_size(need, mul_size(log->n, matrices * 2 * (sizeof(int32) + sizeof(float))));
 	need = add_size(need, mul_size(rows, matrices * 2 * sizeof(int64)));
-	need = add_size(need, mul_size(mul_size(rows, Max(k, 0)), 2 * sizeof(float)));
+	need = add_size(need, mul_size(mul_size(rows, Max(k, 0)), 3 * sizeof(float)));
 	/* and ALS's half-precision copies of the factors (als_parallel.c) */
 	need = add_size(need, mul_size(mul_size(rows, Max(k, 0)), sizeof(uint16)));
 	need = add_size(need, mul_size(rows, 64));	/* ids and their hash entries */

@@ -120,7 +120,8 @@ TrainingHelpersStopped(BackgroundWorkerHandle **handles, int n)
 
 /*
  * Count a chunk of n bytes that TrainingShmCopy will allocate in the
- * segment that e estimates.
+ * segment that e estimates (also used for the few small chunks allocated
+ * with shm_toc_allocate itself, which it overestimates by a cache line).
  */
 void
 TrainingShmEstimateChunk(shm_toc_estimator *e, Size n)
