@@ -173,6 +173,7 @@ struct AlsSweeper
 #define ALS_ITEMS 2
 
 PGDLLEXPORT void personalize_als_worker_main(Datum main_arg);
+static void als_release_segment(AlsSweeper *sw);
 
 /* Is this helper inside a generation?  (for its detach callback) */
 static bool als_helper_busy = false;
@@ -769,13 +770,19 @@ AlsSweeperEnd(AlsSweeper *sw, float **user_factors, float **item_factors)
 	{
 		pfree(sw->local_block);
 		pfree(sw->gram);
-		pfree(sw->next_gram);
-		pfree(sw->gram_scratch);
-		pfree(sw->work);
-		pfree(sw);
-		return;
 	}
+	else
+		als_release_segment(sw);
+	pfree(sw->next_gram);
+	pfree(sw->gram_scratch);
+	pfree(sw->work);
+	pfree(sw);
+}
 
+/* Log what the helpers did, stop them and release the segment. */
+static void
+als_release_segment(AlsSweeper *sw)
+{
 	ereport(LOG,
 			(errmsg_plural("personalize: ALS training used %d helper process, which solved %.0f%% of " UINT64_FORMAT " row updates",
 						   "personalize: ALS training used %d helper processes, which solved %.0f%% of " UINT64_FORMAT " row updates",
@@ -789,10 +796,6 @@ AlsSweeperEnd(AlsSweeper *sw, float **user_factors, float **item_factors)
 	dsm_detach(sw->seg);
 	for (int i = 0; i < sw->nworkers; i++)
 		(void) WaitForBackgroundWorkerShutdown(sw->handles[i]);
-	pfree(sw->next_gram);
-	pfree(sw->gram_scratch);
-	pfree(sw->work);
-	pfree(sw);
 }
 
 /*
