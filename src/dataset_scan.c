@@ -11,7 +11,7 @@
  * text only the first time it is seen (1.6 s at 20M).
  *
  * This is only a faster way to run the same query, so it is taken only
- * when it returns the same rows as SPI would: a plain table (no view,
+ * when it returns the same rows as SPI would: a plain heap table (no view,
  * partitions, inheritance children or foreign table), without row level
  * security, integer user and item columns, a time column of a type whose
  * epoch conversion is exact here, and no filter on event type, value or
@@ -34,11 +34,11 @@
 #include <math.h>
 
 #include "access/heapam.h"
+#include "access/htup_details.h"
 #include "access/tableam.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
-#include "executor/tuptable.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
@@ -196,6 +196,30 @@ scan_time_type(const InteractionsDataset *ds, Oid type)
 }
 
 /*
+ * The next tuple's user, item and time (attnums) in values, and whether
+ * none is null (complete); false at the end of the scan.  The tuples are
+ * read where they lie in the page the scan holds: through a slot, each was
+ * stored (a pin of its buffer and an unpin) and deformed up to the last
+ * column needed, where heap_getattr reads fixed-width columns at their
+ * cached offsets (20M set, three alternating trainings: reading
+ * 2.09 / 1.62 / 1.61 -> 1.02 / 1.17 / 1.10 s).
+ */
+static inline bool
+scan_next(TableScanDesc scan, TupleDesc desc, const AttrNumber *attnums, Datum *values,
+		  bool *complete)
+{
+	HeapTuple	tuple = heap_getnext(scan, ForwardScanDirection);
+	bool		isnull[3];
+
+	if (tuple == NULL)
+		return false;
+	for (int c = 0; c < 3; c++)
+		values[c] = heap_getattr(tuple, attnums[c], desc, &isnull[c]);
+	*complete = !isnull[0] && !isnull[1] && !isnull[2];
+	return true;
+}
+
+/*
  * Read every interaction of ds into log straight from the heap, and return
  * true; or return false, having read nothing, when the relation is not one
  * this can read exactly as the SQL query would (see the file header).
@@ -205,12 +229,13 @@ DatasetScanInteractions(const InteractionsDataset *ds, InteractionLog *log)
 {
 	Relation	rel;
 	TableScanDesc scan;
-	TupleTableSlot *slot;
+	AttrNumber	attnums[3];
+	Datum		values[3];
+	bool		complete;
 	IntIdColumn users;
 	IntIdColumn items;
 	AttrNumber	time_attnum;
 	Oid			time_type;
-	AttrNumber	natts;
 	uint64		rows = 0;
 
 	if (!ActiveSnapshotSet())
@@ -223,7 +248,7 @@ DatasetScanInteractions(const InteractionsDataset *ds, InteractionLog *log)
 	if (rel == NULL)
 		return false;
 	if (rel->rd_rel->relkind != RELKIND_RELATION || rel->rd_rel->relhassubclass ||
-		rel->rd_rel->relrowsecurity || rel->rd_tableam == NULL)
+		rel->rd_rel->relrowsecurity || rel->rd_tableam != GetHeapamTableAmRoutine())
 	{
 		table_close(rel, NoLock);
 		return false;
@@ -259,30 +284,21 @@ DatasetScanInteractions(const InteractionsDataset *ds, InteractionLog *log)
 	items.seen = intid_create(log->context, 1024, NULL);
 	items.map = &log->items;
 	items.have_last = false;
-	natts = Max(Max(users.attnum, items.attnum), time_attnum);
 
-	slot = table_slot_create(rel, NULL);
+	attnums[0] = users.attnum;
+	attnums[1] = items.attnum;
+	attnums[2] = time_attnum;
 	scan = table_beginscan_strat(rel, GetActiveSnapshot(), 0, NULL, true, false);
-	while (table_scan_getnextslot(scan, ForwardScanDirection, slot))
+	while (scan_next(scan, RelationGetDescr(rel), attnums, values, &complete))
 	{
-		Datum		user,
-					item,
-					time;
-
 		if ((++rows & 0xFFFF) == 0)
 			CHECK_FOR_INTERRUPTS();
-		slot_getsomeattrs(slot, natts);
-		if (slot->tts_isnull[users.attnum - 1] || slot->tts_isnull[items.attnum - 1] ||
-			slot->tts_isnull[time_attnum - 1])
-			continue;
-		user = slot->tts_values[users.attnum - 1];
-		item = slot->tts_values[items.attnum - 1];
-		time = slot->tts_values[time_attnum - 1];
-		InteractionLogAppend(log, scan_intern(&users, user), scan_intern(&items, item),
-							 scan_time(time, time_type), 1.0f);
+		if (!complete)
+			continue;			/* a null user, item or time: not an interaction */
+		InteractionLogAppend(log, scan_intern(&users, values[0]), scan_intern(&items, values[1]),
+							 scan_time(values[2], time_type), 1.0f);
 	}
 	table_endscan(scan);
-	ExecDropSingleTupleTableSlot(slot);
 	pfree(users.direct);
 	pfree(items.direct);
 	intid_destroy(users.seen);
