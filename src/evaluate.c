@@ -571,12 +571,14 @@ EvaluateRecipe(const InteractionMatrix *m, const Recipe *recipe,
 		keep[u] = true;
 	n_holdout = EvaluateHoldOut(m, NULL, 10, seed, keep, heldout);
 
-	train = MatrixSelectUsers(m, keep);
+	train = MatrixSelectUsers(m, keep, recipe->trains_on_times);
 	PersonalizeDebugLap("evaluation split drawn", &lap);
 	recipe->train(train, hyperparameters, &model, progress, arg);
 	PersonalizeDebugLap("evaluation model trained", &lap);
 	RecipeFinishModel(recipe, &model);
 	RecipeCountPopularity(train, &baseline);
+	/* the fit on all data comes next: its memory, not the split's */
+	MatrixFreeSelection(train);
 
 	EvaluateUsers(m, recipe, &model, heldout, n_holdout, &result);
 	PersonalizeDebugLap("held-out users scored", &lap);

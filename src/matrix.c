@@ -530,10 +530,13 @@ MatrixBuildFromLog(InteractionLog *log)
 
 /*
  * Return the matrix restricted to the users whose keep[] is true, with
- * users renumbered densely and the item space unchanged.
+ * users renumbered densely and the item space unchanged.  Its user_times
+ * only with_times (else NULL): of the recipes trained on such a split,
+ * only those that read the events' times need them, and the copy is 8 of
+ * the 24 bytes an event takes here (20M set: 144 MB of fresh memory).
  */
 InteractionMatrix *
-MatrixSelectUsers(const InteractionMatrix *m, const bool *keep)
+MatrixSelectUsers(const InteractionMatrix *m, const bool *keep, bool with_times)
 {
 	InteractionMatrix *r = palloc0(sizeof(InteractionMatrix));
 	int32	   *renumbered = palloc(sizeof(int32) * Max(m->n_users, 1));
@@ -554,7 +557,7 @@ MatrixSelectUsers(const InteractionMatrix *m, const bool *keep)
 	r->user_ptr = palloc(sizeof(int64) * ((Size) nu + 1));
 	r->user_items = MatrixAllocHuge(sizeof(int32) * Max(nnz, 1));
 	r->user_weights = MatrixAllocHuge(sizeof(float) * Max(nnz, 1));
-	r->user_times = MatrixAllocHuge(sizeof(double) * Max(nnz, 1));
+	r->user_times = with_times ? MatrixAllocHuge(sizeof(double) * Max(nnz, 1)) : NULL;
 	nu = 0;
 	nnz = 0;
 	for (int32 u = 0; u < m->n_users; u++)
@@ -566,7 +569,8 @@ MatrixSelectUsers(const InteractionMatrix *m, const bool *keep)
 		r->user_ptr[nu++] = nnz;
 		memcpy(r->user_items + nnz, m->user_items + m->user_ptr[u], sizeof(int32) * len);
 		memcpy(r->user_weights + nnz, m->user_weights + m->user_ptr[u], sizeof(float) * len);
-		memcpy(r->user_times + nnz, m->user_times + m->user_ptr[u], sizeof(double) * len);
+		if (with_times)
+			memcpy(r->user_times + nnz, m->user_times + m->user_ptr[u], sizeof(double) * len);
 		nnz += len;
 	}
 	r->user_ptr[nu] = nnz;
@@ -601,6 +605,24 @@ MatrixSelectUsers(const InteractionMatrix *m, const bool *keep)
 	Assert(nnz == r->nnz);
 	pfree(renumbered);
 	return r;
+}
+
+/*
+ * Free a matrix MatrixSelectUsers returned (its arrays are allocations of
+ * their own; the metadata it shares with the whole matrix stays).
+ */
+void
+MatrixFreeSelection(InteractionMatrix *r)
+{
+	pfree(r->user_ptr);
+	pfree(r->user_items);
+	pfree(r->user_weights);
+	if (r->user_times != NULL)
+		pfree(r->user_times);
+	pfree(r->item_ptr);
+	pfree(r->item_users);
+	pfree(r->item_weights);
+	pfree(r);
 }
 
 /*

@@ -108,7 +108,7 @@ typedef struct InteractionMatrix
 	int64	   *user_ptr;		/* n_users + 1 */
 	int32	   *user_items;		/* nnz */
 	float	   *user_weights;	/* nnz */
-	double	   *user_times;		/* nnz */
+	double	   *user_times;		/* nnz (NULL in a split without times) */
 	int64	   *item_ptr;		/* n_items + 1 */
 	int32	   *item_users;		/* nnz */
 	float	   *item_weights;	/* nnz */
@@ -118,7 +118,9 @@ typedef struct InteractionMatrix
 } InteractionMatrix;
 
 extern InteractionMatrix *MatrixBuildFromLog(InteractionLog *log);
-extern InteractionMatrix *MatrixSelectUsers(const InteractionMatrix *m, const bool *keep);
+extern InteractionMatrix *MatrixSelectUsers(const InteractionMatrix *m, const bool *keep,
+											 bool with_times);
+extern void MatrixFreeSelection(InteractionMatrix *r);
 extern int32 MatrixUsersWithAtLeast(const InteractionMatrix *m, int min_items);
 
 #endif							/* PERSONALIZE_MATRIX_H */

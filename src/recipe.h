@@ -94,6 +94,9 @@ typedef struct Recipe
 	bool		uses_user_metadata;
 	bool		requires_item_metadata;
 
+	/* Does training read the events' times (InteractionMatrix.user_times)? */
+	bool		trains_on_times;
+
 	/*
 	 * Does recommend() explore young items with it (campaign config
 	 * exploration_weight and exploration_item_age_cut_off)?

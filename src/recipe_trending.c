@@ -102,6 +102,7 @@ trending_score(const RecipeModel *model, int n, const int32 *history,
 
 const Recipe TrendingNowRecipe = {
 	.name = "trending-now",
+	.trains_on_times = true,
 	.train = trending_train,
 	.score = trending_score,
 };

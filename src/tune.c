@@ -193,7 +193,8 @@ tune_split(const InteractionMatrix *m, uint64 seed, TuneSplit *split)
 	split->validation = palloc(sizeof(int32) * Max(m->n_users, 1));
 	split->n_validation = EvaluateHoldOut(m, training, TUNE_VALIDATION_DIVISOR,
 										  seed ^ TUNE_SEED_SALT, keep, split->validation);
-	split->train = MatrixSelectUsers(m, keep);
+	/* with times: AutoML's candidates may include a recipe that reads them */
+	split->train = MatrixSelectUsers(m, keep, true);
 	pfree(keep);
 	pfree(training);
 	pfree(heldout);
