@@ -429,5 +429,8 @@ TuneRun(const TunePlan *plan, const InteractionMatrix *m, uint64 seed,
 		tune_recipe(plan, m, &split, recipe, hyperparameters, &tp, record);
 	else
 		tune_hyperparameters(plan, m, &split, seed, *recipe, hyperparameters, &tp, record);
+	/* the chosen recipe's evaluation split and full fit come next: their memory, not this */
+	MatrixFreeSelection(split.train);
+	pfree(split.validation);
 	progress(arg, 1.0, plan->automl ? "recipe chosen" : "hyperparameters tuned");
 }
