@@ -60,7 +60,7 @@ trending_train(const InteractionMatrix *m, Jsonb *hyperparameters,
 	double	   *earlier = palloc0(sizeof(double) * Max(m->n_items, 1));
 
 	/* a split carries the times only for recipes with trains_on_times */
-	Assert(m->user_times != NULL || m->nnz == 0);
+	Assert(m->user_times != NULL);
 	RecipeCountPopularity(m, model);
 	for (int64 e = 0; e < m->nnz; e++)
 		latest = Max(latest, m->user_times[e]);
